@@ -1,0 +1,131 @@
+/**
+ * Injected time and id sources: the core never reads wall-clock time or randomness directly.
+ *
+ * @module
+ */
+
+/** A source of time, in milliseconds since the epoch. */
+export interface Clock {
+  now(): number;
+  /** Resolves after `ms` of this clock's time. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** A source of trace ids (32 lowercase hex characters, like Python's `uuid4().hex`). */
+export interface IdSource {
+  traceId(): string;
+}
+
+/**
+ * The real clock (`Date.now`, `setTimeout`).
+ *
+ * @example
+ * ```ts
+ * import { systemClock } from "@loom/streaming";
+ * const t = systemClock.now();
+ * ```
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * Random ids from `crypto.randomUUID()`.
+ *
+ * @example
+ * ```ts
+ * import { randomIds } from "@loom/streaming";
+ * randomIds.traceId().length; // 32
+ * ```
+ */
+export const randomIds: IdSource = {
+  traceId: () => crypto.randomUUID().replaceAll("-", ""),
+};
+
+/**
+ * Deterministic ids: a 128-bit xorshift sequence from a seed, rendered as 32 hex characters.
+ *
+ * @example
+ * ```ts
+ * import { seededIds } from "@loom/streaming";
+ * const ids = seededIds(42);
+ * ids.traceId() === seededIds(42).traceId(); // true
+ * ```
+ */
+export function seededIds(seed = 1): IdSource {
+  let a = (seed ^ 0x9e3779b9) >>> 0 || 1, b = 0x243f6a88, c = 0x85a308d3, d = 0x13198a2e;
+  const next = (): number => {
+    const t = a ^ (a << 11);
+    a = b;
+    b = c;
+    c = d;
+    d = (d ^ (d >>> 19) ^ (t ^ (t >>> 8))) >>> 0;
+    return d;
+  };
+  for (let i = 0; i < 8; i++) next();
+  return {
+    traceId: () => {
+      let out = "";
+      for (let i = 0; i < 4; i++) out += next().toString(16).padStart(8, "0");
+      return out;
+    },
+  };
+}
+
+/**
+ * A virtual clock for tests: time moves only when {@link VirtualClock.advance} is called, and
+ * sleepers wake in deadline order.
+ *
+ * @example
+ * ```ts
+ * import { VirtualClock } from "@loom/streaming";
+ * const clock = new VirtualClock(1_000);
+ * const slept = clock.sleep(50);
+ * await clock.advance(50); // slept resolves
+ * ```
+ */
+export class VirtualClock implements Clock {
+  #now: number;
+  #seq = 0;
+  #sleepers: { at: number; seq: number; wake: () => void }[] = [];
+
+  /** @param startMs the initial time */
+  constructor(startMs = 0) {
+    this.#now = startMs;
+  }
+
+  /** Current virtual time. */
+  now(): number {
+    return this.#now;
+  }
+
+  /** Resolves when the virtual time reaches `now() + ms`. */
+  sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((wake) => {
+      this.#sleepers.push({ at: this.#now + ms, seq: this.#seq++, wake });
+      this.#sleepers.sort((x, y) => x.at - y.at || x.seq - y.seq);
+    });
+  }
+
+  /** Number of pending sleepers. */
+  get pending(): number {
+    return this.#sleepers.length;
+  }
+
+  /** Moves time forward by `ms`, waking every sleeper whose deadline is reached (in order). */
+  async advance(ms: number): Promise<void> {
+    if (ms < 0) throw new RangeError("VirtualClock.advance: ms must be >= 0");
+    const target = this.#now + ms;
+    while (this.#sleepers.length > 0 && this.#sleepers[0].at <= target) {
+      const s = this.#sleepers.shift()!;
+      this.#now = s.at;
+      s.wake();
+      // let the woken task run before waking the next one
+      await new Promise<void>((r) => queueMicrotask(r));
+      await Promise.resolve();
+    }
+    this.#now = target;
+  }
+}

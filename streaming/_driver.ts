@@ -1,0 +1,275 @@
+/**
+ * The driver: the transport-independent loop body shared by the simulator and the Kafka runtime.
+ * It runs a batch through the {@link Engine}, delivers the emission (one produce per topic, one write
+ * per table), settles every message's fate, and exposes the commit watermarks.
+ *
+ * @module
+ */
+import type { Clock, IdSource } from "./_clock.ts";
+import { Emission, Engine, reasonOf, type TableBatch, type TopicBatch, type UnroutedError } from "./_engine.ts";
+import type { CompiledPlan } from "./_plan.ts";
+import type { SinkWriter } from "./_nodes.ts";
+import { OffsetTracker } from "./_tracker.ts";
+import type { OutgoingRecord, ProducerPort, RecordBatch, TopicPartition, TopicPartitionOffset } from "./_transport.ts";
+import { Wire } from "./_wire.ts";
+import type { ErrorKind } from "./_message.ts";
+
+/** Minimal structured logger. */
+export interface Logger {
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * A logger that drops everything.
+ *
+ * @example
+ * ```ts
+ * import { silentLogger } from "@loom/streaming";
+ * silentLogger.info("ignored");
+ * ```
+ */
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+/** Delivery failed for good (after retries, with no dead-letter topic to fall back to). */
+export class DeliveryFailure extends Error {
+  /** @param target topic or table @param cause underlying error */
+  constructor(readonly target: string, override readonly cause: unknown) {
+    super(`delivery to ${target} failed: ${reasonOf(cause)}`);
+    this.name = "DeliveryFailure";
+  }
+}
+
+/** Counters of a running flow. */
+export interface DriverStats {
+  consumed: number;
+  produced: Record<string, number>;
+  tableRows: Record<string, number>;
+  errors: Record<ErrorKind, number>;
+  discarded: number;
+  unrouted: number;
+  deadLettered: number;
+  retries: number;
+  batches: number;
+}
+
+/** Options of {@link FlowDriver}. */
+export interface DriverOptions {
+  readonly producer: ProducerPort;
+  /** Writers of storage sinks, by sink path (see `CompiledPlan.storageSinks`). */
+  readonly tables?: ReadonlyMap<string, SinkWriter>;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly tracker?: OffsetTracker;
+  /** Extra delivery attempts per produce/write before giving up (default 3). */
+  readonly deliveryRetries?: number;
+  /** Backoff before retry k is `retryBackoffMs * 2^k` of the clock (default 100; the simulator uses 0). */
+  readonly retryBackoffMs?: number;
+  readonly unroutedErrors?: "fail" | "log";
+  readonly logger?: Logger;
+  /** Fault-injection hook called before each step invocation. */
+  readonly beforeStep?: (name: string, path: string) => void;
+  /** Called for every unrouted error (policy `log`), after it is logged. */
+  readonly onUnrouted?: (error: UnroutedError) => void;
+}
+
+const HEADER_DLQ_ERROR = "x-dlq-error";
+const utf8 = new TextEncoder();
+
+/**
+ * Runs a compiled plan over fetched batches and delivers the results.
+ *
+ * @example
+ * ```ts ignore
+ * const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+ * await driver.start();
+ * await driver.handle(batch);
+ * const commits = driver.takeCommits();
+ * ```
+ */
+export class FlowDriver {
+  readonly plan: CompiledPlan;
+  readonly engine: Engine;
+  readonly tracker: OffsetTracker;
+  readonly stats: DriverStats;
+  readonly #o: DriverOptions;
+  readonly #log: Logger;
+
+  /** @param plan compiled plan @param options transport ports, clock, ids */
+  constructor(plan: CompiledPlan, options: DriverOptions) {
+    this.plan = plan;
+    this.#o = options;
+    this.#log = options.logger ?? silentLogger;
+    this.tracker = options.tracker ?? new OffsetTracker();
+    const wire = new Wire(plan, options.clock, options.ids);
+    this.engine = new Engine(plan, {
+      clock: options.clock,
+      ids: options.ids,
+      wire,
+      tracker: this.tracker,
+      unroutedErrors: options.unroutedErrors ?? plan.runtime.unroutedErrors,
+      beforeStep: options.beforeStep,
+    });
+    this.stats = {
+      consumed: 0,
+      produced: {},
+      tableRows: {},
+      errors: { wire: 0, routing: 0, task: 0, business: 0 },
+      discarded: 0,
+      unrouted: 0,
+      deadLettered: 0,
+      retries: 0,
+      batches: 0,
+    };
+  }
+
+  /** Opens worker-scoped resources. */
+  start(): Promise<void> {
+    return this.engine.open();
+  }
+
+  /** Processes one fetched batch and delivers everything it produced. */
+  async handle(batch: RecordBatch): Promise<void> {
+    this.stats.consumed += batch.records.length;
+    this.stats.batches++;
+    const em = await this.engine.process(batch);
+    await this.deliver(em);
+  }
+
+  /** Fires expired CollectBatch timeouts and delivers the result. */
+  async tick(): Promise<void> {
+    const em = await this.engine.tick();
+    await this.deliver(em);
+  }
+
+  /** Flushes every buffered batch (end of input / graceful shutdown) and delivers the result. */
+  async flush(): Promise<void> {
+    const em = await this.engine.flush();
+    await this.deliver(em);
+  }
+
+  /** Earliest CollectBatch deadline (clock time), or null. */
+  nextDeadline(): number | null {
+    return this.engine.nextDeadline();
+  }
+
+  /** Commit watermarks that moved since the last call. */
+  takeCommits(): TopicPartitionOffset[] {
+    return this.tracker.takeCommits();
+  }
+
+  /** Messages fetched and not yet settled. */
+  get inFlight(): number {
+    return this.tracker.inFlight;
+  }
+
+  /** Forgets revoked partitions (buffered messages are dropped; the new owner re-reads them). */
+  revoke(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) this.engine.revoke(tp.topic, tp.partition);
+    this.tracker.revoke(tps);
+  }
+
+  /** Disposes worker resources and closes table writers (errors aggregated). */
+  async stop(): Promise<void> {
+    const errors: unknown[] = [];
+    try {
+      await this.engine.close();
+    } catch (e) {
+      errors.push(e);
+    }
+    for (const w of this.#o.tables?.values() ?? []) {
+      try {
+        await w.close?.();
+      } catch (e) {
+        errors.push(e);
+      }
+    }
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, "errors while stopping the flow");
+  }
+
+  /** Delivers an emission: one send per topic and one write per table, in parallel; then settles fates. */
+  async deliver(em: Emission): Promise<void> {
+    const s = this.stats;
+    for (const k of Object.keys(em.errorCounts) as ErrorKind[]) s.errors[k] += em.errorCounts[k];
+    s.discarded += em.discarded;
+    s.unrouted += em.unrouted.length;
+    for (const u of em.unrouted) {
+      this.#log.error("unrouted_error", { kind: u.kind, reason: u.reason, message_id: u.messageId, path: u.path });
+      this.#o.onUnrouted?.(u);
+    }
+    if (em.empty) return;
+    const work: Promise<void>[] = [];
+    for (const tb of em.topics.values()) work.push(this.sendTopic(tb));
+    for (const t of em.tables.values()) work.push(this.writeTable(t));
+    if (work.length) await Promise.all(work);
+    for (const o of em.releases) this.tracker.release(o);
+  }
+
+  private async attempt(target: string, fn: () => Promise<void>): Promise<unknown | null> {
+    const retries = this.#o.deliveryRetries ?? 3;
+    const backoff = this.#o.retryBackoffMs ?? 100;
+    let last: unknown = null;
+    for (let k = 0; k <= retries; k++) {
+      try {
+        await fn();
+        return null;
+      } catch (e) {
+        last = e;
+        if (k < retries) {
+          this.stats.retries++;
+          this.#log.warn("delivery_retry", { target, attempt: k + 1, reason: reasonOf(e) });
+          if (backoff > 0) await this.#o.clock.sleep(backoff * 2 ** k);
+        }
+      }
+    }
+    return last ?? new Error("delivery failed");
+  }
+
+  private async sendTopic(tb: TopicBatch): Promise<void> {
+    const producer = this.#o.producer;
+    const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records));
+    if (err === null) {
+      this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + tb.records.length;
+      for (const o of tb.origins) this.tracker.release(o);
+      return;
+    }
+    // Dead-letter what has a DLQ; anything else fails the delivery (nothing is committed).
+    const byDlq = new Map<string, number[]>();
+    for (let i = 0; i < tb.records.length; i++) {
+      const d = tb.dlqs[i];
+      if (d === null) throw new DeliveryFailure(tb.topic, err);
+      let l = byDlq.get(d);
+      if (!l) byDlq.set(d, l = []);
+      l.push(i);
+    }
+    const reason = utf8.encode(reasonOf(err));
+    for (const [dlq, idx] of byDlq) {
+      const recs: OutgoingRecord[] = idx.map((i) => {
+        const r = tb.records[i];
+        // The key is kept (the original dropped it for plain messages).
+        return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
+      });
+      const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
+      if (dlqErr !== null) throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
+      this.#log.warn("dead_lettered", { topic: tb.topic, dlq, records: recs.length, reason: reasonOf(err) });
+      this.stats.deadLettered += recs.length;
+      this.stats.produced[dlq] = (this.stats.produced[dlq] ?? 0) + recs.length;
+      for (const i of idx) this.tracker.release(tb.origins[i]);
+    }
+  }
+
+  private async writeTable(t: TableBatch): Promise<void> {
+    const w = this.#o.tables?.get(t.path);
+    if (!w) throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
+    const err = await this.attempt(`table:${t.name}`, async () => {
+      await w.write(t.rows);
+    });
+    if (err !== null) throw new DeliveryFailure(`table sink '${t.name}'`, err);
+    this.stats.tableRows[t.name] = (this.stats.tableRows[t.name] ?? 0) + t.rows.length;
+    for (const o of t.origins) this.tracker.release(o);
+  }
+}
+
+export { Emission };

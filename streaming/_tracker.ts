@@ -1,0 +1,168 @@
+/**
+ * Per-message completion tracking and per-partition commit watermarks.
+ *
+ * Every fetched record gets an {@link Origin} holding a pending count. Fan-out adds to it; each fate
+ * (written and acknowledged, error-routed and acknowledged, or deliberately discarded) releases one.
+ * A partition's watermark is the offset after the longest contiguous prefix of completed records.
+ *
+ * @module
+ */
+import type { TopicPartition, TopicPartitionOffset } from "./_transport.ts";
+
+/** The completion state of one fetched record. */
+export class Origin {
+  /** Outstanding fates (starts at 1). */
+  pending = 1;
+  /** True once every fate is settled. */
+  done = false;
+  /** @param partition owning partition state (null for untracked test injections) @param offset record offset */
+  constructor(readonly partition: PartitionState | null, readonly offset: number) {}
+}
+
+/** Watermark state of one topic partition. */
+export class PartitionState {
+  /** Registered, not yet committed records in offset order. */
+  queue: Origin[] = [];
+  head = 0;
+  /** Next offset to commit (offset after the completed prefix), or null before the first completion. */
+  watermark: number | null = null;
+  /** Watermark last handed out by {@link OffsetTracker.takeCommits}. */
+  committed: number | null = null;
+  /** False once the partition was revoked: late completions are ignored. */
+  active = true;
+  /** @param topic topic @param partition partition */
+  constructor(readonly topic: string, readonly partition: number) {}
+
+  /** Records fetched and not yet complete. */
+  get inFlight(): number {
+    return this.queue.length - this.head;
+  }
+}
+
+/**
+ * Tracks completions and computes commit watermarks.
+ *
+ * @example
+ * ```ts
+ * import { OffsetTracker } from "@loom/streaming";
+ * const t = new OffsetTracker();
+ * const a = t.register("orders", 0, 3), b = t.register("orders", 0, 4);
+ * t.release(b);
+ * t.takeCommits(); // [] — offset 3 is not complete yet
+ * t.release(a);
+ * t.takeCommits(); // [{ topic: "orders", partition: 0, offset: 5 }]
+ * ```
+ */
+export class OffsetTracker {
+  readonly #parts = new Map<string, PartitionState>();
+  #inFlight = 0;
+  #dirty = new Set<PartitionState>();
+
+  /** Records registered and not yet complete, over every partition. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Partition state (created on first use). */
+  partition(topic: string, partition: number): PartitionState {
+    const key = `${topic}\u0000${partition}`;
+    let p = this.#parts.get(key);
+    if (!p || !p.active) {
+      p = new PartitionState(topic, partition);
+      this.#parts.set(key, p);
+    }
+    return p;
+  }
+
+  /** Registers a fetched record; records must be registered in offset order per partition. */
+  register(topic: string, partition: number, offset: number): Origin {
+    const p = this.partition(topic, partition);
+    const last = p.queue.length > p.head ? p.queue[p.queue.length - 1].offset : null;
+    if (last !== null && offset <= last) {
+      throw new Error(
+        `offset ${offset} of ${topic}[${partition}] registered after ${last}: records must arrive in offset order`,
+      );
+    }
+    const o = new Origin(p, offset);
+    p.queue.push(o);
+    this.#inFlight++;
+    return o;
+  }
+
+  /** Adds `extra` outstanding fates to an origin (fan-out). */
+  fork(origin: Origin, extra: number): void {
+    if (extra > 0 && !origin.done) origin.pending += extra;
+  }
+
+  /** Settles one fate of an origin; advances the partition watermark when possible. */
+  release(origin: Origin): void {
+    if (origin.done) return;
+    if (--origin.pending > 0) return;
+    origin.done = true;
+    const p = origin.partition;
+    if (!p) return;
+    if (!p.active) return;
+    this.#inFlight--;
+    const q = p.queue;
+    let h = p.head;
+    if (q[h] !== origin) return;
+    while (h < q.length && q[h].done) h++;
+    p.watermark = q[h - 1].offset + 1;
+    if (h === q.length) {
+      p.queue = [];
+      p.head = 0;
+    } else if (h > 1024 && h * 2 > q.length) {
+      p.queue = q.slice(h);
+      p.head = 0;
+    } else p.head = h;
+    this.#dirty.add(p);
+  }
+
+  /** Watermarks that moved since the last call (offset = next offset to read). */
+  takeCommits(): TopicPartitionOffset[] {
+    if (this.#dirty.size === 0) return [];
+    const out: TopicPartitionOffset[] = [];
+    for (const p of this.#dirty) {
+      if (p.active && p.watermark !== null && p.watermark !== p.committed) {
+        out.push({ topic: p.topic, partition: p.partition, offset: p.watermark });
+        p.committed = p.watermark;
+      }
+    }
+    this.#dirty.clear();
+    return out;
+  }
+
+  /** Puts commits back (after a failed commit) so the next {@link takeCommits} returns them again. */
+  restoreCommits(failed: readonly TopicPartitionOffset[]): void {
+    for (const c of failed) {
+      const p = this.#parts.get(`${c.topic}\u0000${c.partition}`);
+      if (p && p.active) {
+        p.committed = null;
+        this.#dirty.add(p);
+      }
+    }
+  }
+
+  /** Current watermark of a partition (next offset to commit), or null. */
+  watermark(topic: string, partition: number): number | null {
+    return this.#parts.get(`${topic}\u0000${partition}`)?.watermark ?? null;
+  }
+
+  /** Forgets revoked partitions: their in-flight records will be redelivered to the new owner. */
+  revoke(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const key = `${tp.topic}\u0000${tp.partition}`;
+      const p = this.#parts.get(key);
+      if (!p) continue;
+      p.active = false;
+      this.#inFlight -= p.queue.length - p.head;
+      this.#parts.delete(key);
+      this.#dirty.delete(p);
+    }
+  }
+
+  /** In-flight count of one partition. */
+  inFlightOf(topic: string, partition: number): number {
+    return this.#parts.get(`${topic}\u0000${partition}`)?.inFlight ?? 0;
+  }
+}

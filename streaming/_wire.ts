@@ -1,0 +1,358 @@
+/**
+ * Record-level wire rules (reference §4.3–§4.6): decoding source records into messages (single and
+ * multi-type), and encoding outputs, error envelopes and decode errors into Kafka records with their
+ * keys, headers and trace lineage.
+ *
+ * @module
+ */
+import type { Clock, IdSource } from "./_clock.ts";
+import {
+  decodeEnvelope,
+  decodeErrorCodec,
+  encodeEnvelope,
+  type EnvelopeHeader,
+  errorEnvelopeCodec,
+  probeErrorPayloadType,
+  probeMessageType,
+} from "../kafka/_envelope.ts";
+import { codecOf, dynamicCodec, type PayloadCodec } from "../kafka/_schema_codec.ts";
+import {
+  DECODE_ERROR_MESSAGE_TYPE,
+  type DecodeError,
+  DEFAULT_MESSAGE_TYPE,
+  type ErrorEnvelope,
+  errorMessageType,
+  type Message,
+  type MessageMeta,
+} from "./_message.ts";
+import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
+import type { OutgoingRecord, SourceRecord } from "./_transport.ts";
+import { isMessageType, type MessageType } from "./_type.ts";
+
+/** Header names (same as the original). */
+export const HEADERS = {
+  correlationId: "x-correlation-id",
+  causationId: "x-causation-id",
+  traceId: "x-trace-id",
+  parentTraceId: "x-parent-trace-id",
+  errorKind: "x-error-kind",
+  errorReason: "x-error-reason",
+  dlqError: "x-dlq-error",
+} as const;
+
+const utf8e = new TextEncoder();
+const utf8d = new TextDecoder();
+
+const codecCache = new WeakMap<object, PayloadCodec<unknown>>();
+
+/** Codec of a payload type (cached per type), or the dynamic codec. */
+export function payloadCodec(type: MessageType | null | undefined): PayloadCodec<unknown> {
+  if (!type) return dynamicCodec;
+  let c = codecCache.get(type);
+  if (!c) codecCache.set(type, c = codecOf(type));
+  return c;
+}
+
+const errorCodecCache = new WeakMap<object, PayloadCodec<unknown>>();
+let dynamicErrorCodec: PayloadCodec<unknown> | null = null;
+function errorCodec(original: MessageType | null): PayloadCodec<unknown> {
+  if (!original) return dynamicErrorCodec ??= errorEnvelopeCodec(dynamicCodec) as PayloadCodec<unknown>;
+  let c = errorCodecCache.get(original);
+  if (!c) errorCodecCache.set(original, c = errorEnvelopeCodec(payloadCodec(original)) as PayloadCodec<unknown>);
+  return c;
+}
+
+/** Synthetic payload type of error envelopes of a given original type (multi-type sources). */
+export interface ErrorEnvelopeType extends MessageType {
+  readonly original: MessageType | null;
+}
+
+function str(v: Uint8Array | undefined): string | null {
+  return v === undefined ? null : utf8d.decode(v);
+}
+
+function keyToBytes(key: Uint8Array | string | null): Uint8Array | null {
+  if (key === null || key === undefined) return null;
+  return typeof key === "string" ? utf8e.encode(key) : key;
+}
+
+function messageIdOf(r: SourceRecord): string {
+  return `${r.topic}:${r.partition}:${r.offset}`;
+}
+
+/** Result of decoding one record. */
+export type DecodeResult =
+  | { readonly ok: true; readonly message: Message; readonly type: MessageType | null }
+  | { readonly ok: false; readonly error: string };
+
+/** Decodes and encodes records for one compiled plan. */
+export class Wire {
+  readonly #plan: CompiledPlan;
+  readonly #clock: Clock;
+  readonly #ids: IdSource;
+  readonly #single: PayloadCodec<unknown> | null;
+
+  /** @param plan the plan @param clock time source @param ids trace-id source */
+  constructor(plan: CompiledPlan, clock: Clock, ids: IdSource) {
+    this.#plan = plan;
+    this.#clock = clock;
+    this.#ids = ids;
+    this.#single = plan.source.kind === "single" ? payloadCodec(plan.source.payloadType) : null;
+  }
+
+  /** Decodes a source record into a message (never throws: failures are wire errors). */
+  decode(r: SourceRecord): DecodeResult {
+    if (r.value === null) {
+      // QUIRK fixed: the original crashed its source on a tombstone.
+      return { ok: false, error: "tombstone record (null value) cannot be decoded as an envelope" };
+    }
+    const src = this.#plan.source;
+    let type: MessageType | null;
+    let codec: PayloadCodec<unknown>;
+    if (this.#single) {
+      type = src.payloadType;
+      codec = this.#single;
+    } else {
+      const d = src.dispatch!;
+      const probe = probeMessageType(r.value);
+      if (!probe) return { ok: false, error: "failed to probe message_type from envelope" };
+      const plain = d.plain.get(probe.messageType);
+      if (plain) {
+        type = plain;
+        codec = payloadCodec(plain);
+      } else if (
+        probe.messageType === "loom.streaming.error.task" || probe.messageType === "loom.streaming.error.routing" ||
+        probe.messageType === "loom.streaming.error.business"
+      ) {
+        const inner = probeErrorPayloadType(r.value);
+        if (inner === null) return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
+        const original = d.error.get(inner);
+        if (!original) return { ok: false, error: `unknown error payload_type: '${inner}'` };
+        type = null;
+        codec = errorCodec(original);
+      } else if (probe.messageType === DECODE_ERROR_MESSAGE_TYPE && d.wire) {
+        type = null;
+        codec = decodeErrorCodec as PayloadCodec<unknown>;
+      } else {
+        return { ok: false, error: `unknown message_type: '${probe.messageType}'` };
+      }
+    }
+    let decoded: { header: EnvelopeHeader; payload: unknown };
+    try {
+      decoded = decodeEnvelope(r.value, codec, this.#clock.now());
+    } catch (e) {
+      return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+    const h = decoded.header;
+    const meta: MessageMeta = {
+      messageId: messageIdOf(r),
+      correlationId: h.correlationId,
+      traceId: h.traceId ?? this.#ids.traceId(),
+      parentTraceId: h.parentTraceId,
+      causationId: h.causationId,
+      producedAtMs: h.producedAtMs,
+      messageType: h.messageType,
+      messageVersion: h.messageVersion,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      headers: r.headers,
+    };
+    return { ok: true, message: { payload: decoded.payload, meta }, type };
+  }
+
+  /** Encodes a message for a Kafka sink (new trace id; parent = incoming trace; key rules §4.5). */
+  encodeMessage(m: Message, type: MessageType | null, sink: CompiledTopicSink): OutgoingRecord {
+    const meta = m.meta;
+    const t = sink.payloadType ?? type;
+    const producedAtMs = this.#clock.now();
+    const traceId = this.#ids.traceId();
+    const header: EnvelopeHeader = {
+      // A declared type names the message; otherwise the input's type travels on (the original's rule).
+      messageType: t?.name ?? meta.messageType ?? DEFAULT_MESSAGE_TYPE,
+      messageVersion: t?.version ?? meta.messageVersion ?? 1,
+      traceId,
+      parentTraceId: meta.traceId,
+      correlationId: meta.correlationId,
+      causationId: meta.causationId,
+      producedAtMs,
+    };
+    const value = encodeEnvelope(header, m.payload, payloadCodec(t));
+    return {
+      key: keyToBytes(this.#resolveKey(m, sink)),
+      value,
+      headers: traceHeaders({ ...meta.headers }, header),
+      timestampMs: producedAtMs,
+    };
+  }
+
+  #resolveKey(m: Message, sink: CompiledTopicSink): Uint8Array | string | null {
+    const incoming = m.meta.key;
+    const policy = sink.partitioning;
+    if (!policy) return incoming;
+    const s = policy.strategy;
+    const policyKey = typeof s === "function" ? s(m) : s.partitionKey(m);
+    if (incoming === null) return policyKey ?? null;
+    if (policy.allowRepartition) return policyKey ?? incoming;
+    return incoming;
+  }
+
+  /** Encodes an error envelope (original trace lineage and key; `x-error-*` headers). */
+  encodeError(
+    envelope: ErrorEnvelope,
+    originalType: MessageType | null,
+    meta: MessageMeta,
+    _sink: CompiledTopicSink,
+  ): OutgoingRecord {
+    const o = envelope.originalMessage;
+    const producedAtMs = o?.meta.producedAtMs ?? this.#clock.now();
+    const header: EnvelopeHeader = {
+      messageType: errorMessageType(envelope.kind),
+      messageVersion: 1,
+      traceId: o ? o.meta.traceId : this.#ids.traceId(),
+      parentTraceId: o?.meta.parentTraceId ?? null,
+      correlationId: o?.meta.correlationId ?? null,
+      causationId: o?.meta.causationId ?? null,
+      producedAtMs,
+    };
+    const value = encodeEnvelope(header, envelope, errorCodec(originalType));
+    const headers: Record<string, Uint8Array> = { ...meta.headers };
+    headers[HEADERS.errorKind] = utf8e.encode(envelope.kind);
+    headers[HEADERS.errorReason] = utf8e.encode(envelope.reason);
+    return {
+      key: keyToBytes(meta.key),
+      value,
+      headers: traceHeaders(headers, header),
+      timestampMs: this.#clock.now(),
+    };
+  }
+
+  /** Encodes a decode error (lineage from the record's `x-*` headers; raw key and headers kept). */
+  encodeDecodeError(r: SourceRecord, reason: string, _sink: CompiledTopicSink): OutgoingRecord {
+    const de: DecodeError = {
+      error: { kind: "wire", reason, payloadType: null, originalMessage: null },
+      raw: r.value ?? new Uint8Array(0),
+      topic: r.topic,
+      key: r.key,
+      headers: r.headers,
+      partition: r.partition,
+      offset: r.offset,
+      timestampMs: r.timestampMs,
+    };
+    const h = r.headers;
+    const header: EnvelopeHeader = {
+      messageType: DECODE_ERROR_MESSAGE_TYPE,
+      messageVersion: 1,
+      traceId: str(h[HEADERS.traceId]) ?? this.#ids.traceId(),
+      parentTraceId: str(h[HEADERS.parentTraceId]),
+      correlationId: str(h[HEADERS.correlationId]),
+      causationId: str(h[HEADERS.causationId]),
+      producedAtMs: r.timestampMs ?? this.#clock.now(),
+    };
+    const value = encodeEnvelope(header, de, decodeErrorCodec as PayloadCodec<unknown>);
+    const headers: Record<string, Uint8Array> = { ...h };
+    headers[HEADERS.errorKind] = utf8e.encode("wire");
+    headers[HEADERS.errorReason] = utf8e.encode(reason);
+    return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
+  }
+}
+
+function traceHeaders(headers: Record<string, Uint8Array>, h: EnvelopeHeader): Record<string, Uint8Array> {
+  if (h.correlationId !== null) headers[HEADERS.correlationId] = utf8e.encode(h.correlationId);
+  if (h.parentTraceId !== null) headers[HEADERS.parentTraceId] = utf8e.encode(h.parentTraceId);
+  if (h.causationId !== null) headers[HEADERS.causationId] = utf8e.encode(h.causationId);
+  if (h.traceId !== null) headers[HEADERS.traceId] = utf8e.encode(h.traceId);
+  return headers;
+}
+
+/** Envelope fields a producer may set (missing ones default to null; version to 1). */
+export interface SourceEnvelopeFields {
+  readonly messageType?: string | null;
+  readonly messageVersion?: number | null;
+  readonly traceId?: string | null;
+  readonly parentTraceId?: string | null;
+  readonly correlationId?: string | null;
+  readonly causationId?: string | null;
+  readonly producedAtMs: number;
+}
+
+/**
+ * Encodes a payload as a complete envelope, as a producer of the source topic would.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { encodeSourceValue, messageType } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const bytes = encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 1000 });
+ * ```
+ */
+export function encodeSourceValue(
+  payload: unknown,
+  type: MessageType | null,
+  fields: SourceEnvelopeFields,
+): Uint8Array {
+  return encodeEnvelope(
+    {
+      messageType: fields.messageType ?? type?.name ?? DEFAULT_MESSAGE_TYPE,
+      messageVersion: fields.messageVersion ?? type?.version ?? 1,
+      traceId: fields.traceId ?? null,
+      parentTraceId: fields.parentTraceId ?? null,
+      correlationId: fields.correlationId ?? null,
+      causationId: fields.causationId ?? null,
+      producedAtMs: fields.producedAtMs,
+    },
+    payload,
+    payloadCodec(type),
+  );
+}
+
+/** A decoded output record (as read back from a topic). */
+export interface OutputMessage<P = unknown> {
+  readonly payload: P;
+  readonly meta: MessageMeta;
+  /** The raw record. */
+  readonly record: SourceRecord;
+}
+
+/**
+ * Decodes any envelope record without a schema. Error envelopes and decode errors are decoded into
+ * {@link ErrorEnvelope} / {@link DecodeError} objects; other payloads dynamically (snake_case keys as on the wire).
+ *
+ * @example
+ * ```ts ignore
+ * const out = decodeOutputRecord(record);
+ * out.meta.messageType;
+ * ```
+ */
+export function decodeOutputRecord(r: SourceRecord): OutputMessage {
+  if (r.value === null) throw new Error(`tombstone at ${messageIdOf(r)}`);
+  const probe = probeMessageType(r.value);
+  let codec: PayloadCodec<unknown> = dynamicCodec;
+  if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) codec = decodeErrorCodec as PayloadCodec<unknown>;
+  else if (probe && probe.messageType.startsWith("loom.streaming.error.")) codec = errorCodec(null);
+  const d = decodeEnvelope(r.value, codec, 0);
+  const h = d.header;
+  return {
+    payload: d.payload,
+    meta: {
+      messageId: messageIdOf(r),
+      correlationId: h.correlationId,
+      traceId: h.traceId,
+      parentTraceId: h.parentTraceId,
+      causationId: h.causationId,
+      producedAtMs: h.producedAtMs,
+      messageType: h.messageType,
+      messageVersion: h.messageVersion,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      headers: r.headers,
+    },
+    record: r,
+  };
+}
+
+export { isMessageType };

@@ -1,0 +1,490 @@
+/**
+ * `FlowSimulator`: runs a flow on in-memory topics through the same engine and driver as production.
+ * Topics carry real wire bytes, keys are placed by Kafka's murmur2 partitioner, time is virtual,
+ * consumer-group commits are visible, and faults (step failures, sink failures, crashes) can be injected.
+ *
+ * @module
+ */
+import { VirtualClock } from "../streaming/_clock.ts";
+import { seededIds } from "../streaming/_clock.ts";
+import { compileFlow } from "../streaming/_compiler.ts";
+import type { ConfigContext } from "../streaming/_config.ts";
+import { FlowDriver, type DriverStats, type Logger } from "../streaming/_driver.ts";
+import type { UnroutedError } from "../streaming/_engine.ts";
+import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
+import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/_nodes.ts";
+import type { CompiledPlan } from "../streaming/_plan.ts";
+import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
+import type { MessageType } from "../streaming/_type.ts";
+import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "../streaming/_wire.ts";
+import { InMemoryBroker } from "./_broker.ts";
+import { type FixtureRecord, parseFixture } from "./_fixture.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+/** Options of {@link FlowSimulator.create}. */
+export interface SimulatorOptions {
+  /** Configuration (YAML context or plain object). Default: a minimal config derived from the flow. */
+  readonly config?: ConfigContext | Record<string, unknown>;
+  /** Partitions of the source topics (a number for all, or per topic). Default 1. */
+  readonly partitions?: number | Readonly<Record<string, number>>;
+  /** Virtual start time in ms. Default 1_700_000_000_000. */
+  readonly startTimeMs?: number;
+  /** Seed of the deterministic trace-id sequence. Default 1. */
+  readonly seed?: number;
+  /** Records per fetched batch. Default 500. */
+  readonly fetchMaxRecords?: number;
+  /** Overrides `streaming.runtime.unrouted_errors`. */
+  readonly unroutedErrors?: "fail" | "log";
+  /** Extra delivery attempts before DLQ/failure. Default 0 (faults surface at once). */
+  readonly deliveryRetries?: number;
+  readonly logger?: Logger;
+}
+
+/** Options of {@link FlowSimulator.send}. */
+export interface SendOptions {
+  readonly topic?: string;
+  readonly key?: Uint8Array | string | null;
+  readonly headers?: Readonly<Record<string, Uint8Array | string>>;
+  readonly partition?: number;
+  readonly timestampMs?: number;
+  readonly messageType?: string;
+  readonly messageVersion?: number;
+  readonly traceId?: string | null;
+  readonly parentTraceId?: string | null;
+  readonly correlationId?: string | null;
+  readonly causationId?: string | null;
+  /** Payload type used to encode (default: the source's type, or the one whose name is `messageType`). */
+  readonly type?: MessageType;
+}
+
+const utf8 = new TextEncoder();
+const toBytes = (v: Uint8Array | string): Uint8Array => typeof v === "string" ? utf8.encode(v) : v;
+
+/** An in-memory table twin: collects written rows; can fail on demand. */
+export class MemoryTable implements SinkWriter {
+  readonly rows: unknown[] = [];
+  failures = 0;
+  writes = 0;
+  /** @param name sink name */
+  constructor(readonly name: string) {}
+  /** Appends rows (or throws while failures are pending). */
+  write(items: readonly unknown[]): void {
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error(`simulated failure of table sink '${this.name}'`);
+    }
+    this.writes++;
+    this.rows.push(...items);
+  }
+}
+
+function collectSinkNames(p: Process, out: Set<string>): void {
+  for (const n of p.nodes as readonly Any[]) {
+    if (isIntoSink(n)) out.add(n.name);
+    for (const k of ["process", "default"]) if (n?.[k]?.nodes) collectSinkNames(n[k], out);
+    for (const r of n?.routes ?? []) {
+      const proc = Array.isArray(r) ? r[r.length - 1] : r?.process;
+      if (proc?.nodes) collectSinkNames(proc, out);
+    }
+    for (const r of n?.predicateRoutes ?? []) if (r?.process?.nodes) collectSinkNames(r.process, out);
+  }
+}
+
+/** A minimal configuration for simulating a flow without YAML. */
+export function simulatorConfig(flow: StreamFlow<Any>): Record<string, unknown> {
+  const sinks: Record<string, unknown> = {};
+  const names = new Set<string>();
+  collectSinkNames(flow.process, names);
+  for (const n of names) sinks[n] = { table: n };
+  return {
+    kafka: {
+      consumer: { brokers: ["simulator:9092"], group_id: flow.name, topics: [flow.source.name], enable_auto_commit: false },
+      producer: { brokers: ["simulator:9092"] },
+    },
+    streaming: { sinks },
+  };
+}
+
+/**
+ * A deterministic, broker-free runner for flows.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, Process, RecordStep, StreamFlow, messageType } from "@loom/streaming";
+ * import { FlowSimulator } from "@loom/streaming/testing";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => ({ order_id: m.payload.order_id.toUpperCase() }))),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const sim = await FlowSimulator.create(flow);
+ * sim.send({ order_id: "o-1" }, { key: "o-1" });
+ * await sim.run();
+ * sim.output("orders.out")[0].payload; // { order_id: "O-1" }
+ * ```
+ */
+export class FlowSimulator {
+  readonly plan: CompiledPlan;
+  readonly broker: InMemoryBroker;
+  readonly clock: VirtualClock;
+  readonly group: string;
+  /** Unrouted errors seen (policy `log`). */
+  readonly unrouted: UnroutedError[] = [];
+  readonly #tables = new Map<string, MemoryTable>();
+  readonly #stepFaults = new Map<string, { times: number; error: () => unknown }>();
+  readonly #opts: SimulatorOptions;
+  #driver!: FlowDriver;
+  #positions = new Map<string, number>();
+  #stats: DriverStats[] = [];
+  #seedCounter = 0;
+  #running: Promise<void> | null = null;
+  #crashes = 0;
+
+  private constructor(plan: CompiledPlan, opts: SimulatorOptions) {
+    this.plan = plan;
+    this.#opts = opts;
+    this.clock = new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
+    this.broker = new InMemoryBroker({ clock: this.clock });
+    this.group = plan.source.settings.groupId;
+    for (const topic of plan.source.topics) {
+      const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic] ?? 1;
+      this.broker.createTopic(topic, { partitions: p });
+    }
+    for (const [path, s] of plan.storageSinks) {
+      let t = this.#tables.get(s.name);
+      if (!t) this.#tables.set(s.name, t = new MemoryTable(s.name));
+      void path;
+    }
+  }
+
+  /** Compiles `flow` and starts a simulator (opening worker-scoped resources). */
+  static async create(flow: StreamFlow<Any>, options: SimulatorOptions = {}): Promise<FlowSimulator> {
+    const plan = compileFlow(flow, options.config ?? simulatorConfig(flow));
+    const sim = new FlowSimulator(plan, options);
+    await sim.#boot();
+    return sim;
+  }
+
+  async #boot(): Promise<void> {
+    const tables = new Map<string, SinkWriter>();
+    for (const [path, s] of this.plan.storageSinks) tables.set(path, this.#tables.get(s.name)!);
+    this.#driver = new FlowDriver(this.plan, {
+      producer: this.broker.producer(),
+      tables,
+      clock: this.clock,
+      ids: seededIds((this.#opts.seed ?? 1) + 7919 * this.#seedCounter++),
+      deliveryRetries: this.#opts.deliveryRetries ?? 0,
+      retryBackoffMs: 0,
+      unroutedErrors: this.#opts.unroutedErrors,
+      logger: this.#opts.logger,
+      beforeStep: (name) => this.#beforeStep(name),
+      onUnrouted: (u) => this.unrouted.push(u),
+    });
+    await this.#driver.start();
+    this.#positions.clear();
+    for (const topic of this.plan.source.topics) {
+      for (let p = 0; p < this.broker.partitions(topic); p++) {
+        this.#positions.set(`${topic}\u0000${p}`, this.broker.committed(this.group, topic, p) ?? 0);
+      }
+    }
+  }
+
+  #beforeStep(name: string): void {
+    const f = this.#stepFaults.get(name);
+    if (f && f.times > 0) {
+      f.times--;
+      throw f.error();
+    }
+  }
+
+  /** The driver currently running (replaced by {@link crash}). */
+  get driver(): FlowDriver {
+    return this.#driver;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // input
+
+  /** Encodes `payload` as a real envelope and appends it to the source topic. Returns the stored record. */
+  send(payload: unknown, options: SendOptions = {}): SourceRecord {
+    const topic = options.topic ?? this.plan.source.topics[0];
+    const type = options.type ?? this.#typeFor(options.messageType);
+    const value = encodeSourceValue(payload, type, {
+      messageType: options.messageType ?? type?.name,
+      messageVersion: options.messageVersion ?? type?.version,
+      traceId: options.traceId,
+      parentTraceId: options.parentTraceId,
+      correlationId: options.correlationId,
+      causationId: options.causationId,
+      producedAtMs: options.timestampMs ?? this.clock.now(),
+    });
+    return this.sendRaw(value, { ...options, topic });
+  }
+
+  /** Appends raw bytes (e.g. garbage, to test poison messages) to a topic. */
+  sendRaw(
+    value: Uint8Array | string | null,
+    options: Pick<SendOptions, "topic" | "key" | "headers" | "partition" | "timestampMs"> = {},
+  ): SourceRecord {
+    const topic = options.topic ?? this.plan.source.topics[0];
+    const headers: Record<string, Uint8Array> = {};
+    for (const [k, v] of Object.entries(options.headers ?? {})) headers[k] = toBytes(v);
+    return this.broker.append({
+      topic,
+      partition: options.partition ?? null,
+      key: options.key === undefined || options.key === null ? null : toBytes(options.key),
+      value: value === null ? null : toBytes(value),
+      headers,
+      timestampMs: options.timestampMs ?? this.clock.now(),
+    });
+  }
+
+  /** Sends many payloads (each with the same options; `key` may be a function of the payload). */
+  sendAll(
+    payloads: readonly unknown[],
+    options: Omit<SendOptions, "key"> & { key?: SendOptions["key"] | ((p: Any, i: number) => SendOptions["key"]) } = {},
+  ): SourceRecord[] {
+    return payloads.map((p, i) =>
+      this.send(p, { ...options, key: typeof options.key === "function" ? options.key(p, i) : options.key })
+    );
+  }
+
+  /** Loads a JSON Lines fixture (text or parsed records) into the topics. JSON values are encoded for real. */
+  loadFixture(fixture: string | readonly FixtureRecord[], source = "<fixture>"): SourceRecord[] {
+    const records = typeof fixture === "string" ? parseFixture(fixture, source) : fixture;
+    return records.map((r) => {
+      let value: Uint8Array | null = null;
+      if (r.value && "raw" in r.value) value = r.value.raw;
+      else if (r.value && "json" in r.value) {
+        const type = this.#typeFor(r.messageType);
+        value = encodeSourceValue(r.value.json, type, {
+          messageType: r.messageType ?? type?.name,
+          messageVersion: r.messageVersion ?? type?.version,
+          traceId: r.traceId,
+          parentTraceId: r.parentTraceId,
+          correlationId: r.correlationId,
+          causationId: r.causationId,
+          producedAtMs: r.timestampMs ?? this.clock.now(),
+        });
+      }
+      if (!this.broker.hasTopic(r.topic)) this.broker.createTopic(r.topic, { partitions: (r.partition ?? 0) + 1 });
+      return this.broker.append({
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        key: r.key,
+        value,
+        headers: r.headers,
+        timestampMs: r.timestampMs,
+      });
+    });
+  }
+
+  #typeFor(name: string | undefined): MessageType | null {
+    const s = this.plan.source;
+    if (s.payloadType && (!name || name === s.payloadType.name)) return s.payloadType;
+    if (s.dispatch && name) return s.dispatch.plain.get(name) ?? null;
+    return s.payloadType ?? null;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // running
+
+  /**
+   * Processes every record available on the source topics (round-robin over partitions, in order),
+   * committing watermarks after each batch, until nothing is left. Does not flush CollectBatch buffers.
+   */
+  async run(): Promise<void> {
+    if (this.#running) return this.#running;
+    this.#running = this.#runLoop();
+    try {
+      await this.#running;
+    } finally {
+      this.#running = null;
+    }
+  }
+
+  async #runLoop(): Promise<void> {
+    const max = this.#opts.fetchMaxRecords ?? 500;
+    for (;;) {
+      let fetched = 0;
+      for (const topic of this.plan.source.topics) {
+        for (let p = 0; p < this.broker.partitions(topic); p++) {
+          const key = `${topic}\u0000${p}`;
+          const from = this.#positions.get(key) ?? 0;
+          const records = this.broker.fetch(topic, p, from, max);
+          if (records.length === 0) continue;
+          fetched += records.length;
+          this.#positions.set(key, records[records.length - 1].offset + 1);
+          await this.#driver.handle({ topic, partition: p, records });
+          this.#commit();
+        }
+      }
+      if (fetched === 0) break;
+    }
+    this.#collectUnrouted();
+  }
+
+  /** Advances virtual time, fires expired CollectBatch timeouts, and processes what is available. */
+  async advanceTime(ms: number): Promise<void> {
+    await this.#settle();
+    await this.clock.advance(ms);
+    await this.#settle();
+    await this.#driver.tick();
+    this.#commit();
+    // When a run is in progress (e.g. blocked on a timer that just fired) it continues by itself.
+    if (!this.#running) await this.run();
+  }
+
+  /** Lets in-flight asynchronous work reach its next wait (a few macrotask turns; no time passes). */
+  async #settle(): Promise<void> {
+    for (let i = 0; i < 5; i++) await new Promise<void>((r) => setTimeout(r, 0));
+  }
+
+  /** End of input: processes everything, flushes every CollectBatch buffer, delivers and commits. */
+  async end(): Promise<void> {
+    await this.run();
+    await this.#driver.flush();
+    this.#commit();
+    this.#collectUnrouted();
+  }
+
+  /**
+   * Simulates a crash and restart: in-flight state (buffers, unacknowledged work) is lost without
+   * committing; a fresh engine resumes from the group's committed offsets (at-least-once redelivery).
+   */
+  async crash(): Promise<void> {
+    this.#stats.push(this.#driver.stats);
+    this.#crashes++;
+    try {
+      await this.#driver.stop();
+    } catch { /* a crashed process does not dispose cleanly */ }
+    await this.#boot();
+  }
+
+  /** Graceful shutdown: flushes, commits and disposes resources. */
+  async stop(): Promise<void> {
+    await this.end();
+    await this.#driver.stop();
+  }
+
+  #commit(): void {
+    const c = this.#driver.takeCommits();
+    if (c.length) this.broker.commit(this.group, c);
+  }
+
+  #collectUnrouted(): void {
+    // the driver logs unrouted errors; the simulator keeps them for assertions
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // faults
+
+  /** The next `times` invocations of the step named `name` throw (`error` or a generic Error). */
+  failStep(name: string, times: number, error?: unknown | (() => unknown)): void {
+    const make = typeof error === "function" ? error as () => unknown : () => error ?? new Error(`simulated failure of step '${name}'`);
+    this.#stepFaults.set(name, { times, error: make });
+  }
+
+  /** The next `times` produce calls to `topic` fail. */
+  failSink(topic: string, times: number): void {
+    this.broker.failSends(topic, times);
+  }
+
+  /** The next `times` writes to the table sink `name` fail. */
+  failTable(name: string, times: number): void {
+    const t = this.#tables.get(name);
+    if (!t) throw new Error(`no table sink named '${name}' in flow ${this.plan.name}`);
+    t.failures += times;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // inspection
+
+  /** Decoded messages written to a topic (all partitions, by partition then offset). */
+  output<P = unknown>(topic: string): OutputMessage<P>[] {
+    if (!this.broker.hasTopic(topic)) return [];
+    return this.broker.records(topic).map((r) => decodeOutputRecord(r) as OutputMessage<P>);
+  }
+
+  /** Payloads written to a topic. */
+  payloads<P = unknown>(topic: string): P[] {
+    return this.output<P>(topic).map((m) => m.payload);
+  }
+
+  /** Raw records of a topic. */
+  records(topic: string): SourceRecord[] {
+    return this.broker.hasTopic(topic) ? this.broker.records(topic) : [];
+  }
+
+  /** Error envelopes (or decode errors for `wire`) written to the error route of `kind`. */
+  errors(kind: ErrorKind): (ErrorEnvelope | DecodeError)[] {
+    const sink = this.plan.errorRoutes.get(kind) ?? (kind === "business" ? this.plan.errorRoutes.get("task") : undefined);
+    if (!sink) return [];
+    return this.output(sink.topic)
+      .filter((m) => m.meta.messageType === `loom.streaming.error.${kind}`)
+      .map((m) => m.payload as ErrorEnvelope | DecodeError);
+  }
+
+  /** Committed offset (next offset to read) of a source partition, or null. */
+  committed(partition = 0, topic: string = this.plan.source.topics[0]): number | null {
+    return this.broker.committed(this.group, topic, partition);
+  }
+
+  /** Every commit made by the flow's consumer group, in order. */
+  commitLog(): readonly (TopicPartitionOffset & { atMs: number })[] {
+    return this.broker.commitLog(this.group);
+  }
+
+  /** Rows written to the in-memory twin of a table sink. */
+  table<R = unknown>(name: string): R[] {
+    const t = this.#tables.get(name);
+    if (!t) throw new Error(`no table sink named '${name}' in flow ${this.plan.name}`);
+    return t.rows as R[];
+  }
+
+  /** Counters summed over every run since creation (including crashed ones). */
+  get stats(): DriverStats {
+    const all = [...this.#stats, this.#driver.stats];
+    const sum: DriverStats = {
+      consumed: 0,
+      produced: {},
+      tableRows: {},
+      errors: { wire: 0, routing: 0, task: 0, business: 0 },
+      discarded: 0,
+      unrouted: 0,
+      deadLettered: 0,
+      retries: 0,
+      batches: 0,
+    };
+    for (const s of all) {
+      sum.consumed += s.consumed;
+      sum.discarded += s.discarded;
+      sum.unrouted += s.unrouted;
+      sum.deadLettered += s.deadLettered;
+      sum.retries += s.retries;
+      sum.batches += s.batches;
+      for (const [k, v] of Object.entries(s.produced)) sum.produced[k] = (sum.produced[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(s.tableRows)) sum.tableRows[k] = (sum.tableRows[k] ?? 0) + v;
+      for (const k of Object.keys(s.errors) as ErrorKind[]) sum.errors[k] += s.errors[k];
+    }
+    return sum;
+  }
+
+  /** Number of simulated crashes. */
+  get crashes(): number {
+    return this.#crashes;
+  }
+
+  /** Messages fetched and not yet settled (in buffers or awaiting delivery). */
+  get inFlight(): number {
+    return this.#driver.inFlight;
+  }
+}
+
+export type { MessageMeta, OutputMessage };

@@ -1,0 +1,18 @@
+/**
+ * Deterministic testing without a broker: the {@link FlowSimulator} (in-memory topics with real wire
+ * bytes, murmur2 partitioning, virtual time, visible commits, fault injection) and JSON Lines fixtures.
+ * Free of any test-runner dependency.
+ *
+ * @example
+ * ```ts
+ * import { parseFixture } from "@loom/streaming/testing";
+ * const records = parseFixture('{"topic": "orders", "key": "k", "value": {"json": {"order_id": "o-1"}}}');
+ * ```
+ *
+ * @module
+ */
+export { FlowSimulator, MemoryTable, type SendOptions, type SimulatorOptions, simulatorConfig } from "./_simulator.ts";
+export * from "./_fixture.ts";
+export * from "./_broker.ts";
+export type { Clock, OutgoingRecord, ProducerPort, SourceRecord, TopicPartitionOffset } from "../streaming/mod.ts";
+export { VirtualClock } from "../streaming/mod.ts";
