@@ -1402,6 +1402,9 @@ export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = Object.freeze({
   forceShutdownTimeoutMs: null,
   unroutedErrors: "fail",
   maxInFlight: 10000,
+  transport: "memory",
+  deliveryRetries: 3,
+  retryBackoffMs: 100,
 });
 
 const runtimeSchema = v.strictObject({
@@ -1412,6 +1415,9 @@ const runtimeSchema = v.strictObject({
   force_shutdown_timeout_ms: v.nullish(intAtLeast(0)),
   unrouted_errors: v.optional(v.picklist(["fail", "log"]), "fail"),
   max_in_flight: v.optional(intAtLeast(1), 10000),
+  transport: v.optional(v.picklist(["memory", "kafka"]), "memory"),
+  delivery_retries: v.optional(intAtLeast(0), 3),
+  retry_backoff_ms: v.optional(intAtLeast(0), 100),
   recovery: v.optional(v.unknown()),
   async_backend: v.optional(v.unknown()),
   use_uvloop: v.optional(v.unknown()),
@@ -1440,6 +1446,9 @@ export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
     forceShutdownTimeoutMs: raw.force_shutdown_timeout_ms ?? null,
     unroutedErrors: raw.unrouted_errors,
     maxInFlight: raw.max_in_flight,
+    transport: raw.transport,
+    deliveryRetries: raw.delivery_retries,
+    retryBackoffMs: raw.retry_backoff_ms,
   };
 }
 

@@ -208,8 +208,8 @@ export class FlowDriver {
   }
 
   private async attempt(target: string, fn: () => Promise<void>): Promise<unknown | null> {
-    const retries = this.#o.deliveryRetries ?? 3;
-    const backoff = this.#o.retryBackoffMs ?? 100;
+    const retries = this.#o.deliveryRetries ?? this.plan.runtime.deliveryRetries;
+    const backoff = this.#o.retryBackoffMs ?? this.plan.runtime.retryBackoffMs;
     let last: unknown = null;
     for (let k = 0; k <= retries; k++) {
       try {

@@ -58,6 +58,12 @@ export interface RuntimeSettings {
   readonly unroutedErrors: "fail" | "log";
   /** Upper bound of messages held in flight (fetched, not yet committed) before fetching pauses. */
   readonly maxInFlight: number;
+  /** Where `deno task run` runs the flow: the embedded in-memory broker (default) or real Kafka. */
+  readonly transport: "memory" | "kafka";
+  /** Extra delivery attempts of a produce or table write before dead-lettering or failing. */
+  readonly deliveryRetries: number;
+  /** Backoff before the first retry (doubled each time). */
+  readonly retryBackoffMs: number;
 }
 
 /** Buffer policy shared by every table sink. */

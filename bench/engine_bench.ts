@@ -1,0 +1,175 @@
+/**
+ * Engine benchmark (in-memory, no broker): N messages through decode → record step → router → encode,
+ * delivered to a counting producer in batches of 500 per partition, with exact commit tracking.
+ *
+ *   deno run -A bench/engine_bench.ts [N]      bun bench/engine_bench.ts [N]
+ *
+ * Prints a table and one JSON line.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import {
+  compileFlow,
+  encodeSourceValue,
+  FlowDriver,
+  FromTopic,
+  IntoTopic,
+  type Message,
+  messageType,
+  msg,
+  Process,
+  type ProducerPort,
+  randomIds,
+  RecordStep,
+  Router,
+  type SourceRecord,
+  StreamFlow,
+  systemClock,
+} from "../mod.ts";
+
+const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);
+const BATCH = 500;
+
+const Order = messageType(
+  "bench.Order",
+  v.object({
+    order_id: v.string(),
+    customer: v.string(),
+    amount: v.number(),
+    quantity: v.pipe(v.number(), v.integer()),
+    segment: v.string(),
+    country: v.string(),
+    paid: v.boolean(),
+    created_at_ms: v.pipe(v.number(), v.integer()),
+  }),
+);
+type O = v.InferOutput<typeof Order.schema>;
+const Enriched = messageType(
+  "bench.Enriched",
+  v.object({
+    order_id: v.string(),
+    customer: v.string(),
+    total: v.number(),
+    segment: v.string(),
+    country: v.string(),
+    lane: v.string(),
+  }),
+);
+type E = v.InferOutput<typeof Enriched.schema>;
+
+const enrich = RecordStep.of((m: Message<O>) => ({
+  order_id: m.payload.order_id,
+  customer: m.payload.customer,
+  total: m.payload.amount * m.payload.quantity,
+  segment: m.payload.segment,
+  country: m.payload.country,
+  lane: "",
+}), { name: "enrich", output: Enriched });
+const lane = (l: string) => RecordStep.of((m: Message<E>) => ({ ...m.payload, lane: l }), { name: l, output: Enriched });
+
+const flow = new StreamFlow({
+  name: "bench",
+  source: new FromTopic("in", Order),
+  process: new Process(
+    enrich,
+    Router.by(msg.payload.field("segment"), { vip: new Process(lane("vip")), standard: new Process(lane("std")) }, {
+      default: new Process(lane("other")),
+    }),
+  ),
+  output: new IntoTopic("out"),
+});
+
+const B = ["127.0.0.1:9092"];
+const plan = compileFlow(flow, {
+  kafka: { consumer: { brokers: B, group_id: "bench", topics: ["in"], enable_auto_commit: false }, producer: { brokers: B } },
+});
+
+// Pre-encode distinct records (~200 bytes each), reused cyclically with increasing offsets.
+const SEGMENTS = ["vip", "standard", "other"];
+const distinct = 4096;
+const values: Uint8Array[] = [];
+for (let i = 0; i < distinct; i++) {
+  values.push(encodeSourceValue(
+    {
+      order_id: `order-${i.toString().padStart(8, "0")}`,
+      customer: `customer-${i % 997}`,
+      amount: 10.5 + (i % 100),
+      quantity: 1 + (i % 7),
+      segment: SEGMENTS[i % 3],
+      country: i % 2 ? "ES" : "FR",
+      paid: i % 5 !== 0,
+      created_at_ms: 1_700_000_000_000 + i,
+    },
+    Order,
+    { producedAtMs: 1_700_000_000_000 + i, traceId: "0123456789abcdef0123456789abcdef", correlationId: `c-${i}` },
+  ));
+}
+const avgBytes = values.reduce((a, b) => a + b.length, 0) / values.length;
+const key = new TextEncoder().encode("k");
+
+let produced = 0, producedBytes = 0;
+const producer: ProducerPort = {
+  send(_topic, records) {
+    produced += records.length;
+    for (const r of records) producedBytes += r.value.length;
+    return Promise.resolve();
+  },
+};
+
+async function run(n: number): Promise<{ seconds: number; committed: number }> {
+  const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+  await driver.start();
+  const partitions = 4;
+  const next = [0, 0, 0, 0];
+  let sent = 0, committed = 0;
+  const t0 = performance.now();
+  while (sent < n) {
+    const p = (sent / BATCH) % partitions | 0;
+    const size = Math.min(BATCH, n - sent);
+    const records: SourceRecord[] = new Array(size);
+    for (let i = 0; i < size; i++) {
+      records[i] = {
+        topic: "in",
+        partition: p,
+        offset: next[p]++,
+        key,
+        value: values[(sent + i) % distinct],
+        headers: {},
+        timestampMs: 1_700_000_000_000,
+      };
+    }
+    await driver.handle({ topic: "in", partition: p, records });
+    for (const c of driver.takeCommits()) committed = Math.max(committed, c.offset);
+    sent += size;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await driver.stop();
+  return { seconds, committed };
+}
+
+await run(Math.min(100_000, N)); // warm-up
+produced = 0;
+producedBytes = 0;
+const mem0 = (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
+const r = await run(N);
+const mem1 = (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
+if (produced !== N) throw new Error(`expected ${N} outputs, got ${produced}`);
+const runtime = "Deno" in globalThis ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}` : "Bun" in globalThis ? `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}` : "node";
+const result = {
+  bench: "engine",
+  runtime,
+  messages: N,
+  avg_input_bytes: Math.round(avgBytes),
+  seconds: Number(r.seconds.toFixed(3)),
+  msgs_per_s: Math.round(N / r.seconds),
+  mb_per_s_in: Number(((N * avgBytes) / r.seconds / 1e6).toFixed(1)),
+  rss_mb: Math.round(mem1 / 1e6),
+  rss_growth_mb: Math.round((mem1 - mem0) / 1e6),
+};
+console.log("| bench | runtime | messages | avg bytes | seconds | msgs/s | MB/s in | RSS MB |");
+console.log("|---|---|---|---|---|---|---|---|");
+console.log(
+  `| engine: decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.seconds} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
+);
+console.log(JSON.stringify(result));

@@ -1,0 +1,52 @@
+/**
+ * `run` on Kafka from the CLI: compile, start the runner, stop gracefully on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+import process from "node:process";
+import { compileFlow } from "../streaming/_compiler.ts";
+import type { ConfigContext } from "../streaming/_config.ts";
+import type { StreamFlow } from "../streaming/_nodes.ts";
+import { KafkaFlowRunner } from "./_kafka_runner.ts";
+import { jsonLogger } from "./_logger.ts";
+
+/** Options of {@link runOnKafka}. */
+export interface KafkaRunOptions {
+  /** Stop gracefully after this many consumed messages (tests, one-shot jobs). */
+  readonly maxMessages?: number;
+}
+
+/**
+ * Runs `flow` on the Kafka cluster of `config` until SIGINT/SIGTERM; returns the exit code.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runOnKafka(flow, loadConfigFile("config.yaml"));
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export async function runOnKafka(flow: StreamFlow<any>, config: ConfigContext, options: KafkaRunOptions = {}): Promise<number> {
+  const plan = compileFlow(flow, config);
+  const logger = jsonLogger((process.env.LOOM_LOG_LEVEL as "info" | "warn" | "error") ?? "info");
+  const runner = new KafkaFlowRunner(plan, { logger });
+  const stop = () => void runner.stop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  try {
+    await runner.start();
+  } catch (e) {
+    await runner.stop().catch(() => {});
+    throw e;
+  }
+  let watcher: ReturnType<typeof setInterval> | null = null;
+  if (options.maxMessages) {
+    watcher = setInterval(() => {
+      if (runner.driver.stats.consumed >= options.maxMessages! && runner.driver.inFlight === 0) void runner.stop();
+    }, 50);
+  }
+  await runner.done;
+  if (watcher) clearInterval(watcher);
+  process.off("SIGINT", stop);
+  process.off("SIGTERM", stop);
+  return runner.failure ? 1 : 0;
+}

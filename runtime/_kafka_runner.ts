@@ -1,0 +1,280 @@
+/**
+ * `KafkaFlowRunner`: runs a compiled plan on a real Kafka cluster through the kafkajs adapter, with
+ * the same engine and driver as the simulator.
+ *
+ * Guarantee (at-least-once, `enable_auto_commit: false`, the recommended setting): the offset committed
+ * for a partition is always the offset after the longest prefix of its records whose every output
+ * (topic records, error envelopes, dead-letter records, table rows) the broker or sink acknowledged, or
+ * which were deliberately discarded. Commits happen after each processed batch, on every CollectBatch
+ * timer flush, when partitions are revoked in a rebalance, and on graceful shutdown. A crash loses no
+ * message: whatever was not committed is delivered again (duplicates are possible, never gaps).
+ * With `enable_auto_commit: true` nothing is committed by the runner and kafkajs' auto-commit is NOT
+ * enabled either (offsets would run ahead of processing); the setting is reported as unsupported.
+ *
+ * @module
+ */
+import { FlowDriver, type Logger, silentLogger } from "../streaming/_driver.ts";
+import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/_clock.ts";
+import type { CompiledPlan } from "../streaming/_plan.ts";
+import type { SinkWriter } from "../streaming/_nodes.ts";
+import type { RecordBatch, TopicPartition, TopicPartitionOffset } from "../streaming/_transport.ts";
+import {
+  type KafkaClientOptions,
+  KafkaConsumerClient,
+  type KafkaConsumerError,
+  type KafkaConsumerPort,
+  KafkaProducerClient,
+  type KafkaProducerPort,
+} from "../kafka/_client.ts";
+
+/** Options of {@link KafkaFlowRunner}. */
+export interface KafkaRunnerOptions {
+  readonly clock?: Clock;
+  readonly ids?: IdSource;
+  readonly logger?: Logger;
+  /** kafkajs client logging. */
+  readonly client?: KafkaClientOptions;
+  /** Writers of storage sinks by sink name (table backends are provided by `@loom/streaming/sinks`). */
+  readonly tables?: ReadonlyMap<string, SinkWriter>;
+  /** Partitions processed concurrently (default: 1). */
+  readonly partitionsConsumedConcurrently?: number;
+  /** Interval of the timer loop that fires CollectBatch timeouts and commits (default 50 ms). */
+  readonly tickMs?: number;
+  /** Injected clients (tests). */
+  readonly consumer?: KafkaConsumerPort;
+  readonly producer?: KafkaProducerPort;
+  /** Called after each successful commit (tests, metrics). */
+  readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
+}
+
+/** Runner state. */
+export type RunnerState = "new" | "starting" | "running" | "stopping" | "stopped" | "failed";
+
+/**
+ * Runs a plan on Kafka until stopped.
+ *
+ * @example
+ * ```ts ignore
+ * const runner = new KafkaFlowRunner(plan);
+ * await runner.start();
+ * // ...
+ * await runner.stop();
+ * ```
+ */
+export class KafkaFlowRunner {
+  readonly plan: CompiledPlan;
+  readonly driver: FlowDriver;
+  readonly consumer: KafkaConsumerPort;
+  readonly producer: KafkaProducerPort;
+  #state: RunnerState = "new";
+  #failure: unknown = null;
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #commitChain: Promise<void> = Promise.resolve();
+  #paused: TopicPartition[] = [];
+  #assigned: readonly TopicPartition[] = [];
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+  #ticking = false;
+  readonly #o: KafkaRunnerOptions;
+  readonly #log: Logger;
+  readonly #clock: Clock;
+
+  /** @param plan compiled plan @param options clients, logger, sinks */
+  constructor(plan: CompiledPlan, options: KafkaRunnerOptions = {}) {
+    this.plan = plan;
+    this.#o = options;
+    this.#log = options.logger ?? silentLogger;
+    this.#clock = options.clock ?? systemClock;
+    const producerSettings = plan.output?.settings ?? [...plan.topicSinks.values()][0]?.settings ??
+      [...plan.errorRoutes.values()][0]?.settings ?? plan.kafka.producer;
+    this.consumer = options.consumer ?? new KafkaConsumerClient(plan.source.settings, options.client);
+    if (!producerSettings && !options.producer) {
+      throw new Error("the flow writes to Kafka but no producer is configured (kafka.producer)");
+    }
+    this.producer = options.producer ?? new KafkaProducerClient(producerSettings!, options.client);
+    const tables = new Map<string, SinkWriter>();
+    for (const [path, s] of plan.storageSinks) {
+      const w = options.tables?.get(s.name);
+      if (!w) {
+        throw new Error(
+          `storage sink '${s.name}' (${path}) has no writer: pass one in KafkaRunnerOptions.tables (table backends live in @loom/streaming/sinks)`,
+        );
+      }
+      tables.set(path, w);
+    }
+    this.driver = new FlowDriver(plan, {
+      producer: this.producer,
+      tables,
+      clock: this.#clock,
+      ids: options.ids ?? randomIds,
+      logger: this.#log,
+    });
+    this.#done = new Promise((r) => (this.#resolveDone = r));
+  }
+
+  /** Current state. */
+  get state(): RunnerState {
+    return this.#state;
+  }
+
+  /** The fatal error that stopped the runner, if any. */
+  get failure(): unknown {
+    return this.#failure;
+  }
+
+  /** Resolves when the runner has stopped (gracefully or after a failure). */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Connects, subscribes and starts consuming. */
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new Error(`runner already ${this.#state}`);
+    this.#state = "starting";
+    const src = this.plan.source;
+    if (src.settings.enableAutoCommit) {
+      this.#log.warn("auto_commit_ignored", {
+        reason:
+          "enable_auto_commit: true would commit offsets before processing; the runner commits after delivery instead",
+      });
+    }
+    await this.driver.start();
+    await this.producer.connect();
+    await this.consumer.connect();
+    await this.consumer.subscribe(src.topics, src.settings.autoOffsetReset === "earliest");
+    await this.consumer.run({
+      onBatch: (batch) => this.#onBatch(batch),
+      onAssigned: (tps) => {
+        this.#assigned = tps;
+        this.#paused = [];
+        this.#log.info("partitions_assigned", { partitions: tps.map((t) => `${t.topic}[${t.partition}]`) });
+      },
+      onRevoked: (tps) => this.#onRevoked(tps),
+      onError: (e) => this.#fail(e),
+    }, { partitionsConsumedConcurrently: this.#o.partitionsConsumedConcurrently ?? 1 });
+    this.#state = "running";
+    const tick = this.#o.tickMs ?? 50;
+    this.#timer = setInterval(() => void this.#tick(), tick);
+    this.#log.info("flow_started", { flow: this.plan.name, topics: src.topics, group: src.settings.groupId });
+  }
+
+  async #onBatch(batch: RecordBatch): Promise<void> {
+    if (this.#failure) throw this.#failure;
+    try {
+      await this.driver.handle(batch);
+      await this.#commit();
+      this.#backpressure();
+    } catch (e) {
+      this.#fail(e);
+      throw e;
+    }
+  }
+
+  /** Pauses fetching while too many messages are in flight (buffered or awaiting delivery). */
+  #backpressure(): void {
+    const max = this.plan.runtime.maxInFlight;
+    if (this.#paused.length === 0 && this.driver.inFlight >= max && this.#assigned.length) {
+      this.#paused = [...this.#assigned];
+      this.consumer.pause(this.#paused);
+      this.#log.warn("backpressure_pause", { in_flight: this.driver.inFlight, max_in_flight: max });
+    } else if (this.#paused.length && this.driver.inFlight < max / 2) {
+      this.consumer.resume(this.#paused);
+      this.#paused = [];
+      this.#log.info("backpressure_resume", { in_flight: this.driver.inFlight });
+    }
+  }
+
+  async #tick(): Promise<void> {
+    if (this.#ticking || this.#state !== "running") return;
+    this.#ticking = true;
+    try {
+      const d = this.driver.nextDeadline();
+      if (d !== null && d <= this.#clock.now()) await this.driver.tick();
+      await this.#commit();
+      this.#backpressure();
+    } catch (e) {
+      this.#fail(e);
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Commits the moved watermarks (serialized). */
+  #commit(): Promise<void> {
+    const run = async () => {
+      if (this.plan.source.settings.enableAutoCommit) {
+        this.driver.takeCommits();
+        return;
+      }
+      const offsets = this.driver.takeCommits();
+      if (offsets.length === 0) return;
+      try {
+        await this.consumer.commit(offsets);
+      } catch (e) {
+        this.driver.tracker.restoreCommits(offsets);
+        throw e;
+      }
+      this.#o.onCommit?.(offsets);
+      this.#log.info("committed", { offsets: offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`) });
+    };
+    const p = this.#commitChain.then(run);
+    this.#commitChain = p.catch(() => {});
+    return p;
+  }
+
+  async #onRevoked(tps: readonly TopicPartition[]): Promise<void> {
+    try {
+      // Deliver what is buffered so it can be committed while the old generation is still valid.
+      await this.driver.flush();
+      await this.#commit();
+    } catch (e) {
+      this.#log.error("revoke_flush_failed", { reason: e instanceof Error ? e.message : String(e) });
+    }
+    this.driver.revoke(tps);
+    this.#assigned = [];
+    this.#paused = [];
+    this.#log.info("partitions_revoked", { partitions: tps.map((t) => `${t.topic}[${t.partition}]`) });
+  }
+
+  #fail(e: unknown): void {
+    if (this.#failure) return;
+    this.#failure = e;
+    this.#state = "failed";
+    this.#log.error("flow_failed", { flow: this.plan.name, reason: e instanceof Error ? e.message : String(e) });
+    void this.#shutdown(false);
+  }
+
+  /** Graceful stop: flushes buffers, delivers, commits, leaves the group, disposes resources. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "stopping") return this.#done;
+    if (this.#state !== "failed") this.#state = "stopping";
+    await this.#shutdown(true);
+  }
+
+  async #shutdown(graceful: boolean): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    const errors: unknown[] = [];
+    const attempt = async (f: () => Promise<unknown>) => {
+      try {
+        await f();
+      } catch (e) {
+        errors.push(e);
+      }
+    };
+    await attempt(() => this.consumer.stop()); // revokes → flush + commit when graceful
+    if (graceful && !this.#failure) {
+      await attempt(() => this.driver.flush());
+      await attempt(() => this.#commit());
+    }
+    await attempt(() => this.consumer.disconnect());
+    await attempt(() => this.producer.disconnect());
+    await attempt(() => this.driver.stop());
+    if (this.#state !== "failed") this.#state = "stopped";
+    for (const e of errors) this.#log.error("shutdown_error", { reason: e instanceof Error ? e.message : String(e) });
+    this.#log.info("flow_stopped", { flow: this.plan.name, stats: this.driver.stats });
+    this.#resolveDone();
+  }
+}
+
+export type { KafkaConsumerError };

@@ -1,0 +1,65 @@
+/**
+ * Loading flows and YAML configuration from files (Deno and Bun; uses node:fs and node:process).
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import { type ConfigContext, ConfigError, parseConfig } from "../streaming/_config.ts";
+import { StreamFlow } from "../streaming/_nodes.ts";
+
+/**
+ * Reads and validates a YAML configuration file, with `${VAR}` interpolation from the process
+ * environment and local `includes`.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadConfigFile } from "@loom/streaming/runtime";
+ * const config = loadConfigFile("config.yaml");
+ * ```
+ */
+export function loadConfigFile(path: string, env: Record<string, string | undefined> = process.env): ConfigContext {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { file: path });
+  }
+  const base = dirname(resolve(path));
+  return parseConfig(text, {
+    file: path,
+    env,
+    readFile: (p) => readFileSync(isAbsolute(p) ? p : resolve(base, p), "utf8"),
+  });
+}
+
+/**
+ * Imports a flow module: its `default` export, its `flow` export, or the only `StreamFlow` it exports.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadFlowModule } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export async function loadFlowModule(path: string): Promise<StreamFlow<any>> {
+  const url = pathToFileURL(resolve(path)).href;
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(url);
+  } catch (e) {
+    throw new Error(`cannot import flow module ${path}: ${(e as Error).message}`);
+  }
+  if (mod.default instanceof StreamFlow) return mod.default;
+  if (mod.flow instanceof StreamFlow) return mod.flow;
+  const flows = Object.values(mod).filter((v) => v instanceof StreamFlow) as StreamFlow<unknown>[];
+  if (flows.length === 1) return flows[0];
+  throw new Error(
+    flows.length === 0
+      ? `flow module ${path} exports no StreamFlow; export it as default or as \`flow\``
+      : `flow module ${path} exports ${flows.length} StreamFlows; export the one to run as default or as \`flow\``,
+  );
+}

@@ -1,0 +1,128 @@
+/**
+ * Command line: `run` a flow (in-memory broker by default, Kafka when the config says
+ * `streaming.runtime.transport: kafka`) and `record` real topic traffic into a fixture.
+ *
+ *   deno run -A runtime/cli.ts run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
+ *   deno run -A runtime/cli.ts record --config <config.yaml> --topic <topic> --out <file.jsonl> [--limit N]
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import process from "node:process";
+import { CompilationError } from "../streaming/_compiler.ts";
+import { ConfigError, readRuntimeSettings } from "../streaming/_config.ts";
+import { loadConfigFile, loadFlowModule } from "./_load.ts";
+import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
+
+const USAGE = `usage:
+  run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
+  record --config <config.yaml> --topic <topic> --out <file.jsonl> [--limit N] [--timeout-ms N]`;
+
+/** Parsed command line. */
+export interface CliArgs {
+  readonly command: string | null;
+  readonly positional: readonly string[];
+  readonly flags: Readonly<Record<string, string | true>>;
+}
+
+/**
+ * Parses `argv` (without the runtime and script).
+ *
+ * @example
+ * ```ts
+ * import { parseArgs } from "@loom/streaming/runtime";
+ * parseArgs(["run", "flow.ts", "--config", "c.yaml"]).flags.config; // "c.yaml"
+ * ```
+ */
+export function parseArgs(argv: readonly string[]): CliArgs {
+  const positional: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      if (eq > 0) flags[a.slice(2, eq)] = a.slice(eq + 1);
+      else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) flags[a.slice(2)] = argv[++i];
+      else flags[a.slice(2)] = true;
+    } else positional.push(a);
+  }
+  return { command: positional.shift() ?? null, positional, flags };
+}
+
+function need(args: CliArgs, flag: string): string {
+  const v = args.flags[flag];
+  if (typeof v !== "string" || !v) throw new UsageError(`missing --${flag}`);
+  return v;
+}
+
+class UsageError extends Error {}
+
+/**
+ * Runs the CLI; returns the process exit code.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await main(["run", "examples/orders/flow.ts", "--config", "examples/orders/orders.yaml"]);
+ * ```
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  try {
+    switch (args.command) {
+      case "run": {
+        const flowPath = args.positional[0];
+        if (!flowPath) throw new UsageError("missing <flow.ts>");
+        const config = loadConfigFile(need(args, "config"));
+        const flow = await loadFlowModule(flowPath);
+        const runtime = readRuntimeSettings(config);
+        if (runtime.transport === "memory") {
+          const fixturePath = typeof args.flags.fixture === "string" ? args.flags.fixture : null;
+          const fixture = fixturePath ? readFileSync(fixturePath, "utf8") : null;
+          const report = await runInMemory(flow, config, fixture, fixturePath ?? "<none>");
+          console.log(args.flags.json ? JSON.stringify(report) : formatMemoryReport(report));
+          return 0;
+        }
+        const { runOnKafka } = await import("./_kafka_run.ts");
+        return await runOnKafka(flow, config, { maxMessages: numberFlag(args, "max-messages") });
+      }
+      case "record": {
+        const { recordFixture } = await import("./_record.ts");
+        const n = await recordFixture({
+          config: loadConfigFile(need(args, "config")),
+          topic: need(args, "topic"),
+          out: need(args, "out"),
+          limit: numberFlag(args, "limit") ?? 1000,
+          timeoutMs: numberFlag(args, "timeout-ms") ?? 10_000,
+        });
+        console.error(`recorded ${n} record(s) into ${args.flags.out}`);
+        return 0;
+      }
+      default:
+        throw new UsageError(args.command ? `unknown command '${args.command}'` : "missing command");
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof CompilationError || e instanceof ConfigError) {
+      console.error(`error: ${e.message}`);
+      return 1;
+    }
+    console.error(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+function numberFlag(args: CliArgs, flag: string): number | undefined {
+  const v = args.flags[flag];
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer`);
+  return n;
+}
+
+if (import.meta.main) {
+  // exit explicitly: client libraries may keep timers alive after a failure
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite: unit + integration tests (real Kafka broker on 127.0.0.1), on Deno and on Bun.
+# Prints a closing line "N passed, N failed". Usage: scripts/test.sh [--deno-only|--bun-only] [files...]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export PATH="$PWD/node_modules/.bin:$PATH"
+mkdir -p .cache
+runtimes="deno bun"
+case "${1:-}" in
+  --deno-only) runtimes="deno"; shift ;;
+  --bun-only) runtimes="bun"; shift ;;
+esac
+files=("$@")
+
+if [ -f scripts/kafka.sh ]; then
+  bash scripts/kafka.sh ensure >&2 || { echo "test: could not start the Kafka broker (see above)" >&2; echo "0 passed, 1 failed"; exit 1; }
+  export LOOM_KAFKA_BROKERS="${LOOM_KAFKA_BROKERS:-127.0.0.1:${LOOM_KAFKA_PORT:-19092}}"
+fi
+
+reports=()
+status=0
+for rt in $runtimes; do
+  report=".cache/junit-$rt.xml"
+  rm -f "$report"
+  echo "=== $rt test ===" >&2
+  if [ "$rt" = deno ]; then
+    deno test -A --no-check=remote --junit-path="$report" "${files[@]}" || status=1
+  else
+    if [ ${#files[@]} -eq 0 ]; then
+      mapfile -t found < <(find . -name '*_test.ts' -not -path './node_modules/*' -not -path './.cache/*' | sort)
+      bun test --timeout 60000 --reporter=junit --reporter-outfile="$report" "${found[@]}" || status=1
+    else
+      bun test --timeout 60000 --reporter=junit --reporter-outfile="$report" "${files[@]}" || status=1
+    fi
+  fi
+  reports+=("$rt=$report")
+done
+node scripts/junit-count.mjs "${reports[@]}" || status=1
+exit $status
