@@ -66,14 +66,18 @@ const enrich = RecordStep.of((m: Message<O>) => ({
   country: m.payload.country,
   lane: "",
 }), { name: "enrich", output: Enriched });
-const lane = (l: string) => RecordStep.of((m: Message<E>) => ({ ...m.payload, lane: l }), { name: l, output: Enriched });
+const lane = (l: string) =>
+  RecordStep.of((m: Message<E>) => ({ ...m.payload, lane: l }), { name: l, output: Enriched });
 
 const flow = new StreamFlow({
   name: "bench",
   source: new FromTopic("in", Order),
   process: new Process(
     enrich,
-    Router.by(msg.payload.field("segment"), { vip: new Process(lane("vip")), standard: new Process(lane("std")) }, {
+    Router.by(msg.payload.field("segment"), {
+      vip: new Process(lane("vip")),
+      standard: new Process(lane("std")),
+    }, {
       default: new Process(lane("other")),
     }),
   ),
@@ -82,7 +86,10 @@ const flow = new StreamFlow({
 
 const B = ["127.0.0.1:9092"];
 const plan = compileFlow(flow, {
-  kafka: { consumer: { brokers: B, group_id: "bench", topics: ["in"], enable_auto_commit: false }, producer: { brokers: B } },
+  kafka: {
+    consumer: { brokers: B, group_id: "bench", topics: ["in"], enable_auto_commit: false },
+    producer: { brokers: B },
+  },
 });
 
 // Pre-encode distinct records (~200 bytes each), reused cyclically with increasing offsets.
@@ -102,7 +109,11 @@ for (let i = 0; i < distinct; i++) {
       created_at_ms: 1_700_000_000_000 + i,
     },
     Order,
-    { producedAtMs: 1_700_000_000_000 + i, traceId: "0123456789abcdef0123456789abcdef", correlationId: `c-${i}` },
+    {
+      producedAtMs: 1_700_000_000_000 + i,
+      traceId: "0123456789abcdef0123456789abcdef",
+      correlationId: `c-${i}`,
+    },
   ));
 }
 const avgBytes = values.reduce((a, b) => a + b.length, 0) / values.length;
@@ -151,11 +162,17 @@ async function run(n: number): Promise<{ seconds: number; committed: number }> {
 await run(Math.min(100_000, N)); // warm-up
 produced = 0;
 producedBytes = 0;
-const mem0 = (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
+const mem0 =
+  (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
 const r = await run(N);
-const mem1 = (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
+const mem1 =
+  (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
 if (produced !== N) throw new Error(`expected ${N} outputs, got ${produced}`);
-const runtime = "Deno" in globalThis ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}` : "Bun" in globalThis ? `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}` : "node";
+const runtime = "Deno" in globalThis
+  ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
+  : "Bun" in globalThis
+  ? `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`
+  : "node";
 const result = {
   bench: "engine",
   runtime,

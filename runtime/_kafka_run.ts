@@ -25,7 +25,11 @@ export interface KafkaRunOptions {
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export async function runOnKafka(flow: StreamFlow<any>, config: ConfigContext, options: KafkaRunOptions = {}): Promise<number> {
+export async function runOnKafka(
+  flow: StreamFlow<any>,
+  config: ConfigContext,
+  options: KafkaRunOptions = {},
+): Promise<number> {
   const plan = compileFlow(flow, config);
   const logger = jsonLogger((process.env.LOOM_LOG_LEVEL as "info" | "warn" | "error") ?? "info");
   const runner = new KafkaFlowRunner(plan, { logger });
@@ -41,7 +45,9 @@ export async function runOnKafka(flow: StreamFlow<any>, config: ConfigContext, o
   let watcher: ReturnType<typeof setInterval> | null = null;
   if (options.maxMessages) {
     watcher = setInterval(() => {
-      if (runner.driver.stats.consumed >= options.maxMessages! && runner.driver.inFlight === 0) void runner.stop();
+      if (runner.driver.stats.consumed >= options.maxMessages! && runner.driver.inFlight === 0) {
+        void runner.stop();
+      }
     }, 50);
   }
   await runner.done;

@@ -240,7 +240,10 @@ export class KafkaFlowRunner {
     if (this.#failure) return;
     this.#failure = e;
     this.#state = "failed";
-    this.#log.error("flow_failed", { flow: this.plan.name, reason: e instanceof Error ? e.message : String(e) });
+    this.#log.error("flow_failed", {
+      flow: this.plan.name,
+      reason: e instanceof Error ? e.message : String(e),
+    });
     void this.#shutdown(false);
   }
 
@@ -271,7 +274,9 @@ export class KafkaFlowRunner {
     await attempt(() => this.producer.disconnect());
     await attempt(() => this.driver.stop());
     if (this.#state !== "failed") this.#state = "stopped";
-    for (const e of errors) this.#log.error("shutdown_error", { reason: e instanceof Error ? e.message : String(e) });
+    for (const e of errors) {
+      this.#log.error("shutdown_error", { reason: e instanceof Error ? e.message : String(e) });
+    }
     this.#log.info("flow_stopped", { flow: this.plan.name, stats: this.driver.stats });
     this.#resolveDone();
   }

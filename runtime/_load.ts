@@ -20,7 +20,10 @@ import { StreamFlow } from "../streaming/_nodes.ts";
  * const config = loadConfigFile("config.yaml");
  * ```
  */
-export function loadConfigFile(path: string, env: Record<string, string | undefined> = process.env): ConfigContext {
+export function loadConfigFile(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): ConfigContext {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

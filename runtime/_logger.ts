@@ -18,7 +18,10 @@ export type LogLevel = "info" | "warn" | "error";
  * log.warn("delivery_retry", { topic: "orders" });
  * ```
  */
-export function jsonLogger(min: LogLevel = "info", write: (line: string) => void = (l) => console.error(l)): Logger {
+export function jsonLogger(
+  min: LogLevel = "info",
+  write: (line: string) => void = (l) => console.error(l),
+): Logger {
   const rank: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
   const emit = (level: LogLevel) => (event: string, fields: Record<string, unknown> = {}) => {
     if (rank[level] < rank[min]) return;

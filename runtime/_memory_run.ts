@@ -12,7 +12,9 @@ import { FlowSimulator } from "../testing/_simulator.ts";
 export interface MemoryRunReport {
   readonly flow: string;
   readonly consumed: number;
-  readonly topics: Readonly<Record<string, readonly { key: string | null; payload: unknown; messageType: string | null }[]>>;
+  readonly topics: Readonly<
+    Record<string, readonly { key: string | null; payload: unknown; messageType: string | null }[]>
+  >;
   readonly committed: Readonly<Record<string, number | null>>;
   readonly errors: Readonly<Record<string, number>>;
   readonly discarded: number;
@@ -42,7 +44,12 @@ function printable(v: unknown): unknown {
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export async function runInMemory(flow: StreamFlow<any>, config: ConfigContext, fixture: string | null, source = "<fixture>"): Promise<MemoryRunReport> {
+export async function runInMemory(
+  flow: StreamFlow<any>,
+  config: ConfigContext,
+  fixture: string | null,
+  source = "<fixture>",
+): Promise<MemoryRunReport> {
   const sim = await FlowSimulator.create(flow, { config, startTimeMs: 1_700_000_000_000 });
   if (fixture) sim.loadFixture(fixture, source);
   await sim.stop();
@@ -76,10 +83,14 @@ export function formatMemoryReport(r: MemoryRunReport): string {
   const lines: string[] = [`flow ${r.flow}: consumed ${r.consumed} record(s) on the in-memory broker`];
   for (const [topic, msgs] of Object.entries(r.topics)) {
     lines.push(`\n${topic} (${msgs.length})`);
-    for (const m of msgs) lines.push(`  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`);
+    for (const m of msgs) {
+      lines.push(`  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`);
+    }
   }
   lines.push(`\nerrors: ${Object.entries(r.errors).map(([k, n]) => `${k}=${n}`).join(" ")}`);
   lines.push(`discarded: ${r.discarded}, dead-lettered: ${r.deadLettered}`);
-  lines.push(`committed offsets: ${Object.entries(r.committed).map(([tp, o]) => `${tp}=${o ?? "-"}`).join(" ")}`);
+  lines.push(
+    `committed offsets: ${Object.entries(r.committed).map(([tp, o]) => `${tp}=${o ?? "-"}`).join(" ")}`,
+  );
   return lines.join("\n");
 }

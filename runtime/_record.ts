@@ -8,7 +8,7 @@ import type { ConfigContext } from "../streaming/_config.ts";
 import { consumerFor, readKafkaSettings } from "../streaming/_config.ts";
 import { decodeOutputRecord } from "../streaming/_wire.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
-import { fixtureRecordFromSource, type FixtureMessageView, formatFixture } from "../testing/_fixture.ts";
+import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";
 import { KafkaConsumerClient } from "../kafka/_client.ts";
 
 /** Options of {@link recordFixture}. */
@@ -73,7 +73,9 @@ export async function recordFixture(options: RecordOptions): Promise<number> {
   await consumer.stop();
   await consumer.disconnect();
   records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-  const fixture = records.map((r) => fixtureRecordFromSource(r, { decodeMessage: (bytes) => jsonView(bytes, r) }));
+  const fixture = records.map((r) =>
+    fixtureRecordFromSource(r, { decodeMessage: (bytes) => jsonView(bytes, r) })
+  );
   writeFileSync(options.out, formatFixture(fixture));
   return fixture.length;
 }

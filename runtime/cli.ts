@@ -118,7 +118,9 @@ function numberFlag(args: CliArgs, flag: string): number | undefined {
   const v = args.flags[flag];
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (typeof v !== "string" || !Number.isInteger(n) || n < 0) throw new UsageError(`--${flag} must be a non-negative integer`);
+  if (typeof v !== "string" || !Number.isInteger(n) || n < 0) {
+    throw new UsageError(`--${flag} must be a non-negative integer`);
+  }
   return n;
 }
 

@@ -1,18 +1,13 @@
 // Counts leaf test cases and failures in JUnit XML files written by `deno test` and `bun test`.
 // A describe() group is reported by Deno as a test case of its own; only leaves are counted.
 // Usage: node scripts/junit-count.mjs <label>=<file> ...   Prints one line per file and a total.
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 
 function count(xml) {
   const cases = [];
-  const re = /<testsuite\b[^>]*?name="([^"]*)"|<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
-  let m, suite = "";
+  const re = /<testcase\b([^>]*?)(\/>|>([\s\S]*?)<\/testcase>)/g;
+  let m;
   while ((m = re.exec(xml))) {
-    if (m[1] !== undefined) {
-      suite = m[1];
-      continue;
-    }
-    m = [m[0], m[2], m[3], m[4]];
     const name = /name="([^"]*)"/.exec(m[1])?.[1] ?? "";
     const body = m[3] ?? "";
     // Deno reports nested steps in another suite than their parent: identify cases by name.

@@ -22,7 +22,6 @@ import {
   ConfigBinding,
   ContextFactory,
   Drain,
-  ErrorRoute as _ErrorRoute,
   ExpandRoutes,
   Explode,
   ForEach,
@@ -92,7 +91,9 @@ function nodeName(node: unknown): string {
   if (isStep(node)) return node.stepName();
   if (typeof node === "function") return node.name || "<anonymous>";
   if (node && typeof node === "object") {
-    if (isIntoSink(node)) return (node as object).constructor?.name === "Object" ? "IntoSink" : (node as object).constructor.name;
+    if (isIntoSink(node)) {
+      return (node as object).constructor?.name === "Object" ? "IntoSink" : (node as object).constructor.name;
+    }
     return (node as object).constructor?.name ?? "object";
   }
   return String(node);
@@ -123,7 +124,12 @@ class Compiler {
       try {
         return new (node as new () => Step<Any, Any>)();
       } catch (e) {
-        this.error(path, `step ${node.name}: cannot construct it without arguments (${(e as Error).message}); pass an instance or use ${node.name}.fromConfig(path)`);
+        this.error(
+          path,
+          `step ${node.name}: cannot construct it without arguments (${
+            (e as Error).message
+          }); pass an instance or use ${node.name}.fromConfig(path)`,
+        );
         return node;
       }
     }
@@ -179,7 +185,12 @@ class Compiler {
   storageSink(node: ProcessNode, path: string): CompiledStorageSink | null {
     const sink = node as unknown as { name: string; createWriter?: unknown };
     if (!sink.name) {
-      this.error(path, `storage sink '${nodeName(node)}': missing name; give it the name of its streaming.sinks.<name> section`);
+      this.error(
+        path,
+        `storage sink '${
+          nodeName(node)
+        }': missing name; give it the name of its streaming.sinks.<name> section`,
+      );
       return null;
     }
     const key = `streaming.sinks.${sink.name}`;
@@ -247,15 +258,22 @@ class Compiler {
       const p = `${path}[${i}]`;
       const node = this.resolveNode(list[i], p);
       if (current === "none") {
-        this.error(p, `${nodeName(node)} follows a terminal node; the previous node must be the last node in a process`);
+        this.error(
+          p,
+          `${nodeName(node)} follows a terminal node; the previous node must be the last node in a process`,
+        );
         break;
       }
       const isLast = i === list.length - 1;
       if (isTerminalLeaf(node) && !isLast) {
-        const label = node instanceof With ? `${node instanceof WithAsync ? "WithAsync" : "With"}(process=...)` : nodeName(node);
+        const label = node instanceof With
+          ? `${node instanceof WithAsync ? "WithAsync" : "With"}(process=...)`
+          : nodeName(node);
         this.error(
           p,
-          `${label} must be the last node in a process; found ${nodeName(list[i + 1])} after it (move it into a branch or remove it)`,
+          `${label} must be the last node in a process; found ${
+            nodeName(list[i + 1])
+          } after it (move it into a branch or remove it)`,
         );
       }
       const compiled = this.node(node, p, current, mode, list[i + 1]);
@@ -302,7 +320,15 @@ class Compiler {
         case "record":
           if (!this.expect(path, node, "record", shape)) return null;
           return {
-            node: { op: "step", path, step: node, name, stepKind: "record", batchOverRecords: false, inputShape: shape },
+            node: {
+              op: "step",
+              path,
+              step: node,
+              name,
+              stepKind: "record",
+              batchOverRecords: false,
+              inputShape: shape,
+            },
             out: "record",
           };
         case "batch": {
@@ -310,13 +336,29 @@ class Compiler {
             // In a Router branch a BatchStep runs over the branch's records as one batch.
             if (!this.expect(path, node, "record", shape)) return null;
             return {
-              node: { op: "step", path, step: node, name, stepKind: "batch", batchOverRecords: true, inputShape: shape },
+              node: {
+                op: "step",
+                path,
+                step: node,
+                name,
+                stepKind: "batch",
+                batchOverRecords: true,
+                inputShape: shape,
+              },
               out: "record",
             };
           }
           if (!this.expect(path, node, "batch", shape)) return null;
           return {
-            node: { op: "step", path, step: node, name, stepKind: "batch", batchOverRecords: false, inputShape: shape },
+            node: {
+              op: "step",
+              path,
+              step: node,
+              name,
+              stepKind: "batch",
+              batchOverRecords: false,
+              inputShape: shape,
+            },
             out: "batch",
           };
         }
@@ -325,14 +367,24 @@ class Compiler {
           if (mode === "router") {
             this.error(
               path,
-              `${name} (${node.stepKind === "expand" ? "ExpandStep" : "BatchExpandStep"}) is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.`,
+              `${name} (${
+                node.stepKind === "expand" ? "ExpandStep" : "BatchExpandStep"
+              }) is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.`,
             );
             return null;
           }
           const exp = node.stepKind === "expand" ? "record" : "batch";
           if (!this.expect(path, node, exp, shape)) return null;
           return {
-            node: { op: "step", path, step: node, name, stepKind: node.stepKind, batchOverRecords: false, inputShape: shape },
+            node: {
+              op: "step",
+              path,
+              step: node,
+              name,
+              stepKind: node.stepKind,
+              batchOverRecords: false,
+              inputShape: shape,
+            },
             out: "record",
           };
         }
@@ -340,7 +392,10 @@ class Compiler {
     }
     if (node instanceof CollectBatch) {
       if (mode === "router") {
-        this.error(path, "CollectBatch is not supported in Router branches (a Router is 1-to-1 in place); use Fork");
+        this.error(
+          path,
+          "CollectBatch is not supported in Router branches (a Router is 1-to-1 in place); use Fork",
+        );
         return null;
       }
       if (node.window !== "collect") {
@@ -371,14 +426,20 @@ class Compiler {
     if (node instanceof Router) return this.router(node, path, shape);
     if (node instanceof Fork) {
       if (mode === "router") {
-        this.error(path, "node Fork is not router-branch safe (a Router is 1-to-1); put the Fork after the Router");
+        this.error(
+          path,
+          "node Fork is not router-branch safe (a Router is 1-to-1); put the Fork after the Router",
+        );
         return null;
       }
       return this.fork(node, path, shape);
     }
     if (node instanceof Broadcast) {
       if (mode === "router") {
-        this.error(path, "node Broadcast is not router-branch safe (a Router is 1-to-1); put it after the Router");
+        this.error(
+          path,
+          "node Broadcast is not router-branch safe (a Router is 1-to-1); put it after the Router",
+        );
         return null;
       }
       const routes = node.routes.map((r, b) => {
@@ -387,7 +448,10 @@ class Compiler {
         let output: CompiledTopicSink | null = null;
         if (r.output) {
           if (proc.outputShape === "none") {
-            this.error(`${rp}.output`, "this output is never reached: the route's process ends with a terminal node");
+            this.error(
+              `${rp}.output`,
+              "this output is never reached: the route's process ends with a terminal node",
+            );
           } else output = this.topicSink(r.output, `${rp}.output`);
         }
         return { process: proc, output };
@@ -396,18 +460,27 @@ class Compiler {
     }
     if (node instanceof Explode) {
       if (mode === "router") {
-        this.error(path, "Explode is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.");
+        this.error(
+          path,
+          "Explode is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.",
+        );
         return null;
       }
       if (!this.expect(path, node, "record", shape)) return null;
       if (!(next instanceof Router)) {
-        this.error(path, `Explode must be immediately followed by a Router; got ${next ? nodeName(next) : "nothing"}`);
+        this.error(
+          path,
+          `Explode must be immediately followed by a Router; got ${next ? nodeName(next) : "nothing"}`,
+        );
       }
       return { node: { op: "explode", path, expander: node.expander }, out: "record" };
     }
     if (node instanceof ExpandRoutes) {
       if (mode === "router") {
-        this.error(path, "ExpandRoutes is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.");
+        this.error(
+          path,
+          "ExpandRoutes is not supported in Router branches — Router is 1-to-1; use Fork for fan-out.",
+        );
         return null;
       }
       if (!this.expect(path, node, "record", shape)) return null;
@@ -418,7 +491,10 @@ class Compiler {
         seen.add(name);
         const cp = this.process(proc, `${path}.routes[${b}].process`, "record", "branch");
         if (cp.outputShape !== "none") {
-          this.error(`${path}.routes[${b}]`, `expand route '${name}': no terminal output found; end it with IntoTopic, Drain or a storage sink`);
+          this.error(
+            `${path}.routes[${b}]`,
+            `expand route '${name}': no terminal output found; end it with IntoTopic, Drain or a storage sink`,
+          );
         }
         return [name, isMessageType(k) ? k : null, cp] as const;
       });
@@ -426,12 +502,23 @@ class Compiler {
       if (node.default) {
         def = this.process(node.default, `${path}.default.process`, "record", "branch");
         if (def.outputShape !== "none") {
-          this.error(`${path}.default`, "expand default route: no terminal output found; end it with IntoTopic, Drain or a storage sink");
+          this.error(
+            `${path}.default`,
+            "expand default route: no terminal output found; end it with IntoTopic, Drain or a storage sink",
+          );
         }
       }
-      return { node: { op: "expand_routes", path, expander: node.expander, routes, default: def }, out: "none" };
+      return {
+        node: { op: "expand_routes", path, expander: node.expander, routes, default: def },
+        out: "none",
+      };
     }
-    this.error(path, `unsupported process node ${nodeName(node)}; expected a step, CollectBatch, ForEach, Drain, IntoTopic, a storage sink, With, WithAsync, Router, Fork, Broadcast, Explode or ExpandRoutes`);
+    this.error(
+      path,
+      `unsupported process node ${
+        nodeName(node)
+      }; expected a step, CollectBatch, ForEach, Drain, IntoTopic, a storage sink, With, WithAsync, Router, Fork, Broadcast, Explode or ExpandRoutes`,
+    );
     return null;
   }
 
@@ -449,12 +536,17 @@ class Compiler {
         steps.push({ step: n, name: n.stepName(), path: p });
       } else if (n instanceof IntoTopic) {
         if (k !== inner.length - 1) {
-          this.error(p, `${label}(process=...) requires IntoTopic to be last; found ${nodeName(inner[k + 1])} after it.`);
+          this.error(
+            p,
+            `${label}(process=...) requires IntoTopic to be last; found ${nodeName(inner[k + 1])} after it.`,
+          );
         } else sink = this.topicSink(n, p);
       } else if (!isStepClass(n) && !(n instanceof ConfigBinding)) {
         this.error(
           p,
-          `${label}(process=...) only supports RecordStep nodes and an optional terminal IntoTopic; found ${nodeName(n)}.`,
+          `${label}(process=...) only supports RecordStep nodes and an optional terminal IntoTopic; found ${
+            nodeName(n)
+          }.`,
         );
       }
     }
@@ -486,7 +578,9 @@ class Compiler {
     const predicates = node.predicateRoutes.map((r, b) =>
       [r.when, this.process(r.process, `${path}.predicate_routes[${b}].process`, "record", "router")] as const
     );
-    const def = node.default ? this.process(node.default, `${path}.default.process`, "record", "router") : null;
+    const def = node.default
+      ? this.process(node.default, `${path}.default.process`, "record", "router")
+      : null;
     const shapes = new Map<StreamShape, string[]>();
     const add = (s: StreamShape, label: string) => shapes.set(s, [...(shapes.get(s) ?? []), label]);
     keyed.forEach(([k, p]) => add(p.outputShape, `route ${JSON.stringify(k)}`));
@@ -504,7 +598,18 @@ class Compiler {
       );
     }
     const out: StreamShape = def ? def.outputShape : "record";
-    return { node: { op: "router", path, selector: node.selector, keyed, predicates, default: def, outputShape: out }, out };
+    return {
+      node: {
+        op: "router",
+        path,
+        selector: node.selector,
+        keyed,
+        predicates,
+        default: def,
+        outputShape: out,
+      },
+      out,
+    };
   }
 
   fork(node: Fork, path: string, shape: StreamShape): { node: CompiledNode; out: StreamShape } | null {
@@ -533,7 +638,10 @@ class Compiler {
       def = this.process(node.default, `${path}.default.process`, shape, "branch");
       check(def, "default");
     }
-    return { node: { op: "fork", path, selector: node.selector, keyed, predicates, default: def }, out: "none" };
+    return {
+      node: { op: "fork", path, selector: node.selector, keyed, predicates, default: def },
+      out: "none",
+    };
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -563,7 +671,15 @@ class Compiler {
         this.error("source", "FromTopic payload must be a MessageType (messageType(name, schema))");
         return null;
       }
-      return { kind: "single", logical, settings, topics, shape: src.shape, payloadType: src.payload, dispatch: null };
+      return {
+        kind: "single",
+        logical,
+        settings,
+        topics,
+        shape: src.shape,
+        payloadType: src.payload,
+        dispatch: null,
+      };
     }
     const plain = new Map<string, MessageType>();
     const error = new Map<string, MessageType>();
@@ -572,7 +688,10 @@ class Compiler {
       const where = `source.payloads[${i}]`;
       if (isMessageType(p)) {
         if (plain.has(p.name) || p.name === DECODE_ERROR_MESSAGE_TYPE) {
-          this.error(where, `duplicate message type '${p.name}' in FromMultiTypeTopic; each type may appear once`);
+          this.error(
+            where,
+            `duplicate message type '${p.name}' in FromMultiTypeTopic; each type may appear once`,
+          );
         }
         plain.set(p.name, p);
       } else if (p && p.kind === "error_envelope_of") {
@@ -638,11 +757,15 @@ export function compileFlow(
   let output: CompiledTopicSink | null = null;
   if (flow.output) {
     const last = flow.process.nodes[flow.process.nodes.length - 1];
-    if (last instanceof Fork) c.error("output", "flow.output cannot be combined with Fork: branches must be terminal");
-    else if (last instanceof Broadcast) {
+    if (last instanceof Fork) {
+      c.error("output", "flow.output cannot be combined with Fork: branches must be terminal");
+    } else if (last instanceof Broadcast) {
       c.error("output", "flow.output cannot be combined with Broadcast: branches must be terminal");
     } else if (proc.outputShape === "none") {
-      c.error("output", `flow.output is never reached: the process ends with ${nodeName(last)}, which is terminal`);
+      c.error(
+        "output",
+        `flow.output is never reached: the process ends with ${nodeName(last)}, which is terminal`,
+      );
     }
     output = c.topicSink(flow.output, "output");
   } else if (proc.outputShape !== "none") {
@@ -680,8 +803,9 @@ function hasAnyTerminal(p: CompiledProcess): boolean {
   return p.nodes.some((n) =>
     n.op === "drain" || n.op === "topic" || n.op === "table" || n.op === "with" || n.op === "fork" ||
     n.op === "broadcast" || n.op === "expand_routes" ||
-    (n.op === "router" && [...n.keyed.map((k) => k[1]), ...n.predicates.map((k) => k[1]), ...(n.default ? [n.default] : [])]
-      .some(hasAnyTerminal))
+    (n.op === "router" &&
+      [...n.keyed.map((k) => k[1]), ...n.predicates.map((k) => k[1]), ...(n.default ? [n.default] : [])]
+        .some(hasAnyTerminal))
   );
 }
 

@@ -8,7 +8,9 @@ import {
   BroadcastRoute,
   CollectBatch,
   ContextFactory,
+  DecodeErrors,
   Drain,
+  errorEnvelopeOf,
   ExpandRoutes,
   ExpandStep,
   Explode,
@@ -17,8 +19,6 @@ import {
   ForkRoute,
   FromMultiTypeTopic,
   FromTopic,
-  DecodeErrors,
-  errorEnvelopeOf,
   IntoTable,
   IntoTopic,
   Process,
@@ -50,7 +50,12 @@ function errorsOf(fn: () => unknown): string[] {
 describe("compileFlow basics", () => {
   test("a minimal flow compiles to a single source plan", () => {
     const plan = compileFlow(
-      new StreamFlow({ name: "f", source: src(), process: new Process(id()), output: new IntoTopic("orders.validated") }),
+      new StreamFlow({
+        name: "f",
+        source: src(),
+        process: new Process(id()),
+        output: new IntoTopic("orders.validated"),
+      }),
       kafkaConfig(),
     );
     assert.equal(plan.source.kind, "single");
@@ -66,7 +71,10 @@ describe("compileFlow basics", () => {
     const errs = errorsOf(() =>
       compileFlow(new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()) }), {})
     );
-    assert.ok(errs.some((e) => e.includes("kafka") && e.includes("Config section not found")), errs.join("\n"));
+    assert.ok(
+      errs.some((e) => e.includes("kafka") && e.includes("Config section not found")),
+      errs.join("\n"),
+    );
   });
 
   test("a batch-shaped source before a record step is a shape mismatch naming the path", () => {
@@ -89,11 +97,16 @@ describe("compileFlow basics", () => {
     const errs = errorsOf(() =>
       compileFlow(new StreamFlow({ name: "f", source: src(), process: new Process(id()) }), kafkaConfig())
     );
-    assert.deepEqual(errs, ["output: no terminal output found: add IntoTopic, a storage sink node, or flow.output"]);
+    assert.deepEqual(errs, [
+      "output: no terminal output found: add IntoTopic, a storage sink node, or flow.output",
+    ]);
   });
 
   test("Drain makes the last node's output none", () => {
-    const plan = compileFlow(new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()) }), kafkaConfig());
+    const plan = compileFlow(
+      new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()) }),
+      kafkaConfig(),
+    );
     assert.equal(plan.process.outputShape, "none");
   });
 
@@ -112,7 +125,9 @@ describe("compileFlow basics", () => {
       )
     );
     assert.ok(errs.some((e) => e.startsWith("process[0]: IntoTopic must be the last node")), errs.join("\n"));
-    assert.ok(errs.some((e) => e.includes("Kafka producer config route not found for logical reference 'nope'")));
+    assert.ok(
+      errs.some((e) => e.includes("Kafka producer config route not found for logical reference 'nope'")),
+    );
     assert.equal(errs.length, 2, errs.join("\n"));
   });
 
@@ -134,7 +149,12 @@ describe("compileFlow basics", () => {
       topic: "orders.validated.v1",
     };
     const plan = compileFlow(
-      new StreamFlow({ name: "f", source: src(), process: new Process(id()), output: new IntoTopic("orders.validated") }),
+      new StreamFlow({
+        name: "f",
+        source: src(),
+        process: new Process(id()),
+        output: new IntoTopic("orders.validated"),
+      }),
       cfg,
     );
     assert.equal(plan.output?.topic, "orders.validated.v1");
@@ -144,7 +164,10 @@ describe("compileFlow basics", () => {
   test("empty consumer topics fall back to the logical source name", () => {
     const cfg = kafkaConfig();
     (cfg.kafka as Record<string, Record<string, unknown>>).consumer.topics = [];
-    const plan = compileFlow(new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()) }), cfg);
+    const plan = compileFlow(
+      new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()) }),
+      cfg,
+    );
     assert.deepEqual(plan.source.topics, ["orders.raw"]);
   });
 });
@@ -210,14 +233,22 @@ describe("config bindings", () => {
   test("a missing binding section and a missing required field are reported with the path", () => {
     const e1 = errorsOf(() =>
       compileFlow(
-        new StreamFlow({ name: "f", source: src(), process: new Process(Prefix.fromConfig("tasks.missing"), new Drain()) }),
+        new StreamFlow({
+          name: "f",
+          source: src(),
+          process: new Process(Prefix.fromConfig("tasks.missing"), new Drain()),
+        }),
         kafkaConfig(),
       )
     );
     assert.ok(e1[0].includes("tasks.missing"), e1[0]);
     const e2 = errorsOf(() =>
       compileFlow(
-        new StreamFlow({ name: "f", source: src(), process: new Process(Prefix.fromConfig("tasks.p"), new Drain()) }),
+        new StreamFlow({
+          name: "f",
+          source: src(),
+          process: new Process(Prefix.fromConfig("tasks.p"), new Drain()),
+        }),
         kafkaConfig({ tasks: { p: { suffix: "x" } } }),
       )
     );
@@ -243,7 +274,10 @@ describe("config bindings", () => {
           Router.when([new Route(payload.field("amount").gt(0), new Process(Prefix.fromConfig("t.p")))]),
           Fork.by(msg.payload.field("segment"), {
             vip: new Process(
-              new With({ process: new Process(id(), new IntoTopic("orders.a")), deps: { f: Factory.fromConfig("t.f") } }),
+              new With({
+                process: new Process(id(), new IntoTopic("orders.a")),
+                deps: { f: Factory.fromConfig("t.f") },
+              }),
             ),
           }, { default: new Process(new Drain()) }),
         ),
@@ -269,7 +303,9 @@ describe("multi-type sources", () => {
     const plan = compileFlow(
       new StreamFlow({
         name: "f",
-        source: new FromMultiTypeTopic("orders.raw", [A, B, errorEnvelopeOf(A), DecodeErrors], { shape: "batch" }),
+        source: new FromMultiTypeTopic("orders.raw", [A, B, errorEnvelopeOf(A), DecodeErrors], {
+          shape: "batch",
+        }),
         process: new Process(new Drain()),
       }),
       kafkaConfig(),
@@ -285,11 +321,17 @@ describe("multi-type sources", () => {
     const A2 = messageType("a.A", v.object({ x: v.string() }));
     const errs = errorsOf(() =>
       compileFlow(
-        new StreamFlow({ name: "f", source: new FromMultiTypeTopic("orders.raw", [A, A2]), process: new Process(new Drain()) }),
+        new StreamFlow({
+          name: "f",
+          source: new FromMultiTypeTopic("orders.raw", [A, A2]),
+          process: new Process(new Drain()),
+        }),
         kafkaConfig(),
       )
     );
-    assert.deepEqual(errs, ["source.payloads[1]: duplicate message type 'a.A' in FromMultiTypeTopic; each type may appear once"]);
+    assert.deepEqual(errs, [
+      "source.payloads[1]: duplicate message type 'a.A' in FromMultiTypeTopic; each type may appear once",
+    ]);
   });
   test("a single payload type is rejected at construction", () => {
     assert.throws(() => new FromMultiTypeTopic("x", [A]), /at least two payload types/);
@@ -313,7 +355,10 @@ describe("router rules", () => {
         kafkaConfig(),
       )
     );
-    assert.match(errs[0], /router branches produce different shapes: record \(route "a", default\); none \(route "b"\)/);
+    assert.match(
+      errs[0],
+      /router branches produce different shapes: record \(route "a", default\); none \(route "b"\)/,
+    );
   });
   test("a Router whose branches all end in terminals (with a terminal default) is terminal", () => {
     const plan = compileFlow(
@@ -361,9 +406,15 @@ describe("router rules", () => {
         kafkaConfig(),
       )
     );
-    assert.ok(errs.some((e) => e.includes("routes[0].process[0]") && e.includes("not supported in Router branches")));
-    assert.ok(errs.some((e) => e.includes("routes[1].process[0]") && e.includes("CollectBatch is not supported")));
-    assert.ok(errs.some((e) => e.includes("routes[2].process[0]") && e.includes("Fork is not router-branch safe")));
+    assert.ok(
+      errs.some((e) => e.includes("routes[0].process[0]") && e.includes("not supported in Router branches")),
+    );
+    assert.ok(
+      errs.some((e) => e.includes("routes[1].process[0]") && e.includes("CollectBatch is not supported")),
+    );
+    assert.ok(
+      errs.some((e) => e.includes("routes[2].process[0]") && e.includes("Fork is not router-branch safe")),
+    );
   });
   test("Router construction errors", () => {
     assert.throws(() => new Router({}), /Router requires a selector or at least one predicate route/);
@@ -405,7 +456,11 @@ describe("fork, broadcast, expand rules", () => {
       }),
       kafkaConfig(),
     );
-    assert.deepEqual([...plan.topicSinks.values()].map((s) => s.topic).sort(), ["orders.a", "orders.b", "orders.default"]);
+    assert.deepEqual([...plan.topicSinks.values()].map((s) => s.topic).sort(), [
+      "orders.a",
+      "orders.b",
+      "orders.default",
+    ]);
   });
   test("fork and broadcast cannot be combined with flow.output", () => {
     const fork = errorsOf(() =>
@@ -419,13 +474,18 @@ describe("fork, broadcast, expand rules", () => {
         kafkaConfig(),
       )
     );
-    assert.ok(fork.includes("output: flow.output cannot be combined with Fork: branches must be terminal"), fork.join());
+    assert.ok(
+      fork.includes("output: flow.output cannot be combined with Fork: branches must be terminal"),
+      fork.join(),
+    );
     const bc = errorsOf(() =>
       compileFlow(
         new StreamFlow({
           name: "f",
           source: src(),
-          process: new Process(new Broadcast(new BroadcastRoute(new Process(id()), new IntoTopic("events.analytics")))),
+          process: new Process(
+            new Broadcast(new BroadcastRoute(new Process(id()), new IntoTopic("events.analytics"))),
+          ),
           output: new IntoTopic("orders.validated"),
         }),
         kafkaConfig(),
@@ -448,7 +508,10 @@ describe("fork, broadcast, expand rules", () => {
       }),
       kafkaConfig(),
     );
-    assert.deepEqual([...plan.topicSinks.values()].map((s) => s.topic), ["events.analytics", "orders.fulfillment"]);
+    assert.deepEqual([...plan.topicSinks.values()].map((s) => s.topic), [
+      "events.analytics",
+      "orders.fulfillment",
+    ]);
     assert.equal(plan.output, null);
     assert.throws(() => new Broadcast(), /Broadcast requires at least one route/);
   });
@@ -458,12 +521,22 @@ describe("fork, broadcast, expand rules", () => {
         new StreamFlow({
           name: "f",
           source: src(),
-          process: new Process(new Broadcast(new BroadcastRoute(new Process(BatchStep.of((b) => b.map((m) => m.payload))), new IntoTopic("events.analytics")))),
+          process: new Process(
+            new Broadcast(
+              new BroadcastRoute(
+                new Process(BatchStep.of((b) => b.map((m) => m.payload))),
+                new IntoTopic("events.analytics"),
+              ),
+            ),
+          ),
         }),
         kafkaConfig(),
       )
     );
-    assert.match(errs[0], /^process\[0\]\.routes\[0\]\.process\[0\]: shape mismatch: expected batch but got record/);
+    assert.match(
+      errs[0],
+      /^process\[0\]\.routes\[0\]\.process\[0\]: shape mismatch: expected batch but got record/,
+    );
   });
   test("Explode must be followed by a Router; ExpandRoutes must be last and its routes terminal", () => {
     const errs = errorsOf(() =>
@@ -481,16 +554,28 @@ describe("fork, broadcast, expand rules", () => {
         kafkaConfig(),
       )
     );
-    assert.ok(errs.includes("process[0]: Explode must be immediately followed by a Router; got Id"), errs.join("\n"));
-    assert.ok(errs.some((e) => e.startsWith("process[2]: ExpandRoutes must be the last node")), errs.join("\n"));
-    assert.ok(errs.some((e) => e.startsWith("process[2].routes[0]: expand route 'x': no terminal output found")));
+    assert.ok(
+      errs.includes("process[0]: Explode must be immediately followed by a Router; got Id"),
+      errs.join("\n"),
+    );
+    assert.ok(
+      errs.some((e) => e.startsWith("process[2]: ExpandRoutes must be the last node")),
+      errs.join("\n"),
+    );
+    assert.ok(
+      errs.some((e) => e.startsWith("process[2].routes[0]: expand route 'x': no terminal output found")),
+    );
   });
 });
 
 describe("windows, ForEach, With", () => {
   test("COLLECT compiles; TUMBLING and SESSION fail with the strategy name, nested too (QUIRK fixed)", () => {
     compileFlow(
-      new StreamFlow({ name: "f", source: src(), process: new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5 }), new Drain()) }),
+      new StreamFlow({
+        name: "f",
+        source: src(),
+        process: new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5 }), new Drain()),
+      }),
       kafkaConfig(),
     );
     for (const w of ["tumbling", "session"] as const) {
@@ -501,7 +586,10 @@ describe("windows, ForEach, With", () => {
             source: src(),
             process: new Process(
               Fork.when([
-                new ForkRoute(() => true, new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5, window: w }), new Drain())),
+                new ForkRoute(
+                  () => true,
+                  new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5, window: w }), new Drain()),
+                ),
               ]),
             ),
           }),
@@ -524,7 +612,10 @@ describe("windows, ForEach, With", () => {
     );
     assert.deepEqual(plan.process.nodes.map((n) => n.op), ["collect", "for_each", "step"]);
     const errs = errorsOf(() =>
-      compileFlow(new StreamFlow({ name: "f", source: src(), process: new Process(new ForEach(), new Drain()) }), kafkaConfig())
+      compileFlow(
+        new StreamFlow({ name: "f", source: src(), process: new Process(new ForEach(), new Drain()) }),
+        kafkaConfig(),
+      )
     );
     assert.match(errs[0], /expected batch but got record before ForEach/);
   });
@@ -534,7 +625,11 @@ describe("windows, ForEach, With", () => {
         new StreamFlow({
           name: "f",
           source: src(),
-          process: new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5 }), new CollectBatch({ maxRecords: 2, timeoutMs: 5 }), new Drain()),
+          process: new Process(
+            new CollectBatch({ maxRecords: 2, timeoutMs: 5 }),
+            new CollectBatch({ maxRecords: 2, timeoutMs: 5 }),
+            new Drain(),
+          ),
         }),
         kafkaConfig(),
       )
@@ -548,7 +643,13 @@ describe("windows, ForEach, With", () => {
         new StreamFlow({
           name: "f",
           source: src(),
-          process: new Process(new With({ scope: "batch", process: new Process(id(), new IntoTopic("orders.priced")), deps: { client: cm } })),
+          process: new Process(
+            new With({
+              scope: "batch",
+              process: new Process(id(), new IntoTopic("orders.priced")),
+              deps: { client: cm },
+            }),
+          ),
         }),
         kafkaConfig(),
       )
@@ -558,7 +659,13 @@ describe("windows, ForEach, With", () => {
       new StreamFlow({
         name: "f",
         source: src(),
-        process: new Process(new With({ scope: "batch", process: new Process(id(), new IntoTopic("orders.priced")), deps: { client: new ContextFactory(() => cm) } })),
+        process: new Process(
+          new With({
+            scope: "batch",
+            process: new Process(id(), new IntoTopic("orders.priced")),
+            deps: { client: new ContextFactory(() => cm) },
+          }),
+        ),
       }),
       kafkaConfig(),
     );
@@ -569,7 +676,14 @@ describe("windows, ForEach, With", () => {
         new StreamFlow({
           name: "f",
           source: src(),
-          process: new Process(new WithAsync({ process: new Process(new CollectBatch({ maxRecords: 1, timeoutMs: 1 }), new IntoTopic("orders.scored")) })),
+          process: new Process(
+            new WithAsync({
+              process: new Process(
+                new CollectBatch({ maxRecords: 1, timeoutMs: 1 }),
+                new IntoTopic("orders.scored"),
+              ),
+            }),
+          ),
         }),
         kafkaConfig(),
       )
@@ -583,7 +697,10 @@ describe("windows, ForEach, With", () => {
       new StreamFlow({
         name: "f",
         source: src(),
-        process: new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 5 }), new WithAsync({ process: new Process(id(), new IntoTopic("orders.scored")) })),
+        process: new Process(
+          new CollectBatch({ maxRecords: 2, timeoutMs: 5 }),
+          new WithAsync({ process: new Process(id(), new IntoTopic("orders.scored")) }),
+        ),
       }),
       kafkaConfig(),
     );
@@ -592,7 +709,11 @@ describe("windows, ForEach, With", () => {
   test("storage sinks need a name and a config section", () => {
     const errs = errorsOf(() =>
       compileFlow(
-        new StreamFlow({ name: "f", source: src(), process: new Process(new IntoTable({ name: "orders_sink" })) }),
+        new StreamFlow({
+          name: "f",
+          source: src(),
+          process: new Process(new IntoTable({ name: "orders_sink" })),
+        }),
         kafkaConfig(),
       )
     );
@@ -600,7 +721,11 @@ describe("windows, ForEach, With", () => {
       "process[0]: storage sink 'orders_sink': no config section found at streaming.sinks.orders_sink; add it to the YAML (e.g. streaming.sinks.orders_sink: {table: ...})",
     ]);
     const plan = compileFlow(
-      new StreamFlow({ name: "f", source: src(), process: new Process(new IntoTable({ name: "orders_sink" })) }),
+      new StreamFlow({
+        name: "f",
+        source: src(),
+        process: new Process(new IntoTable({ name: "orders_sink" })),
+      }),
       kafkaConfig({ streaming: { sinks: { orders_sink: { table: "orders", database: "wh" } } } }),
     );
     assert.equal([...plan.storageSinks.values()][0].section?.table, "orders");
@@ -608,10 +733,17 @@ describe("windows, ForEach, With", () => {
   test("flow.output after a terminal node is never reached", () => {
     const errs = errorsOf(() =>
       compileFlow(
-        new StreamFlow({ name: "f", source: src(), process: new Process(new IntoTopic("orders.a")), output: new IntoTopic("orders.b") }),
+        new StreamFlow({
+          name: "f",
+          source: src(),
+          process: new Process(new IntoTopic("orders.a")),
+          output: new IntoTopic("orders.b"),
+        }),
         kafkaConfig(),
       )
     );
-    assert.deepEqual(errs, ["output: flow.output is never reached: the process ends with IntoTopic, which is terminal"]);
+    assert.deepEqual(errs, [
+      "output: flow.output is never reached: the process ends with IntoTopic, which is terminal",
+    ]);
   });
 });

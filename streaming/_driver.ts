@@ -6,11 +6,24 @@
  * @module
  */
 import type { Clock, IdSource } from "./_clock.ts";
-import { Emission, Engine, reasonOf, type TableBatch, type TopicBatch, type UnroutedError } from "./_engine.ts";
+import {
+  Emission,
+  Engine,
+  reasonOf,
+  type TableBatch,
+  type TopicBatch,
+  type UnroutedError,
+} from "./_engine.ts";
 import type { CompiledPlan } from "./_plan.ts";
 import type { SinkWriter } from "./_nodes.ts";
 import { OffsetTracker } from "./_tracker.ts";
-import type { OutgoingRecord, ProducerPort, RecordBatch, TopicPartition, TopicPartitionOffset } from "./_transport.ts";
+import type {
+  OutgoingRecord,
+  ProducerPort,
+  RecordBatch,
+  TopicPartition,
+  TopicPartitionOffset,
+} from "./_transport.ts";
 import { Wire } from "./_wire.ts";
 import type { ErrorKind } from "./_message.ts";
 
@@ -196,7 +209,12 @@ export class FlowDriver {
     s.discarded += em.discarded;
     s.unrouted += em.unrouted.length;
     for (const u of em.unrouted) {
-      this.#log.error("unrouted_error", { kind: u.kind, reason: u.reason, message_id: u.messageId, path: u.path });
+      this.#log.error("unrouted_error", {
+        kind: u.kind,
+        reason: u.reason,
+        message_id: u.messageId,
+        path: u.path,
+      });
       this.#o.onUnrouted?.(u);
     }
     if (em.empty) return;
@@ -252,7 +270,9 @@ export class FlowDriver {
         return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
       });
       const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
-      if (dlqErr !== null) throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
+      if (dlqErr !== null) {
+        throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
+      }
       this.#log.warn("dead_lettered", { topic: tb.topic, dlq, records: recs.length, reason: reasonOf(err) });
       this.stats.deadLettered += recs.length;
       this.stats.produced[dlq] = (this.stats.produced[dlq] ?? 0) + recs.length;
@@ -262,7 +282,9 @@ export class FlowDriver {
 
   private async writeTable(t: TableBatch): Promise<void> {
     const w = this.#o.tables?.get(t.path);
-    if (!w) throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
+    if (!w) {
+      throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
+    }
     const err = await this.attempt(`table:${t.name}`, async () => {
       await w.write(t.rows);
     });

@@ -96,7 +96,9 @@ export class UnroutedErrorFailure extends Error {
   /** @param error the unrouted error */
   constructor(readonly error: UnroutedError) {
     super(
-      `unrouted ${error.kind} error at ${error.path} for message ${error.messageId ?? "?"}: ${error.reason}. ` +
+      `unrouted ${error.kind} error at ${error.path} for message ${
+        error.messageId ?? "?"
+      }: ${error.reason}. ` +
         `Declare an error route (StreamFlow errors) or set streaming.runtime.unrouted_errors: log`,
     );
     this.name = "UnroutedErrorFailure";
@@ -237,7 +239,10 @@ export class Engine {
         return new BroadcastOp(
           this,
           n.routes.map((r) =>
-            this.build(r.process, r.output ? new TopicOp(this, r.output, shapeOf(r.process.outputShape)) : new DiscardOp(this))
+            this.build(
+              r.process,
+              r.output ? new TopicOp(this, r.output, shapeOf(r.process.outputShape)) : new DiscardOp(this),
+            )
           ),
         );
       case "explode":
@@ -392,7 +397,11 @@ export class Engine {
 
   /** Routes a failure as an error envelope. `family` is `task` (steps) or `routing` (routers). */
   fail(item: Item, error: unknown, family: "task" | "routing", path: string, em: Emission): void {
-    const kind: ErrorKind = family === "routing" ? "routing" : error instanceof DomainError ? "business" : "task";
+    const kind: ErrorKind = family === "routing"
+      ? "routing"
+      : error instanceof DomainError
+      ? "business"
+      : "task";
     const reason = reasonOf(error);
     const envelope: ErrorEnvelope = {
       kind,
@@ -414,7 +423,12 @@ export class Engine {
       rec = this.#o.wire.encodeError(envelope, item.type, item.message.meta, sink);
     } catch (e) {
       this.unrouted(
-        { kind, reason: `${reason} (and the error envelope could not be encoded: ${reasonOf(e)})`, messageId: item.message.meta.messageId, path },
+        {
+          kind,
+          reason: `${reason} (and the error envelope could not be encoded: ${reasonOf(e)})`,
+          messageId: item.message.meta.messageId,
+          path,
+        },
         item.origin,
         em,
       );
@@ -428,7 +442,12 @@ export class Engine {
     const sink = this.plan.errorRoutes.get("wire");
     if (!sink) {
       this.unrouted(
-        { kind: "wire", reason, messageId: `${record.topic}:${record.partition}:${record.offset}`, path: "source" },
+        {
+          kind: "wire",
+          reason,
+          messageId: `${record.topic}:${record.partition}:${record.offset}`,
+          path: "source",
+        },
         origin,
         em,
       );
@@ -495,18 +514,22 @@ class DiscardOp implements Op {
   constructor(readonly engine: Engine) {}
   push(chunk: Chunk, em: Emission): Flow {
     for (const x of chunk) {
-      if (Array.isArray(x)) for (const it of x) this.engine.discard(it, em);
+      if (Array.isArray(x)) { for (const it of x) this.engine.discard(it, em); }
       else this.engine.discard(x, em);
     }
   }
 }
 
 class TopicOp implements Op {
-  constructor(readonly engine: Engine, readonly sink: CompiledTopicSink, readonly shape: "record" | "batch") {}
+  constructor(
+    readonly engine: Engine,
+    readonly sink: CompiledTopicSink,
+    readonly shape: "record" | "batch",
+  ) {}
   push(chunk: Chunk, em: Emission): Flow {
     const e = this.engine, s = this.sink;
     for (const x of chunk) {
-      if (Array.isArray(x)) for (const it of x) e.write(it, s, em);
+      if (Array.isArray(x)) { for (const it of x) e.write(it, s, em); }
       else e.write(x, s, em);
     }
   }
@@ -961,7 +984,9 @@ class BranchSelector {
       if (i !== undefined) return i;
       if (typeof key === "object" && key !== null) {
         if (isMessageType(key)) {
-          const j = this.#keyList.findIndex((k) => k === key.name || (isMessageType(k) && k.name === key.name));
+          const j = this.#keyList.findIndex((k) =>
+            k === key.name || (isMessageType(k) && k.name === key.name)
+          );
           if (j >= 0) return j;
         }
       } else if (typeof key === "number" || typeof key === "bigint" || typeof key === "boolean") {
@@ -978,7 +1003,11 @@ class RouterOp implements Op {
   readonly #sel: BranchSelector;
   readonly #branches: Op[];
   readonly #collect: MarkOp;
-  constructor(readonly engine: Engine, readonly node: Extract<CompiledNode, { op: "router" }>, readonly next: Op) {
+  constructor(
+    readonly engine: Engine,
+    readonly node: Extract<CompiledNode, { op: "router" }>,
+    readonly next: Op,
+  ) {
     this.#sel = new BranchSelector(node.selector, node.keyed, node.predicates, node.default !== null);
     this.#collect = new MarkOp();
     const procs = [...node.keyed.map((k) => k[1]), ...node.predicates.map((p) => p[1])];
@@ -1086,7 +1115,9 @@ class ForkOp implements Op {
       }
     }
     const flows: Flow[] = [];
-    for (let b = 0; b < groups.length; b++) if (groups[b].length) flows.push(this.#branches[b].push(groups[b], em));
+    for (let b = 0; b < groups.length; b++) {
+      if (groups[b].length) flows.push(this.#branches[b].push(groups[b], em));
+    }
     return all(flows);
   }
 }
@@ -1098,7 +1129,7 @@ class BroadcastOp implements Op {
     const tracker = this.engine.options.tracker;
     const batchShaped = chunk.length > 0 && Array.isArray(chunk[0]);
     const each = (it: Item) => tracker.fork(it.origin, n - 1);
-    if (batchShaped) for (const b of chunk as Item[][]) b.forEach(each);
+    if (batchShaped) { for (const b of chunk as Item[][]) b.forEach(each); }
     else (chunk as Item[]).forEach(each);
     const flows: Flow[] = [];
     for (let r = 0; r < n; r++) {
@@ -1121,7 +1152,9 @@ function expandedEntries(rows: unknown, name: string): [string, MessageType | nu
       if (v === null || v === undefined || typeof (v as Iterable<unknown>)[Symbol.iterator] !== "function") {
         throw new TypeError(`${name}: rows for '${isMessageType(k) ? k.name : String(k)}' must be iterable.`);
       }
-      out.push([isMessageType(k) ? k.name : String(k), isMessageType(k) ? k : null, [...(v as Iterable<unknown>)]]);
+      out.push([isMessageType(k) ? k.name : String(k), isMessageType(k) ? k : null, [
+        ...(v as Iterable<unknown>),
+      ]]);
     }
     return out;
   }
@@ -1232,7 +1265,9 @@ class ExpandRoutesOp implements Op {
       for (const [r, c] of children) (r >= 0 ? groups[r] : def).push(c);
     }
     const flows: Flow[] = [];
-    for (let r = 0; r < groups.length; r++) if (groups[r].length) flows.push(this.#ops[r].push(groups[r], em));
+    for (let r = 0; r < groups.length; r++) {
+      if (groups[r].length) flows.push(this.#ops[r].push(groups[r], em));
+    }
     if (def.length && this.#default) flows.push(this.#default.push(def, em));
     return all(flows);
   }
@@ -1305,7 +1340,9 @@ class WithOp implements Op {
   }
 
   /** Opens BATCH-scoped resources (fresh from every factory, in order; rolled back on failure). */
-  private openBatch(): { deps: Record<string, unknown>; owned: unknown[] } | Promise<{ deps: Record<string, unknown>; owned: unknown[] }> {
+  private openBatch():
+    | { deps: Record<string, unknown>; owned: unknown[] }
+    | Promise<{ deps: Record<string, unknown>; owned: unknown[] }> {
     const base = this.#worker ?? { ...this.n.deps.plain };
     if (this.n.scope !== "batch" || Object.keys(this.n.deps.factories).length === 0) {
       return { deps: base, owned: [] };
@@ -1313,7 +1350,11 @@ class WithOp implements Op {
     const deps = { ...base };
     const owned: unknown[] = [];
     const entries = Object.entries(this.n.deps.factories);
-    const step = (i: number): { deps: Record<string, unknown>; owned: unknown[] } | Promise<{ deps: Record<string, unknown>; owned: unknown[] }> => {
+    const step = (
+      i: number,
+    ):
+      | { deps: Record<string, unknown>; owned: unknown[] }
+      | Promise<{ deps: Record<string, unknown>; owned: unknown[] }> => {
       for (; i < entries.length; i++) {
         const [k, f] = entries[i];
         let r: unknown;

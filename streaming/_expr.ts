@@ -449,7 +449,9 @@ export function compileSelector<P>(s: SelectorLike<P>): (message: Message<P>) =>
     const obj = s as Selector<P>;
     return (m) => obj.select(m);
   }
-  throw new TypeError("selector must be a path (msg.payload.x), an object with select(message), or a function");
+  throw new TypeError(
+    "selector must be a path (msg.payload.x), an object with select(message), or a function",
+  );
 }
 
 /** Text of a predicate or selector, for error messages. */

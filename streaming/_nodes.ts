@@ -27,7 +27,11 @@ export const ResourceScope = { WORKER: "worker", BATCH: "batch" } as const;
 export type ResourceScope = typeof ResourceScope[keyof typeof ResourceScope];
 
 /** Declarative partitioning guarantee (documentation only, as in the original). */
-export const PartitionGuarantee = { NONE: "none", BEST_EFFORT: "best_effort", ENTITY_STABLE: "entity_stable" } as const;
+export const PartitionGuarantee = {
+  NONE: "none",
+  BEST_EFFORT: "best_effort",
+  ENTITY_STABLE: "entity_stable",
+} as const;
 /** One of `"none" | "best_effort" | "entity_stable"`. */
 export type PartitionGuarantee = typeof PartitionGuarantee[keyof typeof PartitionGuarantee];
 
@@ -208,7 +212,10 @@ class FnExpandStep<In, Out, D extends Deps> extends ExpandStep<In, Out, D> {
   override readonly name: string;
   override readonly output?: MessageType;
   readonly #fn: (message: Message<In>, deps: D) => MaybePromise<Iterable<StepResult<Out>>>;
-  constructor(fn: (message: Message<In>, deps: D) => MaybePromise<Iterable<StepResult<Out>>>, options: StepOptions) {
+  constructor(
+    fn: (message: Message<In>, deps: D) => MaybePromise<Iterable<StepResult<Out>>>,
+    options: StepOptions,
+  ) {
     super();
     this.#fn = fn;
     this.name = options.name ?? (fn.name || "ExpandStep");
@@ -229,7 +236,8 @@ class FnExpandStep<In, Out, D extends Deps> extends ExpandStep<In, Out, D> {
  * const pairs = BatchExpandStep.of((ms: readonly Message<{ n: number }>[]) => ms.map((m) => [m.payload, m.payload]));
  * ```
  */
-export abstract class BatchExpandStep<In = unknown, Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class BatchExpandStep<In = unknown, Out = unknown, D extends Deps = Deps>
+  extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "batch_expand" as const;
   /** Expands a batch: one iterable of outputs per input message. */
@@ -250,7 +258,10 @@ export abstract class BatchExpandStep<In = unknown, Out = unknown, D extends Dep
 class FnBatchExpandStep<In, Out, D extends Deps> extends BatchExpandStep<In, Out, D> {
   override readonly name: string;
   override readonly output?: MessageType;
-  readonly #fn: (messages: readonly Message<In>[], deps: D) => MaybePromise<Iterable<Iterable<StepResult<Out>>>>;
+  readonly #fn: (
+    messages: readonly Message<In>[],
+    deps: D,
+  ) => MaybePromise<Iterable<Iterable<StepResult<Out>>>>;
   constructor(
     fn: (messages: readonly Message<In>[], deps: D) => MaybePromise<Iterable<Iterable<StepResult<Out>>>>,
     options: StepOptions,
@@ -496,7 +507,12 @@ export interface IntoSink<E = unknown> {
 }
 
 /** Table backends of {@link IntoTable}. */
-export const Backend = { SQLALCHEMY: "sqlalchemy", POSTGRES: "postgres", DELTA: "delta", CLICKHOUSE: "clickhouse" } as const;
+export const Backend = {
+  SQLALCHEMY: "sqlalchemy",
+  POSTGRES: "postgres",
+  DELTA: "delta",
+  CLICKHOUSE: "clickhouse",
+} as const;
 /** A table backend name. */
 export type Backend = typeof Backend[keyof typeof Backend];
 
@@ -622,7 +638,10 @@ export class ContextFactory<R = unknown> {
   /** Marker. */
   readonly kind = "context_factory" as const;
   /** @param factory creates one resource @param name name used in errors */
-  constructor(readonly factory: () => MaybePromise<R>, readonly name: string = factory.name || "ContextFactory") {}
+  constructor(
+    readonly factory: () => MaybePromise<R>,
+    readonly name: string = factory.name || "ContextFactory",
+  ) {}
   /** Creates one resource. */
   create(): MaybePromise<R> {
     return this.factory();
@@ -755,7 +774,9 @@ export class WithAsync extends With {
     super(options);
     const mc = options.maxConcurrency ?? 10;
     if (!(mc > 0) || !Number.isInteger(mc)) throw new Error("max_concurrency must be greater than zero");
-    if (options.taskTimeoutMs !== undefined && options.taskTimeoutMs !== null && !(options.taskTimeoutMs > 0)) {
+    if (
+      options.taskTimeoutMs !== undefined && options.taskTimeoutMs !== null && !(options.taskTimeoutMs > 0)
+    ) {
       throw new Error("task_timeout_ms must be greater than zero when provided");
     }
     this.maxConcurrency = mc;
@@ -783,10 +804,13 @@ export class Route {
 }
 
 /** Keyed branches: an object (string keys), a Map, or `[key, process]` pairs. */
-export type KeyedRoutes = Readonly<Record<string, Process>> | ReadonlyMap<unknown, Process> | readonly (readonly [
-  unknown,
-  Process,
-])[];
+export type KeyedRoutes =
+  | Readonly<Record<string, Process>>
+  | ReadonlyMap<unknown, Process>
+  | readonly (readonly [
+    unknown,
+    Process,
+  ])[];
 
 function toEntries(routes: KeyedRoutes | undefined | null): [unknown, Process][] {
   if (!routes) return [];
@@ -952,7 +976,9 @@ export class Broadcast {
 }
 
 /** Rows returned by a {@link PayloadExpander}: keyed by payload type (or its name). */
-export type ExpandedRows = ReadonlyMap<MessageType | string, Iterable<unknown>> | Readonly<Record<string, Iterable<unknown>>>;
+export type ExpandedRows =
+  | ReadonlyMap<MessageType | string, Iterable<unknown>>
+  | Readonly<Record<string, Iterable<unknown>>>;
 
 /** A pure expander: one event → rows of several payload types. */
 export interface PayloadExpander<In = unknown> {

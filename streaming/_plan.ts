@@ -90,7 +90,12 @@ export type CompiledNode =
   | { readonly op: "collect"; readonly path: string; readonly node: CollectBatch }
   | { readonly op: "for_each"; readonly path: string }
   | { readonly op: "drain"; readonly path: string }
-  | { readonly op: "topic"; readonly path: string; readonly sink: CompiledTopicSink; readonly inputShape: StreamShape }
+  | {
+    readonly op: "topic";
+    readonly path: string;
+    readonly sink: CompiledTopicSink;
+    readonly inputShape: StreamShape;
+  }
   | {
     readonly op: "table";
     readonly path: string;
@@ -103,7 +108,11 @@ export type CompiledNode =
     readonly async: boolean;
     readonly node: With;
     readonly scope: ResourceScope;
-    readonly steps: readonly { readonly step: Step<Any, Any>; readonly name: string; readonly path: string }[];
+    readonly steps: readonly {
+      readonly step: Step<Any, Any>;
+      readonly name: string;
+      readonly path: string;
+    }[];
     readonly sink: CompiledTopicSink | null;
     readonly deps: CompiledDeps;
     readonly maxConcurrency: number;
@@ -130,7 +139,10 @@ export type CompiledNode =
   | {
     readonly op: "broadcast";
     readonly path: string;
-    readonly routes: readonly { readonly process: CompiledProcess; readonly output: CompiledTopicSink | null }[];
+    readonly routes: readonly {
+      readonly process: CompiledProcess;
+      readonly output: CompiledTopicSink | null;
+    }[];
   }
   | { readonly op: "explode"; readonly path: string; readonly expander: PayloadExpander<Any> }
   | {

@@ -58,7 +58,9 @@ let dynamicErrorCodec: PayloadCodec<unknown> | null = null;
 function errorCodec(original: MessageType | null): PayloadCodec<unknown> {
   if (!original) return dynamicErrorCodec ??= errorEnvelopeCodec(dynamicCodec) as PayloadCodec<unknown>;
   let c = errorCodecCache.get(original);
-  if (!c) errorCodecCache.set(original, c = errorEnvelopeCodec(payloadCodec(original)) as PayloadCodec<unknown>);
+  if (!c) {
+    errorCodecCache.set(original, c = errorEnvelopeCodec(payloadCodec(original)) as PayloadCodec<unknown>);
+  }
   return c;
 }
 
@@ -121,11 +123,14 @@ export class Wire {
         type = plain;
         codec = payloadCodec(plain);
       } else if (
-        probe.messageType === "loom.streaming.error.task" || probe.messageType === "loom.streaming.error.routing" ||
+        probe.messageType === "loom.streaming.error.task" ||
+        probe.messageType === "loom.streaming.error.routing" ||
         probe.messageType === "loom.streaming.error.business"
       ) {
         const inner = probeErrorPayloadType(r.value);
-        if (inner === null) return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
+        if (inner === null) {
+          return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
+        }
         const original = d.error.get(inner);
         if (!original) return { ok: false, error: `unknown error payload_type: '${inner}'` };
         type = null;

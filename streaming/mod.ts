@@ -40,9 +40,23 @@ export { CompilationError, type CompilationIssue, compileFlow } from "./_compile
 export * from "./_clock.ts";
 export * from "./_transport.ts";
 export { OffsetTracker, Origin, PartitionState } from "./_tracker.ts";
-export { Emission, Engine, type EngineOptions, TaskTimeoutError, type UnroutedError, UnroutedErrorFailure } from "./_engine.ts";
+export {
+  Emission,
+  Engine,
+  type EngineOptions,
+  TaskTimeoutError,
+  type UnroutedError,
+  UnroutedErrorFailure,
+} from "./_engine.ts";
 export type { Item, TableBatch, TopicBatch } from "./_engine.ts";
-export { DeliveryFailure, type DriverOptions, type DriverStats, FlowDriver, type Logger, silentLogger } from "./_driver.ts";
+export {
+  DeliveryFailure,
+  type DriverOptions,
+  type DriverStats,
+  FlowDriver,
+  type Logger,
+  silentLogger,
+} from "./_driver.ts";
 export {
   decodeOutputRecord,
   type DecodeResult,

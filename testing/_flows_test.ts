@@ -30,11 +30,19 @@ const src = () => new FromTopic("orders.raw", OrderPlaced);
 
 describe("flow examples (§7.1)", () => {
   test("simple: validate → output", async () => {
-    const validate = RecordStep.of((m: Message<Order>) => ({ order_id: m.payload.order_id, accepted: m.payload.amount > 0 }), {
-      name: "ValidateOrder",
-      output: ValidatedOrder,
+    const validate = RecordStep.of(
+      (m: Message<Order>) => ({ order_id: m.payload.order_id, accepted: m.payload.amount > 0 }),
+      {
+        name: "ValidateOrder",
+        output: ValidatedOrder,
+      },
+    );
+    const flow = new StreamFlow({
+      name: "orders_validate",
+      source: src(),
+      process: new Process(validate),
+      output: new IntoTopic("orders.validated"),
     });
-    const flow = new StreamFlow({ name: "orders_validate", source: src(), process: new Process(validate), output: new IntoTopic("orders.validated") });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
     sim.send({ order_id: "o-1", amount: 100 }, { key: "o-1", correlationId: "c-1", traceId: "t-in" });
     await sim.run();
@@ -51,12 +59,16 @@ describe("flow examples (§7.1)", () => {
   });
 
   test("router: keyed lanes with default", async () => {
-    const lane = (name: string) => RecordStep.of((m: Message<Order>) => ({ ...m.payload, lane: name }), { name: `Mark_${name}` });
+    const lane = (name: string) =>
+      RecordStep.of((m: Message<Order>) => ({ ...m.payload, lane: name }), { name: `Mark_${name}` });
     const flow = new StreamFlow({
       name: "orders_route",
       source: src(),
       process: new Process(
-        Router.by(msg.payload.field("segment"), { vip: new Process(lane("vip")), standard: new Process(lane("standard")) }, {
+        Router.by(msg.payload.field("segment"), {
+          vip: new Process(lane("vip")),
+          standard: new Process(lane("standard")),
+        }, {
           default: new Process(lane("manual")),
         }),
       ),
@@ -69,12 +81,21 @@ describe("flow examples (§7.1)", () => {
       { order_id: "o-3", amount: 1, segment: "unknown" },
     ]);
     await sim.run();
-    assert.deepEqual(sim.payloads<{ lane: string }>("orders.routed").map((p) => p.lane), ["vip", "standard", "manual"]);
+    assert.deepEqual(sim.payloads<{ lane: string }>("orders.routed").map((p) => p.lane), [
+      "vip",
+      "standard",
+      "manual",
+    ]);
   });
 
   test("with_batch: CollectBatch + With(WORKER) opens the resource once", async () => {
     const opened: number[] = [], closed: number[] = [];
-    const client = { id: 1, [Symbol.dispose]() { closed.push(1); } };
+    const client = {
+      id: 1,
+      [Symbol.dispose]() {
+        closed.push(1);
+      },
+    };
     opened.push(1);
     const price = RecordStep.of((m: Message<Order>, deps: { client: { id: number } }) => ({
       order_id: m.payload.order_id,
@@ -86,18 +107,25 @@ describe("flow examples (§7.1)", () => {
       source: src(),
       process: new Process(
         new CollectBatch({ maxRecords: 2, timeoutMs: 1000 }),
-        new With({ scope: "worker", process: new Process(price, new IntoTopic("orders.priced")), deps: { client } }),
+        new With({
+          scope: "worker",
+          process: new Process(price, new IntoTopic("orders.priced")),
+          deps: { client },
+        }),
       ),
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
     sim.sendAll([100, 5, 250, 7].map((a, i) => ({ order_id: `o-${i}`, amount: a })));
     await sim.run();
-    assert.deepEqual(sim.payloads<{ band: string; client_id: number }>("orders.priced").map((p) => [p.band, p.client_id]), [
-      ["high", 1],
-      ["low", 1],
-      ["high", 1],
-      ["low", 1],
-    ]);
+    assert.deepEqual(
+      sim.payloads<{ band: string; client_id: number }>("orders.priced").map((p) => [p.band, p.client_id]),
+      [
+        ["high", 1],
+        ["low", 1],
+        ["high", 1],
+        ["low", 1],
+      ],
+    );
     assert.equal(sim.committed(0), 4);
     await sim.stop();
     assert.deepEqual([opened, closed], [[1], [1]]);
@@ -109,21 +137,36 @@ describe("flow examples (§7.1)", () => {
     const factory = new ContextFactory(() => {
       const id = ++n;
       opened.push(id);
-      return { id, [Symbol.dispose]() { closed.push(id); } };
+      return {
+        id,
+        [Symbol.dispose]() {
+          closed.push(id);
+        },
+      };
     });
-    const price = RecordStep.of((m: Message<Order>, deps: { client: { id: number } }) => ({ order_id: m.payload.order_id, client_id: deps.client.id }));
+    const price = RecordStep.of((m: Message<Order>, deps: { client: { id: number } }) => ({
+      order_id: m.payload.order_id,
+      client_id: deps.client.id,
+    }));
     const flow = new StreamFlow({
       name: "orders_price_batch_scope",
       source: src(),
       process: new Process(
         new CollectBatch({ maxRecords: 2, timeoutMs: 1000 }),
-        new With({ scope: "batch", process: new Process(price, new IntoTopic("orders.priced.batch_scope")), deps: { client: factory } }),
+        new With({
+          scope: "batch",
+          process: new Process(price, new IntoTopic("orders.priced.batch_scope")),
+          deps: { client: factory },
+        }),
       ),
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
     sim.sendAll([1, 2, 3, 4].map((a) => ({ order_id: `o-${a}`, amount: a })));
     await sim.run();
-    assert.deepEqual(sim.payloads<{ client_id: number }>("orders.priced.batch_scope").map((p) => p.client_id), [1, 1, 2, 2]);
+    assert.deepEqual(
+      sim.payloads<{ client_id: number }>("orders.priced.batch_scope").map((p) => p.client_id),
+      [1, 1, 2, 2],
+    );
     assert.deepEqual([opened, closed], [[1, 2], [1, 2]]);
   });
 
@@ -139,12 +182,20 @@ describe("flow examples (§7.1)", () => {
     const flow = new StreamFlow({
       name: "orders_score_async_each",
       source: src(),
-      process: new Process(new WithAsync({ maxConcurrency: 2, process: new Process(score, new IntoTopic("orders.scored")) })),
+      process: new Process(
+        new WithAsync({ maxConcurrency: 2, process: new Process(score, new IntoTopic("orders.scored")) }),
+      ),
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
     sim.sendAll([150, 20, 101, 2, 300].map((a, i) => ({ order_id: `o-${i}`, amount: a })));
     await sim.run();
-    assert.deepEqual(sim.payloads<{ risk: string }>("orders.scored").map((p) => p.risk), ["high", "low", "high", "low", "high"]);
+    assert.deepEqual(sim.payloads<{ risk: string }>("orders.scored").map((p) => p.risk), [
+      "high",
+      "low",
+      "high",
+      "low",
+      "high",
+    ]);
     assert.equal(peak, 2);
     assert.equal(sim.committed(0), 5);
   });
@@ -177,9 +228,17 @@ describe("flow examples (§7.1)", () => {
     let opened = 0, closed = 0;
     const factory = new ContextFactory(() => {
       opened++;
-      return { id: opened, [Symbol.dispose]() { closed++; } };
+      return {
+        id: opened,
+        [Symbol.dispose]() {
+          closed++;
+        },
+      };
     });
-    const price = RecordStep.of((m: Message<Order>, d: { client: { id: number } }) => ({ order_id: m.payload.order_id, client_id: d.client.id }));
+    const price = RecordStep.of((m: Message<Order>, d: { client: { id: number } }) => ({
+      order_id: m.payload.order_id,
+      client_id: d.client.id,
+    }));
     const flow = new StreamFlow({
       name: "orders_fork_with",
       source: src(),
@@ -189,7 +248,11 @@ describe("flow examples (§7.1)", () => {
             payload.field("amount").ge(100),
             new Process(
               new CollectBatch({ maxRecords: 1, timeoutMs: 1000 }),
-              new With({ scope: "batch", process: new Process(price, new IntoTopic("orders.fork.vip")), deps: { client: factory } }),
+              new With({
+                scope: "batch",
+                process: new Process(price, new IntoTopic("orders.fork.vip")),
+                deps: { client: factory },
+              }),
             ),
           ),
         ], { default: new Process(new Drain()) }),
@@ -221,7 +284,9 @@ describe("flow examples (§7.1)", () => {
     ]);
     await sim.run();
     assert.deepEqual(
-      [...sim.payloads<Order>("orders.fork.vip"), ...sim.payloads<Order>("orders.fork.standard")].map((p) => p.order_id),
+      [...sim.payloads<Order>("orders.fork.vip"), ...sim.payloads<Order>("orders.fork.standard")].map((p) =>
+        p.order_id
+      ),
       ["o-1", "o-3"],
     );
   });
@@ -243,7 +308,11 @@ describe("flow examples (§7.1)", () => {
     assert.equal(sim.output("orders.validated").length, 0);
     const errs = sim.errors("task");
     assert.equal(errs.length, 1);
-    const e = errs[0] as { kind: string; reason: string; originalMessage: { payload: unknown; meta: { messageId: string } } };
+    const e = errs[0] as {
+      kind: string;
+      reason: string;
+      originalMessage: { payload: unknown; meta: { messageId: string } };
+    };
     assert.equal(e.kind, "task");
     assert.equal(e.reason, "boom");
     assert.deepEqual(e.originalMessage.payload, { order_id: "o-1", amount: 3, segment: "standard" });
@@ -260,7 +329,9 @@ describe("flow examples (§7.1)", () => {
     const flow = new StreamFlow({
       name: "f",
       source: src(),
-      process: new Process(new WithAsync({ taskTimeoutMs: 50, process: new Process(slow, new IntoTopic("orders.scored")) })),
+      process: new Process(
+        new WithAsync({ taskTimeoutMs: 50, process: new Process(slow, new IntoTopic("orders.scored")) }),
+      ),
       errors: { task: new IntoTopic("orders.a") },
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
@@ -288,7 +359,10 @@ describe("flow examples (§7.1)", () => {
       output: new IntoTopic("orders.validated"),
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
-    sim.sendAll([{ order_id: "ord-1", amount: 1 }, { order_id: "", amount: 2 }, { order_id: "ord-3", amount: 3 }]);
+    sim.sendAll([{ order_id: "ord-1", amount: 1 }, { order_id: "", amount: 2 }, {
+      order_id: "ord-3",
+      amount: 3,
+    }]);
     await sim.run();
     assert.deepEqual(sim.payloads<Order>("orders.validated").map((p) => p.order_id), ["ORD-1", "", "ORD-3"]);
     assert.deepEqual(calls, [2]);
@@ -311,7 +385,12 @@ describe("wire errors", () => {
     sim.send({ order_id: "o-4", amount: 4 });
     await sim.run();
     assert.deepEqual(sim.payloads<Order>("orders.validated").map((p) => p.order_id), ["o-1", "o-4"]);
-    const wire = sim.errors("wire") as { raw: Uint8Array; offset: number; key: Uint8Array; error: { reason: string } }[];
+    const wire = sim.errors("wire") as {
+      raw: Uint8Array;
+      offset: number;
+      key: Uint8Array;
+      error: { reason: string };
+    }[];
     assert.equal(wire.length, 2);
     assert.equal(new TextDecoder().decode(wire[0].raw), "not-msgpack");
     assert.equal(wire[0].offset, 1);
@@ -324,9 +403,17 @@ describe("wire errors", () => {
   });
 
   test("a wrong-schema payload is a wire error naming the path", async () => {
-    const flow = new StreamFlow({ name: "f", source: src(), process: new Process(new Drain()), errors: new IntoTopic("orders.a") });
+    const flow = new StreamFlow({
+      name: "f",
+      source: src(),
+      process: new Process(new Drain()),
+      errors: new IntoTopic("orders.a"),
+    });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
-    const Wrong = messageType("smoke.models.OrderPlaced", v.object({ order_id: v.string(), amount: v.string() }));
+    const Wrong = messageType(
+      "smoke.models.OrderPlaced",
+      v.object({ order_id: v.string(), amount: v.string() }),
+    );
     sim.send({ order_id: "o-1", amount: "many" }, { type: Wrong });
     await sim.run();
     const wire = sim.errors("wire") as { error: { reason: string } }[];

@@ -9,7 +9,7 @@ import { VirtualClock } from "../streaming/_clock.ts";
 import { seededIds } from "../streaming/_clock.ts";
 import { compileFlow } from "../streaming/_compiler.ts";
 import type { ConfigContext } from "../streaming/_config.ts";
-import { FlowDriver, type DriverStats, type Logger } from "../streaming/_driver.ts";
+import { type DriverStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
 import type { UnroutedError } from "../streaming/_engine.ts";
 import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
 import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/_nodes.ts";
@@ -100,7 +100,12 @@ export function simulatorConfig(flow: StreamFlow<Any>): Record<string, unknown> 
   for (const n of names) sinks[n] = { table: n };
   return {
     kafka: {
-      consumer: { brokers: ["simulator:9092"], group_id: flow.name, topics: [flow.source.name], enable_auto_commit: false },
+      consumer: {
+        brokers: ["simulator:9092"],
+        group_id: flow.name,
+        topics: [flow.source.name],
+        enable_auto_commit: false,
+      },
       producer: { brokers: ["simulator:9092"] },
     },
     streaming: { sinks },
@@ -247,7 +252,9 @@ export class FlowSimulator {
   /** Sends many payloads (each with the same options; `key` may be a function of the payload). */
   sendAll(
     payloads: readonly unknown[],
-    options: Omit<SendOptions, "key"> & { key?: SendOptions["key"] | ((p: Any, i: number) => SendOptions["key"]) } = {},
+    options: Omit<SendOptions, "key"> & {
+      key?: SendOptions["key"] | ((p: Any, i: number) => SendOptions["key"]);
+    } = {},
   ): SourceRecord[] {
     return payloads.map((p, i) =>
       this.send(p, { ...options, key: typeof options.key === "function" ? options.key(p, i) : options.key })
@@ -272,7 +279,9 @@ export class FlowSimulator {
           producedAtMs: r.timestampMs ?? this.clock.now(),
         });
       }
-      if (!this.broker.hasTopic(r.topic)) this.broker.createTopic(r.topic, { partitions: (r.partition ?? 0) + 1 });
+      if (!this.broker.hasTopic(r.topic)) {
+        this.broker.createTopic(r.topic, { partitions: (r.partition ?? 0) + 1 });
+      }
       return this.broker.append({
         topic: r.topic,
         partition: r.partition,
@@ -387,7 +396,9 @@ export class FlowSimulator {
 
   /** The next `times` invocations of the step named `name` throw (`error` or a generic Error). */
   failStep(name: string, times: number, error?: unknown | (() => unknown)): void {
-    const make = typeof error === "function" ? error as () => unknown : () => error ?? new Error(`simulated failure of step '${name}'`);
+    const make = typeof error === "function"
+      ? error as () => unknown
+      : () => error ?? new Error(`simulated failure of step '${name}'`);
     this.#stepFaults.set(name, { times, error: make });
   }
 
@@ -424,7 +435,8 @@ export class FlowSimulator {
 
   /** Error envelopes (or decode errors for `wire`) written to the error route of `kind`. */
   errors(kind: ErrorKind): (ErrorEnvelope | DecodeError)[] {
-    const sink = this.plan.errorRoutes.get(kind) ?? (kind === "business" ? this.plan.errorRoutes.get("task") : undefined);
+    const sink = this.plan.errorRoutes.get(kind) ??
+      (kind === "business" ? this.plan.errorRoutes.get("task") : undefined);
     if (!sink) return [];
     return this.output(sink.topic)
       .filter((m) => m.meta.messageType === `loom.streaming.error.${kind}`)

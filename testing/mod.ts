@@ -11,8 +11,20 @@
  *
  * @module
  */
-export { FlowSimulator, MemoryTable, type SendOptions, type SimulatorOptions, simulatorConfig } from "./_simulator.ts";
+export {
+  FlowSimulator,
+  MemoryTable,
+  type SendOptions,
+  simulatorConfig,
+  type SimulatorOptions,
+} from "./_simulator.ts";
 export * from "./_fixture.ts";
 export * from "./_broker.ts";
-export type { Clock, OutgoingRecord, ProducerPort, SourceRecord, TopicPartitionOffset } from "../streaming/mod.ts";
+export type {
+  Clock,
+  OutgoingRecord,
+  ProducerPort,
+  SourceRecord,
+  TopicPartitionOffset,
+} from "../streaming/mod.ts";
 export { VirtualClock } from "../streaming/mod.ts";

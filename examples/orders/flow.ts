@@ -81,7 +81,10 @@ const lane = (name: string) =>
 /** Prices a whole batch at once (one "tax service" call per batch). */
 export const price: BatchStep<Priced, Priced> = BatchStep.of(
   (batch: readonly Message<Priced>[]) =>
-    batch.map((m) => ({ ...m.payload, total: Math.round(m.payload.amount * (m.payload.lane === "vip" ? 1.0 : 1.2) * 100) / 100 })),
+    batch.map((m) => ({
+      ...m.payload,
+      total: Math.round(m.payload.amount * (m.payload.lane === "vip" ? 1.0 : 1.2) * 100) / 100,
+    })),
   { name: "price", output: PricedOrder },
 );
 
@@ -99,16 +102,17 @@ export class RiskClient {
 }
 
 /** Scores each order with the injected client. */
-export const score: RecordStep<Priced, v.InferOutput<typeof ScoredOrder.schema>, { risk: RiskClient }> = RecordStep.of(
-  async (m: Message<Priced>, deps: { risk: RiskClient }) => ({
-    order_id: m.payload.order_id,
-    customer: m.payload.customer,
-    total: m.payload.total,
-    lane: m.payload.lane,
-    risk: await deps.risk.score(m.payload.total),
-  }),
-  { name: "score", output: ScoredOrder },
-);
+export const score: RecordStep<Priced, v.InferOutput<typeof ScoredOrder.schema>, { risk: RiskClient }> =
+  RecordStep.of(
+    async (m: Message<Priced>, deps: { risk: RiskClient }) => ({
+      order_id: m.payload.order_id,
+      customer: m.payload.customer,
+      total: m.payload.total,
+      lane: m.payload.lane,
+      risk: await deps.risk.score(m.payload.total),
+    }),
+    { name: "score", output: ScoredOrder },
+  );
 
 /** The flow. */
 export const flow: StreamFlow<Order> = new StreamFlow<Order>({
@@ -116,7 +120,9 @@ export const flow: StreamFlow<Order> = new StreamFlow<Order>({
   source: new FromTopic("orders.raw", OrderPlaced),
   process: new Process(
     validate,
-    Router.by(msg.payload.field("segment"), { vip: new Process(lane("vip")) }, { default: new Process(lane("standard")) }),
+    Router.by(msg.payload.field("segment"), { vip: new Process(lane("vip")) }, {
+      default: new Process(lane("standard")),
+    }),
     new CollectBatch({ maxRecords: 50, timeoutMs: 200 }),
     price,
     new ForEach(),
@@ -124,7 +130,10 @@ export const flow: StreamFlow<Order> = new StreamFlow<Order>({
       maxConcurrency: 8,
       taskTimeoutMs: 2_000,
       deps: { risk: new ContextFactory(() => new RiskClient()) },
-      process: new Process(score, new IntoTopic("orders.scored", { payload: ScoredOrder, dlq: "orders.dlq" })),
+      process: new Process(
+        score,
+        new IntoTopic("orders.scored", { payload: ScoredOrder, dlq: "orders.dlq" }),
+      ),
     }),
   ),
   errors: new ErrorRoute(["wire", "routing", "task", "business"], new IntoTopic("orders.errors")),

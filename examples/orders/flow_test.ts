@@ -24,8 +24,14 @@ test("orders flow: fixture replay gives scored orders, errors and exact commits"
     ["o-2", 96, "low"],
     ["o-4", 700, "high"],
   ]);
-  const business = sim.errors("business") as { reason: string; originalMessage: { meta: { messageId: string } } }[];
-  assert.deepEqual(business.map((e) => [e.reason, e.originalMessage.meta.messageId]), [["amount: must be positive", "orders.raw:0:2"]]);
+  const business = sim.errors("business") as {
+    reason: string;
+    originalMessage: { meta: { messageId: string } };
+  }[];
+  assert.deepEqual(business.map((e) => [e.reason, e.originalMessage.meta.messageId]), [[
+    "amount: must be positive",
+    "orders.raw:0:2",
+  ]]);
   assert.equal(sim.errors("wire").length, 1, "the poison record is a wire error");
   assert.equal(sim.committed(0), 5, "all five records committed");
 });

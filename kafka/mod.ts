@@ -1,0 +1,23 @@
+/**
+ * Kafka transport: the msgpack wire codec (byte-compatible with the Python original's envelope),
+ * Kafka's murmur2 partitioner, and the kafkajs client adapter.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { codecOf, decodeEnvelope, encodeEnvelope } from "@loom/streaming/kafka";
+ * const codec = codecOf(v.object({ order_id: v.string() }));
+ * const bytes = encodeEnvelope({
+ *   messageType: "order.created", messageVersion: 1, traceId: null, parentTraceId: null,
+ *   correlationId: null, causationId: null, producedAtMs: 1000,
+ * }, { order_id: "o-1" }, codec);
+ * decodeEnvelope(bytes, codec, 0).payload; // { order_id: "o-1" }
+ * ```
+ *
+ * @module
+ */
+export * from "./_msgpack.ts";
+export * from "./_schema_codec.ts";
+export * from "./_envelope.ts";
+export * from "./_murmur2.ts";
+export * from "./_client.ts";
