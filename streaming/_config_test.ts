@@ -155,6 +155,9 @@ describe("full example (§3.7)", () => {
       forceShutdownTimeoutMs: 5000,
       unroutedErrors: "fail",
       maxInFlight: 500,
+      transport: "memory",
+      deliveryRetries: 3,
+      retryBackoffMs: 100,
     });
   });
 
@@ -606,6 +609,9 @@ describe("streaming.runtime", () => {
       forceShutdownTimeoutMs: null,
       unroutedErrors: "fail",
       maxInFlight: 10000,
+      transport: "memory",
+      deliveryRetries: 3,
+      retryBackoffMs: 100,
     });
     assert.deepEqual(readRuntimeSettings(parseConfig("streaming:\n  runtime:\n")), DEFAULT_RUNTIME_SETTINGS);
   });
@@ -759,5 +765,20 @@ describe("ConfigContext", () => {
     assert.ok(err instanceof Error);
     assert.deepEqual([err.file, err.path, err.line], ["f.yaml", "a.b", 3]);
     assert.deepEqual([new ConfigError("x").file, new ConfigError("x").line], [null, null]);
+  });
+});
+
+describe("streaming.runtime transport and delivery keys", () => {
+  test("transport, delivery_retries and retry_backoff_ms are read; a bad transport names the line", () => {
+    const rt = readRuntimeSettings(
+      parseConfig("streaming:\n  runtime:\n    transport: kafka\n    delivery_retries: 0\n    retry_backoff_ms: 5\n"),
+    );
+    assert.equal(rt.transport, "kafka");
+    assert.equal(rt.deliveryRetries, 0);
+    assert.equal(rt.retryBackoffMs, 5);
+    assert.throws(
+      () => readRuntimeSettings(parseConfig("streaming:\n  runtime:\n    transport: rabbit\n", { file: "c.yaml" })),
+      (e: unknown) => e instanceof ConfigError && e.line === 3 && e.path === "streaming.runtime.transport",
+    );
   });
 });

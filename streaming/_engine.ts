@@ -420,7 +420,12 @@ export class Engine {
     }
     let rec: OutgoingRecord;
     try {
-      rec = this.#o.wire.encodeError(envelope, item.type, item.message.meta, sink);
+      try {
+        rec = this.#o.wire.encodeError(envelope, item.type, item.message.meta, sink);
+      } catch {
+        // the payload may not match its declared type (that can be the very failure): encode it dynamically
+        rec = this.#o.wire.encodeError(envelope, null, item.message.meta, sink);
+      }
     } catch (e) {
       this.unrouted(
         {
@@ -465,9 +470,11 @@ export class Engine {
   /** Applies a step result to an item (payload → same meta; message → replacement). */
   apply(item: Item, result: unknown, output: MessageType | undefined): void {
     if (isMessageLike(result)) {
-      item.message = result;
       if (output) item.type = output;
-      else if (result.meta.messageType !== item.message.meta.messageType) item.type = null;
+      else if (result.payload !== item.message.payload || result.meta.messageType !== item.message.meta.messageType) {
+        item.type = null; // another payload or type: its schema is unknown, it is encoded dynamically
+      }
+      item.message = result;
       return;
     }
     if (result === undefined) {
@@ -969,6 +976,10 @@ class BranchSelector {
     this.#keyList = keyed.map(([k]) => k);
     keyed.forEach(([k], i) => {
       if (!this.#keys.has(k)) this.#keys.set(k, i);
+    });
+    // routes keyed by a MessageType also match its name (e.g. a selector on msg.meta.messageType)
+    keyed.forEach(([k], i) => {
+      if (isMessageType(k) && !this.#keys.has(k.name)) this.#keys.set(k.name, i);
     });
     this.#preds = predicates.map(([p]) => compilePredicate(p as Any) as (m: Message) => boolean);
     this.#predBase = keyed.length;

@@ -157,12 +157,11 @@ function equals(a: unknown, b: unknown): boolean {
     return true;
   }
   if (b instanceof Uint8Array) return equals(b, a);
-  if (typeof a === "bigint" || typeof b === "bigint") {
-    try {
-      return BigInt(a as number) === BigInt(b as number);
-    } catch {
-      return false;
-    }
+  if (
+    (typeof a === "bigint" && (typeof b === "bigint" || typeof b === "number")) ||
+    (typeof b === "bigint" && typeof a === "number")
+  ) {
+    return compareNumeric(a, b as number | bigint) === 0;
   }
   return false;
 }
@@ -170,14 +169,28 @@ function equals(a: unknown, b: unknown): boolean {
 function order(a: unknown, b: unknown, text: string): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
   if (typeof a === "string" && typeof b === "string") return a < b ? -1 : a > b ? 1 : 0;
-  if (
-    (typeof a === "bigint" || typeof a === "number") && (typeof b === "bigint" || typeof b === "number")
-  ) {
-    const x = BigInt(Math.trunc(Number(a))), y = BigInt(Math.trunc(Number(b)));
-    if (typeof a === "bigint" && typeof b === "bigint") return a < b ? -1 : a > b ? 1 : 0;
-    return x < y ? -1 : x > y ? 1 : Number(a) - Number(b);
+  if ((typeof a === "bigint" || typeof a === "number") && (typeof b === "bigint" || typeof b === "number")) {
+    return compareNumeric(a, b);
   }
   throw new TypeError(`cannot order ${typeof a} and ${typeof b} in '${text}'`);
+}
+
+/** Exact comparison of a bigint with a number (or bigint) without losing precision. */
+function compareNumeric(a: number | bigint, b: number | bigint): number {
+  if (typeof a === "bigint" && typeof b === "bigint") return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  if (typeof a === "number" && Number.isNaN(a)) return NaN;
+  if (typeof b === "number" && Number.isNaN(b)) return NaN;
+  if (typeof a === "number") return -compareNumeric(b, a);
+  // a is bigint, b is number
+  const n = b as number;
+  if (n === Infinity) return -1;
+  if (n === -Infinity) return 1;
+  const fl = Math.floor(n);
+  const bi = BigInt(fl);
+  if (a < bi) return -1;
+  if (a > bi) return 1;
+  return fl === n ? 0 : -1; // a == floor(n) < n when n has a fraction
 }
 
 function makeExpr(text: string, build: () => Evaluator): Expr {
@@ -218,11 +231,14 @@ function compare(ref: Evaluator, text: string, op: CompareOp, a: unknown, b?: un
       const values = [...(a as Iterable<unknown>)];
       const set = new Set(values.filter((x) => typeof x !== "object" || x === null));
       const other = values.filter((x) => typeof x === "object" && x !== null);
+      const hasBigint = values.some((x) => typeof x === "bigint");
       return makeExpr(`${text} in ${fmt(values)}`, () => (m) => {
         const v = ref(m);
         if (set.has(v)) return true;
         for (const o of other) if (equals(v, o)) return true;
-        if (v instanceof Uint8Array) { for (const s of set) if (equals(v, s)) return true; }
+        if (v instanceof Uint8Array || typeof v === "bigint" || (typeof v === "number" && hasBigint)) {
+          for (const s of set) if (equals(v, s)) return true;
+        }
         return false;
       });
     }

@@ -105,7 +105,10 @@ describe("selectors", () => {
   });
 
   test("compileSelector rejects anything else with an actionable TypeError", () => {
-    assert.throws(() => compileSelector(42 as never), (e: unknown) => e instanceof TypeError && /select\(message\)/.test(e.message));
+    assert.throws(
+      () => compileSelector(42 as never),
+      (e: unknown) => e instanceof TypeError && /select\(message\)/.test(e.message),
+    );
     assert.throws(() => compileSelector({} as never), TypeError);
   });
 });
@@ -183,7 +186,12 @@ describe("predicates", () => {
       [true, true, true, false],
     );
     const c = o.payload.country;
-    assert.deepEqual([c.lt("FR"), c.gt("DE"), c.between("A", "Z"), c.ge("ES")].map((e) => pred(e)), [true, true, true, true]);
+    assert.deepEqual([c.lt("FR"), c.gt("DE"), c.between("A", "Z"), c.ge("ES")].map((e) => pred(e)), [
+      true,
+      true,
+      true,
+      true,
+    ]);
   });
 
   test("ordering values of different types is a TypeError naming the path", () => {
@@ -208,7 +216,10 @@ describe("predicates", () => {
       return true;
     });
     // through a null value
-    assert.throws(() => select(o.payload.nested.deep.value.field("x"), order({ nested: { deep: { value: null } } })), PathError);
+    assert.throws(
+      () => select(o.payload.nested.deep.value.field("x"), order({ nested: { deep: { value: null } } })),
+      PathError,
+    );
     // an index past the end of an array
     assert.throws(() => select(o.payload.items[5].sku, m), PathError);
     // a header that is not there
@@ -227,7 +238,12 @@ describe("predicates", () => {
   test("bigint values compare with bigint and number literals", () => {
     const m = message({ n: 5n, big: 2n ** 62n }, { messageId: "m" });
     const n = msg.payload.field("n"), big = msg.payload.field("big");
-    assert.deepEqual([n.eq(5n), n.eq(5), n.ne(6), n.eq(5.5)].map((e) => pred(e, m)), [true, true, true, false]);
+    assert.deepEqual([n.eq(5n), n.eq(5), n.ne(6), n.eq(5.5)].map((e) => pred(e, m)), [
+      true,
+      true,
+      true,
+      false,
+    ]);
     assert.deepEqual([n.gt(4), n.gt(4n), n.ge(5), n.lt(5.5), n.gt(4.5), n.le(4.9)].map((e) => pred(e, m)), [
       true,
       true,
@@ -280,7 +296,10 @@ describe("predicates", () => {
   });
 
   test("compilePredicate rejects anything else with an actionable TypeError", () => {
-    assert.throws(() => compilePredicate("amount > 3" as never), (e: unknown) => e instanceof TypeError && /matches\(message\)/.test(e.message));
+    assert.throws(
+      () => compilePredicate("amount > 3" as never),
+      (e: unknown) => e instanceof TypeError && /matches\(message\)/.test(e.message),
+    );
     assert.throws(() => compilePredicate(null as never), TypeError);
   });
 
@@ -305,7 +324,10 @@ describe(".text rendering", () => {
     assert.equal(o.payload.amount.le(3).text, "msg.payload.amount <= 3");
     assert.equal(o.payload.amount.between(1000, 2000).text, "1000 <= msg.payload.amount <= 2000");
     assert.equal(o.payload.country.in(new Set(["ES", "FR"])).text, 'msg.payload.country in ["ES", "FR"]');
-    assert.equal(msg.meta.headers.field("risk").eq(utf8.encode("high")).text, 'msg.meta.headers.risk == b"high"');
+    assert.equal(
+      msg.meta.headers.field("risk").eq(utf8.encode("high")).text,
+      'msg.meta.headers.risk == b"high"',
+    );
     assert.equal(msg.payload.field("n").eq(5n).text, "msg.payload.n == 5n");
     assert.equal(msg.payload.field("flag").truthy().text, "msg.payload.flag");
   });

@@ -65,7 +65,10 @@ const flow = (errors: unknown) =>
 
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof type, `expected ${type.name}, got ${(e as Error)?.constructor?.name}: ${String(e)}`);
+    assert.ok(
+      e instanceof type,
+      `expected ${type.name}, got ${(e as Error)?.constructor?.name}: ${String(e)}`,
+    );
     assert.match((e as Error).message, pattern);
     return true;
   });
@@ -112,8 +115,16 @@ describe("StreamFlow", () => {
   });
 
   test("an empty or blank name is rejected", () => {
-    throwsWith(() => new StreamFlow({ name: "", source: src(), process: new Process(new Drain()) }), Error, /name must not be empty/);
-    throwsWith(() => new StreamFlow({ name: "  ", source: src(), process: new Process(new Drain()) }), Error, /name must not be empty/);
+    throwsWith(
+      () => new StreamFlow({ name: "", source: src(), process: new Process(new Drain()) }),
+      Error,
+      /name must not be empty/,
+    );
+    throwsWith(
+      () => new StreamFlow({ name: "  ", source: src(), process: new Process(new Drain()) }),
+      Error,
+      /name must not be empty/,
+    );
   });
 
   test("a single IntoTopic covers all four error kinds", () => {
@@ -129,7 +140,10 @@ describe("StreamFlow", () => {
     assert.deepEqual([...f.errors.keys()], ["wire", "routing"]);
     assert.equal(f.errors.get("wire"), t);
     assert.equal(f.errors.has("task"), false);
-    const g = flow([new ErrorRoute(["wire", "routing"], t), new ErrorRoute(["task"], new IntoTopic("orders.task"))]);
+    const g = flow([
+      new ErrorRoute(["wire", "routing"], t),
+      new ErrorRoute(["task"], new IntoTopic("orders.task")),
+    ]);
     assert.deepEqual([...g.errors.keys()].sort(), ["routing", "task", "wire"]);
   });
 
@@ -143,7 +157,11 @@ describe("StreamFlow", () => {
 
   test("the same kind declared twice with different topics is an error", () => {
     throwsWith(
-      () => flow([new ErrorRoute(["task"], new IntoTopic("a")), new ErrorRoute(["task", "business"], new IntoTopic("b"))]),
+      () =>
+        flow([
+          new ErrorRoute(["task"], new IntoTopic("a")),
+          new ErrorRoute(["task", "business"], new IntoTopic("b")),
+        ]),
       Error,
       /error kind task is declared more than once/,
     );
@@ -175,8 +193,16 @@ describe("StreamFlow", () => {
   });
 
   test("an unknown kind is an error listing the valid kinds", () => {
-    throwsWith(() => flow({ fatal: new IntoTopic("a") }), Error, /unknown error kind 'fatal'; expected one of wire, routing, task, business/);
-    throwsWith(() => flow(new ErrorRoute(["fatal" as ErrorKind], new IntoTopic("a"))), Error, /unknown error kind 'fatal'/);
+    throwsWith(
+      () => flow({ fatal: new IntoTopic("a") }),
+      Error,
+      /unknown error kind 'fatal'; expected one of wire, routing, task, business/,
+    );
+    throwsWith(
+      () => flow(new ErrorRoute(["fatal" as ErrorKind], new IntoTopic("a"))),
+      Error,
+      /unknown error kind 'fatal'/,
+    );
   });
 
   test("a map value that is not an IntoTopic is a TypeError", () => {
@@ -208,7 +234,12 @@ describe("boundaries", () => {
     assert.equal(plain.partitioning, undefined);
     assert.equal(plain.dlq, undefined);
     const policy = new PartitionPolicy((m: Message<Order>) => m.payload.order_id, "entity_stable", true);
-    const t = new IntoTopic("orders.out", { payload: OrderPlaced, shape: "batch", partitioning: policy, dlq: "orders.dlq" });
+    const t = new IntoTopic("orders.out", {
+      payload: OrderPlaced,
+      shape: "batch",
+      partitioning: policy,
+      dlq: "orders.dlq",
+    });
     assert.equal(t.payload, OrderPlaced);
     assert.equal(t.shape, "batch");
     assert.equal(t.partitioning, policy);
@@ -257,23 +288,38 @@ describe("CollectBatch", () => {
     const c = new CollectBatch({ maxRecords: 100, timeoutMs: 500 });
     assert.equal(c.kind, "collect_batch");
     assert.deepEqual([c.maxRecords, c.timeoutMs, c.window, c.eventTime], [100, 500, "collect", false]);
-    assert.equal(new CollectBatch({ maxRecords: 1, timeoutMs: 0.5, window: "tumbling", eventTime: true }).window, "tumbling");
+    assert.equal(
+      new CollectBatch({ maxRecords: 1, timeoutMs: 0.5, window: "tumbling", eventTime: true }).window,
+      "tumbling",
+    );
   });
 
   test("maxRecords must be a positive integer", () => {
     for (const maxRecords of [0, -1, 1.5, Number.NaN]) {
-      throwsWith(() => new CollectBatch({ maxRecords, timeoutMs: 1 }), Error, /max_records must be greater than zero/);
+      throwsWith(
+        () => new CollectBatch({ maxRecords, timeoutMs: 1 }),
+        Error,
+        /max_records must be greater than zero/,
+      );
     }
   });
 
   test("timeoutMs must be positive", () => {
     for (const timeoutMs of [0, -5, Number.NaN]) {
-      throwsWith(() => new CollectBatch({ maxRecords: 1, timeoutMs }), Error, /timeout_ms must be greater than zero/);
+      throwsWith(
+        () => new CollectBatch({ maxRecords: 1, timeoutMs }),
+        Error,
+        /timeout_ms must be greater than zero/,
+      );
     }
   });
 
   test("eventTime needs a window other than collect", () => {
-    throwsWith(() => new CollectBatch({ maxRecords: 1, timeoutMs: 1, eventTime: true }), Error, /event_time=True requires/);
+    throwsWith(
+      () => new CollectBatch({ maxRecords: 1, timeoutMs: 1, eventTime: true }),
+      Error,
+      /event_time=True requires/,
+    );
   });
 
   test("is immutable", () => {
@@ -349,7 +395,11 @@ describe("With / WithAsync", () => {
     assert.equal(new WithAsync({ process: inner() }).maxConcurrency, 10);
     assert.equal(new WithAsync({ process: inner(), maxConcurrency: 3 }).maxConcurrency, 3);
     for (const maxConcurrency of [0, -1, 2.5]) {
-      throwsWith(() => new WithAsync({ process: inner(), maxConcurrency }), Error, /max_concurrency must be greater than zero/);
+      throwsWith(
+        () => new WithAsync({ process: inner(), maxConcurrency }),
+        Error,
+        /max_concurrency must be greater than zero/,
+      );
     }
   });
 
@@ -357,7 +407,11 @@ describe("With / WithAsync", () => {
     assert.equal(new WithAsync({ process: inner() }).taskTimeoutMs, null);
     assert.equal(new WithAsync({ process: inner(), taskTimeoutMs: 500 }).taskTimeoutMs, 500);
     for (const taskTimeoutMs of [0, -1]) {
-      throwsWith(() => new WithAsync({ process: inner(), taskTimeoutMs }), Error, /task_timeout_ms must be greater than zero/);
+      throwsWith(
+        () => new WithAsync({ process: inner(), taskTimeoutMs }),
+        Error,
+        /task_timeout_ms must be greater than zero/,
+      );
     }
   });
 
@@ -453,7 +507,10 @@ describe("routing nodes", () => {
 
   test("ExpandRoutes needs a route or a default; default-only is allowed; routes and expander are stored", () => {
     const Row = messageType("row", v.object({ t: v.string() }));
-    const expander = { outputs: [Row], expand: (e: { tags: string[] }) => ({ row: e.tags.map((t) => ({ t })) }) };
+    const expander = {
+      outputs: [Row],
+      expand: (e: { tags: string[] }) => ({ row: e.tags.map((t) => ({ t })) }),
+    };
     throwsWith(() => new ExpandRoutes({ expander }), Error, /at least one route or a default/);
     throwsWith(() => new ExpandRoutes({ expander, routes: {} }), Error, /at least one route or a default/);
     const d = new Process(new Drain());
@@ -518,10 +575,19 @@ describe("steps", () => {
 
   test("RecordStep.of / BatchStep.of / ExpandStep.of / BatchExpandStep.of: kinds, output type and execution", async () => {
     const r = RecordStep.of((m: Message<{ n: number }>) => ({ n: m.payload.n + 1 }), { output: OrderPlaced });
-    const b = BatchStep.of((ms: readonly Message<{ n: number }>[]) => ms.map((m) => ({ n: m.payload.n * 2 })));
+    const b = BatchStep.of((ms: readonly Message<{ n: number }>[]) =>
+      ms.map((m) => ({ n: m.payload.n * 2 }))
+    );
     const e = ExpandStep.of((m: Message<{ n: number }>) => [m.payload, m.payload]);
-    const be = BatchExpandStep.of(async (ms: readonly Message<{ n: number }>[]) => ms.map((m) => [m.payload]));
-    assert.deepEqual([r.stepKind, b.stepKind, e.stepKind, be.stepKind], ["record", "batch", "expand", "batch_expand"]);
+    const be = BatchExpandStep.of(async (ms: readonly Message<{ n: number }>[]) =>
+      ms.map((m) => [m.payload])
+    );
+    assert.deepEqual([r.stepKind, b.stepKind, e.stepKind, be.stepKind], [
+      "record",
+      "batch",
+      "expand",
+      "batch_expand",
+    ]);
     assert.equal(r.output, OrderPlaced);
     assert.equal(b.output, undefined);
     const m = message({ n: 1 }, { messageId: "m" });
@@ -582,8 +648,16 @@ describe("message model", () => {
     throwsWith(() => messageType("", v.string()), TypeError, /non-empty string/);
     throwsWith(() => messageType("   ", v.string()), TypeError, /non-empty string/);
     throwsWith(() => messageType(42 as unknown as string, v.string()), TypeError, /non-empty string/);
-    throwsWith(() => messageType("x", v.string(), { version: -1 }), TypeError, /'x': version must be a non-negative integer, got -1/);
-    throwsWith(() => messageType("x", v.string(), { version: 1.5 }), TypeError, /version must be a non-negative integer/);
+    throwsWith(
+      () => messageType("x", v.string(), { version: -1 }),
+      TypeError,
+      /'x': version must be a non-negative integer, got -1/,
+    );
+    throwsWith(
+      () => messageType("x", v.string(), { version: 1.5 }),
+      TypeError,
+      /version must be a non-negative integer/,
+    );
     assert.equal(isMessageType(T), true);
     assert.equal(isMessageType({ name: "x" }), false);
     assert.equal(isMessageType(null), false);
@@ -605,8 +679,21 @@ describe("message model", () => {
       key: null,
       headers: {},
     });
-    const meta = messageMeta({ messageId: "orders:0:7", topic: "orders", partition: 0, offset: 0, key: "k", producedAtMs: 0 });
-    assert.deepEqual([meta.topic, meta.partition, meta.offset, meta.key, meta.producedAtMs], ["orders", 0, 0, "k", 0]);
+    const meta = messageMeta({
+      messageId: "orders:0:7",
+      topic: "orders",
+      partition: 0,
+      offset: 0,
+      key: "k",
+      producedAtMs: 0,
+    });
+    assert.deepEqual([meta.topic, meta.partition, meta.offset, meta.key, meta.producedAtMs], [
+      "orders",
+      0,
+      0,
+      "k",
+      0,
+    ]);
   });
 
   test("message() builds payload + meta", () => {

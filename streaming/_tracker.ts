@@ -30,12 +30,16 @@ export class PartitionState {
   committed: number | null = null;
   /** False once the partition was revoked: late completions are ignored. */
   active = true;
+  /** Highest offset ever registered (registration must be strictly increasing). */
+  last = -1;
+  /** Registered records not yet complete. */
+  unfinished = 0;
   /** @param topic topic @param partition partition */
   constructor(readonly topic: string, readonly partition: number) {}
 
   /** Records fetched and not yet complete. */
   get inFlight(): number {
-    return this.queue.length - this.head;
+    return this.unfinished;
   }
 }
 
@@ -77,14 +81,15 @@ export class OffsetTracker {
   /** Registers a fetched record; records must be registered in offset order per partition. */
   register(topic: string, partition: number, offset: number): Origin {
     const p = this.partition(topic, partition);
-    const last = p.queue.length > p.head ? p.queue[p.queue.length - 1].offset : null;
-    if (last !== null && offset <= last) {
+    if (offset <= p.last) {
       throw new Error(
-        `offset ${offset} of ${topic}[${partition}] registered after ${last}: records must arrive in offset order`,
+        `offset ${offset} of ${topic}[${partition}] registered after ${p.last}: records must arrive in offset order`,
       );
     }
+    p.last = offset;
     const o = new Origin(p, offset);
     p.queue.push(o);
+    p.unfinished++;
     this.#inFlight++;
     return o;
   }
@@ -103,6 +108,7 @@ export class OffsetTracker {
     if (!p) return;
     if (!p.active) return;
     this.#inFlight--;
+    p.unfinished--;
     const q = p.queue;
     let h = p.head;
     if (q[h] !== origin) return;
@@ -155,7 +161,8 @@ export class OffsetTracker {
       const p = this.#parts.get(key);
       if (!p) continue;
       p.active = false;
-      this.#inFlight -= p.queue.length - p.head;
+      this.#inFlight -= p.unfinished;
+      p.unfinished = 0;
       this.#parts.delete(key);
       this.#dirty.delete(p);
     }

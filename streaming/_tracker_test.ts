@@ -140,7 +140,10 @@ describe("OffsetTracker watermarks", () => {
   test("offsets must be registered in increasing order (error names the partition and offsets)", () => {
     const t = new OffsetTracker();
     t.register(T, 2, 5);
-    assert.throws(() => t.register(T, 2, 5), (e: unknown) => e instanceof Error && /offset 5 of orders\[2\] registered after 5/.test(e.message));
+    assert.throws(
+      () => t.register(T, 2, 5),
+      (e: unknown) => e instanceof Error && /offset 5 of orders\[2\] registered after 5/.test(e.message),
+    );
     assert.throws(() => t.register(T, 2, 4), /offset order/);
     t.register(T, 3, 1); // other partitions are independent
     t.register(T, 2, 6);
@@ -338,10 +341,16 @@ describe("OffsetTracker vs a naive reference (seeded random)", () => {
           }
         }
         for (let p = 0; p < partitions; p++) {
-          assert.equal(t.watermark(T, p), naive.watermark(p), `seed ${seed} step ${s}: watermark of partition ${p}`);
+          assert.equal(
+            t.watermark(T, p),
+            naive.watermark(p),
+            `seed ${seed} step ${s}: watermark of partition ${p}`,
+          );
           const pending = (naive.parts.get(p) ?? []).find((x) => !x.done);
           const w = t.watermark(T, p);
-          if (pending && w !== null) assert.ok(w <= pending.offset, "the watermark never passes a pending record");
+          if (pending && w !== null) {
+            assert.ok(w <= pending.offset, "the watermark never passes a pending record");
+          }
         }
         assert.equal(t.inFlight, naive.inFlight(), `seed ${seed} step ${s}: inFlight`);
         if (s % 7 === 0) {
@@ -359,11 +368,14 @@ describe("OffsetTracker vs a naive reference (seeded random)", () => {
           for (let p = 0; p < partitions; p++) {
             if (!seen.has(p)) {
               const w = naive.watermark(p);
-              assert.ok(w === null || w === lastCommit.get(p), `seed ${seed} step ${s}: moved watermark of ${p} not returned`);
+              assert.ok(
+                w === null || w === lastCommit.get(p),
+                `seed ${seed} step ${s}: moved watermark of ${p} not returned`,
+              );
             }
           }
         }
-        if (s % 50 === 0) for (let p = 0; p < partitions; p++) naive.trim(p);
+        if (s % 50 === 0) { for (let p = 0; p < partitions; p++) naive.trim(p); }
       }
       // drain everything: the final watermark is past the last registered offset of each partition
       for (const x of live) while (!x.origin.done) t.release(x.origin);
