@@ -579,8 +579,8 @@ describe("steps", () => {
       ms.map((m) => ({ n: m.payload.n * 2 }))
     );
     const e = ExpandStep.of((m: Message<{ n: number }>) => [m.payload, m.payload]);
-    const be = BatchExpandStep.of(async (ms: readonly Message<{ n: number }>[]) =>
-      ms.map((m) => [m.payload])
+    const be = BatchExpandStep.of((ms: readonly Message<{ n: number }>[]) =>
+      Promise.resolve(ms.map((m) => [m.payload]))
     );
     assert.deepEqual([r.stepKind, b.stepKind, e.stepKind, be.stepKind], [
       "record",

@@ -150,7 +150,8 @@ describe("OffsetTracker watermarks", () => {
   });
 
   test("an offset below the committed watermark is rejected even when nothing is in flight", () => {
-    // BUG: the order check only looks at in-flight records. Once the queue drained (5 completed, watermark 6)
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // the order check only looks at in-flight records. Once the queue drained (5 completed, watermark 6)
     // registering offset 3 is accepted and completing it moves the watermark BACK to 4, so a rewound commit
     // (4 after 6) is handed to the consumer. Expected: the same "records must arrive in offset order" error.
     const t = new OffsetTracker();
@@ -185,7 +186,8 @@ describe("OffsetTracker watermarks", () => {
   });
 
   test("inFlightOf counts only unfinished records (not completed ones waiting behind a gap)", () => {
-    // BUG: PartitionState.inFlight is documented as "records fetched and not yet complete" but returns
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // PartitionState.inFlight is documented as "records fetched and not yet complete" but returns
     // queue.length - head, which also counts completed records queued behind a pending one. Here offsets
     // 1 and 2 are complete and only 0 is pending: expected 1, actual 3.
     const t = new OffsetTracker();
@@ -197,7 +199,8 @@ describe("OffsetTracker watermarks", () => {
   });
 
   test("revoke after out-of-order completions keeps the global inFlight exact", () => {
-    // BUG: revoke() subtracts queue.length - head from the global count, but completed records that wait
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // revoke() subtracts queue.length - head from the global count, but completed records that wait
     // behind a pending one were already subtracted by release(). Expected inFlight 0 after revoking a
     // partition whose only pending record is offset 0 (1 and 2 completed); actual -2. The Kafka runner's
     // backpressure (inFlight >= max) and `maxMessages` stop (inFlight === 0) read this value.

@@ -37,6 +37,7 @@ import {
   StreamFlow,
   type StreamFlowOptions,
   UnroutedErrorFailure,
+  With,
 } from "../mod.ts";
 import { FlowSimulator, type SimulatorOptions } from "./mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
@@ -237,7 +238,8 @@ describe("step nodes", () => {
   });
 
   test("a replacement Message with another messageType is encoded as that type, not the input's schema", async () => {
-    // BUG: Engine.apply() assigns `item.message = result` BEFORE comparing
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // Engine.apply() assigns `item.message = result` BEFORE comparing
     // `result.meta.messageType !== item.message.meta.messageType`, so the comparison is always false and the
     // item keeps the source payload type (test.item). The new payload {id, replaced} is then encoded with the
     // test.item schema and fails ("Expected `int`, got `undefined` - at `$.payload.n`", an unrouted TASK
@@ -336,7 +338,8 @@ describe("step nodes", () => {
   });
 
   test("a payload that does not match the declared output type is a TASK envelope (not a crash)", async () => {
-    // BUG: the encoding failure is routed as a TASK error, but Engine.fail() encodes the envelope with
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // the encoding failure is routed as a TASK error, but Engine.fail() encodes the envelope with
     // errorCodec(item.type) — the declared output type the payload just failed to match — so the envelope
     // cannot be encoded either ("... (and the error envelope could not be encoded: Expected `bool`, got `str`
     // - at `$.payload.original_message.payload.accepted`)") and becomes an unrouted error: the run rejects
@@ -685,7 +688,8 @@ describe("routing", () => {
   });
 
   test("Router.by(msg.meta.messageType) with a Map keyed by MessageType matches typed rows", async () => {
-    // BUG: BranchSelector only matches a *selected MessageType* against route-key names; a selected type
+    // Regression test (bug found by it, fixed in d2bf024). Old behaviour:
+    // BranchSelector only matches a *selected MessageType* against route-key names; a selected type
     // NAME (string, e.g. from msg.meta.messageType) never matches routes keyed by MessageType objects, so
     // every row silently passes through unrouted. Expected: the typed rows reach their branches.
     const flow = storeFlow(
@@ -907,6 +911,95 @@ describe("CollectBatch", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
+
+describe("batch-shaped branches", () => {
+  test("Broadcast after CollectBatch: every route receives the batches (BatchStep, ForEach, table sink)", async () => {
+    const f = flowOf(
+      new Process(
+        new CollectBatch({ maxRecords: 2, timeoutMs: 100 }),
+        new Broadcast(
+          new BroadcastRoute(
+            new Process(
+              BatchStep.of((ms: readonly Message<ItemP>[]) =>
+                ms.map((m) => ({ ...m.payload, id: m.payload.id * 10 }))
+              ),
+            ),
+            new IntoTopic("a"),
+          ),
+          new BroadcastRoute(
+            new Process(
+              new ForEach(),
+              RecordStep.of((m: Message<ItemP>) => ({ ...m.payload, id: m.payload.id + 1 })),
+            ),
+            new IntoTopic("b"),
+          ),
+          new BroadcastRoute(new Process(new IntoTable({ name: "tbl" }))),
+        ),
+      ),
+    );
+    const s = await sim(f);
+    s.sendAll([1, 2, 3].map((id) => ({ id, n: 0 })));
+    await s.run();
+    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [[10, 20], [2, 3], [
+      1,
+      2,
+    ]]);
+    assert.equal(s.committed(0), 2);
+    await s.end();
+    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [[10, 20, 30], [
+      2,
+      3,
+      4,
+    ], [1, 2, 3]]);
+    assert.equal(s.committed(0), 3);
+  });
+
+  test("Fork after CollectBatch splits each batch between the branches", async () => {
+    const sizes: number[] = [];
+    const f = flowOf(
+      new Process(
+        new CollectBatch({ maxRecords: 4, timeoutMs: 100 }),
+        Fork.when([
+          new ForkRoute(
+            payload.field("id").lt(3),
+            new Process(
+              BatchStep.of((ms: readonly Message<ItemP>[]) => {
+                sizes.push(ms.length);
+                return ms.map((m) => m.payload);
+              }),
+              new IntoTopic("a"),
+            ),
+          ),
+        ], { default: new Process(new ForEach(), new IntoTopic("b")) }),
+      ),
+    );
+    const s = await sim(f);
+    s.sendAll([1, 5, 2, 6].map((id) => ({ id, n: 0 })));
+    await s.run();
+    assert.deepEqual(sizes, [2]);
+    assert.deepEqual([ids(s, "a"), ids(s, "b")], [[1, 2], [5, 6]]);
+    assert.equal(s.committed(0), 4);
+  });
+
+  test("With on a record stream (no CollectBatch; quirk 7 fixed) injects deps and isolates failures", async () => {
+    const step = RecordStep.of((m: Message<ItemP>, d: { k: number }) => {
+      if (m.payload.id === 2) throw new Error("x");
+      return { ...m.payload, id: m.payload.id + d.k };
+    });
+    const f = flowOf(
+      new Process(new With({ process: new Process(step, new IntoTopic("a")), deps: { k: 100 } })),
+      {
+        errors: new IntoTopic("errs"),
+      },
+    );
+    const s = await sim(f);
+    s.sendAll([1, 2, 3].map((id) => ({ id, n: 0 })));
+    await s.run();
+    assert.deepEqual(ids(s, "a"), [101, 103]);
+    assert.deepEqual(envelopes(s, "errs").map((e) => e.originalMessage.payload.id), [2]);
+    assert.equal(s.committed(0), 3);
+  });
+});
 
 describe("unrouted errors", () => {
   const failing = () =>

@@ -315,7 +315,7 @@ function buildFlow(spec: Pipe, dlq: boolean): StreamFlow<P> {
       }
       return { ...p, v: (p.v * s.a + s.b) % 100 };
     };
-    if (s.async) return RecordStep.of(async (m: Message<P>) => run(m.payload), { name });
+    if (s.async) return RecordStep.of((m: Message<P>) => Promise.resolve(m.payload).then(run), { name });
     return RecordStep.of((m: Message<P>) => run(m.payload), { name });
   };
   const recNodes = (n: RecSpec): ProcessNode[] => {
@@ -350,7 +350,9 @@ function buildFlow(spec: Pipe, dlq: boolean): StreamFlow<P> {
         return [
           new CollectBatch({ maxRecords: n.max, timeoutMs: n.timeout }),
           n.async
-            ? BatchStep.of(async (ms: readonly Message<P>[]) => run(ms), { name: `B${seq++}` })
+            ? BatchStep.of((ms: readonly Message<P>[]) => Promise.resolve(ms).then(run), {
+              name: `B${seq++}`,
+            })
             : BatchStep.of(run, { name: `B${seq++}` }),
           new ForEach(),
         ];

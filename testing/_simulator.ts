@@ -350,9 +350,9 @@ export class FlowSimulator {
     if (!this.#running) await this.run();
   }
 
-  /** Lets in-flight asynchronous work reach its next wait (a few macrotask turns; no time passes). */
+  /** Lets in-flight asynchronous work reach its next wait (promise turns only; no time passes). */
   async #settle(): Promise<void> {
-    for (let i = 0; i < 5; i++) await new Promise<void>((r) => setTimeout(r, 0));
+    for (let i = 0; i < 200; i++) await Promise.resolve();
   }
 
   /** End of input: processes everything, flushes every CollectBatch buffer, delivers and commits. */
@@ -374,6 +374,24 @@ export class FlowSimulator {
       await this.#driver.stop();
     } catch { /* a crashed process does not dispose cleanly */ }
     await this.#boot();
+  }
+
+  /**
+   * Simulates a consumer-group rebalance the way the Kafka runner handles a revoke: buffered batches are
+   * flushed and delivered, watermarks committed, partition state dropped; consumption then resumes from
+   * the committed offsets (anything not committed is delivered again).
+   */
+  async rebalance(): Promise<void> {
+    await this.#driver.flush();
+    this.#commit();
+    const tps = [...this.#positions.keys()].map((k) => {
+      const [topic, p] = k.split("\u0000");
+      return { topic, partition: Number(p) };
+    });
+    this.#driver.revoke(tps);
+    for (const tp of tps) {
+      this.#positions.set(`${tp.topic}\u0000${tp.partition}`, this.broker.committed(this.group, tp.topic, tp.partition) ?? 0);
+    }
   }
 
   /** Graceful shutdown: flushes, commits and disposes resources. */
