@@ -30,8 +30,11 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /**
- * Random ids from `crypto.randomUUID()`.
+ * Random trace ids (128 random bits from `crypto.getRandomValues`, drawn from a pooled buffer, as 32
+ * lowercase hex characters like Python's `uuid4().hex`).
  *
  * @example
  * ```ts
@@ -39,9 +42,24 @@ export const systemClock: Clock = {
  * randomIds.traceId().length; // 32
  * ```
  */
-export const randomIds: IdSource = {
-  traceId: () => crypto.randomUUID().replaceAll("-", ""),
-};
+export const randomIds: IdSource = (() => {
+  const pool = new Uint8Array(16 * 1024);
+  let pos = pool.length;
+  return {
+    traceId(): string {
+      if (pos + 16 > pool.length) {
+        crypto.getRandomValues(pool);
+        pos = 0;
+      }
+      const p = pool;
+      const i = pos;
+      pos += 16;
+      return HEX[p[i]] + HEX[p[i + 1]] + HEX[p[i + 2]] + HEX[p[i + 3]] + HEX[p[i + 4]] + HEX[p[i + 5]] +
+        HEX[p[i + 6]] + HEX[p[i + 7]] + HEX[p[i + 8]] + HEX[p[i + 9]] + HEX[p[i + 10]] + HEX[p[i + 11]] +
+        HEX[p[i + 12]] + HEX[p[i + 13]] + HEX[p[i + 14]] + HEX[p[i + 15]];
+    },
+  };
+})();
 
 /**
  * Deterministic ids: a 128-bit xorshift sequence from a seed, rendered as 32 hex characters.

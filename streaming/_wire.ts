@@ -184,10 +184,13 @@ export class Wire {
       producedAtMs,
     };
     const value = encodeEnvelope(header, m.payload, payloadCodec(t));
+    const headers: Record<string, Uint8Array> = { ...meta.headers };
+    const incomingTrace = headers[HEADERS.traceId];
+    if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) headers[HEADERS.parentTraceId] = incomingTrace;
     return {
       key: keyToBytes(this.#resolveKey(m, sink)),
       value,
-      headers: traceHeaders({ ...meta.headers }, header),
+      headers: traceHeaders(headers, header),
       timestampMs: producedAtMs,
     };
   }
@@ -263,12 +266,43 @@ export class Wire {
   }
 }
 
+/** True when `bytes` holds exactly the ASCII/UTF-8 text `text` (ASCII fast path). */
+function sameText(bytes: Uint8Array | undefined, text: string): boolean {
+  if (bytes === undefined || bytes.length !== text.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] !== text.charCodeAt(i)) return false;
+  return true;
+}
+
+/** UTF-8 bytes of a header value; short ASCII strings avoid a native call. */
+function headerBytes(text: string): Uint8Array {
+  const n = text.length;
+  if (n <= 64) {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 127) return utf8e.encode(text);
+      b[i] = c;
+    }
+    return b;
+  }
+  return utf8e.encode(text);
+}
+
+/**
+ * Sets the trace headers (only for non-null values). A value equal to the header already present (e.g.
+ * the forwarded `x-correlation-id`) reuses its bytes.
+ */
 function traceHeaders(headers: Record<string, Uint8Array>, h: EnvelopeHeader): Record<string, Uint8Array> {
-  if (h.correlationId !== null) headers[HEADERS.correlationId] = utf8e.encode(h.correlationId);
-  if (h.parentTraceId !== null) headers[HEADERS.parentTraceId] = utf8e.encode(h.parentTraceId);
-  if (h.causationId !== null) headers[HEADERS.causationId] = utf8e.encode(h.causationId);
-  if (h.traceId !== null) headers[HEADERS.traceId] = utf8e.encode(h.traceId);
+  set(headers, HEADERS.correlationId, h.correlationId);
+  set(headers, HEADERS.parentTraceId, h.parentTraceId);
+  set(headers, HEADERS.causationId, h.causationId);
+  set(headers, HEADERS.traceId, h.traceId);
   return headers;
+}
+
+function set(headers: Record<string, Uint8Array>, name: string, value: string | null): void {
+  if (value === null) return;
+  if (!sameText(headers[name], value)) headers[name] = headerBytes(value);
 }
 
 /** Envelope fields a producer may set (missing ones default to null; version to 1). */
