@@ -72,7 +72,10 @@ const kafka = new Kafka({ brokers, clientId: "loom-flow-bench", logLevel: logLev
 const admin = kafka.admin();
 await admin.connect();
 await admin.createTopics({
-  topics: [input, `${input}.raw-out`, `${input}.flow-out`].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  topics: [input, `${input}.raw-out`, `${input}.flow-out`].map((topic) => ({
+    topic,
+    numPartitions: PARTITIONS,
+  })),
   waitForLeaders: true,
 });
 
@@ -84,17 +87,24 @@ await admin.createTopics({
   for (let i = 0; i < N; i += BATCH) {
     const messages = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      const value = encodeSourceValue({
-        order_id: `order-${j.toString().padStart(8, "0")}`,
-        customer: `customer-${j % 997}`,
-        amount: 10.5 + (j % 100),
-        quantity: 1 + (j % 7),
-        segment: j % 3 ? "standard" : "vip",
-        country: j % 2 ? "ES" : "FR",
-        paid: j % 5 !== 0,
-        created_at_ms: 1_700_000_000_000 + j,
-      }, Order, { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" });
-      messages.push({ key: `k-${j % 1000}`, value: Buffer.from(value.buffer, value.byteOffset, value.length) });
+      const value = encodeSourceValue(
+        {
+          order_id: `order-${j.toString().padStart(8, "0")}`,
+          customer: `customer-${j % 997}`,
+          amount: 10.5 + (j % 100),
+          quantity: 1 + (j % 7),
+          segment: j % 3 ? "standard" : "vip",
+          country: j % 2 ? "ES" : "FR",
+          paid: j % 5 !== 0,
+          created_at_ms: 1_700_000_000_000 + j,
+        },
+        Order,
+        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
+      );
+      messages.push({
+        key: `k-${j % 1000}`,
+        value: Buffer.from(value.buffer, value.byteOffset, value.length),
+      });
     }
     await producer.send({ topic: input, acks: -1, messages });
   }
@@ -107,7 +117,12 @@ const endOf = new Map(ends.map((e) => [e.partition, Number(e.high)]));
 async function rawPipe(withHeaders: boolean): Promise<number> {
   const group = `bench-raw-${withHeaders ? "h" : "n"}-${tag}`;
   const hv = Buffer.from("0123456789abcdef0123456789abcdef");
-  const traceHeaders = { "x-correlation-id": hv, "x-parent-trace-id": hv, "x-causation-id": hv, "x-trace-id": hv };
+  const traceHeaders = {
+    "x-correlation-id": hv,
+    "x-parent-trace-id": hv,
+    "x-causation-id": hv,
+    "x-trace-id": hv,
+  };
   const consumer = kafka.consumer({ groupId: group });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
@@ -131,7 +146,11 @@ async function rawPipe(withHeaders: boolean): Promise<number> {
         }
         const last = batch.messages[batch.messages.length - 1];
         resolveOffset(last.offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(Number(last.offset) + 1) }]);
+        await consumer.commitOffsets([{
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: String(Number(last.offset) + 1),
+        }]);
         await heartbeat();
         consumed += batch.messages.length;
         if (consumed >= N) resolve();
@@ -183,12 +202,35 @@ async function enginePipe(): Promise<{ seconds: number; produced: number }> {
       const p = runner.producer as unknown as { send: (t: string, r: unknown[]) => Promise<void> };
       const orig = p.send.bind(p);
       let sendMs = 0, sends = 0, recs = 0;
-      p.send = async (t, r) => { const t1 = performance.now(); await orig(t, r); sendMs += performance.now() - t1; sends++; recs += r.length; };
+      p.send = async (t, r) => {
+        const t1 = performance.now();
+        await orig(t, r);
+        sendMs += performance.now() - t1;
+        sends++;
+        recs += r.length;
+      };
       const d = runner.driver as unknown as { handle: (b: { records: unknown[] }) => Promise<void> };
       const h = d.handle.bind(d);
       let handleMs = 0, batches = 0;
-      d.handle = async (b) => { const t1 = performance.now(); await h(b); handleMs += performance.now() - t1; batches++; };
-      setInterval(() => console.error(JSON.stringify({ sendMs: Math.round(sendMs), sends, recs, handleMs: Math.round(handleMs), batches })), 1000);
+      d.handle = async (b) => {
+        const t1 = performance.now();
+        await h(b);
+        handleMs += performance.now() - t1;
+        batches++;
+      };
+      setInterval(
+        () =>
+          console.error(
+            JSON.stringify({
+              sendMs: Math.round(sendMs),
+              sends,
+              recs,
+              handleMs: Math.round(handleMs),
+              batches,
+            }),
+          ),
+        1000,
+      );
     }
     t0 = performance.now();
     void runner.start();
@@ -224,9 +266,19 @@ const result = {
 };
 console.log("| pipeline | runtime | messages | seconds | msgs/s |");
 console.log("|---|---|---|---|---|");
-console.log(`| raw kafkajs consume → produce → commit | ${runtime} | ${N} | ${result.raw_seconds} | ${rawRate} |`);
-console.log(`| raw kafkajs, + the 4 trace headers loom writes | ${runtime} | ${N} | ${rawHeadersSeconds.toFixed(2)} | ${rawHeadersRate} |`);
-console.log(`| loom: decode → step → encode, exact commits | ${runtime} | ${N} | ${result.engine_seconds} | ${flowRate} |`);
-console.log(`ratio engine/raw: ${result.ratio} (vs raw with the same headers: ${result.ratio_vs_raw_with_headers})`);
+console.log(
+  `| raw kafkajs consume → produce → commit | ${runtime} | ${N} | ${result.raw_seconds} | ${rawRate} |`,
+);
+console.log(
+  `| raw kafkajs, + the 4 trace headers loom writes | ${runtime} | ${N} | ${
+    rawHeadersSeconds.toFixed(2)
+  } | ${rawHeadersRate} |`,
+);
+console.log(
+  `| loom: decode → step → encode, exact commits | ${runtime} | ${N} | ${result.engine_seconds} | ${flowRate} |`,
+);
+console.log(
+  `ratio engine/raw: ${result.ratio} (vs raw with the same headers: ${result.ratio_vs_raw_with_headers})`,
+);
 console.log(JSON.stringify(result));
 process.exit(0);

@@ -2,14 +2,14 @@
  * `KafkaFlowRunner`: runs a compiled plan on a real Kafka cluster through the kafkajs adapter, with
  * the same engine and driver as the simulator.
  *
- * Guarantee (at-least-once, `enable_auto_commit: false`, the recommended setting): the offset committed
- * for a partition is always the offset after the longest prefix of its records whose every output
- * (topic records, error envelopes, dead-letter records, table rows) the broker or sink acknowledged, or
- * which were deliberately discarded. Commits happen after each processed batch, on every CollectBatch
- * timer flush, when partitions are revoked in a rebalance, and on graceful shutdown. A crash loses no
- * message: whatever was not committed is delivered again (duplicates are possible, never gaps).
- * With `enable_auto_commit: true` nothing is committed by the runner and kafkajs' auto-commit is NOT
- * enabled either (offsets would run ahead of processing); the setting is reported as unsupported.
+ * Guarantee (at-least-once): the offset committed for a partition is always the offset after the longest
+ * prefix of its records whose every output (topic records, error envelopes, dead-letter records, table
+ * rows) the broker or sink acknowledged, or which were deliberately discarded. Settled watermarks are
+ * committed by a timer loop (every `tickMs`, default 50 ms), when partitions are revoked in a rebalance
+ * (after flushing buffered batches), and on graceful shutdown. A crash loses no message: whatever was not
+ * committed is delivered again (duplicates are possible, never gaps). The client's own auto-commit is
+ * never enabled: `enable_auto_commit: true` (the original's default) is treated like `false`, because
+ * committing before delivery could lose messages.
  *
  * @module
  */
@@ -133,9 +133,9 @@ export class KafkaFlowRunner {
     this.#state = "starting";
     const src = this.plan.source;
     if (src.settings.enableAutoCommit) {
-      this.#log.warn("auto_commit_ignored", {
+      this.#log.info("auto_commit_replaced", {
         reason:
-          "enable_auto_commit: true would commit offsets before processing; the runner commits after delivery instead",
+          "enable_auto_commit: true is served by committing settled offsets after delivery (never before)",
       });
     }
     await this.driver.start();
@@ -203,10 +203,6 @@ export class KafkaFlowRunner {
   /** Commits the moved watermarks (serialized). */
   #commit(): Promise<void> {
     const run = async () => {
-      if (this.plan.source.settings.enableAutoCommit) {
-        this.driver.takeCommits();
-        return;
-      }
       const offsets = this.driver.takeCommits();
       if (offsets.length === 0) return;
       try {
