@@ -6,6 +6,7 @@
 import type { Message } from "./_message.ts";
 import { ERROR_KINDS, type ErrorKind } from "./_message.ts";
 import type { MessageType } from "./_type.ts";
+import type * as v from "valibot";
 import type { PredicateLike, SelectorLike } from "./_expr.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -55,11 +56,11 @@ export interface StepOptions {
 const STEP = Symbol.for("loom.step");
 
 /** Base class of all steps. */
-export abstract class Step<In = unknown, Out = unknown> {
+export abstract class Step<in In = unknown, out Out = unknown> {
   /** Marker used by the compiler. */
   readonly [STEP]: true = true;
-  /** Phantom input type. */
-  declare readonly __in?: In;
+  /** Phantom input type (contravariant: a step accepting a wider input fits a narrower stream). */
+  declare readonly __in?: (input: In) => void;
   /** Phantom output type. */
   declare readonly __out?: Out;
   /** Explicit step name (else the class name). */
@@ -112,7 +113,7 @@ export function isStepClass(value: unknown): value is new () => Step<Any, Any> {
  * const inline = RecordStep.of((m: Message<{ n: number }>) => ({ n: m.payload.n + 1 }), { name: "inc" });
  * ```
  */
-export abstract class RecordStep<In = unknown, Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class RecordStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "record" as const;
   /** Transforms one message. */
@@ -151,7 +152,7 @@ class FnRecordStep<In, Out, D extends Deps> extends RecordStep<In, Out, D> {
  * const upper = BatchStep.of((ms: readonly Message<{ s: string }>[]) => ms.map((m) => ({ s: m.payload.s.toUpperCase() })));
  * ```
  */
-export abstract class BatchStep<In = unknown, Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class BatchStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "batch" as const;
   /** Transforms a batch; the result must have the same length as the input. */
@@ -193,7 +194,7 @@ class FnBatchStep<In, Out, D extends Deps> extends BatchStep<In, Out, D> {
  * const split = ExpandStep.of((m: Message<{ words: string[] }>) => m.payload.words.map((w) => ({ w })));
  * ```
  */
-export abstract class ExpandStep<In = unknown, Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class ExpandStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "expand" as const;
   /** Expands one message into any number of outputs. */
@@ -325,7 +326,7 @@ export class FromTopic<P = unknown> {
   /** @param name logical ref @param payload payload type @param options shape (record by default) */
   constructor(
     readonly name: string,
-    readonly payload: MessageType,
+    readonly payload: MessageType<v.GenericSchema<unknown, P>>,
     readonly options: { readonly shape?: StreamShape } = {},
   ) {}
   /** Declared shape. */
@@ -1076,12 +1077,13 @@ export type ProcessNode =
  * p.length; // 2
  * ```
  */
-export class Process<In = unknown, Out = unknown> implements Iterable<ProcessNode> {
+export class Process<in In = Any, out Out = Any> implements Iterable<ProcessNode> {
   /** Marker. */
   readonly kind = "process" as const;
-  /** Phantom types. */
-  declare readonly __in?: In;
+  /** Phantom output type (the input type is only checked through the variance annotation). */
   declare readonly __out?: Out;
+  /** Phantom input type. */
+  declare readonly __in?: (input: In) => void;
   readonly nodes: readonly ProcessNode[];
   /** @param nodes at least one node */
   constructor(...nodes: ProcessNode[]) {
@@ -1095,6 +1097,64 @@ export class Process<In = unknown, Out = unknown> implements Iterable<ProcessNod
   /** Iterates the nodes. */
   [Symbol.iterator](): Iterator<ProcessNode> {
     return this.nodes[Symbol.iterator]();
+  }
+
+  /**
+   * Starts a typed process: each node added with {@link ProcessBuilder.then} is checked by the TypeScript
+   * compiler against the payload type produced by the previous one.
+   *
+   * @example
+   * ```ts
+   * import * as v from "valibot";
+   * import { Drain, messageType, Process, RecordStep, type Message } from "@loom/streaming";
+   * const Order = messageType("order", v.object({ id: v.string(), amount: v.number() }));
+   * const p = Process.from(Order)
+   *   .then(RecordStep.of((m: Message<{ id: string; amount: number }>) => ({ id: m.payload.id, big: m.payload.amount > 100 })))
+   *   .end(new Drain());
+   * ```
+   */
+  static from<P>(_type?: MessageType<v.GenericSchema<unknown, P>> | FromTopic<P>): ProcessBuilder<P, P> {
+    return new ProcessBuilder<P, P>([]);
+  }
+}
+
+/** Nodes that keep the payload type of the stream (shape adapters and in-place routing). */
+export type PassThroughNode = CollectBatch | ForEach | Router | Explode;
+
+/** Nodes that end a process. */
+export type TerminalNode = IntoTopic | Drain | IntoSink<Any> | With | WithAsync | Fork | Broadcast | ExpandRoutes;
+
+/**
+ * Builds a {@link Process} node by node with static type checks (see {@link Process.from}).
+ *
+ * @example
+ * ```ts
+ * import { Drain, Process, RecordStep, type Message } from "@loom/streaming";
+ * const p = Process.from<{ n: number }>()
+ *   .then(RecordStep.of((m: Message<{ n: number }>) => ({ n: m.payload.n + 1 })))
+ *   .end(new Drain());
+ * ```
+ */
+export class ProcessBuilder<In, Cur> {
+  readonly #nodes: readonly ProcessNode[];
+  /** @param nodes nodes so far */
+  constructor(nodes: readonly ProcessNode[]) {
+    this.#nodes = nodes;
+  }
+  /** Appends a step whose input accepts the current payload type; the stream then carries its output. */
+  then<O>(step: Step<Cur, O>): ProcessBuilder<In, O>;
+  /** Appends a node that keeps the payload type (CollectBatch, ForEach, Router, Explode). */
+  then(node: PassThroughNode): ProcessBuilder<In, Cur>;
+  then(node: Step<Cur, unknown> | PassThroughNode): ProcessBuilder<In, unknown> {
+    return new ProcessBuilder([...this.#nodes, node]);
+  }
+  /** Ends the process with a terminal node. */
+  end(node: TerminalNode): Process<In, never> {
+    return new Process<In, never>(...this.#nodes, node);
+  }
+  /** Ends the process without a terminal (for `StreamFlow.output`, Router branches, Broadcast routes). */
+  build(): Process<In, Cur> {
+    return new Process<In, Cur>(...this.#nodes);
   }
 }
 
