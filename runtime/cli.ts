@@ -3,20 +3,20 @@
  * `streaming.runtime.transport: kafka`) and `record` real topic traffic into a fixture.
  *
  *   deno run -A runtime/cli.ts run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
- *   deno run -A runtime/cli.ts record --config <config.yaml> --topic <topic> --out <file.jsonl> [--limit N]
+ *   deno run -A runtime/cli.ts record [--config <config.yaml> | --brokers <b>] --topic <topic> --out <file.jsonl> [--limit N]
  *
  * @module
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
 import { CompilationError } from "../streaming/_compiler.ts";
-import { ConfigError, readRuntimeSettings } from "../streaming/_config.ts";
+import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/_config.ts";
 import { loadConfigFile, loadFlowModule } from "./_load.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
 
 const USAGE = `usage:
   run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
-  record --config <config.yaml> --topic <topic> --out <file.jsonl> [--limit N] [--timeout-ms N]`;
+  record (--config <config.yaml> | --brokers host:port[,...]) --topic <topic> --out <file.jsonl> [--limit N] [--timeout-ms N]`;
 
 /** Parsed command line. */
 export interface CliArgs {
@@ -87,8 +87,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       case "record": {
         const { recordFixture } = await import("./_record.ts");
+        const config = typeof args.flags.config === "string"
+          ? loadConfigFile(args.flags.config)
+          : ConfigContext.fromObject({
+            kafka: {
+              consumer: {
+                brokers: String(args.flags.brokers ?? process.env.LOOM_KAFKA_BROKERS ?? "127.0.0.1:19092").split(","),
+                group_id: "loom-record",
+                topics: [],
+              },
+            },
+          });
         const n = await recordFixture({
-          config: loadConfigFile(need(args, "config")),
+          config,
           topic: need(args, "topic"),
           out: need(args, "out"),
           limit: numberFlag(args, "limit") ?? 1000,

@@ -1,0 +1,48 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { loadConfigFile, loadFlowModule, main, parseArgs, runInMemory } from "./mod.ts";
+import { CompilationError } from "../mod.ts";
+
+const root = new URL("../", import.meta.url);
+const path = (p: string) => new URL(p, root).pathname;
+
+describe("cli", () => {
+  test("parseArgs: positional, --flag value, --flag=value, boolean flags", () => {
+    const a = parseArgs(["run", "flow.ts", "--config", "c.yaml", "--limit=5", "--json"]);
+    assert.equal(a.command, "run");
+    assert.deepEqual(a.positional, ["flow.ts"]);
+    assert.deepEqual(a.flags, { config: "c.yaml", limit: "5", json: true });
+  });
+
+  test("run on the in-memory broker replays the example fixture", async () => {
+    const flow = await loadFlowModule(path("examples/orders/flow.ts"));
+    const config = loadConfigFile(path("examples/orders/orders.yaml"), {});
+    const report = await runInMemory(flow, config, readFileSync(path("examples/orders/orders.jsonl"), "utf8"));
+    assert.equal(report.consumed, 5);
+    assert.deepEqual(report.topics["orders.scored"].map((m) => m.key), ["alice", "bob", "dave"]);
+    assert.deepEqual(report.errors, { wire: 1, routing: 0, task: 0, business: 1 });
+    assert.deepEqual(report.committed, { "orders.raw[0]": 5 });
+  });
+
+  test("usage errors exit 2; a missing config file exits 1 with a clear message", async () => {
+    const errors: string[] = [];
+    const orig = console.error;
+    console.error = (...x: unknown[]) => void errors.push(x.join(" "));
+    try {
+      assert.equal(await main(["nope"]), 2);
+      assert.equal(await main(["run"]), 2);
+      assert.equal(await main(["run", path("examples/orders/flow.ts"), "--config", "/nonexistent.yaml"]), 1);
+    } finally {
+      console.error = orig;
+    }
+    assert.match(errors[0], /unknown command 'nope'/);
+    assert.match(errors[1], /missing <flow.ts>/);
+    assert.match(errors[2], /cannot read config file \/nonexistent.yaml/);
+  });
+
+  test("a module without a StreamFlow is rejected with a hint", async () => {
+    await assert.rejects(() => loadFlowModule(path("streaming/_test_support.ts")), /exports no StreamFlow/);
+    assert.ok(CompilationError);
+  });
+});
