@@ -75,6 +75,7 @@ export class KafkaFlowRunner {
   #done: Promise<void>;
   #resolveDone!: () => void;
   #ticking = false;
+  readonly #tables: Map<string, SinkWriter>;
   readonly #o: KafkaRunnerOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -95,13 +96,14 @@ export class KafkaFlowRunner {
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of plan.storageSinks) {
       const w = options.tables?.get(s.name);
-      if (!w) {
+      if (w) tables.set(path, w);
+      else if (typeof s.sink.createWriter !== "function") {
         throw new Error(
-          `storage sink '${s.name}' (${path}) has no writer: pass one in KafkaRunnerOptions.tables (table backends live in @loom/streaming/sinks)`,
+          `storage sink '${s.name}' (${path}) has no writer: pass one in KafkaRunnerOptions.tables (table backends live in @loom/streaming/sinks) or give the sink a createWriter()`,
         );
       }
-      tables.set(path, w);
     }
+    this.#tables = tables;
     this.driver = new FlowDriver(plan, {
       producer: this.producer,
       tables,
@@ -137,6 +139,14 @@ export class KafkaFlowRunner {
         reason:
           "enable_auto_commit: true is served by committing settled offsets after delivery (never before)",
       });
+    }
+    for (const [path, s] of this.plan.storageSinks) {
+      if (this.#tables.has(path)) continue;
+      // the sink brings its own writer (IntoSink.createWriter)
+      this.#tables.set(
+        path,
+        await s.sink.createWriter!({ section: s.section, config: this.plan.config, workerIndex: 0, workerCount: 1 }),
+      );
     }
     await this.driver.start();
     await this.producer.connect();
