@@ -88,6 +88,29 @@ export interface DriverOptions {
 }
 
 const HEADER_DLQ_ERROR = "x-dlq-error";
+
+/**
+ * Zeroed counters.
+ *
+ * @example
+ * ```ts
+ * import { emptyStats } from "@loom/streaming";
+ * emptyStats().consumed; // 0
+ * ```
+ */
+export function emptyStats(): DriverStats {
+  return {
+    consumed: 0,
+    produced: {},
+    tableRows: {},
+    errors: { wire: 0, routing: 0, task: 0, business: 0 },
+    discarded: 0,
+    unrouted: 0,
+    deadLettered: 0,
+    retries: 0,
+    batches: 0,
+  };
+}
 const utf8 = new TextEncoder();
 
 /**
@@ -124,17 +147,7 @@ export class FlowDriver {
       unroutedErrors: options.unroutedErrors ?? plan.runtime.unroutedErrors,
       beforeStep: options.beforeStep,
     });
-    this.stats = {
-      consumed: 0,
-      produced: {},
-      tableRows: {},
-      errors: { wire: 0, routing: 0, task: 0, business: 0 },
-      discarded: 0,
-      unrouted: 0,
-      deadLettered: 0,
-      retries: 0,
-      batches: 0,
-    };
+    this.stats = emptyStats();
   }
 
   /** Opens worker-scoped resources. */

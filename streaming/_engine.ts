@@ -471,7 +471,9 @@ export class Engine {
   apply(item: Item, result: unknown, output: MessageType | undefined): void {
     if (isMessageLike(result)) {
       if (output) item.type = output;
-      else if (result.payload !== item.message.payload || result.meta.messageType !== item.message.meta.messageType) {
+      else if (
+        result.payload !== item.message.payload || result.meta.messageType !== item.message.meta.messageType
+      ) {
         item.type = null; // another payload or type: its schema is unknown, it is encoded dynamically
       }
       item.message = result;
@@ -728,6 +730,34 @@ class BatchStepOp implements Op {
   }
 }
 
+/**
+ * Calls `invoke(i)` for i in [0, n), capturing thrown errors and rejected promises as {@link Failed};
+ * when any call returned a promise, waits for all of them before `finish` (otherwise stays synchronous).
+ */
+function settleAll(n: number, invoke: (i: number) => unknown, finish: (results: unknown[]) => Flow): Flow {
+  const results: unknown[] = new Array(n);
+  let promises: Promise<void>[] | null = null;
+  for (let i = 0; i < n; i++) {
+    try {
+      const r = invoke(i);
+      results[i] = r;
+      if (isThenable(r)) {
+        (promises ??= []).push(
+          Promise.resolve(r).then((v) => {
+            results[i] = v;
+          }, (err) => {
+            results[i] = new Failed(err);
+          }),
+        );
+      }
+    } catch (err) {
+      results[i] = new Failed(err);
+    }
+  }
+  if (promises) return Promise.all(promises).then(() => finish(results));
+  return finish(results);
+}
+
 class ExpandStepOp implements Op {
   constructor(
     readonly engine: Engine,
@@ -739,33 +769,14 @@ class ExpandStepOp implements Op {
 
   push(chunk: Chunk, em: Emission): Flow {
     const items = chunk as Item[];
-    const e = this.engine;
     const out: Item[] = [];
-    let promises: Promise<void>[] | null = null;
-    const results: unknown[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) {
-      try {
-        e.before(this.name, this.path);
-        results[i] = this.step.execute(items[i].message, EMPTY);
-        if (isThenable(results[i])) {
-          (promises ??= []).push(
-            Promise.resolve(results[i]).then((v) => {
-              results[i] = v;
-            }, (err) => {
-              results[i] = new Failed(err);
-            }),
-          );
-        }
-      } catch (err) {
-        results[i] = new Failed(err);
-      }
-    }
-    const finish = (): Flow => {
+    return settleAll(items.length, (i) => {
+      this.engine.before(this.name, this.path);
+      return this.step.execute(items[i].message, EMPTY);
+    }, (results) => {
       for (let i = 0; i < items.length; i++) this.settle(items[i], results[i], out, em);
       if (out.length) return this.next.push(out, em);
-    };
-    if (promises) return Promise.all(promises).then(finish);
-    return finish();
+    });
   }
 
   settle(it: Item, r: unknown, out: Item[], em: Emission): void {
@@ -829,31 +840,13 @@ class BatchExpandStepOp implements Op {
   push(chunk: Chunk, em: Emission): Flow {
     const batches = chunk as Item[][];
     const out: Item[] = [];
-    let promises: Promise<void>[] | null = null;
-    const results: unknown[] = new Array(batches.length);
-    for (let b = 0; b < batches.length; b++) {
-      try {
-        this.engine.before(this.name, this.path);
-        results[b] = this.step.execute(batches[b].map((it) => it.message), EMPTY);
-        if (isThenable(results[b])) {
-          (promises ??= []).push(
-            Promise.resolve(results[b]).then((v) => {
-              results[b] = v;
-            }, (err) => {
-              results[b] = new Failed(err);
-            }),
-          );
-        }
-      } catch (err) {
-        results[b] = new Failed(err);
-      }
-    }
-    const finish = (): Flow => {
+    return settleAll(batches.length, (b) => {
+      this.engine.before(this.name, this.path);
+      return this.step.execute(batches[b].map((it) => it.message), EMPTY);
+    }, (results) => {
       for (let b = 0; b < batches.length; b++) this.settle(batches[b], results[b], out, em);
       if (out.length) return this.next.push(out, em);
-    };
-    if (promises) return Promise.all(promises).then(finish);
-    return finish();
+    });
   }
 
   settle(batch: Item[], r: unknown, out: Item[], em: Emission): void {

@@ -149,21 +149,7 @@ export class Wire {
       return { ok: false, error: e instanceof Error ? e.message : String(e) };
     }
     const h = decoded.header;
-    const meta: MessageMeta = {
-      messageId: messageIdOf(r),
-      correlationId: h.correlationId,
-      traceId: h.traceId ?? this.#ids.traceId(),
-      parentTraceId: h.parentTraceId,
-      causationId: h.causationId,
-      producedAtMs: h.producedAtMs,
-      messageType: h.messageType,
-      messageVersion: h.messageVersion,
-      topic: r.topic,
-      partition: r.partition,
-      offset: r.offset,
-      key: r.key,
-      headers: r.headers,
-    };
+    const meta = metaOf(r, h, h.traceId ?? this.#ids.traceId());
     return { ok: true, message: { payload: decoded.payload, meta }, type };
   }
 
@@ -186,7 +172,9 @@ export class Wire {
     const value = encodeEnvelope(header, m.payload, payloadCodec(t));
     const headers: Record<string, Uint8Array> = { ...meta.headers };
     const incomingTrace = headers[HEADERS.traceId];
-    if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) headers[HEADERS.parentTraceId] = incomingTrace;
+    if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) {
+      headers[HEADERS.parentTraceId] = incomingTrace;
+    }
     return {
       key: keyToBytes(this.#resolveKey(m, sink)),
       value,
@@ -373,24 +361,25 @@ export function decodeOutputRecord(r: SourceRecord): OutputMessage {
   else if (probe && probe.messageType.startsWith("loom.streaming.error.")) codec = errorCodec(null);
   const d = decodeEnvelope(r.value, codec, 0);
   const h = d.header;
+  return { payload: d.payload, meta: metaOf(r, h, h.traceId), record: r };
+}
+
+/** Message metadata of a decoded record: envelope lineage and type, record coordinates, key and headers. */
+function metaOf(r: SourceRecord, h: EnvelopeHeader, traceId: string | null): MessageMeta {
   return {
-    payload: d.payload,
-    meta: {
-      messageId: messageIdOf(r),
-      correlationId: h.correlationId,
-      traceId: h.traceId,
-      parentTraceId: h.parentTraceId,
-      causationId: h.causationId,
-      producedAtMs: h.producedAtMs,
-      messageType: h.messageType,
-      messageVersion: h.messageVersion,
-      topic: r.topic,
-      partition: r.partition,
-      offset: r.offset,
-      key: r.key,
-      headers: r.headers,
-    },
-    record: r,
+    messageId: messageIdOf(r),
+    correlationId: h.correlationId,
+    traceId,
+    parentTraceId: h.parentTraceId,
+    causationId: h.causationId,
+    producedAtMs: h.producedAtMs,
+    messageType: h.messageType,
+    messageVersion: h.messageVersion,
+    topic: r.topic,
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key,
+    headers: r.headers,
   };
 }
 

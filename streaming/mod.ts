@@ -53,6 +53,7 @@ export {
   DeliveryFailure,
   type DriverOptions,
   type DriverStats,
+  emptyStats,
   FlowDriver,
   type Logger,
   silentLogger,
