@@ -16,6 +16,7 @@
 import { FlowDriver, type Logger, silentLogger } from "../streaming/_driver.ts";
 import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/_clock.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
+import type { ProducerSettings } from "../streaming/_settings.ts";
 import type { SinkWriter } from "../streaming/_nodes.ts";
 import type { RecordBatch, TopicPartition, TopicPartitionOffset } from "../streaming/_transport.ts";
 import {
@@ -86,13 +87,8 @@ export class KafkaFlowRunner {
     this.#o = options;
     this.#log = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
-    const producerSettings = plan.output?.settings ?? [...plan.topicSinks.values()][0]?.settings ??
-      [...plan.errorRoutes.values()][0]?.settings ?? plan.kafka.producer;
     this.consumer = options.consumer ?? new KafkaConsumerClient(plan.source.settings, options.client);
-    if (!producerSettings && !options.producer) {
-      throw new Error("the flow writes to Kafka but no producer is configured (kafka.producer)");
-    }
-    this.producer = options.producer ?? new KafkaProducerClient(producerSettings!, options.client);
+    this.producer = options.producer ?? routedProducer(plan, options.client);
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of plan.storageSinks) {
       const w = options.tables?.get(s.name);
@@ -145,7 +141,12 @@ export class KafkaFlowRunner {
       // the sink brings its own writer (IntoSink.createWriter)
       this.#tables.set(
         path,
-        await s.sink.createWriter!({ section: s.section, config: this.plan.config, workerIndex: 0, workerCount: 1 }),
+        await s.sink.createWriter!({
+          section: s.section,
+          config: this.plan.config,
+          workerIndex: 0,
+          workerCount: 1,
+        }),
       );
     }
     await this.driver.start();
@@ -290,3 +291,52 @@ export class KafkaFlowRunner {
 }
 
 export type { KafkaConsumerError };
+
+/**
+ * One kafkajs producer per distinct producer configuration of the plan (outputs may name producers on
+ * different clusters or with different security), with each send routed by physical topic. A dead-letter
+ * topic uses the producer of the sink it belongs to, as in the original.
+ */
+function routedProducer(plan: CompiledPlan, client: KafkaClientOptions | undefined): KafkaProducerPort {
+  const sinks = [
+    ...(plan.output ? [plan.output] : []),
+    ...plan.topicSinks.values(),
+    ...plan.errorRoutes.values(),
+  ];
+  const byConfig = new Map<string, KafkaProducerClient>();
+  const byTopic = new Map<string, KafkaProducerClient>();
+  const clientFor = (settings: ProducerSettings): KafkaProducerClient => {
+    const key = JSON.stringify({ ...settings, topic: null });
+    let c = byConfig.get(key);
+    if (!c) byConfig.set(key, c = new KafkaProducerClient(settings, client));
+    return c;
+  };
+  for (const s of sinks) {
+    const c = clientFor(s.settings);
+    if (!byTopic.has(s.topic)) byTopic.set(s.topic, c);
+    if (s.dlq && !byTopic.has(s.dlq)) byTopic.set(s.dlq, c);
+  }
+  const fallback = sinks.length
+    ? clientFor(sinks[0].settings)
+    : plan.kafka.producer
+    ? clientFor(plan.kafka.producer)
+    : null;
+  const pick = (topic: string): KafkaProducerClient => {
+    const c = byTopic.get(topic) ?? fallback;
+    if (!c) throw new Error(`no Kafka producer is configured for topic '${topic}' (kafka.producer)`);
+    return c;
+  };
+  const all = () => [...byConfig.values()];
+  return {
+    connect: async () => {
+      await Promise.all(all().map((c) => c.connect()));
+    },
+    send: (topic, records) => pick(topic).send(topic, records),
+    sendMany: async (batches) => {
+      await Promise.all([...batches].map(([topic, records]) => pick(topic).send(topic, records)));
+    },
+    disconnect: async () => {
+      await Promise.all(all().map((c) => c.disconnect()));
+    },
+  };
+}
