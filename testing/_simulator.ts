@@ -267,7 +267,7 @@ export class FlowSimulator {
       if (r.value && "raw" in r.value) value = r.value.raw;
       else if (r.value && "json" in r.value) {
         const type = this.#typeFor(r.messageType);
-        value = encodeSourceValue(r.value.json, type, {
+        const fields = {
           messageType: r.messageType ?? type?.name,
           messageVersion: r.messageVersion ?? type?.version,
           traceId: r.traceId,
@@ -275,7 +275,14 @@ export class FlowSimulator {
           correlationId: r.correlationId,
           causationId: r.causationId,
           producedAtMs: r.timestampMs ?? this.clock.now(),
-        });
+        };
+        try {
+          value = encodeSourceValue(r.value.json, type, fields);
+        } catch {
+          // A payload that does not fit its schema (recorded poison traffic) is replayed as it was
+          // written, so the flow sees the same wire error as in production.
+          value = encodeSourceValue(r.value.json, null, fields);
+        }
       }
       if (!this.broker.hasTopic(r.topic)) {
         this.broker.createTopic(r.topic, { partitions: (r.partition ?? 0) + 1 });

@@ -2,14 +2,24 @@
 // Run: deno test -A tests/kafka_client_test.ts   |   bun test tests/kafka_client_test.ts
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
-import { type Admin, CompressionTypes, Kafka, logLevel, Partitioners } from "kafkajs";
+import { CompressionTypes, Kafka, logLevel, Partitioners } from "kafkajs";
+import {
+  bootstrap,
+  consumerSettings,
+  createTopics,
+  deleteTopics,
+  quiet,
+  sleep,
+  tpKey,
+  unique,
+  waitFor,
+  withAdmin,
+} from "./_support.ts";
 import {
   type ConsumerHandler,
   KafkaCommitError,
@@ -22,36 +32,13 @@ import {
   settingsToKafkaJs,
 } from "../kafka/_client.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
-import type { OutgoingRecord, RecordBatch, SourceRecord, TopicPartition } from "../streaming/_transport.ts";
+import type { OutgoingRecord, RecordBatch, SourceRecord } from "../streaming/_transport.ts";
 
 // --- fixtures --------------------------------------------------------------------------------------------
-
-const SCRIPT = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
-let bootstrapOnce: string | undefined;
-/** Starts (or finds) the local broker once per file and returns its bootstrap address. */
-const bootstrap = (): string => {
-  if (bootstrapOnce === undefined) {
-    const out = execFileSync("bash", [SCRIPT, "ensure"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-      timeout: 300_000,
-    });
-    bootstrapOnce = out.trim().split("\n").at(-1)!;
-  }
-  return bootstrapOnce;
-};
-
-const RUN = `loomtest-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
-let seq = 0;
-const unique = (what: string): string => `${RUN}-${what}-${++seq}`;
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const text = (b: Uint8Array | null | undefined): string | null => (b == null ? null : dec.decode(b));
-
-/** Collects kafkajs log lines instead of printing them (assertions may inspect them). */
-const quietLogs: KafkaLogRecord[] = [];
-const quiet = { logger: (r: KafkaLogRecord) => void quietLogs.push(r) };
 
 const producerSettings = (extra: ProducerSettings["extra"] = {}): ProducerSettings => ({
   brokers: [bootstrap()],
@@ -60,48 +47,6 @@ const producerSettings = (extra: ProducerSettings["extra"] = {}): ProducerSettin
   security: null,
   extra,
 });
-
-const consumerSettings = (groupId: string, extra: ConsumerSettings["extra"] = {}): ConsumerSettings => ({
-  brokers: [bootstrap()],
-  groupId,
-  topics: [],
-  autoOffsetReset: "earliest",
-  pollTimeoutMs: 100,
-  enableAutoCommit: false,
-  security: null,
-  extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300, ...extra },
-});
-
-const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T> => {
-  const admin = new Kafka({ brokers: [bootstrap()], clientId: "loom-test-admin", logLevel: logLevel.NOTHING })
-    .admin();
-  await admin.connect();
-  try {
-    return await fn(admin);
-  } finally {
-    await admin.disconnect();
-  }
-};
-
-const createTopics = (topics: readonly string[], numPartitions = 3): Promise<boolean> =>
-  withAdmin((admin) =>
-    admin.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions })), waitForLeaders: true })
-  );
-
-const deleteTopics = (topics: readonly string[]): Promise<void> =>
-  withAdmin((admin) => admin.deleteTopics({ topics: [...topics] })).catch(() => {});
-
-const waitFor = async (cond: () => boolean, timeoutMs: number, what: string): Promise<void> => {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const tpKey = (tp: TopicPartition): string => `${tp.topic}[${tp.partition}]`;
 
 /** A consumer that records every batch; optional hooks for the test. */
 const startConsumer = async (
