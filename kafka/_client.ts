@@ -107,7 +107,30 @@ export class KafkaDeliveryError extends Error {
     this.name = "KafkaDeliveryError";
     this.topics = topics;
     this.recordCount = recordCount;
+    this.recordSpecific = refusesRecords(cause);
   }
+  /**
+   * The broker refused the records' content (too large, invalid, bad timestamp), not the connection:
+   * a send without the offending records may succeed (see `ProducerPort.send`).
+   */
+  readonly recordSpecific: boolean;
+}
+
+/** Kafka error types that reject the records of a produce request rather than the request. */
+const RECORD_ERRORS: ReadonlySet<string> = new Set([
+  "MESSAGE_TOO_LARGE",
+  "RECORD_LIST_TOO_LARGE",
+  "INVALID_RECORD",
+  "CORRUPT_MESSAGE",
+  "INVALID_TIMESTAMP",
+]);
+
+function refusesRecords(e: unknown, depth = 0): boolean {
+  if (typeof e !== "object" || e === null || depth > 5) return false;
+  const x = e as { type?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof x.type === "string" && RECORD_ERRORS.has(x.type)) return true;
+  if (Array.isArray(x.errors) && x.errors.length > 0) return x.errors.every((c) => refusesRecords(c, depth + 1));
+  return refusesRecords(x.cause, depth + 1);
 }
 
 /**

@@ -24,6 +24,7 @@ import type {
   TopicPartition,
   TopicPartitionOffset,
 } from "./_transport.ts";
+import { isRecordSpecificFailure } from "./_transport.ts";
 import { Wire } from "./_wire.ts";
 import type { ErrorKind } from "./_message.ts";
 
@@ -266,30 +267,60 @@ export class FlowDriver {
       for (const o of tb.origins) this.tracker.release(o);
       return;
     }
-    // Dead-letter what has a DLQ; anything else fails the delivery (nothing is committed).
+    // Which records failed, and why. When the broker refused the records' content (e.g. one record over
+    // the topic's max.message.bytes), the batch is split in halves until the refused records are isolated,
+    // so only they are dead-lettered (the original dead-lettered the whole batch).
+    const failed = new Map<number, unknown>();
+    const all = tb.records.map((_, i) => i);
+    if (isRecordSpecificFailure(err) && all.length > 1) await this.#isolate(tb, all, failed);
+    else for (const i of all) failed.set(i, err);
+    const written = tb.records.length - failed.size;
+    if (written > 0) {
+      this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + written;
+      for (let i = 0; i < tb.origins.length; i++) if (!failed.has(i)) this.tracker.release(tb.origins[i]);
+    }
+    // Dead-letter what has a DLQ; anything else fails the delivery (nothing of it is committed).
     const byDlq = new Map<string, number[]>();
-    for (let i = 0; i < tb.records.length; i++) {
+    for (const [i, e] of failed) {
       const d = tb.dlqs[i];
-      if (d === null) throw new DeliveryFailure(tb.topic, err);
+      if (d === null) throw new DeliveryFailure(tb.topic, e);
       let l = byDlq.get(d);
       if (!l) byDlq.set(d, l = []);
       l.push(i);
     }
-    const reason = utf8.encode(reasonOf(err));
     for (const [dlq, idx] of byDlq) {
       const recs: OutgoingRecord[] = idx.map((i) => {
         const r = tb.records[i];
         // The key is kept (the original dropped it for plain messages).
+        const reason = utf8.encode(reasonOf(failed.get(i)));
         return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
       });
       const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
       if (dlqErr !== null) {
         throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
       }
-      this.#log.warn("dead_lettered", { topic: tb.topic, dlq, records: recs.length, reason: reasonOf(err) });
+      this.#log.warn("dead_lettered", {
+        topic: tb.topic,
+        dlq,
+        records: recs.length,
+        reason: reasonOf(failed.get(idx[0])),
+      });
       this.stats.deadLettered += recs.length;
       this.stats.produced[dlq] = (this.stats.produced[dlq] ?? 0) + recs.length;
       for (const i of idx) this.tracker.release(tb.origins[i]);
+    }
+  }
+
+  /** Bisects `idx` (records the broker refused as a group) until each refused record is alone. */
+  async #isolate(tb: TopicBatch, idx: readonly number[], failed: Map<number, unknown>): Promise<void> {
+    const mid = idx.length >> 1;
+    for (const part of [idx.slice(0, mid), idx.slice(mid)]) {
+      try {
+        await this.#o.producer.send(tb.topic, part.map((i) => tb.records[i]));
+      } catch (e) {
+        if (part.length > 1 && isRecordSpecificFailure(e)) await this.#isolate(tb, part, failed);
+        else for (const i of part) failed.set(i, e);
+      }
     }
   }
 

@@ -46,6 +46,24 @@ export interface TopicPartitionOffset extends TopicPartition {
 
 /** Produces batches of records. One call per topic per processed batch. */
 export interface ProducerPort {
-  /** Resolves once the broker acknowledged every record (or rejects: none may be assumed written). */
+  /**
+   * Resolves once the broker acknowledged every record (or rejects: none may be assumed written).
+   * A rejection whose error has `recordSpecific: true` says the broker refused the records' content
+   * (too large, invalid), not the connection: smaller sends may succeed, so the driver isolates the
+   * refused records instead of dead-lettering the whole batch.
+   */
   send(topic: string, records: readonly OutgoingRecord[]): Promise<void>;
+}
+
+/**
+ * True when a producer error says the broker refused the records themselves (see {@link ProducerPort.send}).
+ *
+ * @example
+ * ```ts
+ * import { isRecordSpecificFailure } from "@loom/streaming";
+ * isRecordSpecificFailure(Object.assign(new Error("too large"), { recordSpecific: true })); // true
+ * ```
+ */
+export function isRecordSpecificFailure(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { recordSpecific?: unknown }).recordSpecific === true;
 }

@@ -33,6 +33,12 @@ export interface InMemoryBrokerOptions {
 export interface CreateTopicOptions {
   /** Partition count (a positive integer). Default 1. */
   readonly partitions?: number;
+  /**
+   * Largest record (key + value bytes) the topic accepts, like Kafka's topic-level `max.message.bytes`.
+   * A produce call carrying a larger record is refused as a whole with a {@link SimulatedBrokerError}
+   * whose `recordSpecific` is true (Kafka's MESSAGE_TOO_LARGE). Default: no limit.
+   */
+  readonly maxMessageBytes?: number;
 }
 
 /** A record to load exactly as given (fixtures, recorded topics); see {@link InMemoryBroker.append}. */
@@ -148,6 +154,8 @@ export class SimulatedBrokerError extends Error {
   readonly operation: BrokerOperation;
   /** The topic (send, fetch) or group (commit) the fault was injected for. */
   readonly target: string;
+  /** The broker refused the records' content (e.g. too large), not the request: see `ProducerPort.send`. */
+  readonly recordSpecific: boolean;
 
   /**
    * Builds the error.
@@ -155,12 +163,14 @@ export class SimulatedBrokerError extends Error {
    * @param operation the failed operation
    * @param target topic or group name
    * @param message the error message
+   * @param recordSpecific whether the records themselves were refused
    */
-  constructor(operation: BrokerOperation, target: string, message: string) {
+  constructor(operation: BrokerOperation, target: string, message: string, recordSpecific = false) {
     super(message);
     this.name = "SimulatedBrokerError";
     this.operation = operation;
     this.target = target;
+    this.recordSpecific = recordSpecific;
   }
 }
 
@@ -172,6 +182,7 @@ interface PartitionLog {
 interface TopicState {
   readonly partitions: PartitionLog[];
   roundRobin: number;
+  maxMessageBytes: number;
 }
 
 interface Fault {
@@ -306,7 +317,13 @@ export class InMemoryBroker {
       }
       return;
     }
-    this.#create(name, partitions);
+    const max = options.maxMessageBytes ?? Infinity;
+    if (!(max > 0)) {
+      throw new InMemoryBrokerError(
+        `createTopic(${JSON.stringify(name)}): maxMessageBytes must be a positive number, got ${String(max)}`,
+      );
+    }
+    this.#create(name, partitions).maxMessageBytes = max;
   }
 
   /**
@@ -405,6 +422,15 @@ export class InMemoryBroker {
         throw new InMemoryBrokerError(`${where}: key must be a Uint8Array or null`);
       }
       this.#checkTimestamp(r.timestampMs, where);
+      const size = r.value.length + (r.key?.length ?? 0);
+      if (size > state.maxMessageBytes) {
+        throw new SimulatedBrokerError(
+          "send",
+          topic,
+          `MESSAGE_TOO_LARGE: ${where} has ${size} bytes, over the topic's max.message.bytes (${state.maxMessageBytes})`,
+          true,
+        );
+      }
       headers[i] = copyHeaders(r.headers, where);
       if (r.partition !== undefined && r.partition !== null) {
         this.#checkPartition(topic, state, r.partition, where);
@@ -865,6 +891,7 @@ export class InMemoryBroker {
     const state: TopicState = {
       partitions: Array.from({ length: partitions }, () => ({ records: [], next: 0 })),
       roundRobin: 0,
+      maxMessageBytes: Infinity,
     };
     this.#topics.set(name, state);
     return state;

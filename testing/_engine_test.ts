@@ -1156,6 +1156,40 @@ describe("delivery failures", () => {
     assert.equal(s.committed(0), 4);
   });
 
+  test("a record over the topic's max.message.bytes is isolated: only it is dead-lettered, the rest is written", async () => {
+    const pad = RecordStep.of((m: Message<ItemP>) => ({ ...m.payload, pad: "x".repeat(m.payload.n) }), {
+      name: "pad",
+    });
+    const s = await sim(flowOf(new Process(pad, new IntoTopic("out", { dlq: "out.dlq" }))));
+    s.broker.createTopic("out", { maxMessageBytes: 500 });
+    s.sendAll(items(10, (i) => (i === 3 || i === 7 ? 1000 : 10)), { key: (p: ItemP) => `k${p.id}` });
+    await s.run();
+    assert.deepEqual(ids(s, "out"), [0, 1, 2, 4, 5, 6, 8, 9]);
+    const dlq = s.output<ItemP>("out.dlq");
+    assert.deepEqual(dlq.map((o) => o.payload.id), [3, 7]);
+    assert.deepEqual(dlq.map((o) => text(o.meta.key as Uint8Array)), ["k3", "k7"]);
+    assert.match(
+      text(dlq[0].record.headers["x-dlq-error"])!,
+      /MESSAGE_TOO_LARGE.*max\.message\.bytes \(500\)/,
+    );
+    assert.equal(s.stats.deadLettered, 2);
+    assert.equal(s.committed(0), 10);
+  });
+
+  test("an oversized record without a DLQ fails the run; records before it commit, it and later ones do not", async () => {
+    const pad = RecordStep.of((m: Message<ItemP>) => ({ ...m.payload, pad: "x".repeat(m.payload.n) }), {
+      name: "pad",
+    });
+    const s = await sim(flowOf(new Process(pad, new IntoTopic("out"))), { fetchMaxRecords: 5 });
+    s.broker.createTopic("out", { maxMessageBytes: 500 });
+    s.sendAll(items(10, (i) => (i === 7 ? 1000 : 10)));
+    await assert.rejects(
+      () => s.run(),
+      (e: unknown) => e instanceof DeliveryFailure && /MESSAGE_TOO_LARGE/.test(e.message),
+    );
+    assert.equal(s.committed(0), 5, "the first batch committed; the batch with the refused record did not");
+  });
+
   test("without a DLQ the run rejects with DeliveryFailure and nothing past the failed message commits", async () => {
     const s = await sim(flowOf(new Process(new IntoTopic("out"))), {
       deliveryRetries: 0,

@@ -426,10 +426,15 @@ describe("rebalance", () => {
     const flow = new StreamFlow({
       name: "f",
       source: src(),
-      process: new Process(new CollectBatch({ maxRecords: 10, timeoutMs: 1000 }), new IntoTopic("orders.validated")),
+      process: new Process(
+        new CollectBatch({ maxRecords: 10, timeoutMs: 1000 }),
+        new IntoTopic("orders.validated"),
+      ),
     });
     const sim = await FlowSimulator.create(flow, { config: kafkaConfig(), partitions: 2 });
-    sim.sendAll([1, 2, 3, 4, 5].map((a) => ({ order_id: `o-${a}`, amount: a })), { key: (p: Order) => p.order_id });
+    sim.sendAll([1, 2, 3, 4, 5].map((a) => ({ order_id: `o-${a}`, amount: a })), {
+      key: (p: Order) => p.order_id,
+    });
     await sim.run();
     assert.equal(sim.output("orders.validated").length, 0, "still buffered");
     await sim.rebalance();
