@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
+import { spawnSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import {
   compileFlow,
@@ -326,5 +329,33 @@ describe("a flow on a real Kafka broker", () => {
       ).sort();
     assert.deepEqual(wireKeys(sim.output(topics.wire_errors)), wireKeys(out[topics.wire_errors]));
     for (const [p, h] of await endOffsets(topics.in)) assert.equal(sim.committed(p, topics.in), h);
+  });
+
+  test("the CLI `record` command writes a fixture of the topic", { timeout: 60_000 }, () => {
+    const file = join(tmp, "cli.jsonl");
+    const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+    const cli = ["runtime/cli.ts", "record", "--brokers", bootstrap(), "--topic", topics.in, "--out", file];
+    const res = spawnSync(process.execPath, [...(isBun ? [] : ["run", "-A"]), ...cli, "--limit", "25"], {
+      cwd: fileURLToPath(new URL("..", import.meta.url)),
+      encoding: "utf8",
+      timeout: 50_000,
+    });
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stderr, /recorded 25 record\(s\)/);
+    const records = parseFixture(readFileSync(file, "utf8"), file);
+    assert.equal(records.length, 25);
+    for (const r of records) {
+      assert.equal(r.topic, topics.in);
+      if (text(r.key)!.startsWith("r-")) {
+        assert.deepEqual(r.value, {
+          json: {
+            id: text(r.key),
+            n: Number(text(r.key)!.slice(2)),
+            kind: Number(text(r.key)!.slice(2)) % 3 === 0 ? "a" : "b",
+            note: "",
+          },
+        });
+      }
+    }
   });
 });
