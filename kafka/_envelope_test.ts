@@ -16,6 +16,7 @@ import {
 } from "./_envelope.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
+import { MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -238,29 +239,7 @@ describe("envelope: the golden vector of §4.1", () => {
 });
 
 describe("envelope: msgspec vectors", () => {
-  const Item = v.object({ sku: v.string(), qty: int(), price: v.number() });
-  const Mixed = messageType(
-    "test.mixed",
-    v.object({
-      id: v.string(),
-      count: int(),
-      ratio: v.number(),
-      whole: v.number(),
-      flag: v.boolean(),
-      data: v.instance(Uint8Array),
-      note: v.nullable(v.string()),
-      tags: v.array(v.string()),
-      items: v.array(Item),
-      attrs: v.record(v.string(), int()),
-      pair: v.tuple([int(), v.string()]),
-      kind: v.picklist(["a", "b"]),
-      big: v.bigint(),
-      neg: v.bigint(),
-      when: v.date(),
-      uni: v.string(),
-      empty: v.optional(v.nullable(v.string()), null),
-    }),
-  );
+  const Mixed = messageType("test.mixed", MixedSchema);
   const mixedPayload = {
     id: "m-1",
     count: -129,

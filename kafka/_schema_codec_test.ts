@@ -15,6 +15,7 @@ import {
   WireEncodeError,
 } from "./_schema_codec.ts";
 import { messageType } from "../streaming/_type.ts";
+import { MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -42,26 +43,7 @@ function rejects(schema: v.GenericSchema, input: unknown, message: string, path?
 }
 
 // Mirrors msgspec.Struct Mixed of the envelope test (Python source there).
-const Item = v.object({ sku: v.string(), qty: int(), price: v.number() });
-const Mixed = v.object({
-  id: v.string(),
-  count: int(),
-  ratio: v.number(),
-  whole: v.number(),
-  flag: v.boolean(),
-  data: v.instance(Uint8Array),
-  note: v.nullable(v.string()),
-  tags: v.array(v.string()),
-  items: v.array(Item),
-  attrs: v.record(v.string(), int()),
-  pair: v.tuple([int(), v.string()]),
-  kind: v.picklist(["a", "b"]),
-  big: v.bigint(),
-  neg: v.bigint(),
-  when: v.date(),
-  uni: v.string(),
-  empty: v.optional(v.nullable(v.string()), null),
-});
+const Mixed = MixedSchema;
 
 // payload part of the MIXED vector of _envelope_test.ts, produced by msgspec 0.22.
 const MIXED_PAYLOAD_HEX =

@@ -37,6 +37,7 @@ import {
 } from "../kafka/_schema_codec.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
+import { MixedSchema } from "../kafka/_test_support.ts";
 
 // --- Python side -------------------------------------------------------------------------------------------
 
@@ -220,29 +221,7 @@ const int = () => v.pipe(v.number(), v.integer());
 const Order = messageType("order.created", v.object({ order_id: v.string(), amount: int() }));
 const OrderCodec = codecOf(Order);
 
-const Item = v.object({ sku: v.string(), qty: int(), price: v.number() });
-const Mixed = messageType(
-  "test.mixed",
-  v.object({
-    id: v.string(),
-    count: int(),
-    ratio: v.number(),
-    whole: v.number(),
-    flag: v.boolean(),
-    data: v.instance(Uint8Array),
-    note: v.nullable(v.string()),
-    tags: v.array(v.string()),
-    items: v.array(Item),
-    attrs: v.record(v.string(), int()),
-    pair: v.tuple([int(), v.string()]),
-    kind: v.picklist(["a", "b"]),
-    big: v.bigint(),
-    neg: v.bigint(),
-    when: v.date(),
-    uni: v.string(),
-    empty: v.optional(v.nullable(v.string()), null),
-  }),
-);
+const Mixed = messageType("test.mixed", MixedSchema);
 
 const Address = v.object({ street: v.string(), city: v.string(), zip: v.nullable(v.string()) });
 const Line = v.object({ sku: v.string(), qty: int(), unit_price: v.number() });

@@ -35,37 +35,17 @@ import {
   unique,
   waitFor,
 } from "./_support.ts";
-import { fate, flow, Reading, type ScoredT } from "./flows/pipeline.ts";
+import { fate, flow, pipelineConfig, Reading, type ScoredT, TOPICS, type Topics } from "./flows/pipeline.ts";
 
 const dec = new TextDecoder();
 const text = (b: Uint8Array | null | undefined): string | null => (b == null ? null : dec.decode(b));
 
 const N = 3000;
 const T0 = 1_700_000_000_000;
-const names = ["in", "out_a", "out_b", "wire_errors", "task_errors", "business_errors"] as const;
-type Topics = Record<(typeof names)[number], string>;
+const names = TOPICS;
 
-/** The YAML-equivalent configuration: logical names mapped onto this run's physical topics. */
-const configFor = (t: Topics, group: string): Record<string, unknown> => {
-  const brokers = [bootstrap()];
-  const producers: Record<string, unknown> = {};
-  for (const n of names) if (n !== "in") producers[n] = { brokers, client_id: "loom-it", topic: t[n] };
-  return {
-    kafka: {
-      consumer: {
-        brokers,
-        group_id: group,
-        topics: [t.in],
-        auto_offset_reset: "earliest",
-        enable_auto_commit: false,
-        extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300 },
-      },
-      producer: { brokers, client_id: "loom-it" },
-      producers,
-    },
-    streaming: { runtime: { transport: "kafka", unrouted_errors: "fail" } },
-  };
-};
+const configFor = (t: Topics, group: string): Record<string, unknown> =>
+  pipelineConfig(t, group, [bootstrap()]);
 
 const GARBAGE = new Uint8Array([0xc1, 0xff, 0x00, 0x13, 0x37]);
 /** Poison records: garbage bytes, an envelope whose payload misses fields, a wrong field type. */

@@ -30,35 +30,17 @@ import {
   unique,
   waitFor,
 } from "./_support.ts";
-import { fate, flow, Reading } from "./flows/pipeline.ts";
+import { fate, flow, pipelineConfig, Reading, TOPICS, type Topics } from "./flows/pipeline.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const dec = new TextDecoder();
 const text = (b: Uint8Array | null | undefined): string | null => (b == null ? null : dec.decode(b));
 
-const names = ["in", "out_a", "out_b", "wire_errors", "task_errors", "business_errors"] as const;
-type Topics = Record<(typeof names)[number], string>;
+const names = TOPICS;
 const newTopics = (): Topics => Object.fromEntries(names.map((n) => [n, unique(n)])) as Topics;
 
-const configFor = (t: Topics, group: string): Record<string, unknown> => {
-  const brokers = [bootstrap()];
-  const producers: Record<string, unknown> = {};
-  for (const n of names) if (n !== "in") producers[n] = { brokers, client_id: "loom-it", topic: t[n] };
-  return {
-    kafka: {
-      consumer: {
-        brokers,
-        group_id: group,
-        topics: [t.in],
-        enable_auto_commit: false,
-        extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300 },
-      },
-      producer: { brokers, client_id: "loom-it" },
-      producers,
-    },
-    streaming: { runtime: { transport: "kafka", unrouted_errors: "fail" } },
-  };
-};
+const configFor = (t: Topics, group: string): Record<string, unknown> =>
+  pipelineConfig(t, group, [bootstrap()]);
 
 /** Produces inputs `r-0 … r-(n-1)` in `chunks` sends, `gapMs` apart (a live stream, not a backlog). */
 const produceStream = async (topic: string, n: number, chunks: number, gapMs: number): Promise<void> => {

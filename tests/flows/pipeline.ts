@@ -134,4 +134,37 @@ export const flow: StreamFlow<ReadingT> = new StreamFlow<ReadingT>({
   ],
 });
 
+/** Logical topic names of {@link flow}: its source, its two outputs and its three error topics. */
+export const TOPICS = ["in", "out_a", "out_b", "wire_errors", "task_errors", "business_errors"] as const;
+/** Physical topic per logical name. */
+export type Topics = Record<(typeof TOPICS)[number], string>;
+
+/**
+ * The configuration (as a YAML file would give it) that runs {@link flow} on `brokers` with consumer group
+ * `group`, mapping each logical topic onto its physical topic in `t`.
+ */
+export const pipelineConfig = (
+  t: Topics,
+  group: string,
+  brokers: readonly string[],
+): Record<string, unknown> => {
+  const producers: Record<string, unknown> = {};
+  for (const n of TOPICS) if (n !== "in") producers[n] = { brokers, client_id: "loom-it", topic: t[n] };
+  return {
+    kafka: {
+      consumer: {
+        brokers,
+        group_id: group,
+        topics: [t.in],
+        auto_offset_reset: "earliest",
+        enable_auto_commit: false,
+        extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300 },
+      },
+      producer: { brokers, client_id: "loom-it" },
+      producers,
+    },
+    streaming: { runtime: { transport: "kafka", unrouted_errors: "fail" } },
+  };
+};
+
 export default flow;
