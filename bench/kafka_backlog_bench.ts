@@ -52,7 +52,10 @@ const input = `bench-backlog-${tag}`;
 const kafka = new Kafka({ brokers, clientId: "loom-backlog-bench", logLevel: logLevel.WARN });
 const admin = kafka.admin();
 await admin.connect();
-await admin.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: `${input}.out`, numPartitions: 3 }], waitForLeaders: true });
+await admin.createTopics({
+  topics: [{ topic: input, numPartitions: 3 }, { topic: `${input}.out`, numPartitions: 3 }],
+  waitForLeaders: true,
+});
 const t0 = performance.now();
 {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -106,7 +109,11 @@ await new Promise<void>((resolve) => {
   const runner: KafkaFlowRunner = new KafkaFlowRunner(plan, {
     client: { logLevel: "error" },
     partitionsConsumedConcurrently: 3,
-    logger: { info() {}, warn: (e) => void (e === "backpressure_pause" && pauses++), error: (e, f) => console.error(e, f) },
+    logger: {
+      info() {},
+      warn: (e) => void (e === "backpressure_pause" && pauses++),
+      error: (e, f) => console.error(e, f),
+    },
     onCommit: (offsets) => {
       for (const o of offsets) committed.set(o.partition, o.offset);
       if ([...ends].every(([p, e]) => (committed.get(p) ?? 0) >= e)) {
@@ -136,7 +143,9 @@ const result = {
   drain_seconds: Number(drainSeconds.toFixed(1)),
   drain_msgs_per_s: Math.round(N / drainSeconds),
 };
-console.log("| backlog | runtime | max_in_flight | peak in flight | pauses | RSS before | peak RSS | drain msgs/s |");
+console.log(
+  "| backlog | runtime | max_in_flight | peak in flight | pauses | RSS before | peak RSS | drain msgs/s |",
+);
 console.log("|---|---|---|---|---|---|---|---|");
 console.log(
   `| ${N} | ${runtime} | ${MAX_IN_FLIGHT} | ${peakInFlight} | ${pauses} | ${result.base_rss_mb} MB | ${result.peak_rss_mb} MB | ${result.drain_msgs_per_s} |`,

@@ -8,6 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import {
   CompressionTypes,
   type Consumer,
@@ -43,6 +44,25 @@ import type {
   TopicPartitionOffset,
 } from "../streaming/_transport.ts";
 
+// kafkajs 2.2.4's request queue schedules `setTimeout(check, throttledUntil - Date.now())` with
+// throttledUntil = 0 when it is not throttled; the runtime clamps the delay to 1 ms (which is what kafkajs
+// means) but prints a TimeoutNegativeWarning on every client. Only that warning is dropped.
+{
+  const emit = process.emitWarning;
+  if (!(emit as { loomFiltered?: boolean }).loomFiltered) {
+    const filtered = function (this: unknown, warning: string | Error, ...rest: unknown[]): void {
+      const name = typeof warning === "string" ? rest[0] : warning?.name;
+      if (
+        name === "TimeoutNegativeWarning" ||
+        (typeof rest[0] === "object" && (rest[0] as { type?: string })?.type === "TimeoutNegativeWarning")
+      ) return;
+      (emit as (...a: unknown[]) => void).call(process, warning, ...rest);
+    };
+    (filtered as { loomFiltered?: boolean }).loomFiltered = true;
+    process.emitWarning = filtered as typeof process.emitWarning;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------------------
@@ -52,9 +72,12 @@ import type {
  * incomplete security section). Raised when a client is built.
  *
  * @example
- * ```ts
+ * ```ts ignore
+ * import { KafkaConfigError, KafkaProducerClient } from "@loom/streaming/kafka";
  * try {
- *   settingsToKafkaJs({ ...producerSettings, extra: { "linger.ms": 5 } });
+ *   new KafkaProducerClient({
+ *     brokers: ["127.0.0.1:9092"], clientId: null, topic: null, security: null, extra: { "linger.ms": 5 },
+ *   });
  * } catch (e) {
  *   if (e instanceof KafkaConfigError) console.error(e.message);
  * }
@@ -81,7 +104,7 @@ export class KafkaConfigError extends Error {
  * the failed call may be assumed written. `cause` holds the kafkajs error.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * try {
  *   await producer.send("orders", records);
  * } catch (e) {
@@ -129,7 +152,9 @@ function refusesRecords(e: unknown, depth = 0): boolean {
   if (typeof e !== "object" || e === null || depth > 5) return false;
   const x = e as { type?: unknown; cause?: unknown; errors?: unknown };
   if (typeof x.type === "string" && RECORD_ERRORS.has(x.type)) return true;
-  if (Array.isArray(x.errors) && x.errors.length > 0) return x.errors.every((c) => refusesRecords(c, depth + 1));
+  if (Array.isArray(x.errors) && x.errors.length > 0) {
+    return x.errors.every((c) => refusesRecords(c, depth + 1));
+  }
   return refusesRecords(x.cause, depth + 1);
 }
 
@@ -139,7 +164,7 @@ function refusesRecords(e: unknown, depth = 0): boolean {
  * {@link ConsumerHandler.onError}) the consumer is stopped and its partitions are lost.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await consumer.run({
  *   onBatch: async (batch) => {},
  *   onError: (e: KafkaConsumerError) => console.error(e.message, e.cause),
@@ -167,7 +192,7 @@ export class KafkaConsumerError extends Error {
  * An offset commit failed or could not be attempted: the offsets were NOT committed.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * try {
  *   await consumer.commit([{ topic: "orders", partition: 0, offset: 42 }]);
  * } catch (e) {
@@ -201,7 +226,7 @@ export class KafkaCommitError extends KafkaConsumerError {
  * kafkajs log levels, least to most verbose.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const level: KafkaLogLevel = "warn";
  * ```
  */
@@ -211,7 +236,7 @@ export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
  * One kafkajs log line.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const line: KafkaLogRecord = { level: "warn", namespace: "Runner", message: "rebalancing", fields: {} };
  * ```
  */
@@ -230,7 +255,7 @@ export interface KafkaLogRecord {
  * Receives kafkajs log lines at or above the configured level.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const logger: KafkaLogger = (r) => console.log(r.level, r.namespace, r.message);
  * ```
  */
@@ -240,7 +265,7 @@ export type KafkaLogger = (record: KafkaLogRecord) => void;
  * Options shared by the producer and consumer clients.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const options: KafkaClientOptions = { logLevel: "error", logger: (r) => console.error(r.message) };
  * ```
  */
@@ -275,7 +300,7 @@ const compactValue = (value: unknown): string => {
  * `kafkajs WARN [Runner] The group is rebalancing, re-joining groupId=g1 error="..."` (stacks omitted).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * consoleKafkaLogger({ level: "warn", namespace: "Runner", message: "rebalancing", fields: { groupId: "g" } });
  * ```
  */
@@ -324,7 +349,7 @@ const makeLogCreator = (logger: KafkaLogger, threshold: number) => () => (entry:
  * Producer-side send options (per call).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const { send } = settingsToKafkaJs(producerSettings);
  * console.log(send.acks, send.maxRequestBytes);
  * ```
@@ -348,7 +373,7 @@ export interface KafkaJsSendOptions {
  * kafkajs options for a producer, from {@link settingsToKafkaJs}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const cfg: KafkaJsProducerOptions = settingsToKafkaJs(producerSettings);
  * const producer = new Kafka(cfg.client).producer(cfg.producer);
  * ```
@@ -368,7 +393,7 @@ export interface KafkaJsProducerOptions {
  * kafkajs options for a consumer, from {@link settingsToKafkaJs}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const cfg: KafkaJsConsumerOptions = settingsToKafkaJs(consumerSettings);
  * console.log(cfg.consumer.groupId, cfg.fromBeginning);
  * ```
@@ -731,7 +756,7 @@ const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
  * @returns The kafkajs client options plus producer or consumer options.
  * @throws {KafkaConfigError} When a setting has no kafkajs equivalent or is invalid.
  * @example
- * ```ts
+ * ```ts ignore
  * const { client, consumer, fromBeginning } = settingsToKafkaJs({
  *   brokers: ["127.0.0.1:19092"], groupId: "g", topics: ["t"], autoOffsetReset: "earliest",
  *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: { "session.timeout.ms": 10000 },
@@ -749,7 +774,7 @@ export function settingsToKafkaJs(
  * @param options Logger options.
  * @returns kafkajs client and consumer options, topics and start position.
  * @example
- * ```ts
+ * ```ts ignore
  * const { client, consumer, fromBeginning } = settingsToKafkaJs(consumerSettings);
  * ```
  */
@@ -764,7 +789,7 @@ export function settingsToKafkaJs(
  * @param options Logger options.
  * @returns The matching kafkajs options.
  * @example
- * ```ts
+ * ```ts ignore
  * const cfg = settingsToKafkaJs(anySettings);
  * if (cfg.kind === "consumer") console.log(cfg.consumer.groupId);
  * ```
@@ -1005,7 +1030,7 @@ const toRecordBatch = (topic: string, partition: number, messages: readonly Kafk
  * A connected Kafka producer as the engine sees it.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const producer: KafkaProducerPort = new KafkaProducerClient(settings);
  * await producer.connect();
  * await producer.send("orders", records);
@@ -1032,7 +1057,7 @@ export interface KafkaProducerPort extends ProducerPort {
  * retriable errors (`retries`, `retry.backoff.ms`) before rejecting.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const producer = new KafkaProducerClient({
  *   brokers: ["127.0.0.1:19092"], clientId: "app", topic: null, security: null, extra: {},
  * });
@@ -1068,7 +1093,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once connected.
    * @throws {KafkaDeliveryError} When no broker could be reached within the retry budget.
    * @example
-   * ```ts
+   * ```ts ignore
    * await producer.connect();
    * ```
    */
@@ -1096,7 +1121,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once every record was acknowledged.
    * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
    * @example
-   * ```ts
+   * ```ts ignore
    * await producer.send("orders", [{ key: k, value: v, headers: {}, timestampMs: 1700000000000 }]);
    * ```
    */
@@ -1130,7 +1155,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once every record was acknowledged.
    * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
    * @example
-   * ```ts
+   * ```ts ignore
    * await producer.sendMany(new Map([["a", recordsA], ["b", recordsB]]));
    * ```
    */
@@ -1176,7 +1201,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
    *
    * @returns Resolves once disconnected.
    * @example
-   * ```ts
+   * ```ts ignore
    * await producer.disconnect();
    * ```
    */
@@ -1227,7 +1252,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
  * Per-batch controls handed to {@link ConsumerHandler.onBatch}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const onBatch = async (batch: RecordBatch, ctl: BatchControl) => {
  *   for (const r of batch.records) {
  *     if (!ctl.isRunning() || ctl.isStale()) return;
@@ -1257,7 +1282,7 @@ export interface BatchControl {
  * Callbacks of a running consumer.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const handler: ConsumerHandler = {
  *   onBatch: async (batch) => console.log(batch.topic, batch.partition, batch.records.length),
  *   onAssigned: (tps) => console.log("assigned", tps),
@@ -1289,7 +1314,7 @@ export interface ConsumerHandler {
  * Options of {@link KafkaConsumerClient.run}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * await consumer.run(handler, { partitionsConsumedConcurrently: 3 });
  * ```
  */
@@ -1302,7 +1327,7 @@ export interface ConsumerRunOptions {
  * A Kafka group consumer as the engine sees it.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const consumer: KafkaConsumerPort = new KafkaConsumerClient(settings);
  * await consumer.connect();
  * await consumer.subscribe(["orders"], true);
@@ -1365,7 +1390,7 @@ const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
  * restart is disabled); commits reject with {@link KafkaCommitError}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const consumer = new KafkaConsumerClient({
  *   brokers: ["127.0.0.1:19092"], groupId: "g", topics: ["orders"], autoOffsetReset: "earliest",
  *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: {},
@@ -1440,7 +1465,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * The consumer group id.
    *
    * @example
-   * ```ts
+   * ```ts ignore
    * console.log(consumer.groupId);
    * ```
    */
@@ -1454,7 +1479,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves once connected.
    * @throws {KafkaConsumerError} When no broker could be reached within the retry budget.
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.connect();
    * ```
    */
@@ -1483,7 +1508,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves once the topics' metadata is loaded.
    * @throws {KafkaConsumerError} When not connected, already running, or the metadata request fails.
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.subscribe(["orders"], true);
    * ```
    */
@@ -1501,6 +1526,10 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
       throw new KafkaConsumerError(
         `Kafka consumer (group "${this.#groupId}") could not subscribe to ${topics.join(", ")}: ${
           describeError(e)
+        }${
+          (e as { type?: unknown })?.type === "UNKNOWN_TOPIC_OR_PARTITION"
+            ? " (the topic does not exist: create it, or enable auto.create.topics.enable on the broker)"
+            : ""
         }`,
         this.#groupId,
         e,
@@ -1516,7 +1545,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves after the first successful group join (`onAssigned` has run).
    * @throws {KafkaConsumerError} When the consumer is not connected or cannot join its group.
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.run({ onBatch: async (batch, ctl) => {} }, { partitionsConsumedConcurrently: 3 });
    * ```
    */
@@ -1553,7 +1582,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns The current assignment.
    * @example
-   * ```ts
+   * ```ts ignore
    * console.log(consumer.assignment());
    * ```
    */
@@ -1569,7 +1598,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @throws {KafkaCommitError} When the consumer is not running or the coordinator rejected the commit
    *   (e.g. the member was expelled, or the broker is gone after kafkajs's retries).
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.commit([{ topic: "orders", partition: 0, offset: 101 }]);
    * ```
    */
@@ -1623,7 +1652,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @param tps Partitions to pause.
    * @throws {KafkaConsumerError} When the consumer is not running.
    * @example
-   * ```ts
+   * ```ts ignore
    * consumer.pause([{ topic: "orders", partition: 0 }]);
    * ```
    */
@@ -1641,7 +1670,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @param tps Partitions to resume.
    * @throws {KafkaConsumerError} When the consumer is not running.
    * @example
-   * ```ts
+   * ```ts ignore
    * consumer.resume([{ topic: "orders", partition: 0 }]);
    * ```
    */
@@ -1657,7 +1686,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns Resolves once the member left the group.
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.stop();
    * ```
    */
@@ -1671,7 +1700,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns Resolves once disconnected.
    * @example
-   * ```ts
+   * ```ts ignore
    * await consumer.disconnect();
    * ```
    */

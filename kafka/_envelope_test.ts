@@ -14,9 +14,9 @@ import {
   probeErrorPayloadType,
   probeMessageType,
 } from "./_envelope.ts";
-import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
+import type { DecodeError } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { MixedSchema } from "./_test_support.ts";
+import { ERRENV_TASK, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -240,25 +240,7 @@ describe("envelope: the golden vector of §4.1", () => {
 
 describe("envelope: msgspec vectors", () => {
   const Mixed = messageType("test.mixed", MixedSchema);
-  const mixedPayload = {
-    id: "m-1",
-    count: -129,
-    ratio: 0.25,
-    whole: 5,
-    flag: true,
-    data: new Uint8Array([0, 1, 255]),
-    note: null,
-    tags: ["x", "y"],
-    items: [{ sku: "s1", qty: 2, price: 9.99 }, { sku: "s2", qty: 65536, price: 1 }],
-    attrs: { b: 1, a: -1 },
-    pair: [7, "seven"] as [number, string],
-    kind: "b" as const,
-    big: 2n ** 63n,
-    neg: -(2n ** 63n),
-    when: new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
-    uni: "héllo wörld ✓ 😀",
-    empty: null,
-  };
+  const mixedPayload = MIXED_VALUE;
   const mixedHeader = header("test.mixed", {
     traceId: "t",
     parentTraceId: "p",
@@ -276,29 +258,7 @@ describe("envelope: msgspec vectors", () => {
     assert.equal(h.causationId, "k");
   });
 
-  const errorEnvelope: ErrorEnvelope<{ order_id: string; amount: number }> = {
-    kind: "task",
-    reason: "boom: 'x'",
-    payloadType: "order.created",
-    originalMessage: {
-      payload: { order_id: "o-1", amount: 5 },
-      meta: {
-        messageId: "orders:0:7",
-        correlationId: "corr-1",
-        traceId: "trace-1",
-        parentTraceId: null,
-        causationId: null,
-        producedAtMs: 1000,
-        messageType: "order.created",
-        messageVersion: 1,
-        topic: "orders",
-        partition: 0,
-        offset: 7,
-        key: new TextEncoder().encode("k-1"),
-        headers: { "x-a": new Uint8Array([0x31]), "x-b": new Uint8Array(0) },
-      },
-    },
-  };
+  const errorEnvelope = ERRENV_TASK;
 
   test("ErrorEnvelope: byte-identical and round-trips (key bytes, headers)", () => {
     const codec = errorEnvelopeCodec(OrderCodec);

@@ -15,9 +15,33 @@
 // Errors
 // ---------------------------------------------------------------------------------------------------------------
 
-/** msgspec's reason for truncated input. */
+/**
+ * msgspec's reason for truncated input.
+ *
+ * @example
+ * ```ts
+ * import { decodeAny, TRUNCATED_REASON, WireDecodeError } from "@loom/streaming/kafka";
+ * try {
+ *   decodeAny(new Uint8Array([0x92, 0x01]));
+ * } catch (e) {
+ *   if (e instanceof WireDecodeError) e.message.startsWith(TRUNCATED_REASON); // true
+ * }
+ * ```
+ */
 export const TRUNCATED_REASON = "Input data was truncated";
-/** Prefix of msgspec's reasons for malformed input. */
+/**
+ * Prefix of msgspec's reasons for malformed input.
+ *
+ * @example
+ * ```ts
+ * import { decodeAny, MALFORMED_PREFIX, WireDecodeError } from "@loom/streaming/kafka";
+ * try {
+ *   decodeAny(new Uint8Array([0xc1]));
+ * } catch (e) {
+ *   if (e instanceof WireDecodeError) e.message.startsWith(MALFORMED_PREFIX); // true
+ * }
+ * ```
+ */
 export const MALFORMED_PREFIX = "MessagePack data is malformed";
 
 function formatWireMessage(reason: string, path: string, inKey: boolean): string {
@@ -171,28 +195,108 @@ export class MsgpackExt {
 // Wire types
 // ---------------------------------------------------------------------------------------------------------------
 
-/** Wire type of a msgpack value: nil. */
+/**
+ * Wire type of a msgpack value: nil.
+ *
+ * @example
+ * ```ts
+ * import { T_NIL, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xc0) === T_NIL; // true
+ * ```
+ */
 export const T_NIL = 0;
-/** Wire type of a msgpack value: bool. */
+/**
+ * Wire type of a msgpack value: bool.
+ *
+ * @example
+ * ```ts
+ * import { T_BOOL, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xc3) === T_BOOL; // true
+ * ```
+ */
 export const T_BOOL = 1;
-/** Wire type of a msgpack value: integer (any width). */
+/**
+ * Wire type of a msgpack value: integer (any width).
+ *
+ * @example
+ * ```ts
+ * import { T_INT, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0x05) === T_INT; // true (positive fixint)
+ * ```
+ */
 export const T_INT = 2;
-/** Wire type of a msgpack value: float32 or float64. */
+/**
+ * Wire type of a msgpack value: float32 or float64.
+ *
+ * @example
+ * ```ts
+ * import { T_FLOAT, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xcb) === T_FLOAT; // true (float64)
+ * ```
+ */
 export const T_FLOAT = 3;
-/** Wire type of a msgpack value: str. */
+/**
+ * Wire type of a msgpack value: str.
+ *
+ * @example
+ * ```ts
+ * import { T_STR, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xa3) === T_STR; // true (fixstr)
+ * ```
+ */
 export const T_STR = 4;
-/** Wire type of a msgpack value: bin. */
+/**
+ * Wire type of a msgpack value: bin.
+ *
+ * @example
+ * ```ts
+ * import { T_BIN, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xc4) === T_BIN; // true (bin8)
+ * ```
+ */
 export const T_BIN = 5;
-/** Wire type of a msgpack value: array. */
+/**
+ * Wire type of a msgpack value: array.
+ *
+ * @example
+ * ```ts
+ * import { T_ARRAY, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0x92) === T_ARRAY; // true (fixarray)
+ * ```
+ */
 export const T_ARRAY = 6;
-/** Wire type of a msgpack value: map. */
+/**
+ * Wire type of a msgpack value: map.
+ *
+ * @example
+ * ```ts
+ * import { T_MAP, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0x81) === T_MAP; // true (fixmap)
+ * ```
+ */
 export const T_MAP = 7;
-/** Wire type of a msgpack value: extension (including timestamps). */
+/**
+ * Wire type of a msgpack value: extension (including timestamps).
+ *
+ * @example
+ * ```ts
+ * import { T_EXT, wireTypeOfByte } from "@loom/streaming/kafka";
+ * wireTypeOfByte(0xd6) === T_EXT; // true (fixext4, e.g. a timestamp)
+ * ```
+ */
 export const T_EXT = 8;
 /** Not a valid first byte (0xc1). */
 const T_INVALID = 9;
 
-/** msgspec's word for each wire type, indexed by `T_*` (used in ``got `...` `` of error messages). */
+/**
+ * msgspec's word for each wire type, indexed by `T_*` (used in ``got `...` `` of error messages).
+ *
+ * @example
+ * ```ts
+ * import { T_BIN, WIRE_TYPE_NAMES } from "@loom/streaming/kafka";
+ * WIRE_TYPE_NAMES[T_BIN]; // "bytes"
+ * ```
+ */
 export const WIRE_TYPE_NAMES: readonly string[] = [
   "None",
   "bool",

@@ -35,7 +35,7 @@ import {
   wireTypeOfByte,
   Writer,
 } from "./_msgpack.ts";
-import type { AnySchema, MessageType } from "../streaming/_type.ts";
+import type { AnySchema, MessageType, SchemaOutput } from "../streaming/_type.ts";
 import { isMessageType } from "../streaming/_type.ts";
 
 export { WireDecodeError, WireEncodeError, WireError };
@@ -681,7 +681,17 @@ function recordNode(key: Node, value: Node, asMap: boolean): Node {
   };
 }
 
-/** One field of a {@link structCodec}: wire key `name`, JS property `prop` (default: `name`), value codec. */
+/**
+ * One field of a {@link structCodec}: wire key `name`, JS property `prop` (default: `name`), value codec.
+ *
+ * @example
+ * ```ts
+ * import { decodeWith, dynamicCodec, encodeWith, type StructField, structCodec } from "@loom/streaming/kafka";
+ * const fields: StructField[] = [{ name: "order_id", prop: "orderId", codec: dynamicCodec }];
+ * const codec = structCodec(fields);
+ * decodeWith(codec, encodeWith(codec, { orderId: "o-1" })); // { orderId: "o-1" }
+ * ```
+ */
 export interface StructField {
   /** Key on the wire (written in field order). */
   readonly name: string;
@@ -718,7 +728,7 @@ function structNode(fields: readonly StructField[], options: StructOptions): Nod
   header.mapHeader(n);
   const headerBytes = header.toBytes();
   const rest = options.rest;
-  const schema = options.schema;
+  const schema = options.schema as unknown as v.GenericSchema | null;
   return {
     expects: "object",
     accepts: A_MAP,
@@ -958,7 +968,7 @@ function withCheck(inner: Node, schema: AnySchema): Node {
     ...inner,
     decode(r) {
       const value = inner.decode(r);
-      const result = v.safeParse(schema, value);
+      const result = v.safeParse(schema as unknown as v.GenericSchema, value);
       if (result.success) return result.output;
       const issue = result.issues[0];
       throw new WireDecodeError(issue.message, issuePath(issue));
@@ -1272,8 +1282,8 @@ function compileUncached(schema: SchemaLike, path: string): Node {
  * // 82 a8 6f726465725f6964 a3 6f2d31 a6 616d6f756e74 05
  * ```
  */
-export function compileSchema<S extends AnySchema>(schema: S): PayloadCodec<v.InferOutput<S>> {
-  return compileNode(schema as unknown as SchemaLike, "$") as PayloadCodec<v.InferOutput<S>>;
+export function compileSchema<S extends AnySchema>(schema: S): PayloadCodec<SchemaOutput<S>> {
+  return compileNode(schema as unknown as SchemaLike, "$") as PayloadCodec<SchemaOutput<S>>;
 }
 
 /**

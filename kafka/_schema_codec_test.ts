@@ -15,7 +15,7 @@ import {
   WireEncodeError,
 } from "./_schema_codec.ts";
 import { messageType } from "../streaming/_type.ts";
-import { MixedSchema } from "./_test_support.ts";
+import { MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -52,26 +52,6 @@ const MIXED_PAYLOAD_HEX =
   "a371747902a57072696365cb4023fae147ae147b83a3736b75a27332a3717479ce00010000a57072696365cb3ff0000000000000a5" +
   "617474727382a16201a161ffa4706169729207a5736576656ea46b696e64a162a3626967cf8000000000000000a36e6567d380000" +
   "00000000000a47768656ed7ff1d5353005e0be100a3756e69b668c3a96c6c6f2077c3b6726c6420e29c9320f09f9880a5656d707479c0";
-
-const MIXED_VALUE = {
-  id: "m-1",
-  count: -129,
-  ratio: 0.25,
-  whole: 5,
-  flag: true,
-  data: new Uint8Array([0, 1, 255]),
-  note: null,
-  tags: ["x", "y"],
-  items: [{ sku: "s1", qty: 2, price: 9.99 }, { sku: "s2", qty: 65536, price: 1 }],
-  attrs: { b: 1, a: -1 },
-  pair: [7, "seven"],
-  kind: "b",
-  big: 2n ** 63n,
-  neg: -(2n ** 63n),
-  when: new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
-  uni: "héllo wörld ✓ 😀",
-  empty: null,
-};
 
 describe("compileSchema: encoding like msgspec", () => {
   test("the golden Order payload", () => {

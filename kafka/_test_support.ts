@@ -1,5 +1,6 @@
 // Test-only payload schemas shared by the codec tests and the Python interop test (not published).
 import * as v from "valibot";
+import type { ErrorEnvelope } from "../streaming/_message.ts";
 
 const int = () => v.pipe(v.number(), v.integer());
 
@@ -26,3 +27,49 @@ export const MixedSchema = v.object({
   uni: v.string(),
   empty: v.optional(v.nullable(v.string()), null),
 });
+
+/** The `Mixed` value of the msgspec MIXED vector (`msgspec.Struct Mixed(...)` in kafka/_envelope_test.ts). */
+export const MIXED_VALUE: v.InferOutput<typeof MixedSchema> = {
+  id: "m-1",
+  count: -129,
+  ratio: 0.25,
+  whole: 5,
+  flag: true,
+  data: new Uint8Array([0, 1, 255]),
+  note: null,
+  tags: ["x", "y"],
+  items: [{ sku: "s1", qty: 2, price: 9.99 }, { sku: "s2", qty: 65536, price: 1 }],
+  attrs: { b: 1, a: -1 },
+  pair: [7, "seven"],
+  kind: "b",
+  big: 2n ** 63n,
+  neg: -(2n ** 63n),
+  when: new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
+  uni: "héllo wörld ✓ 😀",
+  empty: null,
+};
+
+/** The TASK error envelope of the msgspec ERRENV vector: order `o-1` failed at `orders:0:7`. */
+export const ERRENV_TASK: ErrorEnvelope<{ order_id: string; amount: number }> = {
+  kind: "task",
+  reason: "boom: 'x'",
+  payloadType: "order.created",
+  originalMessage: {
+    payload: { order_id: "o-1", amount: 5 },
+    meta: {
+      messageId: "orders:0:7",
+      correlationId: "corr-1",
+      traceId: "trace-1",
+      parentTraceId: null,
+      causationId: null,
+      producedAtMs: 1000,
+      messageType: "order.created",
+      messageVersion: 1,
+      topic: "orders",
+      partition: 0,
+      offset: 7,
+      key: new TextEncoder().encode("k-1"),
+      headers: { "x-a": new Uint8Array([0x31]), "x-b": new Uint8Array(0) },
+    },
+  },
+};

@@ -20,4 +20,23 @@ export * from "./_msgpack.ts";
 export * from "./_schema_codec.ts";
 export * from "./_envelope.ts";
 export * from "./_murmur2.ts";
-export * from "./_client.ts";
+// The kafkajs adapter: its settings mapping (`settingsToKafkaJs`) stays internal so that no kafkajs type
+// leaks into the public API.
+export {
+  type BatchControl,
+  consoleKafkaLogger,
+  type ConsumerHandler,
+  type ConsumerRunOptions,
+  type KafkaClientOptions,
+  KafkaCommitError,
+  KafkaConfigError,
+  KafkaConsumerClient,
+  KafkaConsumerError,
+  type KafkaConsumerPort,
+  KafkaDeliveryError,
+  type KafkaLogger,
+  type KafkaLogLevel,
+  type KafkaLogRecord,
+  KafkaProducerClient,
+  type KafkaProducerPort,
+} from "./_client.ts";

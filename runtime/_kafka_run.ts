@@ -10,7 +10,16 @@ import type { StreamFlow } from "../streaming/_nodes.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 import { jsonLogger } from "./_logger.ts";
 
-/** Options of {@link runOnKafka}. */
+/**
+ * Options of {@link runOnKafka}.
+ *
+ * @example
+ * ```ts ignore
+ * import { type KafkaRunOptions, runOnKafka } from "@loom/streaming/runtime";
+ * const options: KafkaRunOptions = { maxMessages: 1_000 };
+ * const exitCode = await runOnKafka(flow, config, options);
+ * ```
+ */
 export interface KafkaRunOptions {
   /** Stop gracefully after this many consumed messages (tests, one-shot jobs). */
   readonly maxMessages?: number;
@@ -24,8 +33,8 @@ export interface KafkaRunOptions {
  * const code = await runOnKafka(flow, loadConfigFile("config.yaml"));
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export async function runOnKafka(
+  // deno-lint-ignore no-explicit-any
   flow: StreamFlow<any>,
   config: ConfigContext,
   options: KafkaRunOptions = {},

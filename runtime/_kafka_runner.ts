@@ -28,10 +28,22 @@ import {
   type KafkaProducerPort,
 } from "../kafka/_client.ts";
 
-/** Options of {@link KafkaFlowRunner}. */
+/**
+ * Options of {@link KafkaFlowRunner}.
+ *
+ * @example
+ * ```ts ignore
+ * import { jsonLogger, KafkaFlowRunner, type KafkaRunnerOptions } from "@loom/streaming/runtime";
+ * const options: KafkaRunnerOptions = { logger: jsonLogger("info"), partitionsConsumedConcurrently: 3 };
+ * const runner = new KafkaFlowRunner(plan, options);
+ * ```
+ */
 export interface KafkaRunnerOptions {
+  /** Time source (default: the system clock). */
   readonly clock?: Clock;
+  /** Trace-id source (default: random ids). */
   readonly ids?: IdSource;
+  /** Structured logger of the runner (default: silent). */
   readonly logger?: Logger;
   /** kafkajs client logging. */
   readonly client?: KafkaClientOptions;
@@ -43,12 +55,21 @@ export interface KafkaRunnerOptions {
   readonly tickMs?: number;
   /** Injected clients (tests). */
   readonly consumer?: KafkaConsumerPort;
+  /** Injected producer (tests); default: one kafkajs producer per distinct producer configuration. */
   readonly producer?: KafkaProducerPort;
   /** Called after each successful commit (tests, metrics). */
   readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
 }
 
-/** Runner state. */
+/**
+ * Runner state.
+ *
+ * @example
+ * ```ts ignore
+ * import type { RunnerState } from "@loom/streaming/runtime";
+ * const state: RunnerState = runner.state; // "new" until start() is called
+ * ```
+ */
 export type RunnerState = "new" | "starting" | "running" | "stopping" | "stopped" | "failed";
 
 /**
@@ -63,9 +84,13 @@ export type RunnerState = "new" | "starting" | "running" | "stopping" | "stopped
  * ```
  */
 export class KafkaFlowRunner {
+  /** The compiled plan being run. */
   readonly plan: CompiledPlan;
+  /** The driver running the plan over fetched batches. */
   readonly driver: FlowDriver;
+  /** The consumer of the source topics. */
   readonly consumer: KafkaConsumerPort;
+  /** The producer used for outputs, error routes and dead-letter topics. */
   readonly producer: KafkaProducerPort;
   #state: RunnerState = "new";
   #failure: unknown = null;
@@ -81,7 +106,12 @@ export class KafkaFlowRunner {
   readonly #log: Logger;
   readonly #clock: Clock;
 
-  /** @param plan compiled plan @param options clients, logger, sinks */
+  /**
+   * Creates a {@link KafkaFlowRunner}.
+   *
+   * @param plan compiled plan
+   * @param options clients, logger, sinks
+   */
   constructor(plan: CompiledPlan, options: KafkaRunnerOptions = {}) {
     this.plan = plan;
     this.#o = options;

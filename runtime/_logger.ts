@@ -5,7 +5,16 @@
  */
 import type { Logger } from "../streaming/_driver.ts";
 
-/** Log level names in order. */
+/**
+ * Log level names in order.
+ *
+ * @example
+ * ```ts
+ * import { jsonLogger, type LogLevel } from "@loom/streaming/runtime";
+ * const level: LogLevel = "warn";
+ * const logger = jsonLogger(level); // drops info events
+ * ```
+ */
 export type LogLevel = "info" | "warn" | "error";
 
 /**

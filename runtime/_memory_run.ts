@@ -8,16 +8,32 @@ import type { ConfigContext } from "../streaming/_config.ts";
 import type { StreamFlow } from "../streaming/_nodes.ts";
 import { FlowSimulator } from "../testing/_simulator.ts";
 
-/** Result of {@link runInMemory}. */
+/**
+ * Result of {@link runInMemory}.
+ *
+ * @example
+ * ```ts ignore
+ * import { runInMemory } from "@loom/streaming/runtime";
+ * const report = await runInMemory(flow, config, fixtureText);
+ * console.log(report.consumed, report.errors, report.committed);
+ * ```
+ */
 export interface MemoryRunReport {
+  /** Flow name. */
   readonly flow: string;
+  /** Source records consumed. */
   readonly consumed: number;
+  /** Messages written to each output topic (source topics excluded), with keys decoded as UTF-8. */
   readonly topics: Readonly<
     Record<string, readonly { key: string | null; payload: unknown; messageType: string | null }[]>
   >;
+  /** Committed offset per source partition, keyed `"<topic>[<partition>]"` (null: nothing committed). */
   readonly committed: Readonly<Record<string, number | null>>;
+  /** Error envelopes produced, by error kind. */
   readonly errors: Readonly<Record<string, number>>;
+  /** Messages deliberately discarded. */
   readonly discarded: number;
+  /** Records sent to dead-letter topics. */
   readonly deadLettered: number;
 }
 
@@ -43,8 +59,8 @@ function printable(v: unknown): unknown {
  * const report = await runInMemory(flow, config, fixtureText);
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export async function runInMemory(
+  // deno-lint-ignore no-explicit-any
   flow: StreamFlow<any>,
   config: ConfigContext,
   fixture: string | null,
@@ -78,7 +94,15 @@ export async function runInMemory(
   };
 }
 
-/** Renders a {@link MemoryRunReport} for the terminal. */
+/**
+ * Renders a {@link MemoryRunReport} for the terminal.
+ *
+ * @example
+ * ```ts ignore
+ * import { formatMemoryReport, runInMemory } from "@loom/streaming/runtime";
+ * console.log(formatMemoryReport(await runInMemory(flow, config, fixtureText)));
+ * ```
+ */
 export function formatMemoryReport(r: MemoryRunReport): string {
   const lines: string[] = [`flow ${r.flow}: consumed ${r.consumed} record(s) on the in-memory broker`];
   for (const [topic, msgs] of Object.entries(r.topics)) {

@@ -11,10 +11,22 @@ import type { SourceRecord } from "../streaming/_transport.ts";
 import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";
 import { KafkaConsumerClient } from "../kafka/_client.ts";
 
-/** Options of {@link recordFixture}. */
+/**
+ * Options of {@link recordFixture}.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadConfigFile, recordFixture, type RecordOptions } from "@loom/streaming/runtime";
+ * const options: RecordOptions = { config: loadConfigFile("config.yaml"), topic: "orders", out: "orders.jsonl", limit: 100 };
+ * await recordFixture(options);
+ * ```
+ */
 export interface RecordOptions {
+  /** Configuration providing the Kafka consumer settings. */
   readonly config: ConfigContext;
+  /** Topic to read. */
   readonly topic: string;
+  /** Path of the JSON Lines file to write. */
   readonly out: string;
   /** Maximum records (default 1000). */
   readonly limit?: number;

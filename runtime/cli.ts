@@ -18,10 +18,22 @@ const USAGE = `usage:
   run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
   record (--config <config.yaml> | --brokers host:port[,...]) --topic <topic> --out <file.jsonl> [--limit N] [--timeout-ms N]`;
 
-/** Parsed command line. */
+/**
+ * Parsed command line.
+ *
+ * @example
+ * ```ts
+ * import { type CliArgs, parseArgs } from "@loom/streaming/runtime";
+ * const args: CliArgs = parseArgs(["run", "flow.ts", "--config", "config.yaml", "--json"]);
+ * args.command; // "run"
+ * ```
+ */
 export interface CliArgs {
+  /** The sub-command (`run`, `record`), or null when absent. */
   readonly command: string | null;
+  /** Arguments that are neither the command nor flags. */
   readonly positional: readonly string[];
+  /** `--name value` flags by name (`true` for a flag without value). */
   readonly flags: Readonly<Record<string, string | true>>;
 }
 
@@ -92,7 +104,8 @@ export async function main(argv: readonly string[]): Promise<number> {
           : ConfigContext.fromObject({
             kafka: {
               consumer: {
-                brokers: String(args.flags.brokers ?? process.env.LOOM_KAFKA_BROKERS ?? "127.0.0.1:19092").split(","),
+                brokers: String(args.flags.brokers ?? process.env.LOOM_KAFKA_BROKERS ?? "127.0.0.1:19092")
+                  .split(","),
                 group_id: "loom-record",
                 topics: [],
               },
@@ -120,7 +133,15 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`error: ${e.message}`);
       return 1;
     }
-    console.error(`error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    // Operational failures (broker, delivery, unrouted errors) say everything in their message; anything
+    // else is a bug somewhere and keeps its stack.
+    const operational = e instanceof Error &&
+      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure)$/.test(e.name);
+    console.error(
+      `error: ${
+        e instanceof Error ? (operational ? `${e.name}: ${e.message}` : e.stack ?? e.message) : String(e)
+      }`,
+    );
     return 1;
   }
 }

@@ -18,7 +18,11 @@ describe("cli", () => {
   test("run on the in-memory broker replays the example fixture", async () => {
     const flow = await loadFlowModule(path("examples/orders/flow.ts"));
     const config = loadConfigFile(path("examples/orders/orders.yaml"), {});
-    const report = await runInMemory(flow, config, readFileSync(path("examples/orders/orders.jsonl"), "utf8"));
+    const report = await runInMemory(
+      flow,
+      config,
+      readFileSync(path("examples/orders/orders.jsonl"), "utf8"),
+    );
     assert.equal(report.consumed, 5);
     assert.deepEqual(report.topics["orders.scored"].map((m) => m.key), ["alice", "bob", "dave"]);
     assert.deepEqual(report.errors, { wire: 1, routing: 0, task: 0, business: 1 });

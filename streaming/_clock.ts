@@ -4,15 +4,35 @@
  * @module
  */
 
-/** A source of time, in milliseconds since the epoch. */
+/**
+ * A source of time, in milliseconds since the epoch.
+ *
+ * @example
+ * ```ts
+ * import { type Clock, VirtualClock } from "@loom/streaming";
+ * const clock: Clock = new VirtualClock(1_000);
+ * clock.now(); // 1000
+ * ```
+ */
 export interface Clock {
+  /** Current time in ms since the epoch. */
   now(): number;
   /** Resolves after `ms` of this clock's time. */
   sleep(ms: number): Promise<void>;
 }
 
-/** A source of trace ids (32 lowercase hex characters, like Python's `uuid4().hex`). */
+/**
+ * A source of trace ids (32 lowercase hex characters, like Python's `uuid4().hex`).
+ *
+ * @example
+ * ```ts
+ * import { type IdSource, seededIds } from "@loom/streaming";
+ * const ids: IdSource = seededIds(7);
+ * ids.traceId().length; // 32
+ * ```
+ */
 export interface IdSource {
+  /** A new trace id. */
   traceId(): string;
 }
 
@@ -108,7 +128,11 @@ export class VirtualClock implements Clock {
   #seq = 0;
   #sleepers: { at: number; seq: number; wake: () => void }[] = [];
 
-  /** @param startMs the initial time */
+  /**
+   * Creates a {@link VirtualClock}.
+   *
+   * @param startMs the initial time
+   */
   constructor(startMs = 0) {
     this.#now = startMs;
   }

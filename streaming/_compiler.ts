@@ -54,9 +54,19 @@ import type { KafkaSettings } from "./_settings.ts";
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-/** One compilation problem: where (node path) and what (with how to fix it). */
+/**
+ * One compilation problem: where (node path) and what (with how to fix it).
+ *
+ * @example
+ * ```ts
+ * import type { CompilationIssue } from "@loom/streaming";
+ * const issue: CompilationIssue = { path: "process[0]", message: "a Process must not be empty" };
+ * ```
+ */
 export interface CompilationIssue {
+  /** Node path of the problem, e.g. `process[2].routes[0]` (empty for the whole flow). */
   readonly path: string;
+  /** What is wrong and how to fix it. */
   readonly message: string;
 }
 
@@ -75,7 +85,11 @@ export class CompilationError extends Error {
   readonly issues: readonly CompilationIssue[];
   /** Issues rendered as `"<path>: <message>"`. */
   readonly errors: readonly string[];
-  /** @param issues the problems found */
+  /**
+   * Creates a {@link CompilationError}.
+   *
+   * @param issues the problems found
+   */
   constructor(issues: readonly CompilationIssue[]) {
     const errors = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message));
     super(
@@ -735,7 +749,8 @@ class Compiler {
  * ```
  */
 export function compileFlow(
-  flow: StreamFlow<Any>,
+  // deno-lint-ignore no-explicit-any
+  flow: StreamFlow<any>,
   config: ConfigContext | Record<string, unknown>,
 ): CompiledPlan {
   const ctx = config instanceof ConfigContext ? config : ConfigContext.fromObject(config);

@@ -30,12 +30,25 @@ import type {
   RuntimeSettings,
   SinkSection,
 } from "./_settings.ts";
+import type { AnySchema, SchemaOutput } from "./_type.ts";
 
 // ---------------------------------------------------------------------------------------------------------
 // Errors and locations
 // ---------------------------------------------------------------------------------------------------------
 
-/** Where the error was found. */
+/**
+ * Where the error was found.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError } from "@loom/streaming";
+ * const e = new ConfigError("config.yaml:3: kafka.consumer.group_id: expected a string", {
+ *   file: "config.yaml",
+ *   path: "kafka.consumer.group_id",
+ *   line: 3,
+ * });
+ * ```
+ */
 export interface ConfigErrorOptions {
   /** The file that holds the offending key (null when unknown, e.g. a context built from an object). */
   readonly file?: string | null;
@@ -70,6 +83,8 @@ export class ConfigError extends Error {
   readonly line: number | null;
 
   /**
+   * Creates a {@link ConfigError}.
+   *
    * @param message the full message (location, key path, problem and fix)
    * @param options file, key path, line and cause
    */
@@ -82,7 +97,15 @@ export class ConfigError extends Error {
   }
 }
 
-/** A file and line of a configuration key. */
+/**
+ * A file and line of a configuration key.
+ *
+ * @example
+ * ```ts
+ * import type { ConfigLocation } from "@loom/streaming";
+ * const where: ConfigLocation = { file: "config.yaml", line: 12 };
+ * ```
+ */
 export interface ConfigLocation {
   /** The file name, or null when unknown. */
   readonly file: string | null;
@@ -93,6 +116,15 @@ export interface ConfigLocation {
 /**
  * A key path: a dotted string (`"kafka.producers.orders.validated"`; keys that themselves contain dots are
  * found too) or an explicit list of segments (`["streaming", "sinks", "my.sink"]`).
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { ConfigContext, type ConfigPath } from "@loom/streaming";
+ * const ctx = ConfigContext.fromObject({ streaming: { sinks: { "my.sink": { table: "t" } } } });
+ * const path: ConfigPath = ["streaming", "sinks", "my.sink"];
+ * ctx.section(path, v.object({ table: v.string() })).table; // "t"
+ * ```
  */
 export type ConfigPath = string | readonly (string | number)[];
 
@@ -1030,10 +1062,10 @@ export class ConfigContext {
    * ctx.section("app", v.object({ port: v.number() })).port; // 8080
    * ```
    */
-  section<TSchema extends v.GenericSchema>(path: ConfigPath, schema: TSchema): v.InferOutput<TSchema> {
+  section<TSchema extends AnySchema>(path: ConfigPath, schema: TSchema): SchemaOutput<TSchema> {
     const r = resolvePath(this.raw, path);
     if (!r.found) throw notFound(this, path, r);
-    return validateAt(this, r.segs, r.value, schema);
+    return validateAt(this, r.segs, r.value, schema as unknown as v.GenericSchema) as SchemaOutput<TSchema>;
   }
 }
 
@@ -1062,7 +1094,18 @@ function errorAt(ctx: ConfigContext, segs: Segments, detail: string, hint?: stri
   return buildError(ctx.locate(segs), segs, detail, hint);
 }
 
-/** Options of {@link parseConfig}. */
+/**
+ * Options of {@link parseConfig}.
+ *
+ * @example
+ * ```ts
+ * import { parseConfig } from "@loom/streaming";
+ * const ctx = parseConfig("kafka:\n  producer:\n    brokers: [${BROKERS}]\n", {
+ *   file: "config.yaml",
+ *   env: { BROKERS: "127.0.0.1:9092" },
+ * });
+ * ```
+ */
 export interface ParseConfigOptions {
   /** The file name, used in messages and to resolve relative `includes`. */
   readonly file?: string;
@@ -1546,12 +1589,12 @@ export function readSinkSection(ctx: ConfigContext, name: string): SinkSection {
  * fetch.timeout_s; // 30
  * ```
  */
-export function bindConfig<TSchema extends v.GenericSchema>(
+export function bindConfig<TSchema extends AnySchema>(
   ctx: ConfigContext,
   path: ConfigPath,
   schema: TSchema,
   overrides: Readonly<Record<string, unknown>> = {},
-): v.InferOutput<TSchema> {
+): SchemaOutput<TSchema> {
   const r = resolvePath(ctx.raw, path);
   if (!r.found) throw notFound(ctx, path, r);
   const section = r.value === null || r.value === undefined ? {} : r.value;
@@ -1560,5 +1603,14 @@ export function bindConfig<TSchema extends v.GenericSchema>(
   }
   const keys = Object.keys(overrides);
   const merged = keys.length === 0 ? section : { ...section, ...overrides };
-  return validateAt(ctx, r.segs, merged, schema, "bind", new Set(keys));
+  return validateAt(
+    ctx,
+    r.segs,
+    merged,
+    schema as unknown as v.GenericSchema,
+    "bind",
+    new Set(keys),
+  ) as SchemaOutput<
+    TSchema
+  >;
 }

@@ -771,13 +771,18 @@ describe("ConfigContext", () => {
 describe("streaming.runtime transport and delivery keys", () => {
   test("transport, delivery_retries and retry_backoff_ms are read; a bad transport names the line", () => {
     const rt = readRuntimeSettings(
-      parseConfig("streaming:\n  runtime:\n    transport: kafka\n    delivery_retries: 0\n    retry_backoff_ms: 5\n"),
+      parseConfig(
+        "streaming:\n  runtime:\n    transport: kafka\n    delivery_retries: 0\n    retry_backoff_ms: 5\n",
+      ),
     );
     assert.equal(rt.transport, "kafka");
     assert.equal(rt.deliveryRetries, 0);
     assert.equal(rt.retryBackoffMs, 5);
     assert.throws(
-      () => readRuntimeSettings(parseConfig("streaming:\n  runtime:\n    transport: rabbit\n", { file: "c.yaml" })),
+      () =>
+        readRuntimeSettings(
+          parseConfig("streaming:\n  runtime:\n    transport: rabbit\n", { file: "c.yaml" }),
+        ),
       (e: unknown) => e instanceof ConfigError && e.line === 3 && e.path === "streaming.runtime.transport",
     );
   });

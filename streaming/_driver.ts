@@ -28,10 +28,25 @@ import { isRecordSpecificFailure } from "./_transport.ts";
 import { Wire } from "./_wire.ts";
 import type { ErrorKind } from "./_message.ts";
 
-/** Minimal structured logger. */
+/**
+ * Minimal structured logger.
+ *
+ * @example
+ * ```ts
+ * import type { Logger } from "@loom/streaming";
+ * const logger: Logger = {
+ *   info: (event, fields) => console.log(event, fields),
+ *   warn: (event, fields) => console.warn(event, fields),
+ *   error: (event, fields) => console.error(event, fields),
+ * };
+ * ```
+ */
 export interface Logger {
+  /** Logs an informational event. */
   info(event: string, fields?: Record<string, unknown>): void;
+  /** Logs a warning event. */
   warn(event: string, fields?: Record<string, unknown>): void;
+  /** Logs an error event. */
   error(event: string, fields?: Record<string, unknown>): void;
 }
 
@@ -46,41 +61,88 @@ export interface Logger {
  */
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
 
-/** Delivery failed for good (after retries, with no dead-letter topic to fall back to). */
+/**
+ * Delivery failed for good (after retries, with no dead-letter topic to fall back to).
+ *
+ * @example
+ * ```ts
+ * import { DeliveryFailure } from "@loom/streaming";
+ * const e = new DeliveryFailure("orders.out", new Error("broker unavailable"));
+ * e.message; // "delivery to orders.out failed: broker unavailable"
+ * ```
+ */
 export class DeliveryFailure extends Error {
-  /** @param target topic or table @param cause underlying error */
+  /**
+   * Creates a {@link DeliveryFailure}.
+   *
+   * @param target topic or table
+   * @param cause underlying error
+   */
   constructor(readonly target: string, override readonly cause: unknown) {
     super(`delivery to ${target} failed: ${reasonOf(cause)}`);
     this.name = "DeliveryFailure";
   }
 }
 
-/** Counters of a running flow. */
+/**
+ * Counters of a running flow.
+ *
+ * @example
+ * ```ts
+ * import { type DriverStats, emptyStats } from "@loom/streaming";
+ * const stats: DriverStats = emptyStats();
+ * stats.consumed += 10;
+ * ```
+ */
 export interface DriverStats {
+  /** Source records handed to the driver. */
   consumed: number;
+  /** Records produced per topic (dead-letter topics included). */
   produced: Record<string, number>;
+  /** Rows written per storage sink name. */
   tableRows: Record<string, number>;
+  /** Error envelopes per error kind. */
   errors: Record<ErrorKind, number>;
+  /** Messages deliberately discarded. */
   discarded: number;
+  /** Errors without an error route (policy `log`). */
   unrouted: number;
+  /** Records sent to dead-letter topics. */
   deadLettered: number;
+  /** Delivery retries (produces and table writes). */
   retries: number;
+  /** Batches handled. */
   batches: number;
 }
 
-/** Options of {@link FlowDriver}. */
+/**
+ * Options of {@link FlowDriver}.
+ *
+ * @example
+ * ```ts ignore
+ * import { type DriverOptions, FlowDriver, randomIds, systemClock } from "@loom/streaming";
+ * const options: DriverOptions = { producer, clock: systemClock, ids: randomIds, deliveryRetries: 5 };
+ * const driver = new FlowDriver(plan, options);
+ * ```
+ */
 export interface DriverOptions {
+  /** Produces the output records. */
   readonly producer: ProducerPort;
   /** Writers of storage sinks, by sink path (see `CompiledPlan.storageSinks`). */
   readonly tables?: ReadonlyMap<string, SinkWriter>;
+  /** Time source (CollectBatch timeouts, retry backoff, envelope timestamps). */
   readonly clock: Clock;
+  /** Trace-id source of produced envelopes. */
   readonly ids: IdSource;
+  /** Completion tracker (default: a new one). */
   readonly tracker?: OffsetTracker;
   /** Extra delivery attempts per produce/write before giving up (default 3). */
   readonly deliveryRetries?: number;
   /** Backoff before retry k is `retryBackoffMs * 2^k` of the clock (default 100; the simulator uses 0). */
   readonly retryBackoffMs?: number;
+  /** Overrides `streaming.runtime.unrouted_errors` of the plan. */
   readonly unroutedErrors?: "fail" | "log";
+  /** Structured logger (default: silent). */
   readonly logger?: Logger;
   /** Fault-injection hook called before each step invocation. */
   readonly beforeStep?: (name: string, path: string) => void;
@@ -126,14 +188,23 @@ const utf8 = new TextEncoder();
  * ```
  */
 export class FlowDriver {
+  /** The compiled plan. */
   readonly plan: CompiledPlan;
+  /** The engine executing the plan. */
   readonly engine: Engine;
+  /** Completion tracker that computes the commit watermarks. */
   readonly tracker: OffsetTracker;
+  /** Counters since the driver was created. */
   readonly stats: DriverStats;
   readonly #o: DriverOptions;
   readonly #log: Logger;
 
-  /** @param plan compiled plan @param options transport ports, clock, ids */
+  /**
+   * Creates a {@link FlowDriver}.
+   *
+   * @param plan compiled plan
+   * @param options transport ports, clock, ids
+   */
   constructor(plan: CompiledPlan, options: DriverOptions) {
     this.plan = plan;
     this.#o = options;
@@ -239,6 +310,7 @@ export class FlowDriver {
     for (const o of em.releases) this.tracker.release(o);
   }
 
+  /** Runs `fn` with the configured retries and backoff; resolves to the last error, or null on success. */
   private async attempt(target: string, fn: () => Promise<void>): Promise<unknown | null> {
     const retries = this.#o.deliveryRetries ?? this.plan.runtime.deliveryRetries;
     const backoff = this.#o.retryBackoffMs ?? this.plan.runtime.retryBackoffMs;
@@ -259,6 +331,7 @@ export class FlowDriver {
     return last ?? new Error("delivery failed");
   }
 
+  /** Produces one topic batch; on failure dead-letters the records that have a DLQ, else throws. */
   private async sendTopic(tb: TopicBatch): Promise<void> {
     const producer = this.#o.producer;
     const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records));
@@ -324,6 +397,7 @@ export class FlowDriver {
     }
   }
 
+  /** Writes one table batch through its sink writer (with retries), else throws. */
   private async writeTable(t: TableBatch): Promise<void> {
     const w = this.#o.tables?.get(t.path);
     if (!w) {

@@ -28,47 +28,113 @@ import type { Wire } from "./_wire.ts";
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-/** A message travelling through the engine, with its payload type and the record it came from. */
+/**
+ * A message travelling through the engine, with its payload type and the record it came from.
+ *
+ * @example
+ * ```ts
+ * import { type Item, message, OffsetTracker } from "@loom/streaming";
+ * const item: Item = {
+ *   message: message({ order_id: "o-1" }, { messageId: "orders:0:0" }),
+ *   type: null,
+ *   origin: new OffsetTracker().register("orders", 0, 0),
+ *   mark: 0,
+ * };
+ * ```
+ */
 export interface Item {
+  /** The message. */
   message: Message;
+  /** Its payload type, or null when unknown. */
   type: MessageType | null;
+  /** Completion state of the source record it came from. */
   readonly origin: Origin;
   /** Router merge token. */
   mark: number;
 }
 
-/** Records for one output topic, with the origin each record settles once acknowledged. */
+/**
+ * Records for one output topic, with the origin each record settles once acknowledged.
+ *
+ * @example
+ * ```ts
+ * import { Emission } from "@loom/streaming";
+ * for (const batch of new Emission().topics.values()) console.log(batch.topic, batch.records.length);
+ * ```
+ */
 export interface TopicBatch {
+  /** Physical topic. */
   readonly topic: string;
+  /** Encoded records. */
   readonly records: OutgoingRecord[];
+  /** Origin settled by each record once acknowledged (same index). */
   readonly origins: Origin[];
   /** Dead-letter topic per record (null: none). */
   readonly dlqs: (string | null)[];
 }
 
-/** Rows for one storage sink. */
+/**
+ * Rows for one storage sink.
+ *
+ * @example
+ * ```ts
+ * import { Emission } from "@loom/streaming";
+ * for (const batch of new Emission().tables.values()) console.log(batch.name, batch.rows.length);
+ * ```
+ */
 export interface TableBatch {
+  /** Node path of the sink. */
   readonly path: string;
+  /** Sink name. */
   readonly name: string;
+  /** Rows (payloads) to write. */
   readonly rows: unknown[];
+  /** Origin settled by each row once written (same index). */
   readonly origins: Origin[];
 }
 
-/** An error that had no error route (surfaced, never silently dropped). */
+/**
+ * An error that had no error route (surfaced, never silently dropped).
+ *
+ * @example
+ * ```ts
+ * import type { UnroutedError } from "@loom/streaming";
+ * const u: UnroutedError = { kind: "task", reason: "boom", messageId: "orders:0:7", path: "process[1]" };
+ * ```
+ */
 export interface UnroutedError {
+  /** Error kind. */
   readonly kind: ErrorKind;
+  /** Why the message failed. */
   readonly reason: string;
+  /** Id of the failed message, when known. */
   readonly messageId: string | null;
+  /** Node path where the error happened. */
   readonly path: string;
 }
 
-/** Everything one engine call produced, to be delivered by the driver. */
+/**
+ * Everything one engine call produced, to be delivered by the driver.
+ *
+ * @example
+ * ```ts
+ * import { Emission, OffsetTracker } from "@loom/streaming";
+ * const em = new Emission();
+ * const origin = new OffsetTracker().register("orders", 0, 0);
+ * em.addRecord("orders.out", { key: null, value: new Uint8Array([0x80]), headers: {}, timestampMs: null }, origin, null);
+ * em.empty; // false
+ * ```
+ */
 export class Emission {
+  /** Records per output topic. */
   readonly topics: Map<string, TopicBatch> = new Map();
+  /** Rows per storage sink path. */
   readonly tables: Map<string, TableBatch> = new Map();
+  /** Errors without an error route (policy `log`). */
   readonly unrouted: UnroutedError[] = [];
   /** Error envelopes by kind (counts). */
   readonly errorCounts: Record<ErrorKind, number> = { wire: 0, routing: 0, task: 0, business: 0 };
+  /** Messages deliberately discarded. */
   discarded = 0;
   /** Origins settled without delivery (discards); the driver releases them after a successful delivery. */
   readonly releases: Origin[] = [];
@@ -91,9 +157,22 @@ export class Emission {
   }
 }
 
-/** Raised (under the `fail` policy) when an error has no error route. */
+/**
+ * Raised (under the `fail` policy) when an error has no error route.
+ *
+ * @example
+ * ```ts
+ * import { UnroutedErrorFailure } from "@loom/streaming";
+ * const e = new UnroutedErrorFailure({ kind: "task", reason: "boom", messageId: "orders:0:7", path: "process[1]" });
+ * e.error.kind; // "task"
+ * ```
+ */
 export class UnroutedErrorFailure extends Error {
-  /** @param error the unrouted error */
+  /**
+   * Creates a {@link UnroutedErrorFailure}.
+   *
+   * @param error the unrouted error
+   */
   constructor(readonly error: UnroutedError) {
     super(
       `unrouted ${error.kind} error at ${error.path} for message ${
@@ -105,20 +184,45 @@ export class UnroutedErrorFailure extends Error {
   }
 }
 
-/** A step's per-message time limit was exceeded. */
+/**
+ * A step's per-message time limit was exceeded.
+ *
+ * @example
+ * ```ts
+ * import { TaskTimeoutError } from "@loom/streaming";
+ * new TaskTimeoutError(1_000).message; // "task timed out after 1000 ms"
+ * ```
+ */
 export class TaskTimeoutError extends Error {
-  /** @param ms the limit */
+  /**
+   * Creates a {@link TaskTimeoutError}.
+   *
+   * @param ms the limit
+   */
   constructor(ms: number) {
     super(`task timed out after ${ms} ms`);
     this.name = "TaskTimeoutError";
   }
 }
 
-/** Engine options. */
+/**
+ * Engine options.
+ *
+ * @example
+ * ```ts ignore
+ * import { type EngineOptions, OffsetTracker, seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * const clock = new VirtualClock(), ids = seededIds(1);
+ * const options: EngineOptions = { clock, ids, wire: new Wire(plan, clock, ids), tracker: new OffsetTracker() };
+ * ```
+ */
 export interface EngineOptions {
+  /** Time source. */
   readonly clock: Clock;
+  /** Trace-id source. */
   readonly ids: IdSource;
+  /** Decoder and encoder of records. */
   readonly wire: Wire;
+  /** Completion tracker. */
   readonly tracker: OffsetTracker;
   /** `fail` (default): an unrouted error aborts the call; `log`: it is reported and the message completes. */
   readonly unroutedErrors?: "fail" | "log";
@@ -165,8 +269,20 @@ export function snapshotMeta(meta: MessageMeta): ErrorMessageMeta {
 
 let markSeq = 1;
 
-/** The plan interpreter. One instance per worker; safe to call concurrently for different partitions. */
+/**
+ * The plan interpreter. One instance per worker; safe to call concurrently for different partitions.
+ *
+ * @example
+ * ```ts ignore
+ * import { Engine, OffsetTracker, seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * const clock = new VirtualClock(), ids = seededIds(1);
+ * const engine = new Engine(plan, { clock, ids, wire: new Wire(plan, clock, ids), tracker: new OffsetTracker() });
+ * await engine.open();
+ * const emission = await engine.process(batch);
+ * ```
+ */
 export class Engine {
+  /** The compiled plan. */
   readonly plan: CompiledPlan;
   readonly #o: EngineOptions;
   readonly #root: Op;
@@ -174,7 +290,12 @@ export class Engine {
   readonly #scoped: WithOp[] = [];
   #opened = false;
 
-  /** @param plan compiled plan @param options clock, ids, wire codec, tracker */
+  /**
+   * Creates a {@link Engine}.
+   *
+   * @param plan compiled plan
+   * @param options clock, ids, wire codec, tracker
+   */
   constructor(plan: CompiledPlan, options: EngineOptions) {
     this.plan = plan;
     this.#o = options;
@@ -190,13 +311,18 @@ export class Engine {
   // -------------------------------------------------------------------------------------------------------------
   // building
 
-  /** Builds the op chain of a process, ending in `end`. */
+  /**
+   * Builds the op chain of a process, ending in `end` (internal: used by the routing ops).
+   *
+   * @ignore
+   */
   build(proc: CompiledProcess, end: Op): Op {
     let next = end;
     for (let i = proc.nodes.length - 1; i >= 0; i--) next = this.buildNode(proc.nodes[i], next);
     return next;
   }
 
+  /** Builds the op of one compiled node, followed by `next`. */
   private buildNode(n: CompiledNode, next: Op): Op {
     switch (n.op) {
       case "step":
@@ -321,6 +447,7 @@ export class Engine {
     return this.pushRoot(items, em);
   }
 
+  /** Pushes decoded items through the root op chain and resolves to the emission. */
   private pushRoot(items: Item[], em: Emission): Emission | Promise<Emission> {
     if (items.length === 0) return em;
     const chunk: Chunk = this.plan.source.shape === "batch" ? [items] : items;
@@ -442,6 +569,7 @@ export class Engine {
     em.addRecord(sink.topic, rec, item.origin, sink.dlq);
   }
 
+  /** Counts a record that could not be decoded and routes it to the `wire` error route. */
   private decodeFailed(record: SourceRecord, reason: string, origin: Origin, em: Emission): void {
     em.errorCounts.wire++;
     const sink = this.plan.errorRoutes.get("wire");
@@ -461,6 +589,7 @@ export class Engine {
     em.addRecord(sink.topic, this.#o.wire.encodeDecodeError(record, reason, sink), origin, sink.dlq);
   }
 
+  /** Fails the call (policy `fail`) or records the unrouted error and settles its origin (policy `log`). */
   private unrouted(u: UnroutedError, origin: Origin, em: Emission): void {
     if ((this.#o.unroutedErrors ?? "fail") === "fail") throw new UnroutedErrorFailure(u);
     em.unrouted.push(u);

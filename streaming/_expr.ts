@@ -9,16 +9,47 @@
  */
 import type { Message } from "./_message.ts";
 
-/** A compiled expression evaluator. */
+/**
+ * A compiled expression evaluator.
+ *
+ * @example
+ * ```ts
+ * import { type Evaluator, message, payload } from "@loom/streaming";
+ * const read: Evaluator = payload.field("amount").compile();
+ * read(message({ amount: 5 }, { messageId: "m" })); // 5
+ * ```
+ */
 export type Evaluator = (message: Message) => unknown;
 
 const EXPR = Symbol.for("loom.expr");
 
-/** Comparison operators of an {@link Expr}. */
+/**
+ * Comparison operators of an {@link Expr}.
+ *
+ * @example
+ * ```ts
+ * import type { CompareOp } from "@loom/streaming";
+ * const op: CompareOp = "ge";
+ * ```
+ */
 export type CompareOp = "eq" | "ne" | "gt" | "ge" | "lt" | "le" | "in" | "between";
 
-/** A boolean expression node (built by the path methods and {@link and}/{@link or}/{@link not}). */
+/**
+ * A boolean expression node (built by the path methods and {@link and}/{@link or}/{@link not}).
+ *
+ * @example
+ * ```ts
+ * import { payload } from "@loom/streaming";
+ * const big = payload.field("amount").ge(100).and(payload.field("currency").eq("EUR"));
+ * big.text; // human-readable form of the condition
+ * ```
+ */
 export interface Expr {
+  /**
+   * Brand of expressions built by this module (checked by {@link isExpr}).
+   *
+   * @ignore
+   */
   readonly [EXPR]: "expr";
   /** Human-readable form, e.g. `payload.amount >= 100`. */
   readonly text: string;
@@ -32,7 +63,15 @@ export interface Expr {
   not(): Expr;
 }
 
-/** Comparison methods available on every path reference. */
+/**
+ * Comparison methods available on every path reference.
+ *
+ * @example
+ * ```ts
+ * import { payload } from "@loom/streaming";
+ * const inRange = payload.field("amount").between(10, 20);
+ * ```
+ */
 export interface PathMethods<T> {
   /** Equality (bytes compare by content; bytes compare to a string by its UTF-8 text). */
   eq(value: T | unknown): Expr;
@@ -60,16 +99,34 @@ export interface PathMethods<T> {
   readonly text: string;
 }
 
-/** A typed reference to a value inside a message. Property access extends the path. */
+/**
+ * A typed reference to a value inside a message. Property access extends the path.
+ *
+ * @example
+ * ```ts
+ * import { msg, type PathRef } from "@loom/streaming";
+ * const risk: PathRef<unknown> = msg.meta.headers.field("x-risk");
+ * ```
+ */
 export type PathRef<T> =
   & PathMethods<T>
   & (T extends Uint8Array ? unknown
     : T extends object ? { readonly [K in keyof T]-?: PathRef<T[K]> }
     : unknown);
 
-/** Root reference to a whole message: `msg.payload.…` and `msg.meta.…`. */
+/**
+ * Root reference to a whole message: `msg.payload.…` and `msg.meta.…`.
+ *
+ * @example
+ * ```ts
+ * import { msg } from "@loom/streaming";
+ * const fromOrders = msg.meta.topic.eq("orders");
+ * ```
+ */
 export interface MessageRef<P = unknown> {
+  /** Reference to the payload. */
   readonly payload: PathRef<P>;
+  /** Reference to the metadata. */
   readonly meta: PathRef<import("./_message.ts").MessageMeta>;
 }
 
@@ -100,9 +157,26 @@ const SNAKE_META: Record<string, string> = {
   message_version: "messageVersion",
 };
 
-/** Error raised when a path cannot be resolved on a message (a missing attribute or key). */
+/**
+ * Error raised when a path cannot be resolved on a message (a missing attribute or key).
+ *
+ * @example
+ * ```ts
+ * import { message, msg, PathError } from "@loom/streaming";
+ * try {
+ *   msg.payload.field("missing").compile()(message({}, { messageId: "m" }));
+ * } catch (e) {
+ *   if (e instanceof PathError) console.log(e.segment); // "missing"
+ * }
+ * ```
+ */
 export class PathError extends Error {
-  /** @param path the path text @param segment the segment that failed */
+  /**
+   * Creates a {@link PathError}.
+   *
+   * @param path the path text
+   * @param segment the segment that failed
+   */
   constructor(readonly path: string, readonly segment: string) {
     super(`cannot resolve '${segment}' in path '${path}'`);
     this.name = "PathError";
@@ -384,35 +458,90 @@ export function not(expr: Expr): Expr {
   });
 }
 
-/** True when `value` is an expression built by this module. */
+/**
+ * True when `value` is an expression built by this module.
+ *
+ * @example
+ * ```ts
+ * import { isExpr, payload } from "@loom/streaming";
+ * isExpr(payload.field("amount").gt(0)); // true
+ * isExpr(payload.field("amount")); // false (a path, not an expression)
+ * ```
+ */
 export function isExpr(value: unknown): value is Expr {
   return typeof value === "object" && value !== null && (value as { [EXPR]?: unknown })[EXPR] === "expr";
 }
 
-/** True when `value` is a path reference (`msg.payload.x`). */
+/**
+ * True when `value` is a path reference (`msg.payload.x`).
+ *
+ * @example
+ * ```ts
+ * import { isPathRef, payload } from "@loom/streaming";
+ * isPathRef(payload.field("amount")); // true
+ * ```
+ */
 export function isPathRef(value: unknown): value is PathRef<unknown> {
   return (typeof value === "object" || typeof value === "function") && value !== null &&
     (value as { [PATH]?: unknown })[PATH] === true;
 }
 
-/** A custom predicate object (the original's `Predicate` protocol). */
+/**
+ * A custom predicate object (the original's `Predicate` protocol).
+ *
+ * @example
+ * ```ts
+ * import type { Message, Predicate } from "@loom/streaming";
+ * const isVip: Predicate<{ segment: string }> = {
+ *   matches: (m: Message<{ segment: string }>) => m.payload.segment === "vip",
+ * };
+ * ```
+ */
 export interface Predicate<P = unknown> {
+  /** True when the message matches. */
   matches(message: Message<P>): boolean;
 }
 
-/** A custom selector object (the original's `Selector` protocol). */
+/**
+ * A custom selector object (the original's `Selector` protocol).
+ *
+ * @example
+ * ```ts
+ * import type { Message, Selector } from "@loom/streaming";
+ * const bySegment: Selector<{ segment: string }> = {
+ *   select: (m: Message<{ segment: string }>) => m.payload.segment,
+ * };
+ * ```
+ */
 export interface Selector<P = unknown> {
+  /** The routing key of the message. */
   select(message: Message<P>): unknown;
 }
 
-/** Anything usable as a route condition. A bare path counts as its truthiness (unlike the original). */
+/**
+ * Anything usable as a route condition. A bare path counts as its truthiness (unlike the original).
+ *
+ * @example
+ * ```ts
+ * import { payload, type PredicateLike } from "@loom/streaming";
+ * const conditions: PredicateLike[] = [payload.field("amount").ge(100), (m) => m.meta.key !== null];
+ * ```
+ */
 export type PredicateLike<P = unknown> =
   | Expr
   | PathRef<unknown>
   | Predicate<P>
   | ((message: Message<P>) => boolean);
 
-/** Anything usable as a routing key selector. */
+/**
+ * Anything usable as a routing key selector.
+ *
+ * @example
+ * ```ts
+ * import { msg, type SelectorLike } from "@loom/streaming";
+ * const selectors: SelectorLike[] = [msg.payload.field("segment"), (m) => m.meta.topic];
+ * ```
+ */
 export type SelectorLike<P = unknown> = PathRef<unknown> | Selector<P> | ((message: Message<P>) => unknown);
 
 /**
@@ -470,7 +599,16 @@ export function compileSelector<P>(s: SelectorLike<P>): (message: Message<P>) =>
   );
 }
 
-/** Text of a predicate or selector, for error messages. */
+/**
+ * Text of a predicate or selector, for error messages.
+ *
+ * @example
+ * ```ts
+ * import { describeCondition, payload } from "@loom/streaming";
+ * describeCondition(payload.field("amount").ge(100)); // the expression's text
+ * describeCondition(function isVip() {}); // "isVip()"
+ * ```
+ */
 export function describeCondition(c: unknown): string {
   if (isExpr(c) || isPathRef(c)) return (c as { text: string }).text;
   if (typeof c === "function") return c.name ? `${c.name}()` : "<function>";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- type-erased positions (node lists, policies, selectors) accept any payload type
 /**
  * Flow nodes: boundaries, steps, shape adapters, scoped dependency wrappers and routing nodes.
  *
@@ -5,47 +6,143 @@
  */
 import type { Message } from "./_message.ts";
 import { ERROR_KINDS, type ErrorKind } from "./_message.ts";
-import type { MessageType } from "./_type.ts";
-import type * as v from "valibot";
+import type { AnySchema, MessageType } from "./_type.ts";
 import type { PredicateLike, SelectorLike } from "./_expr.ts";
 
-// deno-lint-ignore no-explicit-any
-type Any = any;
-
-/** Logical shape of a stream edge (checked by the compiler). */
+/**
+ * Logical shape of a stream edge (checked by the compiler).
+ *
+ * @example
+ * ```ts
+ * import { StreamShape } from "@loom/streaming";
+ * StreamShape.BATCH; // "batch" (what a CollectBatch produces)
+ * ```
+ */
 export const StreamShape = { RECORD: "record", MANY: "many", BATCH: "batch", NONE: "none" } as const;
-/** One of `"record" | "many" | "batch" | "none"`. */
+/**
+ * One of `"record" | "many" | "batch" | "none"`.
+ *
+ * @example
+ * ```ts
+ * import type { StreamShape } from "@loom/streaming";
+ * const shape: StreamShape = "record";
+ * ```
+ */
 export type StreamShape = typeof StreamShape[keyof typeof StreamShape];
 
-/** Windowing strategy of {@link CollectBatch}. Only `collect` is implemented. */
+/**
+ * Windowing strategy of {@link CollectBatch}. Only `collect` is implemented.
+ *
+ * @example
+ * ```ts
+ * import { CollectBatch, WindowStrategy } from "@loom/streaming";
+ * new CollectBatch({ maxRecords: 100, timeoutMs: 500, window: WindowStrategy.COLLECT });
+ * ```
+ */
 export const WindowStrategy = { COLLECT: "collect", TUMBLING: "tumbling", SESSION: "session" } as const;
-/** One of `"collect" | "tumbling" | "session"`. */
+/**
+ * One of `"collect" | "tumbling" | "session"`.
+ *
+ * @example
+ * ```ts
+ * import type { WindowStrategy } from "@loom/streaming";
+ * const window: WindowStrategy = "collect";
+ * ```
+ */
 export type WindowStrategy = typeof WindowStrategy[keyof typeof WindowStrategy];
 
-/** When scoped resources of {@link With}/{@link WithAsync} are opened and disposed. */
+/**
+ * When scoped resources of {@link With}/{@link WithAsync} are opened and disposed.
+ *
+ * @example
+ * ```ts
+ * import { Drain, Process, ResourceScope, With } from "@loom/streaming";
+ * new With({ scope: ResourceScope.BATCH, process: new Process(new Drain()) });
+ * ```
+ */
 export const ResourceScope = { WORKER: "worker", BATCH: "batch" } as const;
-/** One of `"worker" | "batch"`. */
+/**
+ * One of `"worker" | "batch"`.
+ *
+ * @example
+ * ```ts
+ * import type { ResourceScope } from "@loom/streaming";
+ * const scope: ResourceScope = "worker";
+ * ```
+ */
 export type ResourceScope = typeof ResourceScope[keyof typeof ResourceScope];
 
-/** Declarative partitioning guarantee (documentation only, as in the original). */
+/**
+ * Declarative partitioning guarantee (documentation only, as in the original).
+ *
+ * @example
+ * ```ts
+ * import { PartitionGuarantee, PartitionPolicy } from "@loom/streaming";
+ * new PartitionPolicy((m) => m.meta.key, PartitionGuarantee.ENTITY_STABLE);
+ * ```
+ */
 export const PartitionGuarantee = {
   NONE: "none",
   BEST_EFFORT: "best_effort",
   ENTITY_STABLE: "entity_stable",
 } as const;
-/** One of `"none" | "best_effort" | "entity_stable"`. */
+/**
+ * One of `"none" | "best_effort" | "entity_stable"`.
+ *
+ * @example
+ * ```ts
+ * import type { PartitionGuarantee } from "@loom/streaming";
+ * const guarantee: PartitionGuarantee = "best_effort";
+ * ```
+ */
 export type PartitionGuarantee = typeof PartitionGuarantee[keyof typeof PartitionGuarantee];
 
-/** A value that is either a `T` or a promise of one. */
+/**
+ * A value that is either a `T` or a promise of one.
+ *
+ * @example
+ * ```ts
+ * import type { MaybePromise } from "@loom/streaming";
+ * const lookup = (id: string): MaybePromise<string> => id.length > 3 ? id : Promise.resolve(id);
+ * ```
+ */
 export type MaybePromise<T> = T | Promise<T>;
 
-/** What a record step may return: a payload (meta kept) or a whole replacement message. */
+/**
+ * What a record step may return: a payload (meta kept) or a whole replacement message.
+ *
+ * @example
+ * ```ts
+ * import type { Message, StepResult } from "@loom/streaming";
+ * const keepMeta = (m: Message<number>): StepResult<number> => m.payload + 1;
+ * const replace = (m: Message<number>): StepResult<number> => ({ payload: m.payload, meta: { ...m.meta, key: "k" } });
+ * ```
+ */
 export type StepResult<Out> = Out | Message<Out>;
 
-/** Dependencies injected into steps running inside {@link With}/{@link WithAsync}. */
+/**
+ * Dependencies injected into steps running inside {@link With}/{@link WithAsync}.
+ *
+ * @example
+ * ```ts
+ * import { type Deps, type Message, RecordStep } from "@loom/streaming";
+ * const tag = RecordStep.of((m: Message<{ id: string }>, deps: Deps) => ({ ...m.payload, env: deps.env }));
+ * ```
+ */
 export type Deps = Record<string, unknown>;
 
-/** Options shared by every step. */
+/**
+ * Options shared by every step.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { messageType, RecordStep, type StepOptions } from "@loom/streaming";
+ * const Scored = messageType("order.scored", v.object({ id: v.string(), score: v.number() }));
+ * const options: StepOptions = { name: "score", output: Scored };
+ * const score = RecordStep.of((m: { payload: { id: string } }) => ({ id: m.payload.id, score: 1 }), options);
+ * ```
+ */
 export interface StepOptions {
   /** Name used in errors, events and fault injection; defaults to the class or function name. */
   readonly name?: string;
@@ -55,7 +152,20 @@ export interface StepOptions {
 
 const STEP = Symbol.for("loom.step");
 
-/** Base class of all steps. */
+/**
+ * Base class of all steps.
+ *
+ * @example
+ * ```ts
+ * import { RecordStep, type Message } from "@loom/streaming";
+ * class Upper extends RecordStep<{ s: string }, { s: string }> {
+ *   execute(m: Message<{ s: string }>) {
+ *     return { s: m.payload.s.toUpperCase() };
+ *   }
+ * }
+ * new Upper().stepName(); // "Upper"
+ * ```
+ */
 export abstract class Step<in In = unknown, out Out = unknown> {
   /** Marker used by the compiler. */
   readonly [STEP]: true = true;
@@ -81,7 +191,7 @@ export abstract class Step<in In = unknown, out Out = unknown> {
    * validated section merged with `overrides`.
    */
   static fromConfig<T>(
-    this: (new (config: Any) => T) & { configSchema?: unknown },
+    this: (new (config: any) => T) & { configSchema?: unknown },
     path: string,
     overrides: Record<string, unknown> = {},
   ): ConfigBinding<T> {
@@ -90,13 +200,34 @@ export abstract class Step<in In = unknown, out Out = unknown> {
   }
 }
 
-/** True when `value` is a step instance. */
-export function isStep(value: unknown): value is Step<Any, Any> {
+/**
+ * True when `value` is a step instance.
+ *
+ * @example
+ * ```ts
+ * import { isStep, RecordStep } from "@loom/streaming";
+ * isStep(RecordStep.of((m) => m.payload)); // true
+ * ```
+ */
+export function isStep(value: unknown): value is Step<any, any> {
   return typeof value === "object" && value !== null && (value as { [STEP]?: unknown })[STEP] === true;
 }
 
-/** True when `value` is a step class (constructor). */
-export function isStepClass(value: unknown): value is new () => Step<Any, Any> {
+/**
+ * True when `value` is a step class (constructor).
+ *
+ * @example
+ * ```ts
+ * import { isStepClass, RecordStep, type Message } from "@loom/streaming";
+ * class Echo extends RecordStep {
+ *   execute(m: Message) {
+ *     return m.payload;
+ *   }
+ * }
+ * isStepClass(Echo); // true
+ * ```
+ */
+export function isStepClass(value: unknown): value is new () => Step<any, any> {
   return typeof value === "function" && value.prototype instanceof Step;
 }
 
@@ -113,7 +244,8 @@ export function isStepClass(value: unknown): value is new () => Step<Any, Any> {
  * const inline = RecordStep.of((m: Message<{ n: number }>) => ({ n: m.payload.n + 1 }), { name: "inc" });
  * ```
  */
-export abstract class RecordStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class RecordStep<in In = unknown, out Out = unknown, D extends Deps = Deps>
+  extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "record" as const;
   /** Transforms one message. */
@@ -152,7 +284,8 @@ class FnRecordStep<In, Out, D extends Deps> extends RecordStep<In, Out, D> {
  * const upper = BatchStep.of((ms: readonly Message<{ s: string }>[]) => ms.map((m) => ({ s: m.payload.s.toUpperCase() })));
  * ```
  */
-export abstract class BatchStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class BatchStep<in In = unknown, out Out = unknown, D extends Deps = Deps>
+  extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "batch" as const;
   /** Transforms a batch; the result must have the same length as the input. */
@@ -194,7 +327,8 @@ class FnBatchStep<In, Out, D extends Deps> extends BatchStep<In, Out, D> {
  * const split = ExpandStep.of((m: Message<{ words: string[] }>) => m.payload.words.map((w) => ({ w })));
  * ```
  */
-export abstract class ExpandStep<in In = unknown, out Out = unknown, D extends Deps = Deps> extends Step<In, Out> {
+export abstract class ExpandStep<in In = unknown, out Out = unknown, D extends Deps = Deps>
+  extends Step<In, Out> {
   /** Shape family. */
   readonly stepKind = "expand" as const;
   /** Expands one message into any number of outputs. */
@@ -295,9 +429,15 @@ class FnBatchExpandStep<In, Out, D extends Deps> extends BatchExpandStep<In, Out
 export class ConfigBinding<T = unknown> {
   /** Marker. */
   readonly kind = "config_binding" as const;
-  /** @param target class to construct @param configPath dotted section path @param overrides values that win over YAML */
+  /**
+   * Creates a {@link ConfigBinding}.
+   *
+   * @param target class to construct
+   * @param configPath dotted section path
+   * @param overrides values that win over YAML
+   */
   constructor(
-    readonly target: (new (config: Any) => T) & { configSchema?: unknown },
+    readonly target: (new (config: any) => T) & { configSchema?: unknown },
     readonly configPath: string,
     readonly overrides: Readonly<Record<string, unknown>> = {},
   ) {}
@@ -323,10 +463,16 @@ export class FromTopic<P = unknown> {
   readonly kind = "from_topic" as const;
   /** Phantom payload type. */
   declare readonly __payload?: P;
-  /** @param name logical ref @param payload payload type @param options shape (record by default) */
+  /**
+   * Creates a {@link FromTopic}.
+   *
+   * @param name logical ref
+   * @param payload payload type
+   * @param options shape (record by default)
+   */
   constructor(
     readonly name: string,
-    readonly payload: MessageType<v.GenericSchema<unknown, P>>,
+    readonly payload: MessageType<AnySchema<P>>,
     readonly options: { readonly shape?: StreamShape } = {},
   ) {}
   /** Declared shape. */
@@ -340,12 +486,34 @@ export class FromTopic<P = unknown> {
   }
 }
 
-/** The payload types a {@link FromMultiTypeTopic} may declare: plain types, error envelopes of a type, or decode errors. */
+/**
+ * The payload types a {@link FromMultiTypeTopic} may declare: plain types, error envelopes of a type, or decode errors.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { DecodeErrors, errorEnvelopeOf, messageType, type MultiPayload } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const accepted: MultiPayload[] = [Order, errorEnvelopeOf(Order), DecodeErrors];
+ * ```
+ */
 export type MultiPayload = MessageType | ErrorEnvelopeOf | typeof DecodeErrors;
 
-/** Marks "error envelopes whose original payload has type T" in a {@link FromMultiTypeTopic}. */
+/**
+ * Marks "error envelopes whose original payload has type T" in a {@link FromMultiTypeTopic}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { type ErrorEnvelopeOf, errorEnvelopeOf, messageType } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const failedOrders: ErrorEnvelopeOf = errorEnvelopeOf(Order);
+ * ```
+ */
 export interface ErrorEnvelopeOf {
+  /** Discriminant. */
   readonly kind: "error_envelope_of";
+  /** Payload type of the original messages. */
   readonly original: MessageType;
 }
 
@@ -364,7 +532,17 @@ export function errorEnvelopeOf(original: MessageType): ErrorEnvelopeOf {
   return { kind: "error_envelope_of", original };
 }
 
-/** Declares decode errors (`loom.streaming.error.wire`) as an accepted input of a {@link FromMultiTypeTopic}. */
+/**
+ * Declares decode errors (`loom.streaming.error.wire`) as an accepted input of a {@link FromMultiTypeTopic}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { DecodeErrors, FromMultiTypeTopic, messageType } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const source = new FromMultiTypeTopic("orders.errors", [Order, DecodeErrors]);
+ * ```
+ */
 export const DecodeErrors: { readonly kind: "decode_errors" } = { kind: "decode_errors" };
 
 /**
@@ -382,7 +560,13 @@ export const DecodeErrors: { readonly kind: "decode_errors" } = { kind: "decode_
 export class FromMultiTypeTopic {
   /** Marker. */
   readonly kind = "from_multi_type_topic" as const;
-  /** @param name logical ref @param payloads at least two payload declarations @param options shape */
+  /**
+   * Creates a {@link FromMultiTypeTopic}.
+   *
+   * @param name logical ref
+   * @param payloads at least two payload declarations
+   * @param options shape
+   */
   constructor(
     readonly name: string,
     readonly payloads: readonly MultiPayload[],
@@ -405,10 +589,28 @@ export class FromMultiTypeTopic {
   }
 }
 
-/** A source declaration. */
-export type Source = FromTopic<Any> | FromMultiTypeTopic;
+/**
+ * A source declaration.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, messageType, type Source } from "@loom/streaming";
+ * const source: Source = new FromTopic("orders.raw", messageType("order", v.object({ id: v.string() })));
+ * ```
+ */
+export type Source = FromTopic<any> | FromMultiTypeTopic;
 
-/** A user strategy for the outgoing Kafka key. */
+/**
+ * A user strategy for the outgoing Kafka key.
+ *
+ * @example
+ * ```ts
+ * import { PartitionPolicy, type PartitionStrategy } from "@loom/streaming";
+ * const byCustomer: PartitionStrategy<{ customer: string }> = (m) => m.payload.customer;
+ * new PartitionPolicy(byCustomer);
+ * ```
+ */
 export type PartitionStrategy<P = unknown> =
   | { partitionKey(message: Message<P>): Uint8Array | string | null }
   | ((message: Message<P>) => Uint8Array | string | null);
@@ -426,7 +628,13 @@ export type PartitionStrategy<P = unknown> =
 export class PartitionPolicy<P = unknown> {
   /** Marker. */
   readonly kind = "partition_policy" as const;
-  /** @param strategy key strategy @param guarantee documentation only @param allowRepartition replace existing keys */
+  /**
+   * Creates a {@link PartitionPolicy}.
+   *
+   * @param strategy key strategy
+   * @param guarantee documentation only
+   * @param allowRepartition replace existing keys
+   */
   constructor(
     readonly strategy: PartitionStrategy<P>,
     readonly guarantee: PartitionGuarantee = "best_effort",
@@ -434,12 +642,23 @@ export class PartitionPolicy<P = unknown> {
   ) {}
 }
 
-/** Options of {@link IntoTopic}. */
+/**
+ * Options of {@link IntoTopic}.
+ *
+ * @example
+ * ```ts
+ * import { IntoTopic, type IntoTopicOptions, PartitionPolicy } from "@loom/streaming";
+ * const options: IntoTopicOptions = { dlq: "orders.dlq", partitioning: new PartitionPolicy((m) => m.meta.key) };
+ * new IntoTopic("orders.out", options);
+ * ```
+ */
 export interface IntoTopicOptions {
   /** Payload type: gives the schema-exact encoding and checks outputs against it. */
   readonly payload?: MessageType;
+  /** Declared shape (record by default). */
   readonly shape?: StreamShape;
-  readonly partitioning?: PartitionPolicy<Any>;
+  /** Key rules of the outgoing records. */
+  readonly partitioning?: PartitionPolicy<any>;
   /** Dead-letter topic used when delivery to this topic fails. */
   readonly dlq?: string;
 }
@@ -457,7 +676,12 @@ export interface IntoTopicOptions {
 export class IntoTopic {
   /** Marker. */
   readonly kind = "into_topic" as const;
-  /** @param name logical ref @param options payload, shape, partitioning, dlq */
+  /**
+   * Creates a {@link IntoTopic}.
+   *
+   * @param name logical ref
+   * @param options payload, shape, partitioning, dlq
+   */
   constructor(readonly name: string, readonly options: IntoTopicOptions = {}) {}
   /** Declared payload type. */
   get payload(): MessageType | undefined {
@@ -468,7 +692,7 @@ export class IntoTopic {
     return this.options.shape ?? "record";
   }
   /** Partition policy. */
-  get partitioning(): PartitionPolicy<Any> | undefined {
+  get partitioning(): PartitionPolicy<any> | undefined {
     return this.options.partitioning;
   }
   /** Dead-letter topic. */
@@ -477,7 +701,16 @@ export class IntoTopic {
   }
 }
 
-/** A writer built by a storage sink for one worker. */
+/**
+ * A writer built by a storage sink for one worker.
+ *
+ * @example
+ * ```ts
+ * import type { SinkWriter } from "@loom/streaming";
+ * const rows: unknown[] = [];
+ * const writer: SinkWriter = { write: (items) => void rows.push(...items), close: () => {} };
+ * ```
+ */
 export interface SinkWriter<E = unknown> {
   /** Writes a batch of payloads; resolves once they are durable (offsets are committed after). */
   write(items: readonly E[]): MaybePromise<void>;
@@ -485,36 +718,76 @@ export interface SinkWriter<E = unknown> {
   close?(): MaybePromise<void>;
 }
 
-/** Context given to {@link IntoSink.createWriter}. */
+/**
+ * Context given to {@link IntoSink.createWriter}.
+ *
+ * @example
+ * ```ts
+ * import type { IntoSink, SinkContext } from "@loom/streaming";
+ * const sink: IntoSink = {
+ *   kind: "sink",
+ *   name: "audit",
+ *   createWriter: (ctx: SinkContext) => ({ write: (rows) => console.log(ctx.workerIndex, rows.length) }),
+ * };
+ * ```
+ */
 export interface SinkContext {
   /** The raw `streaming.sinks.<name>` section, when present. */
   readonly section: Readonly<Record<string, unknown>> | null;
   /** Whole configuration object. */
   readonly config: Readonly<Record<string, unknown>>;
+  /** Index of the worker the writer is for (0-based). */
   readonly workerIndex: number;
+  /** Number of workers. */
   readonly workerCount: number;
 }
 
 /**
  * Structural protocol of a terminal storage sink: any object with `kind: "sink"`, a `name` and a
  * `createWriter` is accepted by the compiler.
+ *
+ * @example
+ * ```ts
+ * import { type IntoSink, Process } from "@loom/streaming";
+ * const audit: IntoSink = { kind: "sink", name: "audit", createWriter: () => ({ write: () => {} }) };
+ * const process = new Process(audit);
+ * ```
  */
 export interface IntoSink<E = unknown> {
+  /** Discriminant. */
   readonly kind: "sink";
+  /** Sink name (selects `streaming.sinks.<name>`). */
   readonly name: string;
+  /** Payload (row) type. */
   readonly payload?: MessageType;
   /** Creates the writer; when absent the runtime looks the sink up by name in its sink registry. */
   createWriter?(context: SinkContext): MaybePromise<SinkWriter<E>>;
 }
 
-/** Table backends of {@link IntoTable}. */
+/**
+ * Table backends of {@link IntoTable}.
+ *
+ * @example
+ * ```ts
+ * import { Backend, IntoTable } from "@loom/streaming";
+ * new IntoTable({ name: "orders_sink", backend: Backend.CLICKHOUSE });
+ * ```
+ */
 export const Backend = {
   SQLALCHEMY: "sqlalchemy",
   POSTGRES: "postgres",
   DELTA: "delta",
   CLICKHOUSE: "clickhouse",
 } as const;
-/** A table backend name. */
+/**
+ * A table backend name.
+ *
+ * @example
+ * ```ts
+ * import type { Backend } from "@loom/streaming";
+ * const backend: Backend = "postgres";
+ * ```
+ */
 export type Backend = typeof Backend[keyof typeof Backend];
 
 /**
@@ -538,7 +811,11 @@ export class IntoTable<E = unknown> implements IntoSink<E> {
   readonly backend: Backend;
   /** Payload (row) type. */
   readonly payload?: MessageType;
-  /** @param options name (required for compiling), table, backend, payload */
+  /**
+   * Creates a {@link IntoTable}.
+   *
+   * @param options name (required for compiling), table, backend, payload
+   */
   constructor(options: { name: string; table?: string; backend?: Backend; payload?: MessageType }) {
     this.name = options.name ?? "";
     this.table = options.table ?? "";
@@ -547,7 +824,15 @@ export class IntoTable<E = unknown> implements IntoSink<E> {
   }
 }
 
-/** True when `value` satisfies the {@link IntoSink} protocol. */
+/**
+ * True when `value` satisfies the {@link IntoSink} protocol.
+ *
+ * @example
+ * ```ts
+ * import { IntoTable, isIntoSink } from "@loom/streaming";
+ * isIntoSink(new IntoTable({ name: "orders_sink" })); // true
+ * ```
+ */
 export function isIntoSink(value: unknown): value is IntoSink {
   return typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "sink" &&
     typeof (value as { name?: unknown }).name === "string";
@@ -569,11 +854,19 @@ export function isIntoSink(value: unknown): value is IntoSink {
 export class CollectBatch {
   /** Marker. */
   readonly kind = "collect_batch" as const;
+  /** Records per batch (> 0). */
   readonly maxRecords: number;
+  /** Time in ms without a new record after which a partial batch is emitted. */
   readonly timeoutMs: number;
+  /** Windowing strategy (only `collect` is implemented). */
   readonly window: WindowStrategy;
+  /** Window by event time instead of arrival (needs a strategy other than `collect`). */
   readonly eventTime: boolean;
-  /** @param options maxRecords > 0, timeoutMs > 0, window (collect), eventTime */
+  /**
+   * Creates a {@link CollectBatch}.
+   *
+   * @param options maxRecords > 0, timeoutMs > 0, window (collect), eventTime
+   */
   constructor(
     options: { maxRecords: number; timeoutMs: number; window?: WindowStrategy; eventTime?: boolean },
   ) {
@@ -638,7 +931,12 @@ export class Drain {
 export class ContextFactory<R = unknown> {
   /** Marker. */
   readonly kind = "context_factory" as const;
-  /** @param factory creates one resource @param name name used in errors */
+  /**
+   * Creates a {@link ContextFactory}.
+   *
+   * @param factory creates one resource
+   * @param name name used in errors
+   */
   constructor(
     readonly factory: () => MaybePromise<R>,
     readonly name: string = factory.name || "ContextFactory",
@@ -650,7 +948,7 @@ export class ContextFactory<R = unknown> {
 
   /** A deferred construction from a configuration section (subclasses declare `static configSchema`). */
   static fromConfig<T>(
-    this: (new (config: Any) => T) & { configSchema?: unknown },
+    this: (new (config: any) => T) & { configSchema?: unknown },
     path: string,
     overrides: Record<string, unknown> = {},
   ): ConfigBinding<T> {
@@ -667,11 +965,27 @@ function isAsyncDisposable(v: unknown): boolean {
     typeof (v as AsyncDisposable)[Symbol.asyncDispose] === "function";
 }
 
-/** Dependencies of a scoped wrapper, classified like the original (factories, sync/async contexts, plain values). */
+/**
+ * Dependencies of a scoped wrapper, classified like the original (factories, sync/async contexts, plain values).
+ *
+ * @example
+ * ```ts
+ * import { ContextFactory, Drain, Process, With } from "@loom/streaming";
+ * const node = new With({
+ *   process: new Process(new Drain()),
+ *   deps: { retries: 3, client: new ContextFactory(() => ({ [Symbol.dispose]() {} })) },
+ * });
+ * Object.keys(node.classified.contextFactories); // ["client"]
+ * ```
+ */
 export interface ClassifiedDeps {
+  /** Factories creating a resource per scope. */
   readonly contextFactories: Readonly<Record<string, ContextFactory>>;
+  /** Synchronous disposable resources. */
   readonly syncContexts: Readonly<Record<string, Disposable>>;
+  /** Asynchronous disposable resources. */
   readonly asyncContexts: Readonly<Record<string, AsyncDisposable>>;
+  /** Plain values, injected as they are. */
   readonly plainDeps: Readonly<Record<string, unknown>>;
   /** Unresolved config bindings (resolved by the compiler). */
   readonly bindings: Readonly<Record<string, ConfigBinding>>;
@@ -693,9 +1007,23 @@ function classify(deps: Record<string, unknown>): ClassifiedDeps {
   return { contextFactories, syncContexts, asyncContexts, plainDeps, bindings };
 }
 
-/** Options of {@link With}. */
+/**
+ * Options of {@link With}.
+ *
+ * @example
+ * ```ts
+ * import { IntoTopic, Process, RecordStep, With, type WithOptions } from "@loom/streaming";
+ * const options: WithOptions = {
+ *   process: new Process(RecordStep.of((m) => m.payload), new IntoTopic("out")),
+ *   deps: { region: "eu" },
+ * };
+ * new With(options);
+ * ```
+ */
 export interface WithOptions {
+  /** When resources are opened and disposed (default `worker`). */
   readonly scope?: ResourceScope;
+  /** Inner process: record steps plus an optional final {@link IntoTopic}. */
   readonly process: Process;
   /** Injected into every inner step as its second argument. */
   readonly deps?: Record<string, unknown>;
@@ -718,11 +1046,19 @@ export interface WithOptions {
 export class With {
   /** Marker. */
   readonly kind: "with" | "with_async" = "with";
+  /** When resources are opened and disposed. */
   readonly scope: ResourceScope;
+  /** Inner process. */
   readonly process: Process;
+  /** Dependencies as given. */
   readonly deps: Readonly<Record<string, unknown>>;
+  /** Dependencies by category. */
   readonly classified: ClassifiedDeps;
-  /** @param options scope (worker), process, deps */
+  /**
+   * Creates a {@link With}.
+   *
+   * @param options scope (worker), process, deps
+   */
   constructor(options: WithOptions) {
     this.scope = options.scope ?? "worker";
     this.process = options.process;
@@ -743,7 +1079,20 @@ export class With {
   }
 }
 
-/** Options of {@link WithAsync}. */
+/**
+ * Options of {@link WithAsync}.
+ *
+ * @example
+ * ```ts
+ * import { IntoTopic, Process, RecordStep, WithAsync, type WithAsyncOptions } from "@loom/streaming";
+ * const options: WithAsyncOptions = {
+ *   maxConcurrency: 8,
+ *   taskTimeoutMs: 2_000,
+ *   process: new Process(RecordStep.of(async (m) => m.payload), new IntoTopic("out")),
+ * };
+ * new WithAsync(options);
+ * ```
+ */
 export interface WithAsyncOptions extends WithOptions {
   /** Messages processed concurrently (default 10). */
   readonly maxConcurrency?: number;
@@ -768,9 +1117,15 @@ export interface WithAsyncOptions extends WithOptions {
 export class WithAsync extends With {
   /** Marker. */
   override readonly kind = "with_async" as const;
+  /** Messages processed concurrently. */
   readonly maxConcurrency: number;
+  /** Per-message time limit in ms, or null for none. */
   readonly taskTimeoutMs: number | null;
-  /** @param options scope, process, deps, maxConcurrency, taskTimeoutMs */
+  /**
+   * Creates a {@link WithAsync}.
+   *
+   * @param options scope, process, deps, maxConcurrency, taskTimeoutMs
+   */
   constructor(options: WithAsyncOptions) {
     super(options);
     const mc = options.maxConcurrency ?? 10;
@@ -800,11 +1155,25 @@ export class WithAsync extends With {
 export class Route {
   /** Marker. */
   readonly kind = "route" as const;
-  /** @param when condition @param process branch */
-  constructor(readonly when: PredicateLike<Any>, readonly process: Process) {}
+  /**
+   * Creates a {@link Route}.
+   *
+   * @param when condition
+   * @param process branch
+   */
+  constructor(readonly when: PredicateLike<any>, readonly process: Process) {}
 }
 
-/** Keyed branches: an object (string keys), a Map, or `[key, process]` pairs. */
+/**
+ * Keyed branches: an object (string keys), a Map, or `[key, process]` pairs.
+ *
+ * @example
+ * ```ts
+ * import { Drain, type KeyedRoutes, Process } from "@loom/streaming";
+ * const byObject: KeyedRoutes = { vip: new Process(new Drain()) };
+ * const byPairs: KeyedRoutes = [[1, new Process(new Drain())]];
+ * ```
+ */
 export type KeyedRoutes =
   | Readonly<Record<string, Process>>
   | ReadonlyMap<unknown, Process>
@@ -834,14 +1203,22 @@ function toEntries(routes: KeyedRoutes | undefined | null): [unknown, Process][]
 export class Router {
   /** Marker. */
   readonly kind = "router" as const;
-  readonly selector: SelectorLike<Any> | null;
+  /** Key selector of keyed routing, or null. */
+  readonly selector: SelectorLike<any> | null;
+  /** Keyed branches as `[key, process]` pairs. */
   readonly routes: readonly (readonly [unknown, Process])[];
+  /** Predicate branches, in order. */
   readonly predicateRoutes: readonly Route[];
+  /** Branch of unmatched messages, or null (they pass through). */
   readonly default: Process | null;
-  /** @param options selector + keyed routes and/or predicate routes, default */
+  /**
+   * Creates a {@link Router}.
+   *
+   * @param options selector + keyed routes and/or predicate routes, default
+   */
   constructor(
     options: {
-      selector?: SelectorLike<Any> | null;
+      selector?: SelectorLike<any> | null;
       routes?: KeyedRoutes | null;
       predicateRoutes?: readonly Route[];
       default?: Process | null;
@@ -859,7 +1236,7 @@ export class Router {
     }
   }
   /** Keyed routing. */
-  static by(selector: SelectorLike<Any>, routes: KeyedRoutes, options: { default?: Process } = {}): Router {
+  static by(selector: SelectorLike<any>, routes: KeyedRoutes, options: { default?: Process } = {}): Router {
     if (toEntries(routes).length === 0) throw new Error("Router.by requires at least one keyed route.");
     return new Router({ selector, routes, default: options.default });
   }
@@ -881,11 +1258,24 @@ export class Router {
 export class ForkRoute {
   /** Marker. */
   readonly kind = "fork_route" as const;
-  /** @param when condition @param process branch */
-  constructor(readonly when: PredicateLike<Any>, readonly process: Process) {}
+  /**
+   * Creates a {@link ForkRoute}.
+   *
+   * @param when condition
+   * @param process branch
+   */
+  constructor(readonly when: PredicateLike<any>, readonly process: Process) {}
 }
 
-/** Kind of a {@link Fork}. */
+/**
+ * Kind of a {@link Fork}.
+ *
+ * @example
+ * ```ts
+ * import { Drain, Fork, Process, msg } from "@loom/streaming";
+ * Fork.by(msg.payload.field("lane"), { a: new Process(new Drain()) }).forkKind; // "keyed"
+ * ```
+ */
 export type ForkKind = "keyed" | "predicate";
 
 /**
@@ -903,16 +1293,25 @@ export type ForkKind = "keyed" | "predicate";
 export class Fork {
   /** Marker. */
   readonly kind = "fork" as const;
+  /** Keyed or predicate. */
   readonly forkKind: ForkKind;
-  readonly selector: SelectorLike<Any> | null;
+  /** Key selector of a keyed fork, or null. */
+  readonly selector: SelectorLike<any> | null;
+  /** Keyed branches as `[key, process]` pairs. */
   readonly routes: readonly (readonly [unknown, Process])[];
+  /** Predicate branches, in order. */
   readonly predicateRoutes: readonly ForkRoute[];
+  /** Branch of unmatched messages, or null (they are discarded). */
   readonly default: Process | null;
-  /** @param options kind, selector + routes or predicate routes, default */
+  /**
+   * Creates a {@link Fork}.
+   *
+   * @param options kind, selector + routes or predicate routes, default
+   */
   constructor(
     options: {
       kind: ForkKind;
-      selector?: SelectorLike<Any> | null;
+      selector?: SelectorLike<any> | null;
       routes?: KeyedRoutes | null;
       predicateRoutes?: readonly ForkRoute[];
       default?: Process | null;
@@ -925,7 +1324,7 @@ export class Fork {
     this.default = options.default ?? null;
   }
   /** Keyed fork. */
-  static by(selector: SelectorLike<Any>, branches: KeyedRoutes, options: { default?: Process } = {}): Fork {
+  static by(selector: SelectorLike<any>, branches: KeyedRoutes, options: { default?: Process } = {}): Fork {
     if (toEntries(branches).length === 0) throw new Error("Fork.by requires at least one keyed route.");
     return new Fork({ kind: "keyed", selector, routes: branches, default: options.default });
   }
@@ -948,7 +1347,12 @@ export class Fork {
 export class BroadcastRoute {
   /** Marker. */
   readonly kind = "broadcast_route" as const;
-  /** @param process branch @param output optional terminal topic */
+  /**
+   * Creates a {@link BroadcastRoute}.
+   *
+   * @param process branch
+   * @param output optional terminal topic
+   */
   constructor(readonly process: Process, readonly output: IntoTopic | null = null) {}
 }
 
@@ -968,20 +1372,45 @@ export class BroadcastRoute {
 export class Broadcast {
   /** Marker. */
   readonly kind = "broadcast" as const;
+  /** Routes, each receiving every message. */
   readonly routes: readonly BroadcastRoute[];
-  /** @param routes at least one route */
+  /**
+   * Creates a {@link Broadcast}.
+   *
+   * @param routes at least one route
+   */
   constructor(...routes: BroadcastRoute[]) {
     if (routes.length === 0) throw new Error("Broadcast requires at least one route.");
     this.routes = routes;
   }
 }
 
-/** Rows returned by a {@link PayloadExpander}: keyed by payload type (or its name). */
+/**
+ * Rows returned by a {@link PayloadExpander}: keyed by payload type (or its name).
+ *
+ * @example
+ * ```ts
+ * import type { ExpandedRows } from "@loom/streaming";
+ * const rows: ExpandedRows = { "order.line": [{ sku: "a" }, { sku: "b" }] };
+ * ```
+ */
 export type ExpandedRows =
   | ReadonlyMap<MessageType | string, Iterable<unknown>>
   | Readonly<Record<string, Iterable<unknown>>>;
 
-/** A pure expander: one event → rows of several payload types. */
+/**
+ * A pure expander: one event → rows of several payload types.
+ *
+ * @example
+ * ```ts
+ * import { Explode, type PayloadExpander } from "@loom/streaming";
+ * const lines: PayloadExpander<{ lines: { sku: string }[] }> = {
+ *   name: "lines",
+ *   expand: (order) => ({ "order.line": order.lines }),
+ * };
+ * new Explode(lines);
+ * ```
+ */
 export interface PayloadExpander<In = unknown> {
   /** Output types (documentation; used to type the rows). */
   readonly outputs?: readonly MessageType[];
@@ -1004,8 +1433,12 @@ export interface PayloadExpander<In = unknown> {
 export class Explode {
   /** Marker. */
   readonly kind = "explode" as const;
-  /** @param expander the expander */
-  constructor(readonly expander: PayloadExpander<Any>) {}
+  /**
+   * Creates a {@link Explode}.
+   *
+   * @param expander the expander
+   */
+  constructor(readonly expander: PayloadExpander<any>) {}
 }
 
 /**
@@ -1024,13 +1457,20 @@ export class Explode {
 export class ExpandRoutes {
   /** Marker. */
   readonly kind = "expand_routes" as const;
-  readonly expander: PayloadExpander<Any>;
+  /** The expander. */
+  readonly expander: PayloadExpander<any>;
+  /** Process per row type (or type name). */
   readonly routes: readonly (readonly [MessageType | string, Process])[];
+  /** Process of rows of undeclared types, or null. */
   readonly default: Process | null;
-  /** @param options expander, routes by type or type name, default */
+  /**
+   * Creates a {@link ExpandRoutes}.
+   *
+   * @param options expander, routes by type or type name, default
+   */
   constructor(
     options: {
-      expander: PayloadExpander<Any>;
+      expander: PayloadExpander<any>;
       routes?: ReadonlyMap<MessageType | string, Process> | Readonly<Record<string, Process>>;
       default?: Process;
     },
@@ -1049,16 +1489,25 @@ export class ExpandRoutes {
 // ---------------------------------------------------------------------------------------------------------------
 // Process and flow
 
-/** Any node allowed in a {@link Process}. */
+/**
+ * Any node allowed in a {@link Process}.
+ *
+ * @example
+ * ```ts
+ * import { CollectBatch, Drain, Process, type ProcessNode } from "@loom/streaming";
+ * const nodes: ProcessNode[] = [new CollectBatch({ maxRecords: 10, timeoutMs: 100 }), new Drain()];
+ * new Process(...nodes);
+ * ```
+ */
 export type ProcessNode =
-  | Step<Any, Any>
-  | (new () => Step<Any, Any>)
-  | ConfigBinding<Any>
+  | Step<any, any>
+  | (new () => Step<any, any>)
+  | ConfigBinding<any>
   | CollectBatch
   | ForEach
   | Drain
   | IntoTopic
-  | IntoSink<Any>
+  | IntoSink<any>
   | With
   | WithAsync
   | Router
@@ -1077,15 +1526,20 @@ export type ProcessNode =
  * p.length; // 2
  * ```
  */
-export class Process<in In = Any, out Out = Any> implements Iterable<ProcessNode> {
+export class Process<in In = any, out Out = any> implements Iterable<ProcessNode> {
   /** Marker. */
   readonly kind = "process" as const;
   /** Phantom output type (the input type is only checked through the variance annotation). */
   declare readonly __out?: Out;
   /** Phantom input type. */
   declare readonly __in?: (input: In) => void;
+  /** The nodes, in order. */
   readonly nodes: readonly ProcessNode[];
-  /** @param nodes at least one node */
+  /**
+   * Creates a {@link Process}.
+   *
+   * @param nodes at least one node
+   */
   constructor(...nodes: ProcessNode[]) {
     if (nodes.length === 0) throw new Error("Process must contain at least one node.");
     this.nodes = Object.freeze([...nodes]);
@@ -1113,16 +1567,40 @@ export class Process<in In = Any, out Out = Any> implements Iterable<ProcessNode
    *   .end(new Drain());
    * ```
    */
-  static from<P>(_type?: MessageType<v.GenericSchema<unknown, P>> | FromTopic<P>): ProcessBuilder<P, P> {
+  static from<P>(_type?: MessageType<AnySchema<P>> | FromTopic<P>): ProcessBuilder<P, P> {
     return new ProcessBuilder<P, P>([]);
   }
 }
 
-/** Nodes that keep the payload type of the stream (shape adapters and in-place routing). */
+/**
+ * Nodes that keep the payload type of the stream (shape adapters and in-place routing).
+ *
+ * @example
+ * ```ts
+ * import { ForEach, type PassThroughNode } from "@loom/streaming";
+ * const node: PassThroughNode = new ForEach();
+ * ```
+ */
 export type PassThroughNode = CollectBatch | ForEach | Router | Explode;
 
-/** Nodes that end a process. */
-export type TerminalNode = IntoTopic | Drain | IntoSink<Any> | With | WithAsync | Fork | Broadcast | ExpandRoutes;
+/**
+ * Nodes that end a process.
+ *
+ * @example
+ * ```ts
+ * import { IntoTopic, type TerminalNode } from "@loom/streaming";
+ * const end: TerminalNode = new IntoTopic("orders.out");
+ * ```
+ */
+export type TerminalNode =
+  | IntoTopic
+  | Drain
+  | IntoSink<any>
+  | With
+  | WithAsync
+  | Fork
+  | Broadcast
+  | ExpandRoutes;
 
 /**
  * Builds a {@link Process} node by node with static type checks (see {@link Process.from}).
@@ -1137,7 +1615,11 @@ export type TerminalNode = IntoTopic | Drain | IntoSink<Any> | With | WithAsync 
  */
 export class ProcessBuilder<In, Cur> {
   readonly #nodes: readonly ProcessNode[];
-  /** @param nodes nodes so far */
+  /**
+   * Creates a {@link ProcessBuilder}.
+   *
+   * @param nodes nodes so far
+   */
   constructor(nodes: readonly ProcessNode[]) {
     this.#nodes = nodes;
   }
@@ -1170,11 +1652,26 @@ export class ProcessBuilder<In, Cur> {
 export class ErrorRoute {
   /** Marker. */
   readonly kind = "error_route" as const;
-  /** @param kinds non-empty list of kinds @param output topic */
+  /**
+   * Creates a {@link ErrorRoute}.
+   *
+   * @param kinds non-empty list of kinds
+   * @param output topic
+   */
   constructor(readonly kinds: readonly ErrorKind[], readonly output: IntoTopic) {}
 }
 
-/** Accepted forms of `StreamFlow.errors`. */
+/**
+ * Accepted forms of `StreamFlow.errors`.
+ *
+ * @example
+ * ```ts
+ * import { ErrorRoute, type ErrorsDeclaration, IntoTopic } from "@loom/streaming";
+ * const everything: ErrorsDeclaration = new IntoTopic("orders.errors");
+ * const byKind: ErrorsDeclaration = { wire: new IntoTopic("orders.poison"), task: new IntoTopic("orders.retry") };
+ * const grouped: ErrorsDeclaration = [new ErrorRoute(["task", "business"], new IntoTopic("orders.errors"))];
+ * ```
+ */
 export type ErrorsDeclaration =
   | null
   | undefined
@@ -1230,12 +1727,32 @@ function normalizeErrors(errors: ErrorsDeclaration): Map<ErrorKind, IntoTopic> {
   return out;
 }
 
-/** Options of {@link StreamFlow}. */
+/**
+ * Options of {@link StreamFlow}.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, Process, RecordStep, StreamFlow, type StreamFlowOptions, messageType } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const options: StreamFlowOptions<{ order_id: string }> = {
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ * };
+ * new StreamFlow(options);
+ * ```
+ */
 export interface StreamFlowOptions<P = unknown> {
+  /** Flow name (non-empty). */
   readonly name: string;
+  /** Kafka input. */
   readonly source: FromTopic<P> | FromMultiTypeTopic;
-  readonly process: Process<P, Any>;
+  /** Processing applied to every source message. */
+  readonly process: Process<P, any>;
+  /** Output of the stream left at the end of `process`, if any. */
   readonly output?: IntoTopic | null;
+  /** Error routes (see {@link ErrorsDeclaration}). */
   readonly errors?: ErrorsDeclaration;
 }
 
@@ -1259,13 +1776,21 @@ export interface StreamFlowOptions<P = unknown> {
 export class StreamFlow<P = unknown> {
   /** Marker. */
   readonly kind = "stream_flow" as const;
+  /** Flow name. */
   readonly name: string;
+  /** Kafka input. */
   readonly source: FromTopic<P> | FromMultiTypeTopic;
-  readonly process: Process<P, Any>;
+  /** Processing applied to every source message. */
+  readonly process: Process<P, any>;
+  /** Output of the stream left at the end of `process`, or null. */
   readonly output: IntoTopic | null;
   /** Error routes by kind. */
   readonly errors: ReadonlyMap<ErrorKind, IntoTopic>;
-  /** @param options name, source, process, output, errors */
+  /**
+   * Creates a {@link StreamFlow}.
+   *
+   * @param options name, source, process, output, errors
+   */
   constructor(options: StreamFlowOptions<P>) {
     if (!options.name || !options.name.trim()) throw new Error("StreamFlow.name must not be empty.");
     this.name = options.name;

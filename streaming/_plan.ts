@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- type-erased positions (node lists, policies, selectors) accept any payload type
 /**
  * The immutable plan produced by `compileFlow` and executed by the engine.
  *
@@ -19,34 +20,66 @@ import type {
 } from "./_nodes.ts";
 import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings } from "./_settings.ts";
 
-// deno-lint-ignore no-explicit-any
-type Any = any;
-
-/** A resolved Kafka output. */
+/**
+ * A resolved Kafka output.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const plan = compileFlow(flow, config);
+ * for (const [path, sink] of plan.topicSinks) console.log(path, sink.logical, "->", sink.topic);
+ * ```
+ */
 export interface CompiledTopicSink {
   /** Logical name (`IntoTopic.name`). */
   readonly logical: string;
   /** Physical topic. */
   readonly topic: string;
+  /** Producer settings used for this output. */
   readonly settings: ProducerSettings;
-  readonly partitioning: PartitionPolicy<Any> | null;
+  /** Key rules, or null. */
+  readonly partitioning: PartitionPolicy<any> | null;
+  /** Dead-letter topic, or null. */
   readonly dlq: string | null;
+  /** Declared payload type, or null. */
   readonly payloadType: MessageType | null;
   /** Node path, e.g. `process[2].routes[0].process[1]` or `output`. */
   readonly path: string;
 }
 
-/** A resolved storage sink. */
+/**
+ * A resolved storage sink.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const plan = compileFlow(flow, config);
+ * for (const [path, sink] of plan.storageSinks) console.log(path, sink.name, sink.section);
+ * ```
+ */
 export interface CompiledStorageSink {
-  readonly sink: IntoSink<Any>;
+  /** The sink declaration. */
+  readonly sink: IntoSink<any>;
+  /** Sink name. */
   readonly name: string;
   /** `streaming.sinks.<name>` as written, or null when the sink brings its own writer. */
   readonly section: Readonly<Record<string, unknown>> | null;
+  /** Node path of the sink. */
   readonly path: string;
 }
 
-/** Multi-type dispatch table (built from `FromMultiTypeTopic.payloads`). */
+/**
+ * Multi-type dispatch table (built from `FromMultiTypeTopic.payloads`).
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const dispatch = compileFlow(flow, config).source.dispatch;
+ * dispatch?.plain.has("order.created");
+ * ```
+ */
 export interface DispatchTable {
+  /** Plain payload types by `message_type` name. */
   readonly plain: ReadonlyMap<string, MessageType>;
   /** Error envelopes by original payload type name. */
   readonly error: ReadonlyMap<string, MessageType>;
@@ -54,12 +87,26 @@ export interface DispatchTable {
   readonly wire: boolean;
 }
 
-/** A resolved source. */
+/**
+ * A resolved source.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const { logical, topics, settings } = compileFlow(flow, config).source;
+ * console.log(logical, topics, settings.groupId);
+ * ```
+ */
 export interface CompiledSource {
+  /** `single` (FromTopic) or `multi` (FromMultiTypeTopic). */
   readonly kind: "single" | "multi";
+  /** Logical name of the source. */
   readonly logical: string;
+  /** Consumer settings. */
   readonly settings: ConsumerSettings;
+  /** Physical topics read (the consumer's `topics`, else the logical name). */
   readonly topics: readonly string[];
+  /** Declared shape. */
   readonly shape: StreamShape;
   /** Payload type of a single-type source. */
   readonly payloadType: MessageType | null;
@@ -67,20 +114,43 @@ export interface CompiledSource {
   readonly dispatch: DispatchTable | null;
 }
 
-/** A compiled process (ordered nodes plus its shapes). */
+/**
+ * A compiled process (ordered nodes plus its shapes).
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const root = compileFlow(flow, config).process;
+ * console.log(root.inputShape, root.outputShape, root.nodes.map((n) => n.op));
+ * ```
+ */
 export interface CompiledProcess {
+  /** Node path of the process. */
   readonly path: string;
+  /** Shape of the stream entering the process. */
   readonly inputShape: StreamShape;
+  /** Shape of the stream leaving the process. */
   readonly outputShape: StreamShape;
+  /** The compiled nodes, in order. */
   readonly nodes: readonly CompiledNode[];
 }
 
-/** A compiled node. */
+/**
+ * A compiled node.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * for (const node of compileFlow(flow, config).process.nodes) {
+ *   if (node.op === "step") console.log(node.path, node.name, node.stepKind);
+ * }
+ * ```
+ */
 export type CompiledNode =
   | {
     readonly op: "step";
     readonly path: string;
-    readonly step: Step<Any, Any>;
+    readonly step: Step<any, any>;
     readonly name: string;
     readonly stepKind: "record" | "batch" | "expand" | "batch_expand";
     /** True when this step runs as a batch over record input (BatchStep in a Router branch). */
@@ -109,7 +179,7 @@ export type CompiledNode =
     readonly node: With;
     readonly scope: ResourceScope;
     readonly steps: readonly {
-      readonly step: Step<Any, Any>;
+      readonly step: Step<any, any>;
       readonly name: string;
       readonly path: string;
     }[];
@@ -122,18 +192,18 @@ export type CompiledNode =
   | {
     readonly op: "router";
     readonly path: string;
-    readonly selector: SelectorLike<Any> | null;
+    readonly selector: SelectorLike<any> | null;
     readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<Any>, CompiledProcess])[];
+    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
     readonly default: CompiledProcess | null;
     readonly outputShape: StreamShape;
   }
   | {
     readonly op: "fork";
     readonly path: string;
-    readonly selector: SelectorLike<Any> | null;
+    readonly selector: SelectorLike<any> | null;
     readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<Any>, CompiledProcess])[];
+    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
     readonly default: CompiledProcess | null;
   }
   | {
@@ -144,35 +214,65 @@ export type CompiledNode =
       readonly output: CompiledTopicSink | null;
     }[];
   }
-  | { readonly op: "explode"; readonly path: string; readonly expander: PayloadExpander<Any> }
+  | { readonly op: "explode"; readonly path: string; readonly expander: PayloadExpander<any> }
   | {
     readonly op: "expand_routes";
     readonly path: string;
-    readonly expander: PayloadExpander<Any>;
+    readonly expander: PayloadExpander<any>;
     readonly routes: readonly (readonly [string, MessageType | null, CompiledProcess])[];
     readonly default: CompiledProcess | null;
   };
 
-/** Resolved dependencies of a With/WithAsync. */
+/**
+ * Resolved dependencies of a With/WithAsync.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * for (const node of compileFlow(flow, config).process.nodes) {
+ *   if (node.op === "with") console.log(Object.keys(node.deps.factories), Object.keys(node.deps.plain));
+ * }
+ * ```
+ */
 export interface CompiledDeps {
+  /** Resource factories, by dependency name. */
   readonly factories: Readonly<Record<string, { create(): unknown }>>;
+  /** Disposable resources, by dependency name. */
   readonly contexts: Readonly<Record<string, unknown>>;
+  /** Plain values, by dependency name. */
   readonly plain: Readonly<Record<string, unknown>>;
 }
 
-/** The immutable result of `compileFlow`. */
+/**
+ * The immutable result of `compileFlow`.
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * const plan = compileFlow(flow, config);
+ * console.log(plan.name, plan.source.topics, plan.output?.topic, [...plan.errorRoutes.keys()]);
+ * ```
+ */
 export interface CompiledPlan {
+  /** Flow name. */
   readonly name: string;
-  readonly flow: StreamFlow<Any>;
+  /** The flow that was compiled. */
+  readonly flow: StreamFlow<any>;
+  /** The resolved source. */
   readonly source: CompiledSource;
+  /** The compiled top-level process. */
   readonly process: CompiledProcess;
+  /** The resolved flow output, or null. */
   readonly output: CompiledTopicSink | null;
+  /** Error routes by kind. */
   readonly errorRoutes: ReadonlyMap<ErrorKind, CompiledTopicSink>;
   /** Every Kafka output in the tree by path (IntoTopic nodes, broadcast outputs, inline With sinks, flow output). */
   readonly topicSinks: ReadonlyMap<string, CompiledTopicSink>;
   /** Every storage sink by path. */
   readonly storageSinks: ReadonlyMap<string, CompiledStorageSink>;
+  /** The validated `kafka` section. */
   readonly kafka: KafkaSettings;
+  /** The validated `streaming.runtime` section (with defaults). */
   readonly runtime: RuntimeSettings;
   /** The whole configuration object the plan was compiled with. */
   readonly config: Readonly<Record<string, unknown>>;

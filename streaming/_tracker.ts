@@ -9,20 +9,44 @@
  */
 import type { TopicPartition, TopicPartitionOffset } from "./_transport.ts";
 
-/** The completion state of one fetched record. */
+/**
+ * The completion state of one fetched record.
+ *
+ * @example
+ * ```ts
+ * import { OffsetTracker } from "@loom/streaming";
+ * const origin = new OffsetTracker().register("orders", 0, 7);
+ * origin.pending; // 1
+ * ```
+ */
 export class Origin {
   /** Outstanding fates (starts at 1). */
   pending = 1;
   /** True once every fate is settled. */
   done = false;
-  /** @param partition owning partition state (null for untracked test injections) @param offset record offset */
+  /**
+   * Creates a {@link Origin}.
+   *
+   * @param partition owning partition state (null for untracked test injections)
+   * @param offset record offset
+   */
   constructor(readonly partition: PartitionState | null, readonly offset: number) {}
 }
 
-/** Watermark state of one topic partition. */
+/**
+ * Watermark state of one topic partition.
+ *
+ * @example
+ * ```ts
+ * import { PartitionState } from "@loom/streaming";
+ * const state = new PartitionState("orders", 0);
+ * state.inFlight; // 0
+ * ```
+ */
 export class PartitionState {
   /** Registered, not yet committed records in offset order. */
   queue: Origin[] = [];
+  /** Index in `queue` of the first record not yet committed. */
   head = 0;
   /** Next offset to commit (offset after the completed prefix), or null before the first completion. */
   watermark: number | null = null;
@@ -31,10 +55,15 @@ export class PartitionState {
   /** False once the partition was revoked: late completions are ignored. */
   active = true;
   /** Highest offset ever registered (registration must be strictly increasing). */
-  last = -1;
+  last: number = -1;
   /** Registered records not yet complete. */
   unfinished = 0;
-  /** @param topic topic @param partition partition */
+  /**
+   * Creates a {@link PartitionState}.
+   *
+   * @param topic topic
+   * @param partition partition
+   */
   constructor(readonly topic: string, readonly partition: number) {}
 
   /** Records fetched and not yet complete. */

@@ -24,7 +24,9 @@ type Priced = { id: string; total: number };
 
 const price = RecordStep.of((m: Message<Order>) => ({ id: m.payload.id, total: m.payload.amount * 2 }));
 const describePriced = RecordStep.of((m: Message<Priced>) => `${m.payload.id}=${m.payload.total}`);
-const sumBatch = BatchStep.of((ms: readonly Message<Priced>[]) => ms.map((m) => ({ id: m.payload.id, total: m.payload.total })));
+const sumBatch = BatchStep.of((ms: readonly Message<Priced>[]) =>
+  ms.map((m) => ({ id: m.payload.id, total: m.payload.total }))
+);
 
 describe("static types", () => {
   test("payload types are inferred from the MessageType, step outputs from their functions", () => {
@@ -58,13 +60,18 @@ describe("static types", () => {
 
   test("a process built for another payload type cannot be the flow's process", () => {
     const forPriced = Process.from<Priced>().then(describePriced).end(new Drain());
-    // @ts-expect-error — the source carries Order, the process expects Priced
-    const flow = () => new StreamFlow({ name: "x", source: new FromTopic("orders", Order), process: forPriced });
+    const flow = () =>
+      // @ts-expect-error — the source carries Order, the process expects Priced
+      new StreamFlow({ name: "x", source: new FromTopic("orders", Order), process: forPriced });
     assert.equal(typeof flow, "function");
   });
 
   test("untyped `new Process(...)` stays accepted anywhere", () => {
-    const flow = new StreamFlow({ name: "u", source: new FromTopic("orders", Order), process: new Process(new Drain()) });
+    const flow = new StreamFlow({
+      name: "u",
+      source: new FromTopic("orders", Order),
+      process: new Process(new Drain()),
+    });
     assert.equal(flow.name, "u");
   });
 });

@@ -29,7 +29,15 @@ import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
 import type { OutgoingRecord, SourceRecord } from "./_transport.ts";
 import { isMessageType, type MessageType } from "./_type.ts";
 
-/** Header names (same as the original). */
+/**
+ * Header names (same as the original).
+ *
+ * @example
+ * ```ts
+ * import { HEADERS } from "@loom/streaming";
+ * HEADERS.traceId; // "x-trace-id"
+ * ```
+ */
 export const HEADERS = {
   correlationId: "x-correlation-id",
   causationId: "x-causation-id",
@@ -45,7 +53,17 @@ const utf8d = new TextDecoder();
 
 const codecCache = new WeakMap<object, PayloadCodec<unknown>>();
 
-/** Codec of a payload type (cached per type), or the dynamic codec. */
+/**
+ * Codec of a payload type (cached per type), or the dynamic codec.
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import { messageType, payloadCodec } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const codec = payloadCodec(Order); // the same codec object on every call
+ * ```
+ */
 export function payloadCodec(type: MessageType | null | undefined): PayloadCodec<unknown> {
   if (!type) return dynamicCodec;
   let c = codecCache.get(type);
@@ -82,19 +100,44 @@ function messageIdOf(r: SourceRecord): string {
   return `${r.topic}:${r.partition}:${r.offset}`;
 }
 
-/** Result of decoding one record. */
+/**
+ * Result of decoding one record.
+ *
+ * @example
+ * ```ts ignore
+ * import { Wire } from "@loom/streaming";
+ * const result = new Wire(plan, clock, ids).decode(record);
+ * if (result.ok) console.log(result.message.payload);
+ * else console.error(result.error);
+ * ```
+ */
 export type DecodeResult =
   | { readonly ok: true; readonly message: Message; readonly type: MessageType | null }
   | { readonly ok: false; readonly error: string };
 
-/** Decodes and encodes records for one compiled plan. */
+/**
+ * Decodes and encodes records for one compiled plan.
+ *
+ * @example
+ * ```ts ignore
+ * import { seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * const wire = new Wire(plan, new VirtualClock(), seededIds(1));
+ * const decoded = wire.decode(record);
+ * ```
+ */
 export class Wire {
   readonly #plan: CompiledPlan;
   readonly #clock: Clock;
   readonly #ids: IdSource;
   readonly #single: PayloadCodec<unknown> | null;
 
-  /** @param plan the plan @param clock time source @param ids trace-id source */
+  /**
+   * Creates a {@link Wire}.
+   *
+   * @param plan the plan
+   * @param clock time source
+   * @param ids trace-id source
+   */
   constructor(plan: CompiledPlan, clock: Clock, ids: IdSource) {
     this.#plan = plan;
     this.#clock = clock;
@@ -293,14 +336,30 @@ function set(headers: Record<string, Uint8Array>, name: string, value: string | 
   if (!sameText(headers[name], value)) headers[name] = headerBytes(value);
 }
 
-/** Envelope fields a producer may set (missing ones default to null; version to 1). */
+/**
+ * Envelope fields a producer may set (missing ones default to null; version to 1).
+ *
+ * @example
+ * ```ts
+ * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming";
+ * const fields: SourceEnvelopeFields = { producedAtMs: 1_000, traceId: "0af7651916cd43dd8448eb211c80319c" };
+ * const bytes = encodeSourceValue({ order_id: "o-1" }, null, fields);
+ * ```
+ */
 export interface SourceEnvelopeFields {
+  /** `descriptor.message_type` (default: the payload type's name, else the default message type). */
   readonly messageType?: string | null;
+  /** `descriptor.message_version` (default: the payload type's version, else 1). */
   readonly messageVersion?: number | null;
+  /** Trace id. */
   readonly traceId?: string | null;
+  /** Parent trace id. */
   readonly parentTraceId?: string | null;
+  /** Correlation id. */
   readonly correlationId?: string | null;
+  /** Causation id. */
   readonly causationId?: string | null;
+  /** Producer timestamp in ms since the epoch. */
   readonly producedAtMs: number;
 }
 
@@ -335,9 +394,20 @@ export function encodeSourceValue(
   );
 }
 
-/** A decoded output record (as read back from a topic). */
+/**
+ * A decoded output record (as read back from a topic).
+ *
+ * @example
+ * ```ts ignore
+ * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming";
+ * const out: OutputMessage = decodeOutputRecord(record);
+ * console.log(out.meta.messageType, out.payload);
+ * ```
+ */
 export interface OutputMessage<P = unknown> {
+  /** The decoded payload. */
   readonly payload: P;
+  /** Metadata read from the envelope and the record. */
   readonly meta: MessageMeta;
   /** The raw record. */
   readonly record: SourceRecord;

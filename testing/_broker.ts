@@ -19,7 +19,15 @@ import type {
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { bytesToBase64 } from "./_fixture.ts";
 
-/** Options of {@link InMemoryBroker}. */
+/**
+ * Options of {@link InMemoryBroker}.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker, VirtualClock } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker({ clock: new VirtualClock(1_000), defaultPartitions: 3 });
+ * ```
+ */
 export interface InMemoryBrokerOptions {
   /** Source of record timestamps and commit times. Default: a `VirtualClock` at 0. */
   readonly clock?: Clock;
@@ -29,7 +37,15 @@ export interface InMemoryBrokerOptions {
   readonly autoCreateTopics?: boolean;
 }
 
-/** Options of {@link InMemoryBroker.createTopic}. */
+/**
+ * Options of {@link InMemoryBroker.createTopic}.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * new InMemoryBroker().createTopic("orders", { partitions: 6 });
+ * ```
+ */
 export interface CreateTopicOptions {
   /** Partition count (a positive integer). Default 1. */
   readonly partitions?: number;
@@ -41,7 +57,16 @@ export interface CreateTopicOptions {
   readonly maxMessageBytes?: number;
 }
 
-/** A record to load exactly as given (fixtures, recorded topics); see {@link InMemoryBroker.append}. */
+/**
+ * A record to load exactly as given (fixtures, recorded topics); see {@link InMemoryBroker.append}.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.append({ topic: "orders", partition: 0, offset: 10, key: null, value: null, timestampMs: 1 });
+ * ```
+ */
 export interface AppendRecord {
   /** Topic name (auto-created unless `autoCreateTopics` is off). */
   readonly topic: string;
@@ -59,7 +84,18 @@ export interface AppendRecord {
   readonly timestampMs?: number | null;
 }
 
-/** One committed offset, as {@link InMemoryBroker.commitLog} reports it. */
+/**
+ * One committed offset, as {@link InMemoryBroker.commitLog} reports it.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders");
+ * broker.commit("g", [{ topic: "orders", partition: 0, offset: 0 }]);
+ * broker.commitLog("g")[0].offset; // 0
+ * ```
+ */
 export interface CommitLogEntry {
   /** Topic name. */
   readonly topic: string;
@@ -71,7 +107,17 @@ export interface CommitLogEntry {
   readonly atMs: number;
 }
 
-/** A record in a {@link BrokerSnapshot}: bytes as standard base64. */
+/**
+ * A record in a {@link BrokerSnapshot}: bytes as standard base64.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.append({ topic: "orders", key: null, value: new Uint8Array([1]), timestampMs: 5 });
+ * broker.snapshot().topics.orders[0].records[0].value; // "AQ=="
+ * ```
+ */
 export interface SnapshotRecord {
   /** Record offset. */
   readonly offset: number;
@@ -85,7 +131,17 @@ export interface SnapshotRecord {
   readonly value: string | null;
 }
 
-/** One partition in a {@link BrokerSnapshot}. */
+/**
+ * One partition in a {@link BrokerSnapshot}.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders", { partitions: 2 });
+ * broker.snapshot().topics.orders.map((p) => p.endOffset); // [0, 0]
+ * ```
+ */
 export interface SnapshotPartition {
   /** Partition number. */
   readonly partition: number;
@@ -95,7 +151,17 @@ export interface SnapshotPartition {
   readonly records: readonly SnapshotRecord[];
 }
 
-/** A plain, deterministic, JSON-able view of the broker (topics sorted by name, groups by name). */
+/**
+ * A plain, deterministic, JSON-able view of the broker (topics sorted by name, groups by name).
+ *
+ * @example
+ * ```ts
+ * import { InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders");
+ * JSON.stringify(broker.snapshot()); // deterministic: equal brokers give equal text
+ * ```
+ */
 export interface BrokerSnapshot {
   /** Topic name → its partitions, in partition order. */
   readonly topics: Readonly<Record<string, readonly SnapshotPartition[]>>;
@@ -103,7 +169,19 @@ export interface BrokerSnapshot {
   readonly groups: Readonly<Record<string, readonly TopicPartitionOffset[]>>;
 }
 
-/** Which broker operation a fault applies to. */
+/**
+ * Which broker operation a fault applies to.
+ *
+ * @example
+ * ```ts
+ * import { type BrokerOperation, InMemoryBroker } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders");
+ * broker.failSends("orders", 2);
+ * const op: BrokerOperation = "send";
+ * broker.pendingFaults(op, "orders"); // 2
+ * ```
+ */
 export type BrokerOperation = "send" | "fetch" | "commit";
 
 /**

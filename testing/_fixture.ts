@@ -45,7 +45,16 @@
 
 import type { SourceRecord } from "../streaming/_transport.ts";
 
-/** Envelope metadata a fixture may attach to a JSON payload (camelCase forms of the wire names). */
+/**
+ * Envelope metadata a fixture may attach to a JSON payload (camelCase forms of the wire names).
+ *
+ * @example
+ * ```ts
+ * import { parseFixture } from "@loom/streaming/testing";
+ * const [record] = parseFixture('{"topic": "orders", "message_type": "order.created", "value": {"json": {}}}');
+ * record.messageType; // "order.created"
+ * ```
+ */
 export interface FixtureMessageMeta {
   /** `descriptor.message_type` of the envelope (wire `message_type`). */
   readonly messageType?: string;
@@ -61,10 +70,36 @@ export interface FixtureMessageMeta {
   readonly causationId?: string;
 }
 
-/** A fixture value: a JSON payload to encode with the wire codec, or raw bytes replayed exactly. */
+/**
+ * A fixture value: a JSON payload to encode with the wire codec, or raw bytes replayed exactly.
+ *
+ * @example
+ * ```ts
+ * import type { FixtureValue } from "@loom/streaming/testing";
+ * const json: FixtureValue = { json: { order_id: "o-1" } };
+ * const raw: FixtureValue = { raw: new Uint8Array([0xc1]) };
+ * ```
+ */
 export type FixtureValue = { readonly json: unknown } | { readonly raw: Uint8Array };
 
-/** One record of a fixture file. */
+/**
+ * One record of a fixture file.
+ *
+ * @example
+ * ```ts
+ * import { type FixtureRecord, formatFixture } from "@loom/streaming/testing";
+ * const record: FixtureRecord = {
+ *   topic: "orders",
+ *   partition: null,
+ *   offset: null,
+ *   timestampMs: null,
+ *   key: null,
+ *   headers: {},
+ *   value: { json: { order_id: "o-1" } },
+ * };
+ * formatFixture([record]);
+ * ```
+ */
 export interface FixtureRecord extends FixtureMessageMeta {
   /** Topic name. */
   readonly topic: string;
@@ -82,13 +117,32 @@ export interface FixtureRecord extends FixtureMessageMeta {
   readonly value: FixtureValue | null;
 }
 
-/** A decoded view of a record value: the JSON payload plus the envelope metadata to keep. */
+/**
+ * A decoded view of a record value: the JSON payload plus the envelope metadata to keep.
+ *
+ * @example
+ * ```ts
+ * import type { FixtureMessageView } from "@loom/streaming/testing";
+ * const view: FixtureMessageView = { json: { order_id: "o-1" }, messageType: "order.created" };
+ * ```
+ */
 export interface FixtureMessageView extends FixtureMessageMeta {
   /** The payload as plain JSON. */
   readonly json: unknown;
 }
 
-/** Options of {@link fixtureRecordFromSource}. */
+/**
+ * Options of {@link fixtureRecordFromSource}.
+ *
+ * @example
+ * ```ts
+ * import { fixtureRecordFromSource } from "@loom/streaming/testing";
+ * declare const fetched: import("@loom/streaming").SourceRecord;
+ * const record = fixtureRecordFromSource(fetched, {
+ *   decodeJson: (bytes) => JSON.parse(new TextDecoder().decode(bytes)),
+ * });
+ * ```
+ */
 export interface FixtureFromSourceOptions {
   /**
    * Returns a JSON view of a value (e.g. the decoded envelope payload), or `undefined` to keep the raw

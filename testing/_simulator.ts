@@ -23,7 +23,16 @@ import { type FixtureRecord, parseFixture } from "./_fixture.ts";
 // deno-lint-ignore no-explicit-any
 type Any = any;
 
-/** Options of {@link FlowSimulator.create}. */
+/**
+ * Options of {@link FlowSimulator.create}.
+ *
+ * @example
+ * ```ts ignore
+ * import { FlowSimulator, type SimulatorOptions } from "@loom/streaming/testing";
+ * const options: SimulatorOptions = { partitions: 3, seed: 42, fetchMaxRecords: 10 };
+ * const sim = await FlowSimulator.create(flow, options);
+ * ```
+ */
 export interface SimulatorOptions {
   /** Configuration (YAML context or plain object). Default: a minimal config derived from the flow. */
   readonly config?: ConfigContext | Record<string, unknown>;
@@ -39,21 +48,42 @@ export interface SimulatorOptions {
   readonly unroutedErrors?: "fail" | "log";
   /** Extra delivery attempts before DLQ/failure. Default 0 (faults surface at once). */
   readonly deliveryRetries?: number;
+  /** Structured logger of the driver (default: silent). */
   readonly logger?: Logger;
 }
 
-/** Options of {@link FlowSimulator.send}. */
+/**
+ * Options of {@link FlowSimulator.send}.
+ *
+ * @example
+ * ```ts ignore
+ * import type { SendOptions } from "@loom/streaming/testing";
+ * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0 };
+ * sim.send({ order_id: "o-1" }, options);
+ * ```
+ */
 export interface SendOptions {
+  /** Topic to append to (default: the first source topic). */
   readonly topic?: string;
+  /** Kafka key (text is UTF-8 encoded). */
   readonly key?: Uint8Array | string | null;
+  /** Kafka headers (text values are UTF-8 encoded). */
   readonly headers?: Readonly<Record<string, Uint8Array | string>>;
+  /** Explicit partition (default: murmur2 of the key, round-robin without key). */
   readonly partition?: number;
+  /** Record timestamp and envelope `produced_at_ms` (default: the virtual clock's time). */
   readonly timestampMs?: number;
+  /** Envelope `message_type` (default: the payload type's name). */
   readonly messageType?: string;
+  /** Envelope `message_version` (default: the payload type's version). */
   readonly messageVersion?: number;
+  /** Envelope trace id. */
   readonly traceId?: string | null;
+  /** Envelope parent trace id. */
   readonly parentTraceId?: string | null;
+  /** Envelope correlation id. */
   readonly correlationId?: string | null;
+  /** Envelope causation id. */
   readonly causationId?: string | null;
   /** Payload type used to encode (default: the source's type, or the one whose name is `messageType`). */
   readonly type?: MessageType;
@@ -62,12 +92,28 @@ export interface SendOptions {
 const utf8 = new TextEncoder();
 const toBytes = (v: Uint8Array | string): Uint8Array => typeof v === "string" ? utf8.encode(v) : v;
 
-/** An in-memory table twin: collects written rows; can fail on demand. */
+/**
+ * An in-memory table twin: collects written rows; can fail on demand.
+ *
+ * @example
+ * ```ts
+ * import { MemoryTable } from "@loom/streaming/testing";
+ * const table = new MemoryTable("orders_sink");
+ * table.failures = 1; // the next write throws
+ * ```
+ */
 export class MemoryTable implements SinkWriter {
+  /** Rows written so far. */
   readonly rows: unknown[] = [];
+  /** Number of upcoming writes that fail. */
   failures = 0;
+  /** Successful writes. */
   writes = 0;
-  /** @param name sink name */
+  /**
+   * Creates a {@link MemoryTable}.
+   *
+   * @param name sink name
+   */
   constructor(readonly name: string) {}
   /** Appends rows (or throws while failures are pending). */
   write(items: readonly unknown[]): void {
@@ -92,8 +138,17 @@ function collectSinkNames(p: Process, out: Set<string>): void {
   }
 }
 
-/** A minimal configuration for simulating a flow without YAML. */
-export function simulatorConfig(flow: StreamFlow<Any>): Record<string, unknown> {
+/**
+ * A minimal configuration for simulating a flow without YAML.
+ *
+ * @example
+ * ```ts ignore
+ * import { simulatorConfig } from "@loom/streaming/testing";
+ * const config = simulatorConfig(flow); // consumer and producer on "simulator:9092", one table per storage sink
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export function simulatorConfig(flow: StreamFlow<any>): Record<string, unknown> {
   const sinks: Record<string, unknown> = {};
   const names = new Set<string>();
   collectSinkNames(flow.process, names);
@@ -134,9 +189,13 @@ export function simulatorConfig(flow: StreamFlow<Any>): Record<string, unknown> 
  * ```
  */
 export class FlowSimulator {
+  /** The compiled plan. */
   readonly plan: CompiledPlan;
+  /** The in-memory broker holding every topic. */
   readonly broker: InMemoryBroker;
+  /** The virtual clock. */
   readonly clock: VirtualClock;
+  /** Consumer group of the flow. */
   readonly group: string;
   /** Unrouted errors seen (policy `log`). */
   readonly unrouted: UnroutedError[] = [];
@@ -166,7 +225,8 @@ export class FlowSimulator {
   }
 
   /** Compiles `flow` and starts a simulator (opening worker-scoped resources). */
-  static async create(flow: StreamFlow<Any>, options: SimulatorOptions = {}): Promise<FlowSimulator> {
+  // deno-lint-ignore no-explicit-any
+  static async create(flow: StreamFlow<any>, options: SimulatorOptions = {}): Promise<FlowSimulator> {
     const plan = compileFlow(flow, options.config ?? simulatorConfig(flow));
     const sim = new FlowSimulator(plan, options);
     await sim.#boot();
@@ -251,7 +311,8 @@ export class FlowSimulator {
   sendAll(
     payloads: readonly unknown[],
     options: Omit<SendOptions, "key"> & {
-      key?: SendOptions["key"] | ((p: Any, i: number) => SendOptions["key"]);
+      // deno-lint-ignore no-explicit-any
+      key?: SendOptions["key"] | ((p: any, i: number) => SendOptions["key"]);
     } = {},
   ): SourceRecord[] {
     return payloads.map((p, i) =>

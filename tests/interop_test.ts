@@ -37,7 +37,7 @@ import {
 } from "../kafka/_schema_codec.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { MixedSchema } from "../kafka/_test_support.ts";
+import { ERRENV_TASK, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
 
 // --- Python side -------------------------------------------------------------------------------------------
 
@@ -334,29 +334,7 @@ const profilePayload = {
 
 const orderPayload = { order_id: "o-1", amount: 5 };
 
-const errenvTask: ErrorEnvelope<unknown> = {
-  kind: "task",
-  reason: "boom: 'x'",
-  payloadType: "order.created",
-  originalMessage: {
-    payload: orderPayload,
-    meta: {
-      messageId: "orders:0:7",
-      correlationId: "corr-1",
-      traceId: "trace-1",
-      parentTraceId: null,
-      causationId: null,
-      producedAtMs: 1000,
-      messageType: "order.created",
-      messageVersion: 1,
-      topic: "orders",
-      partition: 0,
-      offset: 7,
-      key: new TextEncoder().encode("k-1"),
-      headers: { "x-a": new Uint8Array([0x31]), "x-b": new Uint8Array(0) },
-    },
-  },
-};
+const errenvTask: ErrorEnvelope<unknown> = ERRENV_TASK;
 
 const errenvBusiness: ErrorEnvelope<unknown> = {
   kind: "business",
@@ -433,25 +411,7 @@ const CASES: readonly Case[] = [
       causationId: "k",
       producedAtMs: 1700000000000,
     }),
-    payload: {
-      id: "m-1",
-      count: -129,
-      ratio: 0.25,
-      whole: 5,
-      flag: true,
-      data: new Uint8Array([0, 1, 255]),
-      note: null,
-      tags: ["x", "y"],
-      items: [{ sku: "s1", qty: 2, price: 9.99 }, { sku: "s2", qty: 65536, price: 1 }],
-      attrs: { b: 1, a: -1 },
-      pair: [7, "seven"],
-      kind: "b",
-      big: 2n ** 63n,
-      neg: -(2n ** 63n),
-      when: new Date(Date.UTC(2020, 0, 1, 0, 0, 0, 123)),
-      uni: "héllo wörld ✓ 😀",
-      empty: null,
-    },
+    payload: MIXED_VALUE,
     codec: codecOf(Mixed),
   },
   {
