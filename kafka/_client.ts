@@ -1890,12 +1890,19 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
       isStale: () => this.#rebalanceAnnounced || generation !== this.#generation || payload.isStale(),
     };
     let failed = false;
+    // Heartbeats go on while the handler works (slow steps, slow sinks), so a batch that takes longer
+    // than session.timeout.ms does not get the member evicted from its group. kafkajs sends a heartbeat
+    // only when one is due, so ticking at the heartbeat interval is cheap.
+    const keepalive = setInterval(() => {
+      this.#heartbeat(payload).catch(() => {/* reported by the next fetch or commit */});
+    }, this.#heartbeatIntervalMs);
     try {
       await this.#handler!.onBatch(batch, ctl);
     } catch (e) {
       failed = true;
       this.#fail(e, batch);
     } finally {
+      clearInterval(keepalive);
       if (--this.#inflight === 0 && this.#idleWaiters.length > 0) {
         const waiters = this.#idleWaiters;
         this.#idleWaiters = [];

@@ -15,7 +15,21 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
-import { compileFlow, ConfigContext, decodeOutputRecord, encodeSourceValue, type Logger } from "../mod.ts";
+import * as v from "valibot";
+import {
+  compileFlow,
+  ConfigContext,
+  decodeOutputRecord,
+  encodeSourceValue,
+  FromTopic,
+  IntoTopic,
+  type Logger,
+  type Message,
+  messageType,
+  Process,
+  RecordStep,
+  StreamFlow,
+} from "../mod.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import {
@@ -280,5 +294,75 @@ describe("recovery on a real broker", () => {
     console.log(
       `rebalance test: runner 1 consumed ${r1Consumed}, runner 2 ${r2.driver.stats.consumed}; ${dups} duplicate output(s)`,
     );
+  });
+
+  test("a batch slower than session.timeout.ms keeps the group membership: no rebalance, no duplicate", {
+    timeout: 60_000,
+  }, async () => {
+    const input = unique("slow-in");
+    const out = unique("slow-out");
+    cleanup.push(input, out);
+    await createTopics([input, out], 1);
+    const Slow = messageType("loom.it.Slow", v.object({ id: v.string() }));
+    const slowFlow = new StreamFlow({
+      name: "it_slow",
+      source: new FromTopic("in", Slow),
+      process: new Process(RecordStep.of(async (m: Message<{ id: string }>) => {
+        if (m.payload.id === "slow") await sleep(8_000); // session.timeout.ms is 6000
+        return m.payload;
+      }, { name: "slow" })),
+      output: new IntoTopic("out"),
+    });
+    const brokers = [bootstrap()];
+    const group = unique("group");
+    const config = ConfigContext.fromObject({
+      kafka: {
+        consumer: {
+          brokers,
+          group_id: group,
+          topics: [input],
+          enable_auto_commit: false,
+          extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 500 },
+        },
+        producer: { brokers },
+        producers: { out: { brokers, topic: out } },
+      },
+    });
+    const events: string[] = [];
+    const runner = new KafkaFlowRunner(compileFlow(slowFlow, config), {
+      client: { ...quiet, logLevel: "nothing" },
+      logger: {
+        info: (e) => void events.push(e),
+        warn: (e) => void events.push(e),
+        error: (e) => void events.push(e),
+      },
+    });
+    const producer = new Kafka({ brokers, clientId: "loom-it-in", logLevel: logLevel.NOTHING }).producer();
+    await producer.connect();
+    await producer.send({
+      topic: input,
+      messages: ["a", "slow", "b"].map((id) => ({
+        key: id,
+        value: Buffer.from(encodeSourceValue({ id }, Slow, { producedAtMs: 1 })),
+      })),
+      acks: -1,
+    });
+    await producer.disconnect();
+    const started = performance.now();
+    await runner.start();
+    await waitFor(
+      () => runner.failure !== null || runner.driver.stats.produced[out] === 3,
+      40_000,
+      "the slow batch to be delivered",
+    );
+    await sleep(1_000); // a rebalance caused by an eviction would show up now
+    await runner.stop();
+    assert.equal(runner.failure, null);
+    assert.ok(performance.now() - started >= 8_000);
+    assert.deepEqual(events.filter((e) => e === "partitions_revoked").length, 1, "revoked once: at stop");
+    assert.equal(events.filter((e) => e === "partitions_assigned").length, 1, "assigned once");
+    const written = (await readTopics([out])).map((r) => text(r.key));
+    assert.deepEqual(written, ["a", "slow", "b"], "each record written once");
+    assert.deepEqual(await committedOffsets(group, input), new Map([[0, 3]]));
   });
 });
