@@ -324,6 +324,7 @@ export class InMemoryBroker {
   readonly #clock: Clock;
   readonly #defaultPartitions: number;
   readonly #autoCreate: boolean;
+  readonly #sends = new Map<string, number>();
   readonly #topics = new Map<string, TopicState>();
   readonly #commitLogs = new Map<string, CommitLogEntry[]>();
   readonly #committed = new Map<string, Map<string, TopicPartitionOffset>>();
@@ -521,6 +522,7 @@ export class InMemoryBroker {
       }
     }
     state.roundRobin = rr;
+    this.#sends.set(topic, (this.#sends.get(topic) ?? 0) + 1);
     const out = new Array<SourceRecord>(records.length);
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
@@ -612,6 +614,26 @@ export class InMemoryBroker {
     log.records.push(stored);
     log.next = offset + 1;
     return stored;
+  }
+
+  /**
+   * How many produce requests (successful `produce` / `producer().send` calls) a topic received: lets tests
+   * check that a flow batches its writes (one send per fetched batch and topic), as it does on Kafka.
+   *
+   * @param topic topic name
+   * @returns the number of accepted produce calls (0 for an unknown topic)
+   *
+   * @example
+   * ```ts
+   * import { InMemoryBroker } from "@loom/streaming/testing";
+   * const broker = new InMemoryBroker();
+   * const r = { key: null, value: new Uint8Array(1), headers: {}, timestampMs: 1 };
+   * broker.produce("orders", [r, r, r]);
+   * broker.sends("orders"); // 1
+   * ```
+   */
+  sends(topic: string): number {
+    return this.#sends.get(topic) ?? 0;
   }
 
   /**

@@ -1130,6 +1130,40 @@ describe("keys and PartitionPolicy (§4.5)", () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+describe("batched delivery", () => {
+  test("one produce request per fetched batch and topic (outputs, broadcast branches and error topics)", async () => {
+    const boom = RecordStep.of((m: Message<ItemP>) => {
+      if (m.payload.n === 1) throw new Error("odd");
+      return m.payload;
+    }, { name: "boom" });
+    const s = await sim(
+      flowOf(
+        new Process(
+          boom,
+          new Broadcast(
+            new BroadcastRoute(
+              new Process(RecordStep.of((m: Message<ItemP>) => m.payload, { name: "x" })),
+              new IntoTopic("x"),
+            ),
+            new BroadcastRoute(
+              new Process(RecordStep.of((m: Message<ItemP>) => m.payload, { name: "y" })),
+              new IntoTopic("y"),
+            ),
+          ),
+        ),
+        { errors: new IntoTopic("errs") },
+      ),
+      { fetchMaxRecords: 500 },
+    );
+    s.sendAll(items(1000, (i) => i % 2));
+    await s.run();
+    assert.equal(s.output("x").length, 500);
+    assert.equal(s.output("y").length, 500);
+    assert.equal(s.output("errs").length, 500);
+    for (const t of ["x", "y", "errs"]) assert.equal(s.broker.sends(t), 2, `${t}: one send per batch of 500`);
+  });
+});
+
 describe("delivery failures", () => {
   test("IntoTopic DLQ: a failed produce lands on the DLQ with x-dlq-error and the original key; offsets commit", async () => {
     const s = await sim(flowOf(new Process(new IntoTopic("out", { dlq: "out.dlq" }))), {
