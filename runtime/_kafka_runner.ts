@@ -57,6 +57,11 @@ export interface KafkaRunnerOptions {
   readonly consumer?: KafkaConsumerPort;
   /** Injected producer (tests); default: one kafkajs producer per distinct producer configuration. */
   readonly producer?: KafkaProducerPort;
+  /**
+   * How long offset commits may keep failing (rebalance, coordinator move, broker unreachable) before the
+   * runner gives up and stops with an error (default 30 000 ms). Nothing is committed ahead meanwhile.
+   */
+  readonly commitFailureTimeoutMs?: number;
   /** Called after each successful commit (tests, metrics). */
   readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
 }
@@ -101,6 +106,7 @@ export class KafkaFlowRunner {
   #done: Promise<void>;
   #resolveDone!: () => void;
   #ticking = false;
+  #commitFailingSince: number | null = null;
   readonly #tables: Map<string, SinkWriter>;
   readonly #o: KafkaRunnerOptions;
   readonly #log: Logger;
@@ -232,12 +238,37 @@ export class KafkaFlowRunner {
     try {
       const d = this.driver.nextDeadline();
       if (d !== null && d <= this.#clock.now()) await this.driver.tick();
-      await this.#commit();
+      await this.#commitOrRetry();
       this.#backpressure();
     } catch (e) {
       this.#fail(e);
     } finally {
       this.#ticking = false;
+    }
+  }
+
+  /**
+   * A failed commit is not fatal at once: a commit can fail while the group rebalances or its coordinator
+   * moves, and the settled watermarks are simply committed again at the next tick (nothing is committed
+   * ahead meanwhile). Commits failing for longer than `commitFailureTimeoutMs` stop the runner.
+   */
+  async #commitOrRetry(): Promise<void> {
+    try {
+      await this.#commit();
+      this.#commitFailingSince = null;
+    } catch (e) {
+      const now = this.#clock.now();
+      this.#commitFailingSince ??= now;
+      const limit = this.#o.commitFailureTimeoutMs ?? 30_000;
+      if (now - this.#commitFailingSince >= limit) {
+        throw new Error(
+          `offset commits have failed for ${
+            now - this.#commitFailingSince
+          } ms (commitFailureTimeoutMs ${limit}): ${e instanceof Error ? e.message : String(e)}`,
+          { cause: e },
+        );
+      }
+      this.#log.warn("commit_retry", { reason: e instanceof Error ? e.message : String(e) });
     }
   }
 

@@ -1,0 +1,155 @@
+// Unit tests of KafkaFlowRunner's commit policy, driven through its client ports (no broker: the real
+// broker behaviour is covered by tests/kafka_*_test.ts). The consumer port below is a scripted stand-in
+// that hands the runner batches and records or refuses its commits.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import * as v from "valibot";
+import {
+  compileFlow,
+  encodeSourceValue,
+  FromTopic,
+  IntoTopic,
+  type Message,
+  messageType,
+  Process,
+  RecordStep,
+  type SourceRecord,
+  StreamFlow,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../mod.ts";
+import type { ConsumerHandler, KafkaConsumerPort, KafkaProducerPort } from "../kafka/_client.ts";
+import { InMemoryBroker } from "../testing/mod.ts";
+import { KafkaFlowRunner } from "./_kafka_runner.ts";
+
+const Item = messageType("it.item", v.object({ id: v.string() }));
+const flow = new StreamFlow<{ id: string }>({
+  name: "commit_policy",
+  source: new FromTopic("in", Item),
+  process: new Process(RecordStep.of((m: Message<{ id: string }>) => m.payload, { name: "pass" })),
+  output: new IntoTopic("out"),
+});
+const config = {
+  kafka: {
+    consumer: { brokers: ["unused:9092"], group_id: "g", topics: ["in"], enable_auto_commit: false },
+    producer: { brokers: ["unused:9092"] },
+  },
+};
+
+class ScriptedConsumer implements KafkaConsumerPort {
+  handler: ConsumerHandler | null = null;
+  readonly commits: TopicPartitionOffset[] = [];
+  refuseCommits = 0;
+  refused = 0;
+  readonly tps: TopicPartition[] = [{ topic: "in", partition: 0 }];
+  connect(): Promise<void> {
+    return Promise.resolve();
+  }
+  subscribe(): Promise<void> {
+    return Promise.resolve();
+  }
+  run(handler: ConsumerHandler): Promise<void> {
+    this.handler = handler;
+    handler.onAssigned?.(this.tps);
+    return Promise.resolve();
+  }
+  assignment(): readonly TopicPartition[] {
+    return this.tps;
+  }
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    if (this.refuseCommits > 0) {
+      this.refuseCommits--;
+      this.refused++;
+      return Promise.reject(new Error("The group is rebalancing (REBALANCE_IN_PROGRESS)"));
+    }
+    this.commits.push(...offsets);
+    return Promise.resolve();
+  }
+  pause(): void {}
+  resume(): void {}
+  async stop(): Promise<void> {
+    await this.handler?.onRevoked?.(this.tps);
+  }
+  disconnect(): Promise<void> {
+    return Promise.resolve();
+  }
+  /** Hands the runner one batch of `n` records of partition 0. */
+  deliver(n: number): Promise<void> {
+    const records: SourceRecord[] = Array.from({ length: n }, (_, i) => ({
+      topic: "in",
+      partition: 0,
+      offset: i,
+      key: null,
+      value: encodeSourceValue({ id: `i-${i}` }, Item, { producedAtMs: 1 }),
+      headers: {},
+      timestampMs: 1,
+    }));
+    return this.handler!.onBatch({ topic: "in", partition: 0, records }, {
+      heartbeat: () => Promise.resolve(),
+      isRunning: () => true,
+      isStale: () => false,
+    });
+  }
+}
+
+const producerOn = (broker: InMemoryBroker): KafkaProducerPort => {
+  const p = broker.producer();
+  return {
+    connect: () => Promise.resolve(),
+    send: p.send,
+    sendMany: async (batches) => {
+      for (const [t, rs] of batches) await p.send(t, rs);
+    },
+    disconnect: () => Promise.resolve(),
+  };
+};
+
+const until = async (cond: () => boolean, what: string): Promise<void> => {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+};
+
+describe("KafkaFlowRunner commit policy", () => {
+  test("refused commits are retried at the next tick; the settled watermark is committed once accepted", async () => {
+    const consumer = new ScriptedConsumer();
+    consumer.refuseCommits = 3;
+    const warnings: string[] = [];
+    const broker = new InMemoryBroker();
+    const runner = new KafkaFlowRunner(compileFlow(flow, config), {
+      consumer,
+      producer: producerOn(broker),
+      tickMs: 10,
+      logger: { info() {}, warn: (e) => void warnings.push(e), error() {} },
+    });
+    await runner.start();
+    await consumer.deliver(5);
+    await until(() => consumer.commits.length > 0, "a commit");
+    assert.equal(runner.failure, null);
+    assert.equal(consumer.refused, 3);
+    assert.deepEqual(warnings.filter((w) => w === "commit_retry").length, 3);
+    assert.deepEqual(consumer.commits, [{ topic: "in", partition: 0, offset: 5 }]);
+    assert.equal(broker.records("out").length, 5);
+    await runner.stop();
+    assert.equal(runner.state, "stopped");
+  });
+
+  test("commits refused for longer than commitFailureTimeoutMs stop the runner with the reason", async () => {
+    const consumer = new ScriptedConsumer();
+    consumer.refuseCommits = Infinity;
+    const runner = new KafkaFlowRunner(compileFlow(flow, config), {
+      consumer,
+      producer: producerOn(new InMemoryBroker()),
+      tickMs: 10,
+      commitFailureTimeoutMs: 100,
+    });
+    await runner.start();
+    await consumer.deliver(3);
+    await runner.done;
+    assert.equal(runner.state, "failed");
+    assert.match(
+      String((runner.failure as Error).message),
+      /^offset commits have failed for \d+ ms \(commitFailureTimeoutMs 100\): The group is rebalancing/,
+    );
+    assert.deepEqual(consumer.commits, [], "nothing was committed");
+  });
+});

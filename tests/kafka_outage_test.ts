@@ -1,0 +1,215 @@
+// Integration test: the broker goes away while a flow is running (a second, private broker on its own
+// port, stopped mid-stream). The runner must fail with a clear error instead of hanging or committing
+// ahead, and a new runner started once the broker is back must finish the work without losing anything.
+// Run: deno test -A tests/kafka_outage_test.ts   |   bun test tests/kafka_outage_test.ts
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
+import * as v from "valibot";
+import { type Admin, Kafka, logLevel } from "kafkajs";
+import {
+  compileFlow,
+  ConfigContext,
+  encodeSourceValue,
+  FromTopic,
+  IntoTopic,
+  type Message,
+  messageType,
+  Process,
+  RecordStep,
+  StreamFlow,
+  WithAsync,
+} from "../mod.ts";
+import { KafkaFlowRunner } from "../runtime/mod.ts";
+import { KafkaConsumerClient } from "../kafka/_client.ts";
+import type { SourceRecord } from "../streaming/_transport.ts";
+import { quiet, sleep, unique, waitFor } from "./_support.ts";
+
+const SCRIPT = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
+const PORT = "19192"; // not the shared test broker: this one is stopped and restarted
+const broker = (command: string): string =>
+  execFileSync("bash", [SCRIPT, command], {
+    encoding: "utf8",
+    env: { ...process.env, LOOM_KAFKA_PORT: PORT, LOOM_KAFKA_HEAP: "256m" },
+    stdio: ["ignore", "pipe", "inherit"],
+    timeout: 180_000,
+  }).trim().split("\n").at(-1) ?? "";
+
+const dec = new TextDecoder();
+const Job = messageType("loom.it.Job", v.object({ id: v.string() }));
+type JobT = v.InferOutput<typeof Job.schema>;
+
+/** Each message takes a few ms in an async step (4 at a time): the input takes seconds to drain. */
+const flow = new StreamFlow<JobT>({
+  name: "it_outage",
+  source: new FromTopic("in", Job),
+  process: new Process(
+    new WithAsync({
+      maxConcurrency: 4,
+      process: new Process(
+        RecordStep.of(async (m: Message<JobT>) => {
+          await sleep(4);
+          return m.payload;
+        }, { name: "work" }),
+        new IntoTopic("out"),
+      ),
+    }),
+  ),
+});
+
+describe("broker outage", () => {
+  let bootstrap = "";
+  const input = unique("outage-in");
+  const out = unique("outage-out");
+  const kafka = () =>
+    new Kafka({ brokers: [bootstrap], clientId: "loom-it-outage", logLevel: logLevel.NOTHING });
+  const withAdmin = async <T>(fn: (a: Admin) => Promise<T>): Promise<T> => {
+    const admin = kafka().admin();
+    await admin.connect();
+    try {
+      return await fn(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  const committed = (group: string) =>
+    withAdmin(async (a) => {
+      const [r] = await a.fetchOffsets({ groupId: group, topics: [input] });
+      return new Map(r.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))] as const));
+    });
+  const configFor = (group: string) => {
+    const client = { retries: 2, "retry.backoff.ms": 200, "request.timeout.ms": 3000 };
+    return ConfigContext.fromObject({
+      kafka: {
+        consumer: {
+          brokers: [bootstrap],
+          group_id: group,
+          topics: [input],
+          enable_auto_commit: false,
+          extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300, ...client },
+        },
+        producer: { brokers: [bootstrap], extra: client },
+        producers: { out: { brokers: [bootstrap], topic: out, extra: client } },
+      },
+      streaming: { runtime: { delivery_retries: 1, retry_backoff_ms: 100 } },
+    });
+  };
+  /** Every record of a topic (from a throw-away group) up to the current end offsets. */
+  const readAll = async (topic: string): Promise<SourceRecord[]> => {
+    const ends = await withAdmin((a) => a.fetchTopicOffsets(topic));
+    const want = new Map(ends.map((e) => [e.partition, Number(e.high)] as const));
+    const got = new Map<number, number>();
+    const records: SourceRecord[] = [];
+    const c = new KafkaConsumerClient({
+      brokers: [bootstrap],
+      groupId: unique("reader"),
+      topics: [],
+      autoOffsetReset: "earliest",
+      pollTimeoutMs: 100,
+      enableAutoCommit: false,
+      security: null,
+      extra: { "session.timeout.ms": 6000, "heartbeat.interval.ms": 300 },
+    }, quiet);
+    await c.connect();
+    await c.subscribe([topic], true);
+    await c.run({
+      onBatch: (b) => {
+        for (const r of b.records) records.push(r);
+        got.set(b.partition, b.records[b.records.length - 1].offset + 1);
+        return Promise.resolve();
+      },
+    });
+    await waitFor(
+      () => [...want].every(([p, h]) => h === 0 || (got.get(p) ?? 0) >= h),
+      30_000,
+      `reading ${topic}`,
+    );
+    await c.stop();
+    await c.disconnect();
+    return records;
+  };
+
+  before(async () => {
+    broker("reset"); // a clean private broker
+    bootstrap = broker("ensure");
+    await withAdmin((a) =>
+      a.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: out, numPartitions: 3 }] })
+    );
+  });
+  after(() => {
+    broker("stop");
+  });
+
+  test("the runner fails clearly when the broker goes away, commits nothing ahead, and a restart completes", {
+    timeout: 150_000,
+  }, async () => {
+    const N = 3000;
+    const producer = kafka().producer();
+    await producer.connect();
+    const messages = Array.from({ length: N }, (_, i) => ({
+      key: `j-${i}`,
+      value: Buffer.from(encodeSourceValue({ id: `j-${i}` }, Job, { producedAtMs: 1 })),
+    }));
+    await producer.send({ topic: input, messages, acks: -1 });
+    await producer.disconnect();
+
+    const group = unique("group");
+    const runner = new KafkaFlowRunner(compileFlow(flow, configFor(group)), {
+      client: { ...quiet, logLevel: "nothing" },
+    });
+    await runner.start();
+    await waitFor(() => (runner.driver.stats.produced[out] ?? 0) >= 300, 30_000, "the flow to get going");
+    broker("stop");
+    const stoppedAt = performance.now();
+    await Promise.race([runner.done, sleep(90_000)]);
+    const detectedMs = Math.round(performance.now() - stoppedAt);
+    assert.equal(runner.state, "failed", "the runner stops on its own");
+    const reason = String((runner.failure as Error)?.message ?? runner.failure);
+    assert.match(reason, new RegExp(`127\\.0\\.0\\.1:${PORT}|connect|ECONNREFUSED|broker`, "i"), reason);
+    const producedBefore = runner.driver.stats.produced[out] ?? 0;
+    assert.ok(producedBefore < N, "the outage happened mid-stream");
+
+    // Back up: what was committed before the outage is all in the output topic.
+    bootstrap = broker("ensure");
+    const atOutage = await committed(group);
+    const written = new Set((await readAll(out)).map((r) => dec.decode(r.key!)));
+    const inputs = await readAll(input);
+    for (const r of inputs) {
+      if (r.offset < (atOutage.get(r.partition) ?? 0)) {
+        assert.ok(written.has(dec.decode(r.key!)), `${dec.decode(r.key!)} was committed but never written`);
+      }
+    }
+
+    // A new runner finishes the job: every input reaches the output.
+    const again = new KafkaFlowRunner(compileFlow(flow, configFor(group)), {
+      client: { ...quiet, logLevel: "nothing" },
+    });
+    await again.start();
+    await waitFor(
+      () =>
+        again.failure !== null ||
+        inputs.length - [...atOutage.values()].reduce((a, b) => a + b, 0) <= again.driver.stats.consumed,
+      60_000,
+      "the second runner to consume the rest",
+    );
+    const ends = new Map(
+      (await withAdmin((a) => a.fetchTopicOffsets(input))).map((e) => [e.partition, Number(e.high)] as const),
+    );
+    for (let i = 0;; i++) {
+      const c = await committed(group);
+      if ([...ends].every(([p, h]) => c.get(p) === h)) break;
+      assert.ok(i < 300 && again.failure === null, `no full commit: ${again.failure}`);
+      await sleep(100);
+    }
+    await again.stop();
+    const finalKeys = new Set((await readAll(out)).map((r) => dec.decode(r.key!)));
+    const missing = inputs.map((r) => dec.decode(r.key!)).filter((k) => !finalKeys.has(k));
+    assert.deepEqual(missing, [], "no input is missing after the restart");
+    console.log(
+      `outage test: ${producedBefore}/${N} written before the broker stopped; failure detected after ${detectedMs} ms: ${reason}`,
+    );
+  });
+});
