@@ -15,9 +15,13 @@ files=("$@")
 
 if [ -f scripts/kafka.sh ]; then
   # Start the broker when needed; stop it at exit only if this run started it (a running one is left alone).
+  # tests/kafka_outage_test.ts runs a private broker on port 19192 and stops it itself; if that test dies
+  # early, it is stopped here.
+  cleanup='LOOM_KAFKA_PORT=19192 bash scripts/kafka.sh stop >/dev/null 2>&1 || true'
   if ! bash scripts/kafka.sh status >/dev/null 2>&1 && [ "${LOOM_KEEP_KAFKA:-0}" != 1 ]; then
-    trap 'bash scripts/kafka.sh stop >&2 || true' EXIT
+    cleanup="$cleanup; bash scripts/kafka.sh stop >&2 || true"
   fi
+  trap "$cleanup" EXIT
   bash scripts/kafka.sh ensure >&2 || { echo "test: could not start the Kafka broker (see above)" >&2; echo "0 passed, 1 failed"; exit 1; }
   export LOOM_KAFKA_BROKERS="${LOOM_KAFKA_BROKERS:-127.0.0.1:${LOOM_KAFKA_PORT:-19092}}"
 fi
