@@ -321,6 +321,8 @@ export class FlowDriver {
         return null;
       } catch (e) {
         last = e;
+        // The broker refused the records themselves: sending them again cannot succeed.
+        if (isRecordSpecificFailure(e)) break;
         if (k < retries) {
           this.stats.retries++;
           this.#log.warn("delivery_retry", { target, attempt: k + 1, reason: reasonOf(e) });

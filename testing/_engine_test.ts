@@ -1194,7 +1194,9 @@ describe("delivery failures", () => {
     const pad = RecordStep.of((m: Message<ItemP>) => ({ ...m.payload, pad: "x".repeat(m.payload.n) }), {
       name: "pad",
     });
-    const s = await sim(flowOf(new Process(pad, new IntoTopic("out", { dlq: "out.dlq" }))));
+    const s = await sim(flowOf(new Process(pad, new IntoTopic("out", { dlq: "out.dlq" }))), {
+      deliveryRetries: 3,
+    });
     s.broker.createTopic("out", { maxMessageBytes: 500 });
     s.sendAll(items(10, (i) => (i === 3 || i === 7 ? 1000 : 10)), { key: (p: ItemP) => `k${p.id}` });
     await s.run();
@@ -1207,6 +1209,7 @@ describe("delivery failures", () => {
       /MESSAGE_TOO_LARGE.*max\.message\.bytes \(500\)/,
     );
     assert.equal(s.stats.deadLettered, 2);
+    assert.equal(s.stats.retries, 0, "a refused record is not retried as such");
     assert.equal(s.committed(0), 10);
   });
 
