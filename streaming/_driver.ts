@@ -303,6 +303,7 @@ export class FlowDriver {
       this.#o.onUnrouted?.(u);
     }
     if (em.empty) return;
+    em.orderByInput();
     const work: Promise<void>[] = [];
     for (const tb of em.topics.values()) work.push(this.sendTopic(tb));
     for (const t of em.tables.values()) work.push(this.writeTable(t));

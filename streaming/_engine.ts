@@ -155,6 +155,70 @@ export class Emission {
   get empty(): boolean {
     return this.topics.size === 0 && this.tables.size === 0 && this.releases.length === 0;
   }
+
+  /**
+   * Puts the records of every topic (and the rows of every table) in input order per source partition.
+   * Branches that end in the same topic (Router/Fork terminals, Broadcast routes, error routes) append
+   * their records branch by branch; without this, two messages of one key taking different branches
+   * would reach the topic swapped. Records of one input keep their relative order (stable). Costs one
+   * scan when the order is already right (the common case). (Rows of two `IntoTable` nodes are two
+   * writes, made concurrently, even when both name the same table.)
+   */
+  orderByInput(): void {
+    for (const b of this.topics.values()) {
+      const perm = inputPermutation(b.origins);
+      if (perm !== null) {
+        permute(b.records, perm);
+        permute(b.origins, perm);
+        permute(b.dlqs, perm);
+      }
+    }
+    for (const t of this.tables.values()) {
+      const perm = inputPermutation(t.origins);
+      if (perm !== null) {
+        permute(t.rows, perm);
+        permute(t.origins, perm);
+      }
+    }
+  }
+}
+
+/** The stable permutation that sorts `origins` by (partition, offset), or null when they already are. */
+function inputPermutation(origins: readonly Origin[]): number[] | null {
+  const n = origins.length;
+  if (n < 2) return null;
+  let state = origins[0].partition;
+  let last = origins[0].offset;
+  let seen: Map<unknown, number> | null = null; // last offset per partition, once several are interleaved
+  let ordered = true;
+  for (let i = 1; i < n && ordered; i++) {
+    const o = origins[i];
+    if (o.partition === state) {
+      if (o.offset < last) ordered = false;
+      last = o.offset;
+      continue;
+    }
+    seen ??= new Map();
+    seen.set(state, last);
+    const prev = seen.get(o.partition);
+    if (prev !== undefined && o.offset < prev) ordered = false;
+    state = o.partition;
+    last = o.offset;
+  }
+  if (ordered) return null;
+  const rank = new Map<unknown, number>();
+  for (const o of origins) if (!rank.has(o.partition)) rank.set(o.partition, rank.size);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  idx.sort((a, b) => {
+    const oa = origins[a], ob = origins[b];
+    return (rank.get(oa.partition)! - rank.get(ob.partition)!) || (oa.offset - ob.offset) || (a - b);
+  });
+  return idx;
+}
+
+function permute<T>(xs: T[], perm: readonly number[]): void {
+  const copy = xs.slice();
+  for (let i = 0; i < perm.length; i++) xs[i] = copy[perm[i]];
 }
 
 /**

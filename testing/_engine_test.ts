@@ -1130,6 +1130,73 @@ describe("keys and PartitionPolicy (§4.5)", () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+describe("input order in outputs", () => {
+  const lane = (n: string) => RecordStep.of((m: Message<ItemP>) => m.payload, { name: `lane_${n}` });
+  // one key, alternating branches: 0→b, 1→a, 2→b, 3→a, …
+  const inputs = () => items(8, (i) => (i % 2 === 0 ? 2 : 1));
+  const byN = msg.payload.field("n");
+
+  test("Router branches ending in the same topic keep the input order (per key)", async () => {
+    const s = await sim(flowOf(
+      new Process(
+        Router.by(byN, {
+          1: new Process(lane("a"), new IntoTopic("out")),
+          2: new Process(lane("b"), new IntoTopic("out")),
+        }, { default: new Process(new Drain()) }),
+      ),
+    ));
+    s.sendAll(inputs(), { key: "k" });
+    await s.run();
+    assert.deepEqual(ids(s, "out"), [0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  test("Fork branches, and errors next to outputs in one topic, keep the input order", async () => {
+    const failOdd = RecordStep.of((m: Message<ItemP>) => {
+      if (m.payload.id % 4 === 1) throw new Error("x");
+      return m.payload;
+    }, { name: "fail" });
+    const s = await sim(flowOf(
+      new Process(
+        Fork.by(byN, {
+          1: new Process(failOdd, new IntoTopic("out")),
+          2: new Process(lane("b"), new IntoTopic("out")),
+        }),
+      ),
+      { errors: new IntoTopic("out") },
+    ));
+    s.sendAll(inputs(), { key: "k" });
+    await s.run();
+    const seen = s.output<ItemP & { originalMessage?: { payload: ItemP } }>("out").map((o) =>
+      o.meta.messageType === "loom.streaming.error.task"
+        ? `e${o.payload.originalMessage!.payload.id}`
+        : `${o.payload.id}`
+    );
+    assert.deepEqual(seen, ["0", "e1", "2", "3", "4", "e5", "6", "7"]);
+  });
+
+  test("several partitions: each keeps its own order", async () => {
+    const s = await sim(
+      flowOf(
+        new Process(
+          Router.by(byN, {
+            1: new Process(lane("a"), new IntoTopic("out")),
+            2: new Process(lane("b"), new IntoTopic("out")),
+          }, { default: new Process(new Drain()) }),
+        ),
+      ),
+      { partitions: 3 },
+    );
+    s.sendAll(items(60, (i) => (i % 3 === 0 ? 1 : 2)), { key: (p: ItemP) => `k${p.id % 5}` });
+    await s.run();
+    const out = s.output<ItemP>("out");
+    for (let k = 0; k < 5; k++) {
+      const ofKey = out.filter((o) => text(o.meta.key as Uint8Array) === `k${k}`).map((o) => o.payload.id);
+      assert.deepEqual(ofKey, [...ofKey].sort((a, b) => a - b), `key k${k} in input order`);
+      assert.equal(ofKey.length, 12);
+    }
+  });
+});
+
 describe("batched delivery", () => {
   test("one produce request per fetched batch and topic (outputs, broadcast branches and error topics)", async () => {
     const boom = RecordStep.of((m: Message<ItemP>) => {
