@@ -16,7 +16,7 @@ import {
 } from "./_envelope.ts";
 import type { DecodeError } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { ERRENV_TASK, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
+import { ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -152,19 +152,6 @@ const GOLDEN_HEADER: EnvelopeHeader = {
   causationId: null,
   producedAtMs: 1000,
 };
-
-function header(messageType: string, fields: Partial<EnvelopeHeader> = {}): EnvelopeHeader {
-  return {
-    messageType,
-    messageVersion: 1,
-    traceId: null,
-    parentTraceId: null,
-    correlationId: null,
-    causationId: null,
-    producedAtMs: 0,
-    ...fields,
-  };
-}
 
 /** Builds an envelope-like document with the dynamic encoder (for malformed / reordered inputs). */
 function doc(value: unknown): Uint8Array {

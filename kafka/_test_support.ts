@@ -1,6 +1,7 @@
 // Test-only payload schemas shared by the codec tests and the Python interop test (not published).
 import * as v from "valibot";
 import type { ErrorEnvelope } from "../streaming/_message.ts";
+import type { EnvelopeHeader } from "./_envelope.ts";
 
 const int = () => v.pipe(v.number(), v.integer());
 
@@ -73,3 +74,17 @@ export const ERRENV_TASK: ErrorEnvelope<{ order_id: string; amount: number }> = 
     },
   },
 };
+
+/** An envelope header with the given type, nulls elsewhere, `producedAtMs` 0, then `fields` on top. */
+export function header(messageType: string, fields: Partial<EnvelopeHeader> = {}): EnvelopeHeader {
+  return {
+    messageType,
+    messageVersion: 1,
+    traceId: null,
+    parentTraceId: null,
+    correlationId: null,
+    causationId: null,
+    producedAtMs: 0,
+    ...fields,
+  };
+}

@@ -25,6 +25,7 @@ import {
 import { FlowSimulator } from "./mod.ts";
 import { encodeEnvelope, errorEnvelopeCodec } from "../kafka/_envelope.ts";
 import { codecOf } from "../kafka/_schema_codec.ts";
+import { header as envelopeHeader } from "../kafka/_test_support.ts";
 
 const A = messageType("a.A", v.object({ id: v.string(), n: v.pipe(v.number(), v.integer()) }));
 const B = messageType("b.B", v.object({ id: v.string(), label: v.string() }));
@@ -108,15 +109,7 @@ describe("FromMultiTypeTopic", () => {
 
   test("probe and dispatch failures are wire errors with the original's reasons; the partition keeps flowing", async () => {
     const s = await FlowSimulator.create(multiFlow);
-    const header = (messageType: string) => ({
-      messageType,
-      messageVersion: 1,
-      traceId: null,
-      parentTraceId: null,
-      correlationId: null,
-      causationId: null,
-      producedAtMs: 1,
-    });
+    const header = (messageType: string) => envelopeHeader(messageType, { producedAtMs: 1 });
     const envelopeOf = (payloadType: string | null, original: unknown, codec: ReturnType<typeof codecOf>) =>
       encodeEnvelope(
         header("loom.streaming.error.task"),

@@ -37,7 +37,7 @@ import {
 } from "../kafka/_schema_codec.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { ERRENV_TASK, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
+import { ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
 
 // --- Python side -------------------------------------------------------------------------------------------
 
@@ -198,19 +198,6 @@ function decodeErrorWire(d: DecodeError): Record<string, unknown> {
     partition: d.partition,
     offset: d.offset,
     timestamp_ms: d.timestampMs,
-  };
-}
-
-function header(messageType: string, fields: Partial<EnvelopeHeader> = {}): EnvelopeHeader {
-  return {
-    messageType,
-    messageVersion: 1,
-    traceId: null,
-    parentTraceId: null,
-    correlationId: null,
-    causationId: null,
-    producedAtMs: 0,
-    ...fields,
   };
 }
 
