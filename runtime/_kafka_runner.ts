@@ -107,6 +107,7 @@ export class KafkaFlowRunner {
   #resolveDone!: () => void;
   #ticking = false;
   #commitFailingSince: number | null = null;
+  #lastCommitAt = 0;
   readonly #tables: Map<string, SinkWriter>;
   readonly #o: KafkaRunnerOptions;
   readonly #log: Logger;
@@ -198,10 +199,20 @@ export class KafkaFlowRunner {
       },
       onRevoked: (tps) => this.#onRevoked(tps),
       onError: (e) => this.#fail(e),
-    }, { partitionsConsumedConcurrently: this.#o.partitionsConsumedConcurrently ?? 1 });
+    }, {
+      partitionsConsumedConcurrently: this.#o.partitionsConsumedConcurrently ??
+        this.plan.runtime.workersPerProcess,
+    });
     this.#state = "running";
     const tick = this.#o.tickMs ?? 50;
     this.#timer = setInterval(() => void this.#tick(), tick);
+    const rt = this.plan.runtime;
+    if (rt.processId !== null || rt.addresses !== null) {
+      this.#log.info("cluster_settings_ignored", {
+        reason: "streaming.runtime.process_id/addresses configure a Bytewax cluster; here processes share " +
+          "partitions through the consumer group (start more processes with the same group_id)",
+      });
+    }
     this.#log.info("flow_started", { flow: this.plan.name, topics: src.topics, group: src.settings.groupId });
   }
 
@@ -237,8 +248,14 @@ export class KafkaFlowRunner {
     this.#ticking = true;
     try {
       const d = this.driver.nextDeadline();
-      if (d !== null && d <= this.#clock.now()) await this.driver.tick();
-      await this.#commitOrRetry();
+      const now = this.#clock.now();
+      if (d !== null && d <= now) await this.driver.tick();
+      // streaming.runtime.epoch_interval_ms: commit at most once per epoch (default: every tick)
+      const epoch = this.plan.runtime.epochIntervalMs;
+      if (epoch === null || now - this.#lastCommitAt >= epoch) {
+        this.#lastCommitAt = now;
+        await this.#commitOrRetry();
+      }
       this.#backpressure();
     } catch (e) {
       this.#fail(e);
@@ -320,7 +337,23 @@ export class KafkaFlowRunner {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return this.#done;
     if (this.#state !== "failed") this.#state = "stopping";
-    await this.#shutdown(true);
+    const limit = this.plan.runtime.forceShutdownTimeoutMs;
+    if (limit === null) return await this.#shutdown(true);
+    // streaming.runtime.force_shutdown_timeout_ms: give up waiting for the graceful path (flush, deliver,
+    // commit, leave the group) after this long; what was not committed is redelivered after a restart.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<"expired">((r) => (timer = setTimeout(() => r("expired"), limit)));
+    const outcome = await Promise.race([this.#shutdown(true).then(() => "done" as const), expired]);
+    clearTimeout(timer);
+    if (outcome === "expired") {
+      this.#failure ??= new Error(
+        `graceful shutdown did not finish within force_shutdown_timeout_ms (${limit} ms); ` +
+          "messages that were not committed will be delivered again after a restart",
+      );
+      this.#state = "failed";
+      this.#log.error("forced_shutdown", { flow: this.plan.name, timeout_ms: limit });
+      this.#resolveDone();
+    }
   }
 
   async #shutdown(graceful: boolean): Promise<void> {

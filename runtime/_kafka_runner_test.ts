@@ -18,8 +18,13 @@ import {
   type TopicPartition,
   type TopicPartitionOffset,
 } from "../mod.ts";
-import type { ConsumerHandler, KafkaConsumerPort, KafkaProducerPort } from "../kafka/_client.ts";
-import { InMemoryBroker } from "../testing/mod.ts";
+import type {
+  ConsumerHandler,
+  ConsumerRunOptions,
+  KafkaConsumerPort,
+  KafkaProducerPort,
+} from "../kafka/_client.ts";
+import { InMemoryBroker, VirtualClock } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 
 const Item = messageType("it.item", v.object({ id: v.string() }));
@@ -29,7 +34,7 @@ const flow = new StreamFlow<{ id: string }>({
   process: new Process(RecordStep.of((m: Message<{ id: string }>) => m.payload, { name: "pass" })),
   output: new IntoTopic("out"),
 });
-const config = {
+const config: Record<string, unknown> = {
   kafka: {
     consumer: { brokers: ["unused:9092"], group_id: "g", topics: ["in"], enable_auto_commit: false },
     producer: { brokers: ["unused:9092"] },
@@ -42,14 +47,17 @@ class ScriptedConsumer implements KafkaConsumerPort {
   refuseCommits = 0;
   refused = 0;
   readonly tps: TopicPartition[] = [{ topic: "in", partition: 0 }];
+  runOptions: ConsumerRunOptions | undefined;
+  #inflight: Promise<void> = Promise.resolve();
   connect(): Promise<void> {
     return Promise.resolve();
   }
   subscribe(): Promise<void> {
     return Promise.resolve();
   }
-  run(handler: ConsumerHandler): Promise<void> {
+  run(handler: ConsumerHandler, options?: ConsumerRunOptions): Promise<void> {
     this.handler = handler;
+    this.runOptions = options;
     handler.onAssigned?.(this.tps);
     return Promise.resolve();
   }
@@ -68,27 +76,30 @@ class ScriptedConsumer implements KafkaConsumerPort {
   pause(): void {}
   resume(): void {}
   async stop(): Promise<void> {
+    await this.#inflight; // like the real client: in-flight batches finish before the revoke
     await this.handler?.onRevoked?.(this.tps);
   }
   disconnect(): Promise<void> {
     return Promise.resolve();
   }
-  /** Hands the runner one batch of `n` records of partition 0. */
-  deliver(n: number): Promise<void> {
+  /** Hands the runner one batch of `n` records of partition 0, from offset `from`. */
+  deliver(n: number, from = 0): Promise<void> {
     const records: SourceRecord[] = Array.from({ length: n }, (_, i) => ({
       topic: "in",
       partition: 0,
-      offset: i,
+      offset: from + i,
       key: null,
       value: encodeSourceValue({ id: `i-${i}` }, Item, { producedAtMs: 1 }),
       headers: {},
       timestampMs: 1,
     }));
-    return this.handler!.onBatch({ topic: "in", partition: 0, records }, {
+    const p = this.handler!.onBatch({ topic: "in", partition: 0, records }, {
       heartbeat: () => Promise.resolve(),
       isRunning: () => true,
       isStale: () => false,
     });
+    this.#inflight = p.catch(() => {});
+    return p;
   }
 }
 
@@ -151,5 +162,64 @@ describe("KafkaFlowRunner commit policy", () => {
       /^offset commits have failed for \d+ ms \(commitFailureTimeoutMs 100\): The group is rebalancing/,
     );
     assert.deepEqual(consumer.commits, [], "nothing was committed");
+  });
+});
+
+describe("KafkaFlowRunner and streaming.runtime", () => {
+  const withRuntime = (runtime: Record<string, unknown>) =>
+    compileFlow(flow, { ...config, streaming: { runtime } });
+
+  test("workers_per_process is the number of partitions processed concurrently", async () => {
+    const consumer = new ScriptedConsumer();
+    const runner = new KafkaFlowRunner(withRuntime({ workers_per_process: 4 }), {
+      consumer,
+      producer: producerOn(new InMemoryBroker()),
+    });
+    await runner.start();
+    assert.equal(consumer.runOptions?.partitionsConsumedConcurrently, 4);
+    await runner.stop();
+  });
+
+  test("epoch_interval_ms: settled offsets are committed at most once per epoch", async () => {
+    const consumer = new ScriptedConsumer();
+    const clock = new VirtualClock(1_000);
+    const runner = new KafkaFlowRunner(withRuntime({ epoch_interval_ms: 200 }), {
+      consumer,
+      producer: producerOn(new InMemoryBroker()),
+      clock,
+      tickMs: 5,
+    });
+    await runner.start();
+    await consumer.deliver(5);
+    await until(() => consumer.commits.length === 1, "the first commit");
+    await consumer.deliver(5, 5);
+    await new Promise((r) => setTimeout(r, 60)); // a dozen ticks, all inside the epoch
+    assert.deepEqual(consumer.commits.map((c) => c.offset), [5]);
+    await clock.advance(200);
+    await until(() => consumer.commits.length === 2, "the next epoch's commit");
+    assert.deepEqual(consumer.commits.map((c) => c.offset), [5, 10]);
+    await runner.stop();
+  });
+
+  test("force_shutdown_timeout_ms bounds a graceful stop that cannot finish", async () => {
+    const consumer = new ScriptedConsumer();
+    const stuck: KafkaProducerPort = {
+      connect: () => Promise.resolve(),
+      send: () => new Promise<void>(() => {}), // the broker never answers
+      sendMany: () => new Promise<void>(() => {}),
+      disconnect: () => Promise.resolve(),
+    };
+    const runner = new KafkaFlowRunner(withRuntime({ force_shutdown_timeout_ms: 100 }), {
+      consumer,
+      producer: stuck,
+    });
+    await runner.start();
+    void consumer.deliver(3);
+    const started = performance.now();
+    await runner.stop();
+    assert.ok(performance.now() - started < 2_000);
+    assert.equal(runner.state, "failed");
+    assert.match(String((runner.failure as Error).message), /force_shutdown_timeout_ms \(100 ms\)/);
+    assert.deepEqual(consumer.commits, []);
   });
 });

@@ -132,15 +132,15 @@ export interface KafkaSettings {
  * ```
  */
 export interface RuntimeSettings {
-  /** Worker threads per process (default 1; read for compatibility with the original). */
+  /** Partitions the Kafka runner processes concurrently in this process (the original's worker threads; default 1). */
   readonly workersPerProcess: number;
-  /** Cluster process index, or null (read for compatibility with the original). */
+  /** Cluster process index, or null (Bytewax clusters only: accepted and ignored, with an info log). */
   readonly processId: number | null;
-  /** `host:port` of every cluster process, or null (read for compatibility with the original). */
+  /** `host:port` of every cluster process, or null (Bytewax clusters only: accepted and ignored, with an info log). */
   readonly addresses: readonly string[] | null;
-  /** Epoch length in ms, or null (read for compatibility with the original). */
+  /** Epoch length in ms: settled offsets are committed at most once per epoch (null: every 50 ms tick). */
   readonly epochIntervalMs: number | null;
-  /** Shutdown deadline in ms, or null to wait forever (read for compatibility with the original). */
+  /** Deadline of a graceful stop in ms, after which the runner gives up waiting (null: wait forever). */
   readonly forceShutdownTimeoutMs: number | null;
   /** What happens to an error that has no error route: stop the flow (`fail`, default) or log and count it. */
   readonly unroutedErrors: "fail" | "log";
