@@ -161,7 +161,7 @@ describe("recovery on a real broker", () => {
         );
 
       const N = 6000;
-      const producing = produceStream(t.in, N, 30, 100);
+      const producing = produceStream(t.in, N, 60, 100);
       let child = startFlow();
       // Kill once outputs are flowing and some offsets are committed, while input is still arriving.
       const committedSum = async () =>
