@@ -5,18 +5,24 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
 import {
+  BatchStep,
+  CollectBatch,
   compileFlow,
+  decodeOutputRecord,
   encodeSourceValue,
+  ForEach,
   FromTopic,
   IntoTopic,
   type Message,
   messageType,
   Process,
   RecordStep,
+  Router,
   type SourceRecord,
   StreamFlow,
   type TopicPartition,
   type TopicPartitionOffset,
+  WithAsync,
 } from "../mod.ts";
 import type {
   ConsumerHandler,
@@ -83,22 +89,23 @@ class ScriptedConsumer implements KafkaConsumerPort {
     return Promise.resolve();
   }
   /** Hands the runner one batch of `n` records of partition 0, from offset `from`. */
-  deliver(n: number, from = 0): Promise<void> {
+  deliver(n: number, from = 0, partition = 0): Promise<void> {
     const records: SourceRecord[] = Array.from({ length: n }, (_, i) => ({
       topic: "in",
-      partition: 0,
+      partition,
       offset: from + i,
       key: null,
-      value: encodeSourceValue({ id: `i-${i}` }, Item, { producedAtMs: 1 }),
+      value: encodeSourceValue({ id: `p${partition}-${from + i}` }, Item, { producedAtMs: 1 }),
       headers: {},
       timestampMs: 1,
     }));
-    const p = this.handler!.onBatch({ topic: "in", partition: 0, records }, {
+    const p = this.handler!.onBatch({ topic: "in", partition, records }, {
       heartbeat: () => Promise.resolve(),
       isRunning: () => true,
       isStale: () => false,
     });
-    this.#inflight = p.catch(() => {});
+    const before = this.#inflight;
+    this.#inflight = Promise.all([before, p.catch(() => {})]).then(() => {});
     return p;
   }
 }
@@ -221,5 +228,53 @@ describe("KafkaFlowRunner and streaming.runtime", () => {
     assert.equal(runner.state, "failed");
     assert.match(String((runner.failure as Error).message), /force_shutdown_timeout_ms \(100 ms\)/);
     assert.deepEqual(consumer.commits, []);
+  });
+
+  test("partitions processed concurrently (async steps, Router, CollectBatch) give each partition's own results", async () => {
+    const consumer = new ScriptedConsumer();
+    consumer.tps.push({ topic: "in", partition: 1 }, { topic: "in", partition: 2 });
+    const slowly = RecordStep.of(async (m: Message<{ id: string }>) => {
+      // uneven latencies interleave the three partitions' batches at every await
+      await new Promise((r) => setTimeout(r, (m.payload.id.length * 7) % 5));
+      return { id: `${m.payload.id}!` };
+    }, { name: "slowly" });
+    const concurrent = new StreamFlow<{ id: string }>({
+      name: "concurrent",
+      source: new FromTopic("in", Item),
+      process: new Process(
+        Router.by((m: Message<{ id: string }>) => m.payload.id.endsWith("0"), {
+          true: new Process(
+            RecordStep.of((m: Message<{ id: string }>) => ({ id: `${m.payload.id}+` }), { name: "tag" }),
+          ),
+        }),
+        new CollectBatch({ maxRecords: 7, timeoutMs: 10_000 }),
+        BatchStep.of((b: readonly Message<{ id: string }>[]) => b.map((m) => m.payload), { name: "batch" }),
+        new ForEach(),
+        new WithAsync({ maxConcurrency: 3, process: new Process(slowly, new IntoTopic("out")) }),
+      ),
+    });
+    const broker = new InMemoryBroker();
+    const runner = new KafkaFlowRunner(
+      compileFlow(concurrent, { ...config, streaming: { runtime: { workers_per_process: 3 } } }),
+      {
+        consumer,
+        producer: producerOn(broker),
+        tickMs: 5,
+      },
+    );
+    await runner.start();
+    await Promise.all([0, 1, 2].map((p) => consumer.deliver(21, 0, p)));
+    await runner.stop(); // flushes the CollectBatch buffers
+    assert.equal(runner.failure, null);
+    const out = broker.records("out").map((r) => decodeOutputRecord(r).payload as { id: string });
+    for (const p of [0, 1, 2]) {
+      const ids = out.map((o) => o.id).filter((id) => id.startsWith(`p${p}-`));
+      const expected = Array.from({ length: 21 }, (_, i) => `p${p}-${i}${i % 10 === 0 ? "+" : ""}!`);
+      assert.deepEqual(ids, expected, `partition ${p}: every message once, in order`);
+    }
+    assert.deepEqual(
+      consumer.commits.filter((c) => c.offset === 21).map((c) => c.partition).sort(),
+      [0, 1, 2],
+    );
   });
 });
