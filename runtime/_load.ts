@@ -39,6 +39,32 @@ export function loadConfigFile(
 }
 
 /**
+ * A flow module could not be imported or does not export exactly one flow to run.
+ *
+ * @example
+ * ```ts ignore
+ * import { FlowModuleError, loadFlowModule } from "@loom/streaming/runtime";
+ * try {
+ *   await loadFlowModule("missing.ts");
+ * } catch (e) {
+ *   if (e instanceof FlowModuleError) console.error(e.message);
+ * }
+ * ```
+ */
+export class FlowModuleError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message what is wrong with the module
+   * @param options the underlying import error, if any
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FlowModuleError";
+  }
+}
+
+/**
  * Imports a flow module: its `default` export, its `flow` export, or the only `StreamFlow` it exports.
  *
  * @example
@@ -54,13 +80,13 @@ export async function loadFlowModule(path: string): Promise<StreamFlow<any>> {
   try {
     mod = await import(url);
   } catch (e) {
-    throw new Error(`cannot import flow module ${path}: ${(e as Error).message}`);
+    throw new FlowModuleError(`cannot import flow module ${path}: ${(e as Error).message}`, { cause: e });
   }
   if (mod.default instanceof StreamFlow) return mod.default;
   if (mod.flow instanceof StreamFlow) return mod.flow;
   const flows = Object.values(mod).filter((v) => v instanceof StreamFlow) as StreamFlow<unknown>[];
   if (flows.length === 1) return flows[0];
-  throw new Error(
+  throw new FlowModuleError(
     flows.length === 0
       ? `flow module ${path} exports no StreamFlow; export it as default or as \`flow\``
       : `flow module ${path} exports ${flows.length} StreamFlows; export the one to run as default or as \`flow\``,

@@ -133,10 +133,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       console.error(`error: ${e.message}`);
       return 1;
     }
-    // Operational failures (broker, delivery, unrouted errors) say everything in their message; anything
-    // else is a bug somewhere and keeps its stack.
+    // Operational failures and bad input (broker, delivery, unrouted errors, fixture files, flow modules)
+    // say everything in their message; anything else is a bug somewhere and keeps its stack.
     const operational = e instanceof Error &&
-      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure)$/.test(e.name);
+      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure|FixtureError|FlowModuleError)$/.test(e.name);
     console.error(
       `error: ${
         e instanceof Error ? (operational ? `${e.name}: ${e.message}` : e.stack ?? e.message) : String(e)

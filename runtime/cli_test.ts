@@ -45,6 +45,25 @@ describe("cli", () => {
     assert.match(errors[2], /cannot read config file \/nonexistent.yaml/);
   });
 
+  test("a missing flow module and a malformed fixture exit 1 with one clear line (no stack)", async () => {
+    const errors: string[] = [];
+    const orig = console.error;
+    console.error = (...x: unknown[]) => void errors.push(x.join(" "));
+    const config = path("examples/orders/orders.yaml");
+    try {
+      assert.equal(await main(["run", "/nonexistent/flow.ts", "--config", config]), 1);
+      assert.equal(
+        await main(["run", path("examples/orders/flow.ts"), "--config", config, "--fixture", config]),
+        1,
+      );
+    } finally {
+      console.error = orig;
+    }
+    assert.match(errors[0], /^error: FlowModuleError: cannot import flow module \/nonexistent\/flow.ts: /);
+    assert.match(errors[1], /^error: FixtureError: .*orders.yaml:\d+: invalid JSON/);
+    for (const e of errors) assert.doesNotMatch(e, /\n\s+at /, "no stack trace");
+  });
+
   test("a module without a StreamFlow is rejected with a hint", async () => {
     await assert.rejects(() => loadFlowModule(path("streaming/_test_support.ts")), /exports no StreamFlow/);
     assert.ok(CompilationError);

@@ -13,7 +13,7 @@
  * @module
  */
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
-export { loadConfigFile, loadFlowModule } from "./_load.ts";
+export { FlowModuleError, loadConfigFile, loadFlowModule } from "./_load.ts";
 export { jsonLogger, type LogLevel } from "./_logger.ts";
 export { formatMemoryReport, type MemoryRunReport, runInMemory } from "./_memory_run.ts";
 export { type KafkaRunOptions, runOnKafka } from "./_kafka_run.ts";
