@@ -16,7 +16,7 @@ import {
 } from "./_envelope.ts";
 import type { DecodeError } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
+import { DECODE_ERROR, ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -335,16 +335,7 @@ describe("envelope: msgspec vectors", () => {
     );
   });
 
-  const decodeError: DecodeError = {
-    error: { kind: "wire", reason: "Input data was truncated", payloadType: null, originalMessage: null },
-    raw: new TextEncoder().encode("not-msgpack"),
-    topic: "orders",
-    key: null,
-    headers: { "x-trace-id": new TextEncoder().encode("tr") },
-    partition: 3,
-    offset: 42,
-    timestampMs: 1700000000123,
-  };
+  const decodeError: DecodeError = DECODE_ERROR;
 
   test("DecodeError: byte-identical and round-trips", () => {
     const h = header("loom.streaming.error.wire", { traceId: "tr", producedAtMs: 1700000000123 });

@@ -1,6 +1,6 @@
 // Test-only payload schemas shared by the codec tests and the Python interop test (not published).
 import * as v from "valibot";
-import type { ErrorEnvelope } from "../streaming/_message.ts";
+import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import type { EnvelopeHeader } from "./_envelope.ts";
 
 const int = () => v.pipe(v.number(), v.integer());
@@ -88,3 +88,15 @@ export function header(messageType: string, fields: Partial<EnvelopeHeader> = {}
     ...fields,
   };
 }
+
+/** The DecodeError of the msgspec DECERR vector: undecodable bytes at `orders[3]@42`. */
+export const DECODE_ERROR: DecodeError = {
+  error: { kind: "wire", reason: "Input data was truncated", payloadType: null, originalMessage: null },
+  raw: new TextEncoder().encode("not-msgpack"),
+  topic: "orders",
+  key: null,
+  headers: { "x-trace-id": new TextEncoder().encode("tr") },
+  partition: 3,
+  offset: 42,
+  timestampMs: 1700000000123,
+};

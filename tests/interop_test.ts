@@ -37,7 +37,7 @@ import {
 } from "../kafka/_schema_codec.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
-import { ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
+import { DECODE_ERROR, ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
 
 // --- Python side -------------------------------------------------------------------------------------------
 
@@ -360,16 +360,7 @@ const ORDER_HEADER = header("order.created", {
   producedAtMs: 1000,
 });
 
-const decodeError: DecodeError = {
-  error: { kind: "wire", reason: "Input data was truncated", payloadType: null, originalMessage: null },
-  raw: new TextEncoder().encode("not-msgpack"),
-  topic: "orders",
-  key: null,
-  headers: { "x-trace-id": new TextEncoder().encode("tr") },
-  partition: 3,
-  offset: 42,
-  timestampMs: 1700000000123,
-};
+const decodeError: DecodeError = DECODE_ERROR;
 
 const decodeErrorKeyed: DecodeError = {
   error: {
