@@ -487,9 +487,10 @@ export class Engine {
     const recs = batch.records;
     const items: Item[] = [];
     const { tracker, wire } = this.#o;
+    const part = tracker.partition(batch.topic, batch.partition); // a batch is one partition
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      const origin = tracker.register(r.topic, r.partition, r.offset);
+      const origin = tracker.registerIn(part, r.offset);
       const decoded = wire.decode(r);
       if (decoded.ok) items.push({ message: decoded.message, type: decoded.type, origin, mark: 0 });
       else this.decodeFailed(r, decoded.error, origin, em);
@@ -1091,8 +1092,15 @@ class CollectOp implements Op {
     const items = chunk as Item[];
     const now = this.engine.options.clock.now();
     let full: Item[][] | null = null;
+    // consecutive items nearly always share a partition: the key is built once per run of them
+    let meta: MessageMeta | null = null;
+    let k = "";
     for (const it of items) {
-      const k = batchKey(it.message.meta);
+      const m = it.message.meta;
+      if (meta === null || m.partition !== meta.partition || m.topic !== meta.topic || m.partition === null) {
+        k = batchKey(m);
+        meta = m;
+      }
       let b = this.#buffers.get(k);
       if (!b) {
         b = { items: [], last: now };

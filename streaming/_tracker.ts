@@ -109,10 +109,17 @@ export class OffsetTracker {
 
   /** Registers a fetched record; records must be registered in offset order per partition. */
   register(topic: string, partition: number, offset: number): Origin {
-    const p = this.partition(topic, partition);
+    return this.registerIn(this.partition(topic, partition), offset);
+  }
+
+  /**
+   * Registers a fetched record of a partition state already looked up with {@link partition} (one lookup
+   * per fetched batch instead of one per record).
+   */
+  registerIn(p: PartitionState, offset: number): Origin {
     if (offset <= p.last) {
       throw new Error(
-        `offset ${offset} of ${topic}[${partition}] registered after ${p.last}: records must arrive in offset order`,
+        `offset ${offset} of ${p.topic}[${p.partition}] registered after ${p.last}: records must arrive in offset order`,
       );
     }
     p.last = offset;
