@@ -499,12 +499,23 @@ const setCompression = (d: Draft, v: KafkaConfigValue, k: string): void => {
 const setRetries = (d: Draft, v: KafkaConfigValue, k: string): void => {
   d.client.retry.retries = asInt(k, v);
 };
-const setMaxWait = (d: Draft, v: KafkaConfigValue, k: string): void => {
-  d.consumer.maxWaitTimeInMs = asInt(k, v);
-};
-const setPartitionBytes = (d: Draft, v: KafkaConfigValue, k: string): void => {
-  d.consumer.maxBytesPerPartition = asInt(k, v, 1);
-};
+/** An `extra` key that sets one integer field of the kafkajs consumer config (at least `min`). */
+const consumerInt = (
+  field:
+    | "sessionTimeout"
+    | "heartbeatInterval"
+    | "rebalanceTimeout"
+    | "minBytes"
+    | "maxBytes"
+    | "maxWaitTimeInMs"
+    | "maxBytesPerPartition",
+  min = 1,
+): ExtraKey => ({
+  roles: CONSUMER,
+  apply: (d, v, k) => {
+    d.consumer[field] = asInt(k, v, min);
+  },
+});
 
 /** `extra` keys with a kafkajs equivalent (Java names, plus a few librdkafka aliases). */
 const EXTRA_KEYS: Readonly<Record<string, ExtraKey>> = {
@@ -560,40 +571,15 @@ const EXTRA_KEYS: Readonly<Record<string, ExtraKey>> = {
       d.client.clientId = String(v);
     },
   },
-  "session.timeout.ms": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      d.consumer.sessionTimeout = asInt(k, v, 1);
-    },
-  },
-  "heartbeat.interval.ms": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      d.consumer.heartbeatInterval = asInt(k, v, 1);
-    },
-  },
-  "max.poll.interval.ms": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      d.consumer.rebalanceTimeout = asInt(k, v, 1);
-    },
-  },
-  "fetch.min.bytes": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      d.consumer.minBytes = asInt(k, v, 1);
-    },
-  },
-  "fetch.max.bytes": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      d.consumer.maxBytes = asInt(k, v, 1);
-    },
-  },
-  "fetch.max.wait.ms": { roles: CONSUMER, apply: setMaxWait },
-  "fetch.wait.max.ms": { roles: CONSUMER, apply: setMaxWait },
-  "max.partition.fetch.bytes": { roles: CONSUMER, apply: setPartitionBytes },
-  "fetch.message.max.bytes": { roles: CONSUMER, apply: setPartitionBytes },
+  "session.timeout.ms": consumerInt("sessionTimeout"),
+  "heartbeat.interval.ms": consumerInt("heartbeatInterval"),
+  "max.poll.interval.ms": consumerInt("rebalanceTimeout"),
+  "fetch.min.bytes": consumerInt("minBytes"),
+  "fetch.max.bytes": consumerInt("maxBytes"),
+  "fetch.max.wait.ms": consumerInt("maxWaitTimeInMs", 0),
+  "fetch.wait.max.ms": consumerInt("maxWaitTimeInMs", 0),
+  "max.partition.fetch.bytes": consumerInt("maxBytesPerPartition"),
+  "fetch.message.max.bytes": consumerInt("maxBytesPerPartition"),
   "isolation.level": {
     roles: CONSUMER,
     apply: (d, v, k) => {
