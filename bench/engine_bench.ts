@@ -27,23 +27,12 @@ import {
   StreamFlow,
   systemClock,
 } from "../mod.ts";
+import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);
 const BATCH = 500;
 
-const Order = messageType(
-  "bench.Order",
-  v.object({
-    order_id: v.string(),
-    customer: v.string(),
-    amount: v.number(),
-    quantity: v.pipe(v.number(), v.integer()),
-    segment: v.string(),
-    country: v.string(),
-    paid: v.boolean(),
-    created_at_ms: v.pipe(v.number(), v.integer()),
-  }),
-);
+const Order = BenchOrder;
 type O = v.InferOutput<typeof Order.schema>;
 const Enriched = messageType(
   "bench.Enriched",
@@ -168,11 +157,7 @@ const r = await run(N);
 const mem1 =
   (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
 if (produced !== N) throw new Error(`expected ${N} outputs, got ${produced}`);
-const runtime = "Deno" in globalThis
-  ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
-  : "Bun" in globalThis
-  ? `bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`
-  : "node";
+const runtime = runtimeName();
 const result = {
   bench: "engine",
   runtime,

@@ -8,10 +8,8 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import * as v from "valibot";
 import {
@@ -29,21 +27,13 @@ import {
   WithAsync,
 } from "../mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
+import { kafkaBootstrap, runtimeName } from "./_common.ts";
 
 const arg = process.argv.find((a) => a.startsWith("--n="));
 const N = arg ? Number(arg.slice(4)) : 1_000_000;
 const MAX_IN_FLIGHT = 20_000;
-const brokers = [
-  process.env.LOOM_KAFKA_BOOTSTRAP ??
-    execFileSync("bash", [fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url)), "ensure"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "inherit"],
-    }).trim().split("\n").at(-1)!,
-];
-const runtime = (() => {
-  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-  return g.Deno ? `deno ${g.Deno.version.deno}` : g.Bun ? `bun ${g.Bun.version}` : `node ${process.version}`;
-})();
+const brokers = [kafkaBootstrap()];
+const runtime = runtimeName();
 const Tick = messageType("bench.Tick", v.object({ id: v.pipe(v.number(), v.integer()), s: v.string() }));
 type T = v.InferOutput<typeof Tick.schema>;
 

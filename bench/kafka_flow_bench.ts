@@ -11,23 +11,21 @@
  *
  * @module
  */
-import { execFileSync } from "node:child_process";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import * as v from "valibot";
+import type * as v from "valibot";
 import {
   compileFlow,
   encodeSourceValue,
   FromTopic,
   IntoTopic,
   type Message,
-  messageType,
   Process,
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
+import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
 
 const flag = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -39,31 +37,10 @@ const N = flag("n", 200_000);
 const CONCURRENCY = flag("concurrency", 3);
 const PARTITIONS = 3;
 
-const bootstrap = (): string => {
-  if (process.env.LOOM_KAFKA_BOOTSTRAP) return process.env.LOOM_KAFKA_BOOTSTRAP;
-  const script = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
-  return execFileSync("bash", [script, "ensure"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] })
-    .trim().split("\n").at(-1)!;
-};
-const brokers = [bootstrap()];
-const runtime = (() => {
-  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-  return g.Deno ? `deno ${g.Deno.version.deno}` : g.Bun ? `bun ${g.Bun.version}` : `node ${process.version}`;
-})();
+const brokers = [kafkaBootstrap()];
+const runtime = runtimeName();
 
-const Order = messageType(
-  "bench.Order",
-  v.object({
-    order_id: v.string(),
-    customer: v.string(),
-    amount: v.number(),
-    quantity: v.pipe(v.number(), v.integer()),
-    segment: v.string(),
-    country: v.string(),
-    paid: v.boolean(),
-    created_at_ms: v.pipe(v.number(), v.integer()),
-  }),
-);
+const Order = BenchOrder;
 type O = v.InferOutput<typeof Order.schema>;
 
 const tag = Date.now().toString(36);

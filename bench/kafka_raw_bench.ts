@@ -15,11 +15,10 @@
  * @module
  */
 
-import { execFileSync } from "node:child_process";
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, type Message, Partitioners } from "kafkajs";
+import { kafkaBootstrap, runtimeName } from "./_common.ts";
 
 const flag = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -33,25 +32,9 @@ const SIZE = flag("size", 200);
 const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
 
-const runtime = (): string => {
-  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-  if (g.Deno) return `deno ${g.Deno.version.deno}`;
-  if (g.Bun) return `bun ${g.Bun.version}`;
-  return `node ${process.version}`;
-};
+const runtime = runtimeName;
 
-const bootstrap = (): string => {
-  const fromEnv = process.env.LOOM_KAFKA_BOOTSTRAP;
-  if (fromEnv) return fromEnv;
-  const script = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
-  const out = execFileSync("bash", [script, "ensure"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  return out.trim().split("\n").at(-1)!;
-};
-
-const brokers = [bootstrap()];
+const brokers = [kafkaBootstrap()];
 const kafka = new Kafka({ brokers, clientId: "loom-raw-bench", logLevel: logLevel.WARN });
 const tag = `${Date.now().toString(36)}`;
 const input = `bench-raw-in-${tag}`;
