@@ -36,8 +36,12 @@ import type {
   ProducerSettings,
 } from "../streaming/_settings.ts";
 import type {
+  BatchControl,
+  ConsumerHandler,
+  ConsumerPort,
+  ConsumerRunOptions,
   OutgoingRecord,
-  ProducerPort,
+  ProducerClientPort,
   RecordBatch,
   SourceRecord,
   TopicPartition,
@@ -1013,26 +1017,6 @@ const toRecordBatch = (topic: string, partition: number, messages: readonly Kafk
 // ---------------------------------------------------------------------------------------------------------
 
 /**
- * A connected Kafka producer as the engine sees it.
- *
- * @example
- * ```ts ignore
- * const producer: KafkaProducerPort = new KafkaProducerClient(settings);
- * await producer.connect();
- * await producer.send("orders", records);
- * await producer.disconnect();
- * ```
- */
-export interface KafkaProducerPort extends ProducerPort {
-  /** Connects to the cluster (rejects with {@link KafkaDeliveryError} when it cannot). */
-  connect(): Promise<void>;
-  /** Sends several topics' records in one request round (see `send`); resolves when all were acknowledged. */
-  sendMany(batches: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void>;
-  /** Disconnects (idempotent). */
-  disconnect(): Promise<void>;
-}
-
-/**
  * kafkajs implementation of {@link KafkaProducerPort}: acks = -1 by default, Java-compatible murmur2
  * partitioning of keyed records (`Partitioners.DefaultPartitioner`; an explicit `partition` wins,
  * unkeyed records are spread round-robin), key/value/header bytes passed to kafkajs without copying,
@@ -1230,116 +1214,30 @@ export class KafkaProducerClient implements KafkaProducerPort {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// Consumer
-// ---------------------------------------------------------------------------------------------------------
-
 /**
- * Per-batch controls handed to {@link ConsumerHandler.onBatch}.
+ * A connected Kafka producer as the engine sees it (the core's {@link ProducerClientPort}).
  *
  * @example
  * ```ts ignore
- * const onBatch = async (batch: RecordBatch, ctl: BatchControl) => {
- *   for (const r of batch.records) {
- *     if (!ctl.isRunning() || ctl.isStale()) return;
- *     await ctl.heartbeat();
- *   }
- * };
+ * const producer: KafkaProducerPort = new KafkaProducerClient(settings);
  * ```
  */
-export interface BatchControl {
-  /**
-   * Sends a group heartbeat if one is due (call it during long processing). A rebalance reported by
-   * the coordinator does not reject: it makes {@link BatchControl.isStale} true. Other failures reject
-   * with {@link KafkaConsumerError}.
-   */
-  heartbeat(): Promise<void>;
-  /** False once the consumer is stopping: finish or abandon the batch quickly. */
-  isRunning(): boolean;
-  /**
-   * True when the batch's partitions are about to be (or were) revoked: a rebalance was announced, or
-   * kafkajs has a pending seek for the partition. Records of a stale batch may be processed, but their
-   * partitions will be handed to {@link ConsumerHandler.onRevoked} once this batch returns.
-   */
-  isStale(): boolean;
-}
+export type KafkaProducerPort = ProducerClientPort;
 
 /**
- * Callbacks of a running consumer.
- *
- * @example
- * ```ts ignore
- * const handler: ConsumerHandler = {
- *   onBatch: async (batch) => console.log(batch.topic, batch.partition, batch.records.length),
- *   onAssigned: (tps) => console.log("assigned", tps),
- *   onRevoked: async (tps) => console.log("revoked", tps),
- *   onError: (e) => console.error(e.message),
- * };
- * ```
- */
-export interface ConsumerHandler {
-  /**
-   * Receives one fetched batch of one partition. The next batch of the same partition is fetched only
-   * after this resolves (batches of different partitions may run concurrently with
-   * `partitionsConsumedConcurrently` > 1). Resolving advances the fetch position past the batch; it
-   * does NOT commit. A rejection is fatal: the consumer stops and `onError` is called.
-   */
-  onBatch(batch: RecordBatch, ctl: BatchControl): Promise<void>;
-  /** The partitions this member owns after a group join (possibly empty). Synchronous. */
-  onAssigned?(tps: readonly TopicPartition[]): void;
-  /**
-   * The partitions this member gives up, before it rejoins the group or leaves it on `stop()`. See
-   * {@link KafkaConsumerClient} for the exact guarantee. A rejection is logged and the rebalance goes on.
-   */
-  onRevoked?(tps: readonly TopicPartition[]): Promise<void>;
-  /** An asynchronous, fatal consumer failure (crash or onBatch rejection); the consumer is stopped. */
-  onError?(error: KafkaConsumerError): void;
-}
-
-/**
- * Options of {@link KafkaConsumerClient.run}.
- *
- * @example
- * ```ts ignore
- * await consumer.run(handler, { partitionsConsumedConcurrently: 3 });
- * ```
- */
-export interface ConsumerRunOptions {
-  /** How many partitions' batches may be processed at once (default 1). */
-  readonly partitionsConsumedConcurrently?: number;
-}
-
-/**
- * A Kafka group consumer as the engine sees it.
+ * A Kafka group consumer as the run loop sees it (the core's {@link ConsumerPort}).
  *
  * @example
  * ```ts ignore
  * const consumer: KafkaConsumerPort = new KafkaConsumerClient(settings);
- * await consumer.connect();
- * await consumer.subscribe(["orders"], true);
- * await consumer.run({ onBatch: async (batch) => {} });
  * ```
  */
-export interface KafkaConsumerPort {
-  /** Connects to the cluster. */
-  connect(): Promise<void>;
-  /** Subscribes to topics before `run`; `fromBeginning` applies to partitions without committed offset. */
-  subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void>;
-  /** Joins the group and delivers batches; resolves after the first join. */
-  run(handler: ConsumerHandler, options?: ConsumerRunOptions): Promise<void>;
-  /** Current assignment (empty before the first join and while a revocation runs). */
-  assignment(): readonly TopicPartition[];
-  /** Commits `offset` = next offset to read, per partition. */
-  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
-  /** Stops fetching these partitions (cleared by the next group join). */
-  pause(tps: readonly TopicPartition[]): void;
-  /** Resumes fetching these partitions. */
-  resume(tps: readonly TopicPartition[]): void;
-  /** Drains in-flight batches, revokes the owned partitions and leaves the group. */
-  stop(): Promise<void>;
-  /** Stops, then closes the connections. */
-  disconnect(): Promise<void>;
-}
+export type KafkaConsumerPort = ConsumerPort;
+export type { BatchControl, ConsumerHandler, ConsumerRunOptions };
+
+// ---------------------------------------------------------------------------------------------------------
+// Consumer
+// ---------------------------------------------------------------------------------------------------------
 
 type ConsumerState = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
 

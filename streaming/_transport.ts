@@ -134,6 +134,134 @@ export interface ProducerPort {
 }
 
 /**
+ * A producer client with a connection (Kafka adapters); the run loop connects and disconnects it.
+ *
+ * @example
+ * ```ts ignore
+ * const producer: ProducerClientPort = new KafkaProducerClient(settings);
+ * await producer.connect();
+ * await producer.send("orders", records);
+ * await producer.disconnect();
+ * ```
+ */
+export interface ProducerClientPort extends ProducerPort {
+  /** Connects to the cluster (rejects when it cannot). */
+  connect(): Promise<void>;
+  /** Sends several topics' records in one request round (see `send`); resolves when all were acknowledged. */
+  sendMany(batches: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void>;
+  /** Disconnects (idempotent). */
+  disconnect(): Promise<void>;
+}
+
+/**
+ * Per-batch controls handed to {@link ConsumerHandler.onBatch}.
+ *
+ * @example
+ * ```ts ignore
+ * const onBatch = async (batch: RecordBatch, ctl: BatchControl) => {
+ *   for (const r of batch.records) {
+ *     if (!ctl.isRunning() || ctl.isStale()) return;
+ *     await ctl.heartbeat();
+ *   }
+ * };
+ * ```
+ */
+export interface BatchControl {
+  /**
+   * Sends a group heartbeat if one is due (call it during long processing). A rebalance reported by
+   * the coordinator does not reject: it makes {@link BatchControl.isStale} true. Other failures reject
+   * with an error of the transport.
+   */
+  heartbeat(): Promise<void>;
+  /** False once the consumer is stopping: finish or abandon the batch quickly. */
+  isRunning(): boolean;
+  /**
+   * True when the batch's partitions are about to be (or were) revoked: a rebalance was announced, or
+   * kafkajs has a pending seek for the partition. Records of a stale batch may be processed, but their
+   * partitions will be handed to {@link ConsumerHandler.onRevoked} once this batch returns.
+   */
+  isStale(): boolean;
+}
+
+/**
+ * Callbacks of a running consumer.
+ *
+ * @example
+ * ```ts ignore
+ * const handler: ConsumerHandler = {
+ *   onBatch: async (batch) => console.log(batch.topic, batch.partition, batch.records.length),
+ *   onAssigned: (tps) => console.log("assigned", tps),
+ *   onRevoked: async (tps) => console.log("revoked", tps),
+ *   onError: (e) => console.error(e.message),
+ * };
+ * ```
+ */
+export interface ConsumerHandler {
+  /**
+   * Receives one fetched batch of one partition. The next batch of the same partition is fetched only
+   * after this resolves (batches of different partitions may run concurrently with
+   * `partitionsConsumedConcurrently` > 1). Resolving advances the fetch position past the batch; it
+   * does NOT commit. A rejection is fatal: the consumer stops and `onError` is called.
+   */
+  onBatch(batch: RecordBatch, ctl: BatchControl): Promise<void>;
+  /** The partitions this member owns after a group join (possibly empty). Synchronous. */
+  onAssigned?(tps: readonly TopicPartition[]): void;
+  /**
+   * The partitions this member gives up, before it rejoins the group or leaves it on `stop()`. The adapter documents
+   * the exact guarantee. A rejection is logged and the rebalance goes on.
+   */
+  onRevoked?(tps: readonly TopicPartition[]): Promise<void>;
+  /** An asynchronous, fatal consumer failure (crash or onBatch rejection); the consumer is stopped. */
+  onError?(error: Error): void;
+}
+
+/**
+ * Options of {@link ConsumerPort.run}.
+ *
+ * @example
+ * ```ts ignore
+ * await consumer.run(handler, { partitionsConsumedConcurrently: 3 });
+ * ```
+ */
+export interface ConsumerRunOptions {
+  /** How many partitions' batches may be processed at once (default 1). */
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+/**
+ * A group consumer as the run loop sees it: the in-memory broker's consumer (`@loom/streaming/testing`) and
+ * the Kafka adapters (`@loom/streaming/runtime`) implement it.
+ *
+ * @example
+ * ```ts ignore
+ * const consumer: ConsumerPort = new KafkaConsumerClient(settings);
+ * await consumer.connect();
+ * await consumer.subscribe(["orders"], true);
+ * await consumer.run({ onBatch: async (batch) => {} });
+ * ```
+ */
+export interface ConsumerPort {
+  /** Connects to the cluster. */
+  connect(): Promise<void>;
+  /** Subscribes to topics before `run`; `fromBeginning` applies to partitions without committed offset. */
+  subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void>;
+  /** Joins the group and delivers batches; resolves after the first join. */
+  run(handler: ConsumerHandler, options?: ConsumerRunOptions): Promise<void>;
+  /** Current assignment (empty before the first join and while a revocation runs). */
+  assignment(): readonly TopicPartition[];
+  /** Commits `offset` = next offset to read, per partition. */
+  commit(offsets: readonly TopicPartitionOffset[]): Promise<void>;
+  /** Stops fetching these partitions (cleared by the next group join). */
+  pause(tps: readonly TopicPartition[]): void;
+  /** Resumes fetching these partitions. */
+  resume(tps: readonly TopicPartition[]): void;
+  /** Drains in-flight batches, revokes the owned partitions and leaves the group. */
+  stop(): Promise<void>;
+  /** Stops, then closes the connections. */
+  disconnect(): Promise<void>;
+}
+
+/**
  * True when a producer error says the broker refused the records themselves (see {@link ProducerPort.send}).
  *
  * @example
