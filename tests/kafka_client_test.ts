@@ -795,7 +795,7 @@ describe("kafka client against a real broker", () => {
       await producer.connect();
       await producer.send(topic, [{ key: null, value: enc.encode("boom"), headers: {}, timestampMs: null }]);
       await producer.disconnect();
-      const errors: KafkaConsumerError[] = [];
+      const errors: Error[] = [];
       let calls = 0;
       const consumer = new KafkaConsumerClient(consumerSettings(unique("g")), quiet);
       try {
