@@ -61,6 +61,7 @@ export {
   type Logger,
   silentLogger,
 } from "./_driver.ts";
+export { FlowLoop, type FlowLoopOptions, type LoopProducer, type LoopState } from "./_loop.ts";
 export {
   decodeOutputRecord,
   type DecodeResult,

@@ -10,6 +10,7 @@ import { seededIds } from "../streaming/_clock.ts";
 import { compileFlow } from "../streaming/_compiler.ts";
 import type { ConfigContext } from "../streaming/_config.ts";
 import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
+import { FlowLoop } from "../streaming/_loop.ts";
 import type { UnroutedError } from "../streaming/_engine.ts";
 import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
 import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/_nodes.ts";
@@ -18,6 +19,7 @@ import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport
 import type { MessageType } from "../streaming/_type.ts";
 import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "../streaming/_wire.ts";
 import { InMemoryBroker } from "./_broker.ts";
+import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -203,7 +205,8 @@ export class FlowSimulator {
   readonly #stepFaults = new Map<string, { times: number; error: () => unknown }>();
   readonly #opts: SimulatorOptions;
   #driver!: FlowDriver;
-  #positions = new Map<string, number>();
+  #loop!: FlowLoop;
+  #consumer!: MemoryConsumer;
   #stats: DriverStats[] = [];
   #seedCounter = 0;
   #running: Promise<void> | null = null;
@@ -236,8 +239,9 @@ export class FlowSimulator {
   async #boot(): Promise<void> {
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of this.plan.storageSinks) tables.set(path, this.#tables.get(s.name)!);
+    const producer = this.broker.producer();
     this.#driver = new FlowDriver(this.plan, {
-      producer: this.broker.producer(),
+      producer,
       tables,
       clock: this.clock,
       ids: seededIds((this.#opts.seed ?? 1) + 7919 * this.#seedCounter++),
@@ -248,13 +252,29 @@ export class FlowSimulator {
       beforeStep: (name) => this.#beforeStep(name),
       onUnrouted: (u) => this.unrouted.push(u),
     });
-    await this.#driver.start();
-    this.#positions.clear();
-    for (const topic of this.plan.source.topics) {
-      for (let p = 0; p < this.broker.partitions(topic); p++) {
-        this.#positions.set(`${topic}\u0000${p}`, this.broker.committed(this.group, topic, p) ?? 0);
-      }
-    }
+    // The production run loop, ticked after every fetched batch (as its timer would fire between two
+    // fetches) and by advanceTime(): commit cadence, backpressure and revokes behave as on Kafka.
+    const loop: FlowLoop = new FlowLoop(this.plan, {
+      driver: this.#driver,
+      consumer: this.#consumer = new MemoryConsumer(this.broker, this.group, {
+        fetchMaxRecords: this.#opts.fetchMaxRecords ?? 500,
+        afterBatch: async () => {
+          await loop.tick();
+          this.#throwIfFailed();
+        },
+      }),
+      producer,
+      clock: this.clock,
+      logger: this.#opts.logger,
+      tickMs: null,
+      commitFailureTimeoutMs: 0,
+    });
+    this.#loop = loop;
+    await loop.start();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#loop.failure) throw this.#loop.failure;
   }
 
   #beforeStep(name: string): void {
@@ -385,23 +405,9 @@ export class FlowSimulator {
   }
 
   async #runLoop(): Promise<void> {
-    const max = this.#opts.fetchMaxRecords ?? 500;
-    for (;;) {
-      let fetched = 0;
-      for (const topic of this.plan.source.topics) {
-        for (let p = 0; p < this.broker.partitions(topic); p++) {
-          const key = `${topic}\u0000${p}`;
-          const from = this.#positions.get(key) ?? 0;
-          const records = this.broker.fetch(topic, p, from, max);
-          if (records.length === 0) continue;
-          fetched += records.length;
-          this.#positions.set(key, records[records.length - 1].offset + 1);
-          await this.#driver.handle({ topic, partition: p, records });
-          this.#commit();
-        }
-      }
-      if (fetched === 0) break;
-    }
+    this.#throwIfFailed();
+    while (await this.#consumer.poll() > 0) this.#throwIfFailed();
+    this.#throwIfFailed();
   }
 
   /** Advances virtual time, fires expired CollectBatch timeouts, and processes what is available. */
@@ -409,8 +415,8 @@ export class FlowSimulator {
     await this.#settle();
     await this.clock.advance(ms);
     await this.#settle();
-    await this.#driver.tick();
-    this.#commit();
+    await this.#loop.tick();
+    this.#throwIfFailed();
     // When a run is in progress (e.g. blocked on a timer that just fired) it continues by itself.
     if (!this.#running) await this.run();
   }
@@ -423,8 +429,7 @@ export class FlowSimulator {
   /** End of input: processes everything, flushes every CollectBatch buffer, delivers and commits. */
   async end(): Promise<void> {
     await this.run();
-    await this.#driver.flush();
-    this.#commit();
+    await this.#loop.flush();
   }
 
   /**
@@ -434,42 +439,31 @@ export class FlowSimulator {
   async crash(): Promise<void> {
     this.#stats.push(this.#driver.stats);
     this.#crashes++;
-    try {
-      await this.#driver.stop();
-    } catch { /* a crashed process does not dispose cleanly */ }
+    this.#consumer.crash();
+    await this.#loop.abandon();
     await this.#boot();
   }
 
   /**
-   * Simulates a consumer-group rebalance the way the Kafka runner handles a revoke: buffered batches are
-   * flushed and delivered, watermarks committed, partition state dropped; consumption then resumes from
-   * the committed offsets (anything not committed is delivered again).
+   * Simulates a consumer-group rebalance as the Kafka runner lives it: the partitions are revoked
+   * (buffered batches flushed and delivered, watermarks committed, partition state dropped) and assigned
+   * again; consumption resumes from the committed offsets (anything not committed is delivered again).
    */
   async rebalance(): Promise<void> {
-    await this.#driver.flush();
-    this.#commit();
-    const tps = [...this.#positions.keys()].map((k) => {
-      const [topic, p] = k.split("\u0000");
-      return { topic, partition: Number(p) };
-    });
-    this.#driver.revoke(tps);
-    for (const tp of tps) {
-      this.#positions.set(
-        `${tp.topic}\u0000${tp.partition}`,
-        this.broker.committed(this.group, tp.topic, tp.partition) ?? 0,
-      );
-    }
+    await this.#consumer.rebalance();
+    this.#throwIfFailed();
   }
 
-  /** Graceful shutdown: flushes, commits and disposes resources. */
+  /** Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources. */
   async stop(): Promise<void> {
     await this.end();
-    await this.#driver.stop();
+    await this.#loop.stop();
+    this.#throwIfFailed();
   }
 
-  #commit(): void {
-    const c = this.#driver.takeCommits();
-    if (c.length) this.broker.commit(this.group, c);
+  /** The run loop currently running (replaced by {@link crash}). */
+  get loop(): FlowLoop {
+    return this.#loop;
   }
 
   // -------------------------------------------------------------------------------------------------------------

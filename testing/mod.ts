@@ -19,6 +19,7 @@ export {
   type SimulatorOptions,
 } from "./_simulator.ts";
 export * from "./_fixture.ts";
+export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
 export * from "./_broker.ts";
 export type {
   Clock,
