@@ -25,7 +25,10 @@ export interface MemoryRunReport {
   readonly consumed: number;
   /** Messages written to each output topic (source topics excluded), with keys decoded as UTF-8. */
   readonly topics: Readonly<
-    Record<string, readonly { key: string | null; payload: unknown; messageType: string | null }[]>
+    Record<
+      string,
+      readonly { key: string | null; payload: unknown; messageType: string | null; undecodable?: string }[]
+    >
   >;
   /** Committed offset per source partition, keyed `"<topic>[<partition>]"` (null: nothing committed). */
   readonly committed: Readonly<Record<string, number | null>>;
@@ -69,13 +72,17 @@ export async function runInMemory(
   const sim = await FlowSimulator.create(flow, { config, startTimeMs: 1_700_000_000_000 });
   if (fixture) sim.loadFixture(fixture, source);
   await sim.stop();
-  const topics: Record<string, { key: string | null; payload: unknown; messageType: string | null }[]> = {};
+  const topics: Record<
+    string,
+    { key: string | null; payload: unknown; messageType: string | null; undecodable?: string }[]
+  > = {};
   for (const t of sim.broker.topics()) {
     if (sim.plan.source.topics.includes(t)) continue;
     topics[t] = sim.output(t).map((m) => ({
       key: m.meta.key === null ? null : typeof m.meta.key === "string" ? m.meta.key : utf8.decode(m.meta.key),
       payload: printable(m.payload),
       messageType: m.meta.messageType,
+      ...(m.undecodable === undefined ? {} : { undecodable: m.undecodable }),
     }));
   }
   const committed: Record<string, number | null> = {};
@@ -108,7 +115,11 @@ export function formatMemoryReport(r: MemoryRunReport): string {
   for (const [topic, msgs] of Object.entries(r.topics)) {
     lines.push(`\n${topic} (${msgs.length})`);
     for (const m of msgs) {
-      lines.push(`  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`);
+      lines.push(
+        m.undecodable === undefined
+          ? `  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`
+          : `  key=${m.key ?? "-"} (undecodable: ${m.undecodable})`,
+      );
     }
   }
   lines.push(`\nerrors: ${Object.entries(r.errors).map(([k, n]) => `${k}=${n}`).join(" ")}`);

@@ -20,6 +20,7 @@ import {
   DECODE_ERROR_MESSAGE_TYPE,
   type DecodeError,
   DEFAULT_MESSAGE_TYPE,
+  ERROR_KINDS,
   type ErrorEnvelope,
   errorMessageType,
   type Message,
@@ -202,17 +203,42 @@ export class Wire {
     const t = sink.payloadType ?? type;
     const producedAtMs = this.#clock.now();
     const traceId = this.#ids.traceId();
+    let codec: PayloadCodec<unknown>;
+    let messageType: string;
+    let messageVersion: number;
+    if (t) {
+      // A declared type names the message and encodes it schema-exactly.
+      codec = payloadCodec(t);
+      messageType = t.name;
+      messageVersion = t.version;
+    } else {
+      // The message type is decided by the payload written (our choice; the original keeps the input's
+      // type even when a step replaced the payload): an ErrorEnvelope or a DecodeError is encoded in its
+      // wire form (snake_case fields, `loom.streaming.error.<kind>`), however it was produced, so it reads
+      // back as one everywhere. Any other payload keeps the input's type — unless that type names an error
+      // payload it no longer is, which would make the record undecodable: it becomes the default type.
+      const wire = errorWireForm(m.payload);
+      if (wire) {
+        ({ codec, messageType } = wire);
+        messageVersion = 1;
+      } else {
+        codec = dynamicCodec;
+        const inherited = meta.messageType;
+        const stale = inherited !== null && inherited.startsWith(ERROR_MESSAGE_TYPE_PREFIX);
+        messageType = stale ? DEFAULT_MESSAGE_TYPE : inherited ?? DEFAULT_MESSAGE_TYPE;
+        messageVersion = stale ? 1 : meta.messageVersion ?? 1;
+      }
+    }
     const header: EnvelopeHeader = {
-      // A declared type names the message; otherwise the input's type travels on (the original's rule).
-      messageType: t?.name ?? meta.messageType ?? DEFAULT_MESSAGE_TYPE,
-      messageVersion: t?.version ?? meta.messageVersion ?? 1,
+      messageType,
+      messageVersion,
       traceId,
       parentTraceId: meta.traceId,
       correlationId: meta.correlationId,
       causationId: meta.causationId,
       producedAtMs,
     };
-    const value = encodeEnvelope(header, m.payload, payloadCodec(t));
+    const value = encodeEnvelope(header, m.payload, codec);
     const headers: Record<string, Uint8Array> = { ...meta.headers };
     const incomingTrace = headers[HEADERS.traceId];
     if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) {
@@ -295,6 +321,27 @@ export class Wire {
     headers[HEADERS.errorReason] = utf8e.encode(reason);
     return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
   }
+}
+
+const ERROR_MESSAGE_TYPE_PREFIX = "loom.streaming.error.";
+const KINDS: ReadonlySet<unknown> = new Set(ERROR_KINDS);
+
+/** True for an object shaped like an {@link ErrorEnvelope} (its JavaScript form). */
+function isErrorEnvelopeShape(p: unknown): p is ErrorEnvelope {
+  if (typeof p !== "object" || p === null) return false;
+  const e = p as Partial<ErrorEnvelope>;
+  return KINDS.has(e.kind) && typeof e.reason === "string" && "payloadType" in e && "originalMessage" in e;
+}
+
+/** The codec and message type of an error payload (ErrorEnvelope or DecodeError), or null for others. */
+function errorWireForm(p: unknown): { codec: PayloadCodec<unknown>; messageType: string } | null {
+  if (typeof p !== "object" || p === null || p instanceof Uint8Array || Array.isArray(p)) return null;
+  if (isErrorEnvelopeShape(p)) return { codec: errorCodec(null), messageType: errorMessageType(p.kind) };
+  const d = p as Partial<DecodeError>;
+  if (d.raw instanceof Uint8Array && isErrorEnvelopeShape(d.error) && typeof d.topic === "string") {
+    return { codec: decodeErrorCodec as PayloadCodec<unknown>, messageType: DECODE_ERROR_MESSAGE_TYPE };
+  }
+  return null;
 }
 
 /** True when `bytes` holds exactly the ASCII/UTF-8 text `text` (ASCII fast path). */
@@ -411,6 +458,11 @@ export interface OutputMessage<P = unknown> {
   readonly meta: MessageMeta;
   /** The raw record. */
   readonly record: SourceRecord;
+  /**
+   * Set by {@link inspectOutputRecord} when the record could not be decoded: the reason (the payload is
+   * then `undefined` and the meta holds only the record's coordinates, key and headers).
+   */
+  readonly undecodable?: string;
 }
 
 /**
@@ -426,12 +478,67 @@ export interface OutputMessage<P = unknown> {
 export function decodeOutputRecord(r: SourceRecord): OutputMessage {
   if (r.value === null) throw new Error(`tombstone at ${messageIdOf(r)}`);
   const probe = probeMessageType(r.value);
-  let codec: PayloadCodec<unknown> = dynamicCodec;
-  if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) codec = decodeErrorCodec as PayloadCodec<unknown>;
-  else if (probe && probe.messageType.startsWith("loom.streaming.error.")) codec = errorCodec(null);
-  const d = decodeEnvelope(r.value, codec, 0);
+  let d: { header: EnvelopeHeader; payload: unknown };
+  if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) {
+    try {
+      d = decodeEnvelope(r.value, decodeErrorCodec as PayloadCodec<unknown>, 0);
+    } catch (e) {
+      // `loom.streaming.error.wire` also names an ErrorEnvelope of kind wire (e.g. `decodeError.error`
+      // written out by a step): read it as one before giving up.
+      try {
+        d = decodeEnvelope(r.value, errorCodec(null), 0);
+      } catch {
+        throw e;
+      }
+    }
+  } else {
+    const codec = probe && probe.messageType.startsWith(ERROR_MESSAGE_TYPE_PREFIX) ? errorCodec(null) : dynamicCodec;
+    d = decodeEnvelope(r.value, codec, 0);
+  }
   const h = d.header;
   return { payload: d.payload, meta: metaOf(r, h, h.traceId), record: r };
+}
+
+/**
+ * Like {@link decodeOutputRecord}, but never throws: a record that cannot be decoded (a tombstone, foreign
+ * bytes, an envelope whose payload does not match its message type) is returned with `payload: undefined`
+ * and `undecodable` set to the reason, so listing a topic never fails for one record.
+ *
+ * @example
+ * ```ts
+ * import { inspectOutputRecord } from "@loom/streaming";
+ * const out = inspectOutputRecord({
+ *   topic: "t", partition: 0, offset: 0, key: null, value: new Uint8Array([0xc1]), headers: {}, timestampMs: 0,
+ * });
+ * out.undecodable !== undefined; // true
+ * ```
+ */
+export function inspectOutputRecord(r: SourceRecord): OutputMessage {
+  try {
+    return decodeOutputRecord(r);
+  } catch (e) {
+    const meta: MessageMeta = {
+      messageId: messageIdOf(r),
+      correlationId: null,
+      traceId: null,
+      parentTraceId: null,
+      causationId: null,
+      producedAtMs: null,
+      messageType: null,
+      messageVersion: null,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      headers: r.headers,
+    };
+    return {
+      payload: undefined,
+      meta,
+      record: r,
+      undecodable: e instanceof Error ? e.message : String(e),
+    };
+  }
 }
 
 /** Message metadata of a decoded record: envelope lineage and type, record coordinates, key and headers. */

@@ -67,6 +67,7 @@ export {
   type DecodeResult,
   encodeSourceValue,
   HEADERS,
+  inspectOutputRecord,
   type OutputMessage,
   payloadCodec,
   type SourceEnvelopeFields,

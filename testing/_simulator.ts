@@ -17,7 +17,7 @@ import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../s
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { MessageType } from "../streaming/_type.ts";
-import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "../streaming/_wire.ts";
+import { encodeSourceValue, HEADERS, inspectOutputRecord, type OutputMessage } from "../streaming/_wire.ts";
 import { InMemoryBroker } from "./_broker.ts";
 import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
@@ -52,6 +52,13 @@ export interface SimulatorOptions {
   readonly deliveryRetries?: number;
   /** Structured logger of the driver (default: silent). */
   readonly logger?: Logger;
+  /**
+   * The broker to run on (default: a new one). Share one broker (and its clock) between simulators to
+   * run several flows against the same topics; {@link PipelineSimulator} does that for you.
+   */
+  readonly broker?: InMemoryBroker;
+  /** The virtual clock (default: a new one at `startTimeMs`; pass the broker's clock with `broker`). */
+  readonly clock?: VirtualClock;
 }
 
 /**
@@ -209,18 +216,20 @@ export class FlowSimulator {
   #consumer!: MemoryConsumer;
   #stats: DriverStats[] = [];
   #seedCounter = 0;
-  #running: Promise<void> | null = null;
+  #running: Promise<number> | null = null;
   #crashes = 0;
 
   private constructor(plan: CompiledPlan, opts: SimulatorOptions) {
     this.plan = plan;
     this.#opts = opts;
-    this.clock = new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
-    this.broker = new InMemoryBroker({ clock: this.clock });
+    this.clock = opts.clock ?? new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
+    this.broker = opts.broker ?? new InMemoryBroker({ clock: this.clock });
     this.group = plan.source.settings.groupId;
     for (const topic of plan.source.topics) {
-      const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic] ?? 1;
-      this.broker.createTopic(topic, { partitions: p });
+      const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic];
+      // A topic another flow of a shared broker created already keeps its partitions unless given here.
+      if (p === undefined && this.broker.hasTopic(topic)) continue;
+      this.broker.createTopic(topic, { partitions: p ?? 1 });
     }
     for (const s of plan.storageSinks.values()) {
       if (!this.#tables.has(s.name)) this.#tables.set(s.name, new MemoryTable(s.name));
@@ -306,7 +315,14 @@ export class FlowSimulator {
       causationId: options.causationId,
       producedAtMs: options.timestampMs ?? this.clock.now(),
     });
-    return this.sendRaw(value, { ...options, topic });
+    // As the original's message producer does: the envelope's lineage also travels as x-* headers
+    // (written after the caller's headers, so they win), each only when set.
+    const headers: Record<string, Uint8Array | string> = { ...options.headers };
+    if (options.correlationId != null) headers[HEADERS.correlationId] = options.correlationId;
+    if (options.parentTraceId != null) headers[HEADERS.parentTraceId] = options.parentTraceId;
+    if (options.causationId != null) headers[HEADERS.causationId] = options.causationId;
+    if (options.traceId != null) headers[HEADERS.traceId] = options.traceId;
+    return this.sendRaw(value, { ...options, topic, headers });
   }
 
   /** Appends raw bytes (e.g. garbage, to test poison messages) to a topic. */
@@ -392,22 +408,39 @@ export class FlowSimulator {
 
   /**
    * Processes every record available on the source topics (round-robin over partitions, in order),
-   * committing watermarks after each batch, until nothing is left. Does not flush CollectBatch buffers.
+   * ticking the run loop after each batch (commits at the epoch cadence, backpressure), until nothing is
+   * left or fetching is paused. Does not flush CollectBatch buffers. Resolves with the number of records
+   * fetched.
    */
-  async run(): Promise<void> {
+  async run(): Promise<number> {
     if (this.#running) return this.#running;
     this.#running = this.#runLoop();
     try {
-      await this.#running;
+      return await this.#running;
     } finally {
       this.#running = null;
     }
   }
 
-  async #runLoop(): Promise<void> {
+  /**
+   * One tick of the run loop without letting time pass: fires CollectBatch timeouts that are due and
+   * commits what settled (at the epoch cadence). {@link advanceTime} ticks after moving the clock.
+   */
+  async tick(): Promise<void> {
+    await this.#settle();
+    await this.#loop.tick();
     this.#throwIfFailed();
-    while (await this.#consumer.poll() > 0) this.#throwIfFailed();
+  }
+
+  async #runLoop(): Promise<number> {
     this.#throwIfFailed();
+    let total = 0;
+    for (let n; (n = await this.#consumer.poll()) > 0;) {
+      total += n;
+      this.#throwIfFailed();
+    }
+    this.#throwIfFailed();
+    return total;
   }
 
   /** Advances virtual time, fires expired CollectBatch timeouts, and processes what is available. */
@@ -492,10 +525,14 @@ export class FlowSimulator {
   // -------------------------------------------------------------------------------------------------------------
   // inspection
 
-  /** Decoded messages written to a topic (all partitions, by partition then offset). */
+  /**
+   * Decoded messages written to a topic (all partitions, by partition then offset). A record that cannot
+   * be decoded does not fail the listing: it is returned with `payload: undefined` and `undecodable` set
+   * to the reason.
+   */
   output<P = unknown>(topic: string): OutputMessage<P>[] {
     if (!this.broker.hasTopic(topic)) return [];
-    return this.broker.records(topic).map((r) => decodeOutputRecord(r) as OutputMessage<P>);
+    return this.broker.records(topic).map((r) => inspectOutputRecord(r) as OutputMessage<P>);
   }
 
   /** Payloads written to a topic. */

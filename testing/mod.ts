@@ -29,3 +29,9 @@ export type {
   TopicPartitionOffset,
 } from "../streaming/mod.ts";
 export { VirtualClock } from "../streaming/mod.ts";
+export {
+  PipelineCycleError,
+  type PipelineFlow,
+  type PipelineOptions,
+  PipelineSimulator,
+} from "./_pipeline.ts";
