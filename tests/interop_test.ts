@@ -883,7 +883,11 @@ describe("interop: error payloads re-published by a flow (an audit service readi
       assert.ok(r.ok, `${input.name}: msgspec rejected the re-published record: ${r.ok ? "" : r.error}`);
       assert.ok(o.ok);
       const payload = (x: unknown) => (x as { payload: unknown }).payload;
-      assert.deepEqual(payload(r.value), payload(o.value), `${input.name}: the payload survives byte-exactly`);
+      assert.deepEqual(
+        payload(r.value),
+        payload(o.value),
+        `${input.name}: the payload survives byte-exactly`,
+      );
       const descriptor = (x: unknown) => (x as { meta: { descriptor: unknown } }).meta.descriptor;
       assert.deepEqual(descriptor(r.value), descriptor(o.value), `${input.name}: same message type`);
     });
