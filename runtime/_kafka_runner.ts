@@ -33,10 +33,9 @@ import {
  * Options of {@link KafkaFlowRunner}.
  *
  * @example
- * ```ts ignore
- * import { jsonLogger, KafkaFlowRunner, type KafkaRunnerOptions } from "@loom/streaming/runtime";
+ * ```ts
+ * import { jsonLogger, type KafkaRunnerOptions } from "@loom/streaming/runtime";
  * const options: KafkaRunnerOptions = { logger: jsonLogger("info"), partitionsConsumedConcurrently: 3 };
- * const runner = new KafkaFlowRunner(plan, options);
  * ```
  */
 export interface KafkaRunnerOptions {
@@ -71,9 +70,9 @@ export interface KafkaRunnerOptions {
  * Runner state.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import type { RunnerState } from "@loom/streaming/runtime";
- * const state: RunnerState = runner.state; // "new" until start() is called
+ * const state: RunnerState = "new"; // until start() is called
  * ```
  */
 export type RunnerState = LoopState;
@@ -83,10 +82,21 @@ export type RunnerState = LoopState;
  * the simulator drives) with kafkajs consumer and producer ports and a timer that ticks it.
  *
  * @example
- * ```ts ignore
- * const runner = new KafkaFlowRunner(plan);
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * import { compileFlow } from "@loom/streaming";
+ * import { KafkaFlowRunner, loadConfigFile } from "@loom/streaming/runtime";
+ * const runner = new KafkaFlowRunner(compileFlow(flow, loadConfigFile("config.yaml")));
  * await runner.start();
- * // ...
+ * // ... until SIGTERM
  * await runner.stop();
  * ```
  */

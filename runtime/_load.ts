@@ -15,7 +15,7 @@ import { StreamFlow } from "../streaming/_nodes.ts";
  * environment and local `includes`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadConfigFile } from "@loom/streaming/runtime";
  * const config = loadConfigFile("config.yaml");
  * ```
@@ -42,7 +42,7 @@ export function loadConfigFile(
  * A flow module could not be imported or does not export exactly one flow to run.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FlowModuleError, loadFlowModule } from "@loom/streaming/runtime";
  * try {
  *   await loadFlowModule("missing.ts");
@@ -68,7 +68,7 @@ export class FlowModuleError extends Error {
  * Imports a flow module: its `default` export, its `flow` export, or the only `StreamFlow` it exports.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadFlowModule } from "@loom/streaming/runtime";
  * const flow = await loadFlowModule("examples/orders/flow.ts");
  * ```

@@ -12,9 +12,11 @@ import { FlowSimulator } from "../testing/_simulator.ts";
  * Result of {@link runInMemory}.
  *
  * @example
- * ```ts ignore
- * import { runInMemory } from "@loom/streaming/runtime";
- * const report = await runInMemory(flow, config, fixtureText);
+ * ```ts
+ * import { loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * const config = loadConfigFile("examples/orders/orders.yaml");
+ * const report = await runInMemory(flow, config, '{"topic": "orders.raw", "value": {"json": {"order_id": "o-1"}}}');
  * console.log(report.consumed, report.errors, report.committed);
  * ```
  */
@@ -58,8 +60,11 @@ function printable(v: unknown): unknown {
  * Replays fixture records through `flow` on the in-memory broker, ends the input and reports.
  *
  * @example
- * ```ts ignore
- * const report = await runInMemory(flow, config, fixtureText);
+ * ```ts
+ * import { loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * const report = await runInMemory(flow, loadConfigFile("examples/orders/orders.yaml"), null);
+ * report.committed; // committed offsets per source partition
  * ```
  */
 export async function runInMemory(
@@ -105,9 +110,10 @@ export async function runInMemory(
  * Renders a {@link MemoryRunReport} for the terminal.
  *
  * @example
- * ```ts ignore
- * import { formatMemoryReport, runInMemory } from "@loom/streaming/runtime";
- * console.log(formatMemoryReport(await runInMemory(flow, config, fixtureText)));
+ * ```ts
+ * import { formatMemoryReport, loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * console.log(formatMemoryReport(await runInMemory(flow, loadConfigFile("examples/orders/orders.yaml"), null)));
  * ```
  */
 export function formatMemoryReport(r: MemoryRunReport): string {

@@ -15,7 +15,7 @@ import { KafkaConsumerClient } from "../kafka/_client.ts";
  * Options of {@link recordFixture}.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadConfigFile, recordFixture, type RecordOptions } from "@loom/streaming/runtime";
  * const options: RecordOptions = { config: loadConfigFile("config.yaml"), topic: "orders", out: "orders.jsonl", limit: 100 };
  * await recordFixture(options);
@@ -59,7 +59,9 @@ function jsonView(bytes: Uint8Array, r: SourceRecord): FixtureMessageView | unde
  * anything else as base64 raw bytes. Returns the number of records written.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadConfigFile, recordFixture } from "@loom/streaming/runtime";
+ * const config = loadConfigFile("config.yaml");
  * await recordFixture({ config, topic: "orders.raw", out: "orders.jsonl", limit: 100 });
  * ```
  */

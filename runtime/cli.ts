@@ -73,7 +73,8 @@ class UsageError extends Error {}
  * Runs the CLI; returns the process exit code.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { main } from "@loom/streaming/runtime";
  * const code = await main(["run", "examples/orders/flow.ts", "--config", "examples/orders/orders.yaml"]);
  * ```
  */

@@ -3,7 +3,16 @@
  * fixtures, and the command line (`runtime/cli.ts`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { compileFlow } from "@loom/streaming";
  * import { KafkaFlowRunner, loadConfigFile } from "@loom/streaming/runtime";
  * const runner = new KafkaFlowRunner(compileFlow(flow, loadConfigFile("config.yaml")));

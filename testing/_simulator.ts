@@ -29,7 +29,16 @@ type Any = any;
  * Options of {@link FlowSimulator.create}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { FlowSimulator, type SimulatorOptions } from "@loom/streaming/testing";
  * const options: SimulatorOptions = { partitions: 3, seed: 42, fetchMaxRecords: 10 };
  * const sim = await FlowSimulator.create(flow, options);
@@ -65,9 +74,19 @@ export interface SimulatorOptions {
  * Options of {@link FlowSimulator.send}.
  *
  * @example
- * ```ts ignore
- * import type { SendOptions } from "@loom/streaming/testing";
- * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0 };
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * import { FlowSimulator, type SendOptions } from "@loom/streaming/testing";
+ * const sim = await FlowSimulator.create(flow);
+ * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0, traceId: "t-1" };
  * sim.send({ order_id: "o-1" }, options);
  * ```
  */
@@ -151,7 +170,16 @@ function collectSinkNames(p: Process, out: Set<string>): void {
  * A minimal configuration for simulating a flow without YAML.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { simulatorConfig } from "@loom/streaming/testing";
  * const config = simulatorConfig(flow); // consumer and producer on "simulator:9092", one table per storage sink
  * ```
