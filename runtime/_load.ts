@@ -4,7 +4,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { type ConfigContext, ConfigError, parseConfig } from "../streaming/_config.ts";
@@ -30,11 +30,12 @@ export function loadConfigFile(
   } catch (e) {
     throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { file: path });
   }
-  const base = dirname(resolve(path));
+  // parseConfig resolves an include relative to the file that includes it (a path relative to the working
+  // directory when `path` is); it must not be resolved against the first file's folder a second time.
   return parseConfig(text, {
     file: path,
     env,
-    readFile: (p) => readFileSync(isAbsolute(p) ? p : resolve(base, p), "utf8"),
+    readFile: (p) => readFileSync(resolve(p), "utf8"),
   });
 }
 
