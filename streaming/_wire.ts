@@ -263,7 +263,12 @@ export class Wire {
     return incoming;
   }
 
-  /** Encodes an error envelope (original trace lineage and key; `x-error-*` headers). */
+  /**
+   * Encodes an error envelope (original trace lineage and key; `x-error-*` headers). The reason is bounded
+   * ({@link ERROR_RECORD_LIMITS}). When the envelope cannot be encoded even without a schema (a payload
+   * nested too deep, say), it is encoded without the original payload (its meta is kept) and the reason
+   * says why, so the error still has a fate.
+   */
   encodeError(
     envelope: ErrorEnvelope,
     originalType: MessageType | null,
@@ -281,10 +286,28 @@ export class Wire {
       causationId: o?.meta.causationId ?? null,
       producedAtMs,
     };
-    const value = encodeEnvelope(header, envelope, errorCodec(originalType));
-    const headers: Record<string, Uint8Array> = { ...meta.headers };
-    headers[HEADERS.errorKind] = utf8e.encode(envelope.kind);
-    headers[HEADERS.errorReason] = utf8e.encode(envelope.reason);
+    let env = boundedEnvelope(envelope);
+    let value: Uint8Array;
+    try {
+      value = encodeEnvelope(header, env, errorCodec(originalType));
+    } catch (e) {
+      if (originalType !== null || env.originalMessage === null || env.originalMessage.payload === null) {
+        throw e;
+      }
+      env = {
+        ...env,
+        reason: boundReason(
+          `${env.reason} [original payload omitted: it could not be encoded: ${
+            e instanceof Error ? e.message : String(e)
+          }]`,
+        ),
+        originalMessage: { ...env.originalMessage, payload: null },
+      };
+      value = encodeEnvelope(header, env, errorCodec(null));
+    }
+    const headers = forwardedErrorHeaders(meta.headers);
+    headers[HEADERS.errorKind] = utf8e.encode(env.kind);
+    headers[HEADERS.errorReason] = utf8e.encode(headerReason(env.reason));
     return {
       key: keyToBytes(meta.key),
       value,
@@ -295,8 +318,9 @@ export class Wire {
 
   /** Encodes a decode error (lineage from the record's `x-*` headers; raw key and headers kept). */
   encodeDecodeError(r: SourceRecord, reason: string, _sink: CompiledTopicSink): OutgoingRecord {
+    const bounded = boundReason(reason);
     const de: DecodeError = {
-      error: { kind: "wire", reason, payloadType: null, originalMessage: null },
+      error: { kind: "wire", reason: bounded, payloadType: null, originalMessage: null },
       raw: r.value ?? new Uint8Array(0),
       topic: r.topic,
       key: r.key,
@@ -316,11 +340,74 @@ export class Wire {
       producedAtMs: r.timestampMs ?? this.#clock.now(),
     };
     const value = encodeEnvelope(header, de, decodeErrorCodec as PayloadCodec<unknown>);
-    const headers: Record<string, Uint8Array> = { ...h };
+    const headers = forwardedErrorHeaders(h);
     headers[HEADERS.errorKind] = utf8e.encode("wire");
-    headers[HEADERS.errorReason] = utf8e.encode(reason);
+    headers[HEADERS.errorReason] = utf8e.encode(headerReason(bounded));
     return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
   }
+}
+
+/**
+ * Size limits of error records, so that one oversized or strange input cannot make an error record that no
+ * topic accepts:
+ * - `reasonChars`: an error reason (in the envelope) keeps at most this many characters (the rest is cut,
+ *   with a marker saying how long it was);
+ * - `headerReasonChars`: the `x-error-reason` header keeps at most this many (the full bounded reason is in
+ *   the envelope);
+ * - `forwardedHeaderBytes`: an input header whose value is longer is not copied onto the error record (it
+ *   is kept once, in the envelope's original message); the names left out are listed in
+ *   `x-error-headers-omitted`.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_RECORD_LIMITS } from "@loom/streaming";
+ * ERROR_RECORD_LIMITS.reasonChars; // 4096
+ * ```
+ */
+export const ERROR_RECORD_LIMITS: {
+  readonly reasonChars: number;
+  readonly headerReasonChars: number;
+  readonly forwardedHeaderBytes: number;
+} = Object.freeze({ reasonChars: 4096, headerReasonChars: 512, forwardedHeaderBytes: 1024 });
+
+/** Header listing the input headers not copied onto an error record (see {@link ERROR_RECORD_LIMITS}). */
+const HEADERS_OMITTED = "x-error-headers-omitted";
+
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const marker = ` … [cut: ${text.length} characters in all]`;
+  let end = Math.max(0, max - marker.length);
+  // never split a surrogate pair
+  if (end > 0 && text.charCodeAt(end - 1) >= 0xd800 && text.charCodeAt(end - 1) <= 0xdbff) end--;
+  return text.slice(0, end) + marker;
+}
+
+function boundReason(reason: string): string {
+  return cut(reason, ERROR_RECORD_LIMITS.reasonChars);
+}
+
+function headerReason(reason: string): string {
+  return cut(reason, ERROR_RECORD_LIMITS.headerReasonChars);
+}
+
+function boundedEnvelope(e: ErrorEnvelope): ErrorEnvelope {
+  const reason = boundReason(e.reason);
+  return reason === e.reason ? e : { ...e, reason };
+}
+
+/** The input headers copied onto an error record: all but the oversized ones (named in a header). */
+function forwardedErrorHeaders(input: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  let omitted: string[] | null = null;
+  for (const name in input) {
+    const v = input[name];
+    if (v.length > ERROR_RECORD_LIMITS.forwardedHeaderBytes) (omitted ??= []).push(name);
+    else out[name] = v;
+  }
+  if (omitted) {
+    out[HEADERS_OMITTED] = utf8e.encode(cut(omitted.join(","), ERROR_RECORD_LIMITS.headerReasonChars));
+  }
+  return out;
 }
 
 const ERROR_MESSAGE_TYPE_PREFIX = "loom.streaming.error.";
@@ -492,7 +579,9 @@ export function decodeOutputRecord(r: SourceRecord): OutputMessage {
       }
     }
   } else {
-    const codec = probe && probe.messageType.startsWith(ERROR_MESSAGE_TYPE_PREFIX) ? errorCodec(null) : dynamicCodec;
+    const codec = probe && probe.messageType.startsWith(ERROR_MESSAGE_TYPE_PREFIX)
+      ? errorCodec(null)
+      : dynamicCodec;
     d = decodeEnvelope(r.value, codec, 0);
   }
   const h = d.header;

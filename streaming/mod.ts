@@ -66,6 +66,7 @@ export {
   decodeOutputRecord,
   type DecodeResult,
   encodeSourceValue,
+  ERROR_RECORD_LIMITS,
   HEADERS,
   inspectOutputRecord,
   type OutputMessage,
