@@ -14,16 +14,8 @@
 import process from "node:process";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import type * as v from "valibot";
-import {
-  compileFlow,
-  encodeSourceValue,
-  FromTopic,
-  IntoTopic,
-  type Message,
-  Process,
-  RecordStep,
-  StreamFlow,
-} from "../mod.ts";
+import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
 

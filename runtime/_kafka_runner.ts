@@ -17,7 +17,7 @@ import { FlowDriver, type Logger, silentLogger } from "../streaming/_driver.ts";
 import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/_clock.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { ProducerSettings } from "../streaming/_settings.ts";
-import type { SinkWriter } from "../streaming/_nodes.ts";
+import type { SinkWriter } from "../streaming/dsl/mod.ts";
 import type { RecordBatch, TopicPartition, TopicPartitionOffset } from "../streaming/_transport.ts";
 import {
   type KafkaClientOptions,

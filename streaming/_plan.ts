@@ -17,7 +17,7 @@ import type {
   StreamFlow,
   StreamShape,
   With,
-} from "./_nodes.ts";
+} from "./dsl/mod.ts";
 import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings } from "./_settings.ts";
 
 /**
@@ -189,23 +189,8 @@ export type CompiledNode =
     readonly taskTimeoutMs: number | null;
     readonly inputShape: StreamShape;
   }
-  | {
-    readonly op: "router";
-    readonly path: string;
-    readonly selector: SelectorLike<any> | null;
-    readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
-    readonly default: CompiledProcess | null;
-    readonly outputShape: StreamShape;
-  }
-  | {
-    readonly op: "fork";
-    readonly path: string;
-    readonly selector: SelectorLike<any> | null;
-    readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
-    readonly default: CompiledProcess | null;
-  }
+  | ({ readonly op: "router"; readonly path: string; readonly outputShape: StreamShape } & CompiledRouteTable)
+  | ({ readonly op: "fork"; readonly path: string } & CompiledRouteTable)
   | {
     readonly op: "broadcast";
     readonly path: string;
@@ -222,6 +207,28 @@ export type CompiledNode =
     readonly routes: readonly (readonly [string, MessageType | null, CompiledProcess])[];
     readonly default: CompiledProcess | null;
   };
+
+/**
+ * The compiled route table of a Router or a Fork (branches in selection order: keyed, predicate, default).
+ *
+ * @example
+ * ```ts ignore
+ * import { compileFlow } from "@loom/streaming";
+ * for (const node of compileFlow(flow, config).process.nodes) {
+ *   if (node.op === "router" || node.op === "fork") console.log(node.keyed.length, node.predicates.length);
+ * }
+ * ```
+ */
+export interface CompiledRouteTable {
+  /** Key selector of keyed routing, or null. */
+  readonly selector: SelectorLike<any> | null;
+  /** Keyed branches. */
+  readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
+  /** Predicate branches, in order. */
+  readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
+  /** Branch of unmatched messages, or null. */
+  readonly default: CompiledProcess | null;
+}
 
 /**
  * Resolved dependencies of a With/WithAsync.

@@ -34,7 +34,7 @@ import { isMessageType, type MessageType } from "./_type.ts";
  *
  * @example
  * ```ts
- * import { HEADERS } from "@loom/streaming";
+ * import { HEADERS } from "@loom/streaming/engine";
  * HEADERS.traceId; // "x-trace-id"
  * ```
  */
@@ -59,7 +59,8 @@ const codecCache = new WeakMap<object, PayloadCodec<unknown>>();
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { messageType, payloadCodec } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { payloadCodec } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const codec = payloadCodec(Order); // the same codec object on every call
  * ```
@@ -105,7 +106,7 @@ function messageIdOf(r: SourceRecord): string {
  *
  * @example
  * ```ts ignore
- * import { Wire } from "@loom/streaming";
+ * import { Wire } from "@loom/streaming/engine";
  * const result = new Wire(plan, clock, ids).decode(record);
  * if (result.ok) console.log(result.message.payload);
  * else console.error(result.error);
@@ -120,7 +121,8 @@ export type DecodeResult =
  *
  * @example
  * ```ts ignore
- * import { seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * import { seededIds, VirtualClock } from "@loom/streaming";
+ * import { Wire } from "@loom/streaming/engine";
  * const wire = new Wire(plan, new VirtualClock(), seededIds(1));
  * const decoded = wire.decode(record);
  * ```
@@ -341,7 +343,7 @@ function set(headers: Record<string, Uint8Array>, name: string, value: string | 
  *
  * @example
  * ```ts
- * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming/engine";
  * const fields: SourceEnvelopeFields = { producedAtMs: 1_000, traceId: "0af7651916cd43dd8448eb211c80319c" };
  * const bytes = encodeSourceValue({ order_id: "o-1" }, null, fields);
  * ```
@@ -369,7 +371,8 @@ export interface SourceEnvelopeFields {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { encodeSourceValue, messageType } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { encodeSourceValue } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const bytes = encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 1000 });
  * ```
@@ -399,7 +402,7 @@ export function encodeSourceValue(
  *
  * @example
  * ```ts ignore
- * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming";
+ * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming/engine";
  * const out: OutputMessage = decodeOutputRecord(record);
  * console.log(out.meta.messageType, out.payload);
  * ```

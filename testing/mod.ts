@@ -20,11 +20,11 @@ export {
 } from "./_simulator.ts";
 export * from "./_fixture.ts";
 export * from "./_broker.ts";
+export type { Clock } from "../streaming/mod.ts";
 export type {
-  Clock,
   OutgoingRecord,
   ProducerPort,
   SourceRecord,
   TopicPartitionOffset,
-} from "../streaming/mod.ts";
+} from "../streaming/engine.ts";
 export { VirtualClock } from "../streaming/mod.ts";
