@@ -24,8 +24,18 @@ import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings
  * A resolved Kafka output.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.topicSinks) console.log(path, sink.logical, "->", sink.topic);
  * ```
@@ -51,8 +61,18 @@ export interface CompiledTopicSink {
  * A resolved storage sink.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.storageSinks) console.log(path, sink.name, sink.section);
  * ```
@@ -72,8 +92,18 @@ export interface CompiledStorageSink {
  * Multi-type dispatch table (built from `FromMultiTypeTopic.payloads`).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const dispatch = compileFlow(flow, config).source.dispatch;
  * dispatch?.plain.has("order.created");
  * ```
@@ -91,8 +121,18 @@ export interface DispatchTable {
  * A resolved source.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const { logical, topics, settings } = compileFlow(flow, config).source;
  * console.log(logical, topics, settings.groupId);
  * ```
@@ -118,8 +158,18 @@ export interface CompiledSource {
  * A compiled process (ordered nodes plus its shapes).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const root = compileFlow(flow, config).process;
  * console.log(root.inputShape, root.outputShape, root.nodes.map((n) => n.op));
  * ```
@@ -139,8 +189,18 @@ export interface CompiledProcess {
  * A compiled node.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "step") console.log(node.path, node.name, node.stepKind);
  * }
@@ -212,8 +272,18 @@ export type CompiledNode =
  * The compiled route table of a Router or a Fork (branches in selection order: keyed, predicate, default).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "router" || node.op === "fork") console.log(node.keyed.length, node.predicates.length);
  * }
@@ -234,8 +304,18 @@ export interface CompiledRouteTable {
  * Resolved dependencies of a With/WithAsync.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "with") console.log(Object.keys(node.deps.factories), Object.keys(node.deps.plain));
  * }
@@ -254,8 +334,18 @@ export interface CompiledDeps {
  * The immutable result of `compileFlow`.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * const plan = compileFlow(flow, config);
  * console.log(plan.name, plan.source.topics, plan.output?.topic, [...plan.errorRoutes.keys()]);
  * ```

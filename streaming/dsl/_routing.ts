@@ -86,8 +86,11 @@ function toEntries(routes: KeyedRoutes | undefined | null): [unknown, Process][]
  *
  * @example
  * ```ts
- * import { Drain, Process, type RouteTableOptions, Router, msg } from "@loom/streaming";
- * const options: RouteTableOptions = { selector: msg.payload.field("lane"), routes: { a: new Process(new Drain()) } };
+ * import { Drain, Process, type Route, type RouteTableOptions, Router, msg } from "@loom/streaming";
+ * const options: RouteTableOptions<Route> = {
+ *   selector: msg.payload.field("lane"),
+ *   routes: { a: new Process(new Drain()) },
+ * };
  * new Router(options);
  * ```
  */

@@ -37,9 +37,20 @@ import { DiscardOp, TableOp, TopicOp } from "./_terminals.ts";
  * Engine options.
  *
  * @example
- * ```ts ignore
- * import { seededIds, VirtualClock } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
  * import { type EngineOptions, OffsetTracker, Wire } from "@loom/streaming/engine";
+ * const plan = compileFlow(flow, config);
  * const clock = new VirtualClock(), ids = seededIds(1);
  * const options: EngineOptions = { clock, ids, wire: new Wire(plan, clock, ids), tracker: new OffsetTracker() };
  * ```
@@ -75,9 +86,21 @@ function snapshotMeta(meta: MessageMeta): ErrorMessageMeta {
  * The plan interpreter. One instance per worker; safe to call concurrently for different partitions.
  *
  * @example
- * ```ts ignore
- * import { seededIds, VirtualClock } from "@loom/streaming";
- * import { Engine, OffsetTracker, Wire } from "@loom/streaming/engine";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ * };
+ * import { Engine, OffsetTracker, type RecordBatch, Wire } from "@loom/streaming/engine";
+ * const plan = compileFlow(flow, config);
+ * const batch: RecordBatch = { topic: "orders.raw", partition: 0, records: [] };
  * const clock = new VirtualClock(), ids = seededIds(1);
  * const engine = new Engine(plan, { clock, ids, wire: new Wire(plan, clock, ids), tracker: new OffsetTracker() });
  * await engine.open();
