@@ -25,7 +25,7 @@ import type {
   TopicPartitionOffset,
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
-import { Wire } from "./_wire.ts";
+import { HEADERS, Wire } from "./_wire.ts";
 import type { ErrorKind } from "./_message.ts";
 
 /**
@@ -150,8 +150,6 @@ export interface DriverOptions {
   /** Called for every unrouted error (policy `log`), after it is logged. */
   readonly onUnrouted?: (error: UnroutedError) => void;
 }
-
-const HEADER_DLQ_ERROR = "x-dlq-error";
 
 /**
  * Zeroed counters.
@@ -370,7 +368,7 @@ export class FlowDriver {
         const r = tb.records[i];
         // The key is kept (the original dropped it for plain messages).
         const reason = utf8.encode(reasonOf(failed.get(i)));
-        return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
+        return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
       const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
       if (dlqErr !== null) {

@@ -20,8 +20,10 @@ import {
   DECODE_ERROR_MESSAGE_TYPE,
   type DecodeError,
   DEFAULT_MESSAGE_TYPE,
+  ERROR_MESSAGE_TYPE_PREFIX,
   type ErrorEnvelope,
   errorMessageType,
+  isErrorEnvelopeType,
   type Message,
   type MessageMeta,
 } from "./_message.ts";
@@ -167,11 +169,7 @@ export class Wire {
       if (plain) {
         type = plain;
         codec = payloadCodec(plain);
-      } else if (
-        probe.messageType === "loom.streaming.error.task" ||
-        probe.messageType === "loom.streaming.error.routing" ||
-        probe.messageType === "loom.streaming.error.business"
-      ) {
+      } else if (isErrorEnvelopeType(probe.messageType)) {
         const inner = probeErrorPayloadType(r.value);
         if (inner === null) {
           return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
@@ -431,7 +429,7 @@ export function decodeOutputRecord(r: SourceRecord): OutputMessage {
   const probe = probeMessageType(r.value);
   let codec: PayloadCodec<unknown> = dynamicCodec;
   if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) codec = decodeErrorCodec as PayloadCodec<unknown>;
-  else if (probe && probe.messageType.startsWith("loom.streaming.error.")) codec = errorCodec(null);
+  else if (probe && probe.messageType.startsWith(ERROR_MESSAGE_TYPE_PREFIX)) codec = errorCodec(null);
   const d = decodeEnvelope(r.value, codec, 0);
   const h = d.header;
   return { payload: d.payload, meta: metaOf(r, h, h.traceId), record: r };
