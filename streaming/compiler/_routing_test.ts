@@ -1,6 +1,5 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type * as v from "valibot";
 import { CompilationError, compileFlow } from "./mod.ts";
 import {
   BatchStep,

@@ -25,7 +25,7 @@ import { topicSink } from "./_terminals.ts";
 type Any = any;
 
 /** Resolves the dependencies of a With/WithAsync. */
-export function compileDeps(c: Compiler, node: With, path: string): CompiledDeps {
+function compileDeps(c: Compiler, node: With, path: string): CompiledDeps {
   const cl = node.classified;
   const factories: Record<string, { create(): unknown }> = { ...cl.contextFactories };
   const contexts: Record<string, unknown> = { ...cl.syncContexts, ...cl.asyncContexts };

@@ -33,7 +33,7 @@ export function topicSink(c: Compiler, node: IntoTopic, path: string): CompiledT
 }
 
 /** Resolves a storage sink and registers it under `path`, or returns null (error recorded). */
-export function storageSink(c: Compiler, node: ProcessNode, path: string): CompiledStorageSink | null {
+function storageSink(c: Compiler, node: ProcessNode, path: string): CompiledStorageSink | null {
   const sink = node as unknown as { name: string; createWriter?: unknown };
   if (!sink.name) {
     c.error(

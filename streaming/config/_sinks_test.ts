@@ -1,6 +1,5 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type * as v from "valibot";
 import { ConfigContext, ConfigError, DEFAULT_BUFFER_SETTINGS, parseConfig, readSinkSection } from "./mod.ts";
 
 function configError(fn: () => unknown): ConfigError {

@@ -1,7 +1,6 @@
 // Node contracts (reference §7.4 and §7.7): construction, validation and stored fields of every node.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type * as v from "valibot";
 import { CollectBatch } from "./mod.ts";
 
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {

@@ -27,7 +27,7 @@ import { CollectOp, ForEachOp } from "./_batching.ts";
 import { Emission, type Item, type UnroutedError } from "./_emission.ts";
 import { reasonOf, UnroutedErrorFailure } from "./_errors.ts";
 import { ExpandRoutesOp, ExplodeOp } from "./_expansion.ts";
-import { all, type Chunk, isMessageLike, type Op } from "./_op.ts";
+import { all, type Chunk, type Op } from "./_op.ts";
 import { BroadcastOp, ForkOp, RouterOp } from "./_routing.ts";
 import { WithOp } from "./_scoped.ts";
 import { BatchExpandStepOp, BatchStepOp, ExpandStepOp, RecordStepOp } from "./_steps.ts";
@@ -453,6 +453,12 @@ export class Engine {
   before(name: string, path: string): void {
     this.#o.beforeStep?.(name, path);
   }
+}
+
+function isMessageLike(v: unknown): v is Message {
+  return typeof v === "object" && v !== null && "payload" in v && "meta" in v &&
+    typeof (v as Message).meta === "object" && (v as Message).meta !== null &&
+    typeof (v as Message).meta.messageId === "string";
 }
 
 function shapeOf(s: string): "record" | "batch" {
