@@ -1,5 +1,6 @@
 /**
- * The streaming core: the typed flow DSL, the compiler, configuration, and the engine.
+ * The streaming core as flow authors use it: the typed flow DSL, the compiler, configuration, messages,
+ * expressions and clocks. Engine internals for transport authors are in `@loom/streaming/engine`.
  * Web-standard only: runs on Deno, Bun, Node and edge runtimes.
  *
  * @example
