@@ -6,7 +6,7 @@
  */
 import type { ErrorKind } from "./_message.ts";
 import type { MessageType } from "./_type.ts";
-import type { PredicateLike, SelectorLike } from "./_expr.ts";
+import type { PredicateLike, SelectorLike } from "./expr/mod.ts";
 import type {
   CollectBatch,
   IntoSink,

@@ -20,7 +20,7 @@
  */
 export * from "./_message.ts";
 export * from "./_type.ts";
-export * from "./_expr.ts";
+export * from "./expr/mod.ts";
 export * from "./dsl/mod.ts";
 export type * from "./_plan.ts";
 export * from "./_settings.ts";

@@ -11,7 +11,7 @@ import {
   Router,
   StreamFlow,
 } from "../dsl/mod.ts";
-import { msg } from "../_expr.ts";
+import { msg } from "../expr/mod.ts";
 import { kafkaConfig, type Order, OrderPlaced } from "../_test_support.ts";
 import type { Message } from "../_message.ts";
 

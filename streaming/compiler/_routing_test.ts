@@ -20,7 +20,7 @@ import {
   Router,
   StreamFlow,
 } from "../dsl/mod.ts";
-import { msg, payload } from "../_expr.ts";
+import { msg, payload } from "../expr/mod.ts";
 import { kafkaConfig, type Order, OrderPlaced } from "../_test_support.ts";
 import type { Message } from "../_message.ts";
 

@@ -15,7 +15,7 @@ import {
   StreamFlow,
   With,
 } from "../dsl/mod.ts";
-import { msg, payload } from "../_expr.ts";
+import { msg, payload } from "../expr/mod.ts";
 import { kafkaConfig, type Order, OrderPlaced } from "../_test_support.ts";
 import type { Message } from "../_message.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PredicateLike, SelectorLike } from "../_expr.ts";
+import type { PredicateLike, SelectorLike } from "../expr/mod.ts";
 import type { Process } from "./_flow.ts";
 import type { IntoTopic } from "./_terminals.ts";
 

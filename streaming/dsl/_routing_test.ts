@@ -19,7 +19,7 @@ import {
 } from "./mod.ts";
 import type { Message } from "../_message.ts";
 import { messageType } from "../_type.ts";
-import { msg, payload } from "../_expr.ts";
+import { msg, payload } from "../expr/mod.ts";
 import type { Order } from "../_test_support.ts";
 
 const id = (name = "Id") => RecordStep.of((m: Message<Order>) => m.payload, { name });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { compilePredicate, compileSelector } from "../_expr.ts";
+import { compilePredicate, compileSelector } from "../expr/mod.ts";
 import type { Message } from "../_message.ts";
 import type { CompiledNode, CompiledProcess, CompiledRouteTable } from "../_plan.ts";
 import { isMessageType } from "../_type.ts";
