@@ -26,7 +26,9 @@ import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -34,7 +36,10 @@ import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.topicSinks) console.log(path, sink.logical, "->", sink.topic);
@@ -63,7 +68,9 @@ export interface CompiledTopicSink {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -71,7 +78,10 @@ export interface CompiledTopicSink {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.storageSinks) console.log(path, sink.name, sink.section);
@@ -94,7 +104,9 @@ export interface CompiledStorageSink {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -102,7 +114,10 @@ export interface CompiledStorageSink {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const dispatch = compileFlow(flow, config).source.dispatch;
  * dispatch?.plain.has("order.created");
@@ -123,7 +138,9 @@ export interface DispatchTable {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -131,7 +148,10 @@ export interface DispatchTable {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const { logical, topics, settings } = compileFlow(flow, config).source;
  * console.log(logical, topics, settings.groupId);
@@ -160,7 +180,9 @@ export interface CompiledSource {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -168,7 +190,10 @@ export interface CompiledSource {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const root = compileFlow(flow, config).process;
  * console.log(root.inputShape, root.outputShape, root.nodes.map((n) => n.op));
@@ -191,7 +216,9 @@ export interface CompiledProcess {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -199,7 +226,10 @@ export interface CompiledProcess {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "step") console.log(node.path, node.name, node.stepKind);
@@ -274,7 +304,9 @@ export type CompiledNode =
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -282,7 +314,10 @@ export type CompiledNode =
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "router" || node.op === "fork") console.log(node.keyed.length, node.predicates.length);
@@ -306,7 +341,9 @@ export interface CompiledRouteTable {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -314,7 +351,10 @@ export interface CompiledRouteTable {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "with") console.log(Object.keys(node.deps.factories), Object.keys(node.deps.plain));
@@ -336,7 +376,9 @@ export interface CompiledDeps {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -344,7 +386,10 @@ export interface CompiledDeps {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
  * const plan = compileFlow(flow, config);
  * console.log(plan.name, plan.source.topics, plan.output?.topic, [...plan.errorRoutes.keys()]);

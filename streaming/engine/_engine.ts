@@ -39,7 +39,10 @@ import { DiscardOp, TableOp, TopicOp } from "./_terminals.ts";
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock,
+ * } from "@loom/streaming";
+ * import { type EngineOptions, OffsetTracker, Wire } from "@loom/streaming/engine";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -47,9 +50,11 @@ import { DiscardOp, TableOp, TopicOp } from "./_terminals.ts";
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
- * import { type EngineOptions, OffsetTracker, Wire } from "@loom/streaming/engine";
  * const plan = compileFlow(flow, config);
  * const clock = new VirtualClock(), ids = seededIds(1);
  * const options: EngineOptions = { clock, ids, wire: new Wire(plan, clock, ids), tracker: new OffsetTracker() };
@@ -88,7 +93,10 @@ function snapshotMeta(meta: MessageMeta): ErrorMessageMeta {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock } from "@loom/streaming";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock,
+ * } from "@loom/streaming";
+ * import { Engine, OffsetTracker, type RecordBatch, Wire } from "@loom/streaming/engine";
  * const flow = new StreamFlow({
  *   name: "orders",
  *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
@@ -96,9 +104,11 @@ function snapshotMeta(meta: MessageMeta): ErrorMessageMeta {
  *   output: new IntoTopic("orders.out"),
  * });
  * const config = {
- *   kafka: { consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" }, producer: { brokers: ["127.0.0.1:9092"] } },
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
  * };
- * import { Engine, OffsetTracker, type RecordBatch, Wire } from "@loom/streaming/engine";
  * const plan = compileFlow(flow, config);
  * const batch: RecordBatch = { topic: "orders.raw", partition: 0, records: [] };
  * const clock = new VirtualClock(), ids = seededIds(1);
