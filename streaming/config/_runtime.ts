@@ -6,10 +6,7 @@
 import * as v from "valibot";
 import type { RuntimeSettings } from "../_settings.ts";
 import { type ConfigContext, resolvePath, validateAt } from "./_context.ts";
-import { intAtLeast, nonEmptyString } from "./_schemas.ts";
-
-/** Keys of the Python runtime section that are accepted and ignored. */
-export const IGNORED_RUNTIME_KEYS: ReadonlySet<string> = new Set(["recovery", "async_backend", "use_uvloop"]);
+import { IGNORED_RUNTIME_KEYS, intAtLeast, nonEmptyString } from "./_schemas.ts";
 
 /**
  * `streaming.runtime` defaults (used when the section is absent).

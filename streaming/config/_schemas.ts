@@ -1,5 +1,6 @@
 /**
- * Valibot schema helpers shared by the section readers.
+ * Valibot schema helpers shared by the section readers, and the Python-only `streaming.runtime` keys
+ * that are accepted silently (the validator leaves them out of its hints).
  *
  * @module
  */
@@ -21,3 +22,6 @@ export const positiveNumber = v.pipe(
 export const nonEmptyString = (what: string) => v.pipe(v.string(), v.nonEmpty(`${what} cannot be empty`));
 
 export const optionalString = v.nullish(v.string());
+
+/** Keys of the Python runtime section that are accepted and ignored. */
+export const IGNORED_RUNTIME_KEYS: ReadonlySet<string> = new Set(["recovery", "async_backend", "use_uvloop"]);

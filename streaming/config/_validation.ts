@@ -14,7 +14,7 @@ import {
   type Segment,
   type Segments,
 } from "./_errors.ts";
-import { IGNORED_RUNTIME_KEYS } from "./_runtime.ts";
+import { IGNORED_RUNTIME_KEYS } from "./_schemas.ts";
 import { isPlainObject, setOwn } from "./_tree.ts";
 
 /** The parts of a valibot schema object the lax walker reads. */
