@@ -57,6 +57,7 @@ export class Compiler {
 
   constructor(readonly ctx: ConfigContext) {}
 
+  /** Records a problem at `path`. */
   error(path: string, message: string): void {
     this.issues.push({ path, message });
   }
@@ -122,7 +123,7 @@ export class Compiler {
     return ok;
   }
 
-  /** Records that `label` cannot sit in a Router branch; true when it does (the node is then skipped). */
+  /** In a Router branch (`mode` "router"), records `message` and returns true: the node is skipped. */
   notInRouter(mode: Mode, path: string, message: string): boolean {
     if (mode !== "router") return false;
     this.error(path, message);
