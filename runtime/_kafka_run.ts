@@ -4,9 +4,9 @@
  * @module
  */
 import process from "node:process";
-import { compileFlow } from "../streaming/_compiler.ts";
-import type { ConfigContext } from "../streaming/_config.ts";
-import type { StreamFlow } from "../streaming/_nodes.ts";
+import { compileFlow } from "../streaming/compiler/mod.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 import { jsonLogger } from "./_logger.ts";
 

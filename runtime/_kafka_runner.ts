@@ -18,7 +18,7 @@ import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/
 import { FlowLoop, type LoopState } from "../streaming/_loop.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { ProducerSettings } from "../streaming/_settings.ts";
-import type { SinkWriter } from "../streaming/_nodes.ts";
+import type { SinkWriter } from "../streaming/dsl/mod.ts";
 import type { TopicPartitionOffset } from "../streaming/_transport.ts";
 import {
   type KafkaClientOptions,

@@ -8,8 +8,6 @@ import {
   BatchStep,
   CollectBatch,
   compileFlow,
-  decodeOutputRecord,
-  encodeSourceValue,
   ForEach,
   FromTopic,
   IntoTopic,
@@ -18,12 +16,16 @@ import {
   Process,
   RecordStep,
   Router,
-  type SourceRecord,
   StreamFlow,
-  type TopicPartition,
-  type TopicPartitionOffset,
   WithAsync,
 } from "../mod.ts";
+import {
+  decodeOutputRecord,
+  encodeSourceValue,
+  type SourceRecord,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../streaming/engine.ts";
 import type {
   ConsumerHandler,
   ConsumerRunOptions,

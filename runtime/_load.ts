@@ -7,8 +7,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { type ConfigContext, ConfigError, parseConfig } from "../streaming/_config.ts";
-import { StreamFlow } from "../streaming/_nodes.ts";
+import { type ConfigContext, ConfigError, parseConfig } from "../streaming/config/mod.ts";
+import { StreamFlow } from "../streaming/dsl/mod.ts";
 
 /**
  * Reads and validates a YAML configuration file, with `${VAR}` interpolation from the process

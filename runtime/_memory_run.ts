@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { ConfigContext } from "../streaming/_config.ts";
-import type { StreamFlow } from "../streaming/_nodes.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { FlowSimulator } from "../testing/_simulator.ts";
 
 /**

@@ -4,8 +4,8 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import type { ConfigContext } from "../streaming/_config.ts";
-import { consumerFor, readKafkaSettings } from "../streaming/_config.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import { consumerFor, readKafkaSettings } from "../streaming/config/mod.ts";
 import { decodeOutputRecord } from "../streaming/_wire.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";

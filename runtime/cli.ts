@@ -9,8 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { CompilationError } from "../streaming/_compiler.ts";
-import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/_config.ts";
+import { CompilationError } from "../streaming/compiler/mod.ts";
+import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/config/mod.ts";
 import { loadConfigFile, loadFlowModule } from "./_load.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
 

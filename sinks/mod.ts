@@ -12,9 +12,9 @@
  *
  * @module
  */
-import type { SinkWriter } from "../streaming/_nodes.ts";
-export type { IntoSink, SinkContext, SinkWriter } from "../streaming/_nodes.ts";
-export { Backend, IntoTable } from "../streaming/_nodes.ts";
+import type { SinkWriter } from "../streaming/dsl/mod.ts";
+export type { IntoSink, SinkContext, SinkWriter } from "../streaming/dsl/mod.ts";
+export { Backend, IntoTable } from "../streaming/dsl/mod.ts";
 
 /**
  * Writers of storage sinks by sink name (`IntoTable({ name })`), handed to the runtime.

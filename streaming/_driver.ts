@@ -13,9 +13,9 @@ import {
   type TableBatch,
   type TopicBatch,
   type UnroutedError,
-} from "./_engine.ts";
+} from "./engine/mod.ts";
 import type { CompiledPlan } from "./_plan.ts";
-import type { SinkWriter } from "./_nodes.ts";
+import type { SinkWriter } from "./dsl/mod.ts";
 import { OffsetTracker } from "./_tracker.ts";
 import type {
   OutgoingRecord,
@@ -25,7 +25,7 @@ import type {
   TopicPartitionOffset,
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
-import { Wire } from "./_wire.ts";
+import { HEADERS, Wire } from "./_wire.ts";
 import type { ErrorKind } from "./_message.ts";
 
 /**
@@ -33,7 +33,7 @@ import type { ErrorKind } from "./_message.ts";
  *
  * @example
  * ```ts
- * import type { Logger } from "@loom/streaming";
+ * import type { Logger } from "@loom/streaming/engine";
  * const logger: Logger = {
  *   info: (event, fields) => console.log(event, fields),
  *   warn: (event, fields) => console.warn(event, fields),
@@ -55,7 +55,7 @@ export interface Logger {
  *
  * @example
  * ```ts
- * import { silentLogger } from "@loom/streaming";
+ * import { silentLogger } from "@loom/streaming/engine";
  * silentLogger.info("ignored");
  * ```
  */
@@ -66,7 +66,7 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
  *
  * @example
  * ```ts
- * import { DeliveryFailure } from "@loom/streaming";
+ * import { DeliveryFailure } from "@loom/streaming/engine";
  * const e = new DeliveryFailure("orders.out", new Error("broker unavailable"));
  * e.message; // "delivery to orders.out failed: broker unavailable"
  * ```
@@ -89,7 +89,7 @@ export class DeliveryFailure extends Error {
  *
  * @example
  * ```ts
- * import { type DriverStats, emptyStats } from "@loom/streaming";
+ * import { type DriverStats, emptyStats } from "@loom/streaming/engine";
  * const stats: DriverStats = emptyStats();
  * stats.consumed += 10;
  * ```
@@ -120,7 +120,8 @@ export interface DriverStats {
  *
  * @example
  * ```ts ignore
- * import { type DriverOptions, FlowDriver, randomIds, systemClock } from "@loom/streaming";
+ * import { randomIds, systemClock } from "@loom/streaming";
+ * import { type DriverOptions, FlowDriver } from "@loom/streaming/engine";
  * const options: DriverOptions = { producer, clock: systemClock, ids: randomIds, deliveryRetries: 5 };
  * const driver = new FlowDriver(plan, options);
  * ```
@@ -150,14 +151,12 @@ export interface DriverOptions {
   readonly onUnrouted?: (error: UnroutedError) => void;
 }
 
-const HEADER_DLQ_ERROR = "x-dlq-error";
-
 /**
  * Zeroed counters.
  *
  * @example
  * ```ts
- * import { emptyStats } from "@loom/streaming";
+ * import { emptyStats } from "@loom/streaming/engine";
  * emptyStats().consumed; // 0
  * ```
  */
@@ -369,7 +368,7 @@ export class FlowDriver {
         const r = tb.records[i];
         // The key is kept (the original dropped it for plain messages).
         const reason = utf8.encode(reasonOf(failed.get(i)));
-        return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
+        return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
       const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
       if (dlqErr !== null) {

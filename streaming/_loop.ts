@@ -40,7 +40,7 @@ import type {
  *
  * @example
  * ```ts
- * import type { LoopProducer } from "@loom/streaming";
+ * import type { LoopProducer } from "@loom/streaming/engine";
  * const producer: LoopProducer = { send: () => Promise.resolve() }; // no connection to manage
  * ```
  */
@@ -56,7 +56,7 @@ export interface LoopProducer extends ProducerPort {
  *
  * @example
  * ```ts
- * import type { FlowLoopOptions } from "@loom/streaming";
+ * import type { FlowLoopOptions } from "@loom/streaming/engine";
  * const tickEvery: FlowLoopOptions["tickMs"] = 50;
  * ```
  */
@@ -92,7 +92,7 @@ export interface FlowLoopOptions {
  *
  * @example
  * ```ts
- * import type { LoopState } from "@loom/streaming";
+ * import type { LoopState } from "@loom/streaming/engine";
  * const state: LoopState = "new";
  * ```
  */
@@ -105,9 +105,9 @@ export type LoopState = "new" | "starting" | "running" | "stopping" | "stopped" 
  * ```ts
  * import * as v from "valibot";
  * import {
- *   compileFlow, FlowDriver, FlowLoop, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds,
- *   StreamFlow, VirtualClock,
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, seededIds, StreamFlow, VirtualClock,
  * } from "@loom/streaming";
+ * import { FlowDriver, FlowLoop } from "@loom/streaming/engine";
  * import { InMemoryBroker, MemoryConsumer } from "@loom/streaming/testing";
  *
  * const Order = messageType("order.created", v.object({ id: v.string() }));

@@ -255,7 +255,37 @@ export const DEFAULT_MESSAGE_TYPE = "loom.streaming.message";
  * ```
  */
 export function errorMessageType(kind: ErrorKind): string {
-  return `loom.streaming.error.${kind}`;
+  return `${ERROR_MESSAGE_TYPE_PREFIX}${kind}`;
+}
+
+/**
+ * Prefix of the wire `message_type` of every error message: error envelopes and decode errors.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_MESSAGE_TYPE_PREFIX } from "@loom/streaming";
+ * "loom.streaming.error.task".startsWith(ERROR_MESSAGE_TYPE_PREFIX); // true
+ * ```
+ */
+export const ERROR_MESSAGE_TYPE_PREFIX = "loom.streaming.error.";
+
+const ENVELOPE_MESSAGE_TYPES: ReadonlySet<string> = new Set(
+  (["task", "routing", "business"] as const).map(errorMessageType),
+);
+
+/**
+ * True when `messageType` is the wire type of an error envelope (`task`, `routing` or `business`
+ * kind); decode errors (`wire` kind) have their own shape and are not envelopes.
+ *
+ * @example
+ * ```ts
+ * import { isErrorEnvelopeType } from "@loom/streaming";
+ * isErrorEnvelopeType("loom.streaming.error.task"); // true
+ * isErrorEnvelopeType("loom.streaming.error.wire"); // false
+ * ```
+ */
+export function isErrorEnvelopeType(messageType: string): boolean {
+  return ENVELOPE_MESSAGE_TYPES.has(messageType);
 }
 
 /**

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import type { SourceRecord } from "@loom/streaming";
+ * import type { SourceRecord } from "@loom/streaming/engine";
  * const record: SourceRecord = {
  *   topic: "orders",
  *   partition: 0,
@@ -43,7 +43,7 @@ export interface SourceRecord {
  *
  * @example
  * ```ts
- * import type { RecordBatch } from "@loom/streaming";
+ * import type { RecordBatch } from "@loom/streaming/engine";
  * const batch: RecordBatch = { topic: "orders", partition: 0, records: [] };
  * ```
  */
@@ -61,7 +61,7 @@ export interface RecordBatch {
  *
  * @example
  * ```ts
- * import type { OutgoingRecord } from "@loom/streaming";
+ * import type { OutgoingRecord } from "@loom/streaming/engine";
  * const record: OutgoingRecord = { key: null, value: new Uint8Array([0x80]), headers: {}, timestampMs: null };
  * ```
  */
@@ -83,7 +83,7 @@ export interface OutgoingRecord {
  *
  * @example
  * ```ts
- * import type { TopicPartition } from "@loom/streaming";
+ * import type { TopicPartition } from "@loom/streaming/engine";
  * const tp: TopicPartition = { topic: "orders", partition: 3 };
  * ```
  */
@@ -99,7 +99,7 @@ export interface TopicPartition {
  *
  * @example
  * ```ts
- * import type { TopicPartitionOffset } from "@loom/streaming";
+ * import type { TopicPartitionOffset } from "@loom/streaming/engine";
  * const commit: TopicPartitionOffset = { topic: "orders", partition: 3, offset: 128 };
  * ```
  */
@@ -113,7 +113,7 @@ export interface TopicPartitionOffset extends TopicPartition {
  *
  * @example
  * ```ts
- * import type { OutgoingRecord, ProducerPort } from "@loom/streaming";
+ * import type { OutgoingRecord, ProducerPort } from "@loom/streaming/engine";
  * const sent: [string, readonly OutgoingRecord[]][] = [];
  * const producer: ProducerPort = {
  *   send: (topic, records) => {
@@ -266,7 +266,7 @@ export interface ConsumerPort {
  *
  * @example
  * ```ts
- * import { isRecordSpecificFailure } from "@loom/streaming";
+ * import { isRecordSpecificFailure } from "@loom/streaming/engine";
  * isRecordSpecificFailure(Object.assign(new Error("too large"), { recordSpecific: true })); // true
  * ```
  */

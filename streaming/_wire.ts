@@ -21,8 +21,10 @@ import {
   type DecodeError,
   DEFAULT_MESSAGE_TYPE,
   ERROR_KINDS,
+  ERROR_MESSAGE_TYPE_PREFIX,
   type ErrorEnvelope,
   errorMessageType,
+  isErrorEnvelopeType,
   type Message,
   type MessageMeta,
 } from "./_message.ts";
@@ -35,7 +37,7 @@ import { isMessageType, type MessageType } from "./_type.ts";
  *
  * @example
  * ```ts
- * import { HEADERS } from "@loom/streaming";
+ * import { HEADERS } from "@loom/streaming/engine";
  * HEADERS.traceId; // "x-trace-id"
  * ```
  */
@@ -60,7 +62,8 @@ const codecCache = new WeakMap<object, PayloadCodec<unknown>>();
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { messageType, payloadCodec } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { payloadCodec } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const codec = payloadCodec(Order); // the same codec object on every call
  * ```
@@ -106,7 +109,7 @@ function messageIdOf(r: SourceRecord): string {
  *
  * @example
  * ```ts ignore
- * import { Wire } from "@loom/streaming";
+ * import { Wire } from "@loom/streaming/engine";
  * const result = new Wire(plan, clock, ids).decode(record);
  * if (result.ok) console.log(result.message.payload);
  * else console.error(result.error);
@@ -121,7 +124,8 @@ export type DecodeResult =
  *
  * @example
  * ```ts ignore
- * import { seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * import { seededIds, VirtualClock } from "@loom/streaming";
+ * import { Wire } from "@loom/streaming/engine";
  * const wire = new Wire(plan, new VirtualClock(), seededIds(1));
  * const decoded = wire.decode(record);
  * ```
@@ -166,11 +170,7 @@ export class Wire {
       if (plain) {
         type = plain;
         codec = payloadCodec(plain);
-      } else if (
-        probe.messageType === "loom.streaming.error.task" ||
-        probe.messageType === "loom.streaming.error.routing" ||
-        probe.messageType === "loom.streaming.error.business"
-      ) {
+      } else if (isErrorEnvelopeType(probe.messageType)) {
         const inner = probeErrorPayloadType(r.value);
         if (inner === null) {
           return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
@@ -410,7 +410,6 @@ function forwardedErrorHeaders(input: Readonly<Record<string, Uint8Array>>): Rec
   return out;
 }
 
-const ERROR_MESSAGE_TYPE_PREFIX = "loom.streaming.error.";
 const KINDS: ReadonlySet<unknown> = new Set(ERROR_KINDS);
 
 /** True for an object shaped like an {@link ErrorEnvelope} (its JavaScript form). */
@@ -475,7 +474,7 @@ function set(headers: Record<string, Uint8Array>, name: string, value: string | 
  *
  * @example
  * ```ts
- * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming/engine";
  * const fields: SourceEnvelopeFields = { producedAtMs: 1_000, traceId: "0af7651916cd43dd8448eb211c80319c" };
  * const bytes = encodeSourceValue({ order_id: "o-1" }, null, fields);
  * ```
@@ -503,7 +502,8 @@ export interface SourceEnvelopeFields {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { encodeSourceValue, messageType } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { encodeSourceValue } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const bytes = encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 1000 });
  * ```
@@ -533,7 +533,7 @@ export function encodeSourceValue(
  *
  * @example
  * ```ts ignore
- * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming";
+ * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming/engine";
  * const out: OutputMessage = decodeOutputRecord(record);
  * console.log(out.meta.messageType, out.payload);
  * ```
@@ -595,7 +595,7 @@ export function decodeOutputRecord(r: SourceRecord): OutputMessage {
  *
  * @example
  * ```ts
- * import { inspectOutputRecord } from "@loom/streaming";
+ * import { inspectOutputRecord } from "@loom/streaming/engine";
  * const out = inspectOutputRecord({
  *   topic: "t", partition: 0, offset: 0, key: null, value: new Uint8Array([0xc1]), headers: {}, timestampMs: 0,
  * });

@@ -4,8 +4,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import {
-  encodeSourceValue,
   ERROR_RECORD_LIMITS,
   type ErrorEnvelope,
   ErrorRoute,

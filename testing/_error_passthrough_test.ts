@@ -23,7 +23,7 @@ import { dynamicCodec } from "../kafka/_schema_codec.ts";
 import { decodeEnvelope } from "../kafka/_envelope.ts";
 import { FlowSimulator } from "./mod.ts";
 import { runInMemory } from "../runtime/_memory_run.ts";
-import { ConfigContext } from "../streaming/_config.ts";
+import { ConfigContext } from "../streaming/config/mod.ts";
 
 const A = messageType("a.A", v.object({ id: v.string(), n: v.pipe(v.number(), v.integer()) }));
 type AT = v.InferOutput<typeof A.schema>;

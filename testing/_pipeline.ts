@@ -10,10 +10,10 @@
  *
  * @module
  */
-import type { ConfigContext } from "../streaming/_config.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
 import { VirtualClock } from "../streaming/_clock.ts";
 import type { Logger } from "../streaming/_driver.ts";
-import { StreamFlow } from "../streaming/_nodes.ts";
+import { StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import type { OutputMessage } from "../streaming/_wire.ts";

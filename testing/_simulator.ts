@@ -7,13 +7,13 @@
  */
 import { VirtualClock } from "../streaming/_clock.ts";
 import { seededIds } from "../streaming/_clock.ts";
-import { compileFlow } from "../streaming/_compiler.ts";
-import type { ConfigContext } from "../streaming/_config.ts";
+import { compileFlow } from "../streaming/compiler/mod.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
 import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
 import { FlowLoop } from "../streaming/_loop.ts";
-import type { UnroutedError } from "../streaming/_engine.ts";
+import type { UnroutedError } from "../streaming/engine/mod.ts";
 import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
-import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/_nodes.ts";
+import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { MessageType } from "../streaming/_type.ts";

@@ -21,13 +21,13 @@ export {
 export * from "./_fixture.ts";
 export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
 export * from "./_broker.ts";
+export type { Clock } from "../streaming/mod.ts";
 export type {
-  Clock,
   OutgoingRecord,
   ProducerPort,
   SourceRecord,
   TopicPartitionOffset,
-} from "../streaming/mod.ts";
+} from "../streaming/engine.ts";
 export { VirtualClock } from "../streaming/mod.ts";
 export {
   PipelineCycleError,

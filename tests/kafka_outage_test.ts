@@ -13,7 +13,6 @@ import { type Admin, Kafka, logLevel } from "kafkajs";
 import {
   compileFlow,
   ConfigContext,
-  encodeSourceValue,
   FromTopic,
   IntoTopic,
   type Message,
@@ -23,6 +22,7 @@ import {
   StreamFlow,
   WithAsync,
 } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { KafkaConsumerClient } from "../kafka/_client.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";

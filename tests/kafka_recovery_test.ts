@@ -19,17 +19,15 @@ import * as v from "valibot";
 import {
   compileFlow,
   ConfigContext,
-  decodeOutputRecord,
-  encodeSourceValue,
   FromTopic,
   IntoTopic,
-  type Logger,
   type Message,
   messageType,
   Process,
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
+import { decodeOutputRecord, encodeSourceValue, type Logger } from "../streaming/engine.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import {

@@ -7,13 +7,13 @@
 // Run: deno test -A tests/loop_parity_test.ts   |   bun test tests/loop_parity_test.ts
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { compileFlow } from "../mod.ts";
 import {
-  compileFlow,
   decodeOutputRecord,
   encodeSourceValue,
   type Logger,
   type TopicPartitionOffset,
-} from "../mod.ts";
+} from "../streaming/engine.ts";
 import { FlowSimulator } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { KafkaProducerClient } from "../kafka/mod.ts";

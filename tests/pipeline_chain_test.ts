@@ -3,7 +3,8 @@
 // Run: deno test -A tests/pipeline_chain_test.ts   |   bun test tests/pipeline_chain_test.ts
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { compileFlow, decodeOutputRecord, encodeSourceValue } from "../mod.ts";
+import { compileFlow } from "../mod.ts";
+import { decodeOutputRecord, encodeSourceValue } from "../streaming/engine.ts";
 import { PipelineSimulator } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { KafkaProducerClient } from "../kafka/mod.ts";

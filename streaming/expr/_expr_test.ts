@@ -17,8 +17,8 @@ import {
   payload,
   type Predicate,
   type Selector,
-} from "./_expr.ts";
-import { type Message, message } from "./_message.ts";
+} from "./mod.ts";
+import { type Message, message } from "../_message.ts";
 
 type Order = {
   order_id: string;
