@@ -119,9 +119,19 @@ export interface DriverStats {
  * Options of {@link FlowDriver}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
  * import { randomIds, systemClock } from "@loom/streaming";
  * import { type DriverOptions, FlowDriver } from "@loom/streaming/engine";
+ * const producer = { send: () => Promise.resolve() };
  * const options: DriverOptions = { producer, clock: systemClock, ids: randomIds, deliveryRetries: 5 };
  * const driver = new FlowDriver(plan, options);
  * ```
@@ -179,11 +189,26 @@ const utf8 = new TextEncoder();
  * Runs a compiled plan over fetched batches and delivers the results.
  *
  * @example
- * ```ts ignore
- * const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { randomIds, systemClock } from "@loom/streaming";
+ * import { encodeSourceValue, FlowDriver, type SourceRecord } from "@loom/streaming/engine";
+ * const driver = new FlowDriver(plan, { producer: { send: () => Promise.resolve() }, clock: systemClock, ids: randomIds });
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
  * await driver.start();
- * await driver.handle(batch);
- * const commits = driver.takeCommits();
+ * await driver.handle({ topic: "orders", partition: 0, records: [record] });
+ * driver.takeCommits(); // [{ topic: "orders", partition: 0, offset: 1 }]
  * ```
  */
 export class FlowDriver {

@@ -137,10 +137,17 @@ export interface ProducerPort {
  * A producer client with a connection (Kafka adapters); the run loop connects and disconnects it.
  *
  * @example
- * ```ts ignore
- * const producer: ProducerClientPort = new KafkaProducerClient(settings);
+ * ```ts
+ * import type { ProducerClientPort } from "@loom/streaming/engine";
+ * const sent: string[] = [];
+ * const producer: ProducerClientPort = {
+ *   connect: () => Promise.resolve(),
+ *   send: (topic) => Promise.resolve(void sent.push(topic)),
+ *   sendMany: (batches) => Promise.resolve(void sent.push(...batches.keys())),
+ *   disconnect: () => Promise.resolve(),
+ * };
  * await producer.connect();
- * await producer.send("orders", records);
+ * await producer.send("orders", []);
  * await producer.disconnect();
  * ```
  */
@@ -157,7 +164,8 @@ export interface ProducerClientPort extends ProducerPort {
  * Per-batch controls handed to {@link ConsumerHandler.onBatch}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { BatchControl, RecordBatch } from "@loom/streaming/engine";
  * const onBatch = async (batch: RecordBatch, ctl: BatchControl) => {
  *   for (const r of batch.records) {
  *     if (!ctl.isRunning() || ctl.isStale()) return;
@@ -187,7 +195,8 @@ export interface BatchControl {
  * Callbacks of a running consumer.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerHandler } from "@loom/streaming/engine";
  * const handler: ConsumerHandler = {
  *   onBatch: async (batch) => console.log(batch.topic, batch.partition, batch.records.length),
  *   onAssigned: (tps) => console.log("assigned", tps),
@@ -219,8 +228,9 @@ export interface ConsumerHandler {
  * Options of {@link ConsumerPort.run}.
  *
  * @example
- * ```ts ignore
- * await consumer.run(handler, { partitionsConsumedConcurrently: 3 });
+ * ```ts
+ * import type { ConsumerRunOptions } from "@loom/streaming/engine";
+ * const options: ConsumerRunOptions = { partitionsConsumedConcurrently: 3 };
  * ```
  */
 export interface ConsumerRunOptions {
@@ -233,11 +243,15 @@ export interface ConsumerRunOptions {
  * the Kafka adapters (`@loom/streaming/runtime`) implement it.
  *
  * @example
- * ```ts ignore
- * const consumer: ConsumerPort = new KafkaConsumerClient(settings);
+ * ```ts
+ * import type { ConsumerPort } from "@loom/streaming/engine";
+ * import { InMemoryBroker, MemoryConsumer } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders");
+ * const consumer: ConsumerPort = new MemoryConsumer(broker, "g");
  * await consumer.connect();
  * await consumer.subscribe(["orders"], true);
- * await consumer.run({ onBatch: async (batch) => {} });
+ * await consumer.run({ onBatch: async (batch) => console.log(batch.records.length) });
  * ```
  */
 export interface ConsumerPort {

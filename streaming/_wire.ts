@@ -86,11 +86,6 @@ function errorCodec(original: MessageType | null): PayloadCodec<unknown> {
   return c;
 }
 
-/** Synthetic payload type of error envelopes of a given original type (multi-type sources). */
-export interface ErrorEnvelopeType extends MessageType {
-  readonly original: MessageType | null;
-}
-
 function str(v: Uint8Array | undefined): string | null {
   return v === undefined ? null : utf8d.decode(v);
 }
@@ -108,9 +103,23 @@ function messageIdOf(r: SourceRecord): string {
  * Result of decoding one record.
  *
  * @example
- * ```ts ignore
- * import { Wire } from "@loom/streaming/engine";
- * const result = new Wire(plan, clock, ids).decode(record);
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { seededIds, VirtualClock } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceRecord, Wire } from "@loom/streaming/engine";
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
+ * const result = new Wire(plan, new VirtualClock(), seededIds(1)).decode(record);
  * if (result.ok) console.log(result.message.payload);
  * else console.error(result.error);
  * ```
@@ -123,11 +132,24 @@ export type DecodeResult =
  * Decodes and encodes records for one compiled plan.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
  * import { seededIds, VirtualClock } from "@loom/streaming";
- * import { Wire } from "@loom/streaming/engine";
+ * import { encodeSourceValue, type SourceRecord, Wire } from "@loom/streaming/engine";
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
  * const wire = new Wire(plan, new VirtualClock(), seededIds(1));
- * const decoded = wire.decode(record);
+ * const decoded = wire.decode(record); // { ok: true, message, type }
  * ```
  */
 export class Wire {
@@ -532,9 +554,12 @@ export function encodeSourceValue(
  * A decoded output record (as read back from a topic).
  *
  * @example
- * ```ts ignore
- * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming/engine";
- * const out: OutputMessage = decodeOutputRecord(record);
+ * ```ts
+ * import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "@loom/streaming/engine";
+ * const value = encodeSourceValue({ id: 1 }, null, { producedAtMs: 0 });
+ * const out: OutputMessage = decodeOutputRecord({
+ *   topic: "t", partition: 0, offset: 0, key: null, value, headers: {}, timestampMs: 0,
+ * });
  * console.log(out.meta.messageType, out.payload);
  * ```
  */
@@ -557,9 +582,11 @@ export interface OutputMessage<P = unknown> {
  * {@link ErrorEnvelope} / {@link DecodeError} objects; other payloads dynamically (snake_case keys as on the wire).
  *
  * @example
- * ```ts ignore
- * const out = decodeOutputRecord(record);
- * out.meta.messageType;
+ * ```ts
+ * import { decodeOutputRecord, encodeSourceValue } from "@loom/streaming/engine";
+ * const value = encodeSourceValue({ id: 1 }, null, { producedAtMs: 0 });
+ * const out = decodeOutputRecord({ topic: "t", partition: 0, offset: 0, key: null, value, headers: {}, timestampMs: 0 });
+ * out.meta.messageType; // "loom.streaming.message"
  * ```
  */
 export function decodeOutputRecord(r: SourceRecord): OutputMessage {

@@ -12,7 +12,13 @@ import type { ConfigContext } from "../streaming/config/mod.ts";
 import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
 import { FlowLoop } from "../streaming/_loop.ts";
 import type { UnroutedError } from "../streaming/engine/mod.ts";
-import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
+import {
+  type DecodeError,
+  type ErrorEnvelope,
+  type ErrorKind,
+  errorMessageType,
+  type MessageMeta,
+} from "../streaming/_message.ts";
 import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
@@ -579,7 +585,7 @@ export class FlowSimulator {
       (kind === "business" ? this.plan.errorRoutes.get("task") : undefined);
     if (!sink) return [];
     return this.output(sink.topic)
-      .filter((m) => m.meta.messageType === `loom.streaming.error.${kind}`)
+      .filter((m) => m.meta.messageType === errorMessageType(kind))
       .map((m) => m.payload as ErrorEnvelope | DecodeError);
   }
 
