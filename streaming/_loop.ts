@@ -341,10 +341,8 @@ export class FlowLoop {
   async #onRevoked(tps: readonly TopicPartition[]): Promise<void> {
     try {
       // Deliver what is buffered so it can be committed while the old generation is still valid.
-      if (!this.#failure) {
-        await this.driver.flush();
-        await this.#commit();
-      }
+      await this.driver.flush();
+      await this.#commit();
     } catch (e) {
       this.#log.error("revoke_flush_failed", { reason: e instanceof Error ? e.message : String(e) });
     }
