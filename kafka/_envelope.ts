@@ -16,8 +16,8 @@
  * @module
  */
 import * as v from "valibot";
-import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
-import { ERROR_KINDS } from "../streaming/_message.ts";
+import type { DecodeError, ErrorEnvelope } from "./_error_payloads.ts";
+import { ERROR_KINDS } from "./_error_payloads.ts";
 import {
   Reader,
   T_BIN,
@@ -771,7 +771,7 @@ const errorEnvelopeCache = new WeakMap<PayloadCodec<unknown>, PayloadCodec<unkno
  * the payload type is unknown). Wire shape: `{kind, reason, payload_type, original_message: {payload, meta:
  * {message_id, correlation_id, trace_id, parent_trace_id, causation_id, produced_at_ms, message_type,
  * message_version, topic, partition, offset, key: bin|nil, headers: {str: bin}}} | nil}`; JS side: the camelCase
- * interfaces of `streaming/_message.ts`. Cached per payload codec.
+ * interfaces of `kafka/_error_payloads.ts`. Cached per payload codec.
  *
  * @example
  * ```ts

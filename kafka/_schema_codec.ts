@@ -35,8 +35,8 @@ import {
   wireTypeOfByte,
   Writer,
 } from "./_msgpack.ts";
-import type { AnySchema, MessageType, SchemaOutput } from "../streaming/_type.ts";
-import { isMessageType } from "../streaming/_type.ts";
+import type { AnySchema, MessageType, SchemaOutput } from "./_type.ts";
+import { isMessageType } from "./_type.ts";
 
 export { WireDecodeError, WireEncodeError, WireError };
 

@@ -16,6 +16,9 @@
  *
  * @module
  */
+export * from "./_type.ts";
+export type * from "./_message_meta.ts";
+export * from "./_error_payloads.ts";
 export * from "./_msgpack.ts";
 export * from "./_schema_codec.ts";
 export * from "./_envelope.ts";
