@@ -20,6 +20,8 @@ import type {
   KafkaSecuritySettings,
   ProducerSettings,
 } from "../../streaming/_settings.ts";
+// From the package's core entry point (it stays put while streaming/ is reorganised).
+import { KAFKA_MANAGED_KEYS } from "../../streaming/mod.ts";
 import { KafkaConfigError } from "./_errors.ts";
 import { consoleKafkaLogger, type KafkaClientOptions, LOG_LEVEL_NUMBER, makeLogCreator } from "./_logger.ts";
 
@@ -303,30 +305,26 @@ const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
   "value.deserializer": "values are bytes; deserialisation is done by the engine",
 };
 
-/** Keys filled from typed settings: repeating them in `extra` is an error (as in the Python original). */
+/**
+ * The typed-settings keys of each role's client: repeating one in `extra` is an error (as in the Python
+ * original). They are the core's {@link KAFKA_MANAGED_KEYS} (what the config reader rejects in `extra`)
+ * without the keys this role's typed settings have no field for — a producer has no group, offset reset
+ * or auto-commit (those stay unknown producer keys), a consumer has no client id (its `client.id` is a
+ * supported `extra` key) — plus the librdkafka spelling `sasl.mechanisms` of `sasl.mechanism`.
+ */
+const NOT_TYPED: Readonly<Record<Role, readonly string[]>> = {
+  producer: ["group.id", "auto.offset.reset", "enable.auto.commit"],
+  consumer: ["client.id"],
+};
+const MANAGED_ALIASES: Readonly<Record<string, string>> = { "sasl.mechanisms": "sasl.mechanism" };
+const managedKeys = (role: Role): readonly string[] => {
+  const keys = KAFKA_MANAGED_KEYS.filter((k) => !NOT_TYPED[role].includes(k));
+  for (const alias in MANAGED_ALIASES) if (keys.includes(MANAGED_ALIASES[alias])) keys.push(alias);
+  return Object.freeze(keys);
+};
 const MANAGED_KEYS: Readonly<Record<Role, readonly string[]>> = {
-  producer: [
-    "bootstrap.servers",
-    "client.id",
-    "security.protocol",
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "ssl.ca.location",
-  ],
-  consumer: [
-    "bootstrap.servers",
-    "group.id",
-    "auto.offset.reset",
-    "enable.auto.commit",
-    "security.protocol",
-    "sasl.mechanism",
-    "sasl.mechanisms",
-    "sasl.username",
-    "sasl.password",
-    "ssl.ca.location",
-  ],
+  producer: managedKeys("producer"),
+  consumer: managedKeys("consumer"),
 };
 
 const supportedKeys = (role: Role): string[] =>
