@@ -217,8 +217,7 @@ function readMeta(r: Reader, h: MutableHeader): void {
  *
  * @example
  * ```ts
- * import { decodeEnvelope } from "./_envelope.ts";
- * import { dynamicCodec } from "./_schema_codec.ts";
+ * import { decodeEnvelope, dynamicCodec } from "@loom/streaming/kafka";
  * declare const bytes: Uint8Array;
  * const { header, payload } = decodeEnvelope(bytes, dynamicCodec, 0);
  * header.messageType; // e.g. "order.created"

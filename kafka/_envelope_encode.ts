@@ -81,8 +81,7 @@ function writeEnvelope(
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileSchema } from "./_schema_codec.ts";
- * import { encodeEnvelope } from "./_envelope.ts";
+ * import { compileSchema, encodeEnvelope } from "@loom/streaming/kafka";
  * const Order = compileSchema(v.object({ order_id: v.string(), amount: v.pipe(v.number(), v.integer()) }));
  * const bytes = encodeEnvelope({
  *   messageType: "order.created", messageVersion: 1, traceId: "trace-1", parentTraceId: null,
@@ -113,9 +112,7 @@ export function encodeEnvelope<P>(header: EnvelopeHeader, payload: P, codec: Pay
  *
  * @example
  * ```ts
- * import { Writer } from "./_msgpack.ts";
- * import { dynamicCodec } from "./_schema_codec.ts";
- * import { encodeEnvelopeInto } from "./_envelope.ts";
+ * import { dynamicCodec, encodeEnvelopeInto, Writer } from "@loom/streaming/kafka";
  * const w = new Writer();
  * encodeEnvelopeInto(w, {
  *   messageType: "x", messageVersion: 1, traceId: null, parentTraceId: null, correlationId: null,

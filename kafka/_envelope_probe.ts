@@ -35,7 +35,7 @@ const ERROR_PROBE_INDEX = new Map(ERROR_PROBE_NAMES.map((k, i) => [k, i]));
  *
  * @example
  * ```ts
- * import { probeMessageType } from "./_envelope.ts";
+ * import { probeMessageType } from "@loom/streaming/kafka";
  * declare const bytes: Uint8Array;
  * const probe = probeMessageType(bytes); // e.g. { messageType: "order.created", messageVersion: 1 } or null
  * ```
@@ -86,7 +86,7 @@ export function probeMessageType(bytes: Uint8Array): { messageType: string; mess
  *
  * @example
  * ```ts
- * import { probeErrorPayloadType } from "./_envelope.ts";
+ * import { probeErrorPayloadType } from "@loom/streaming/kafka";
  * declare const bytes: Uint8Array;
  * const inner = probeErrorPayloadType(bytes); // e.g. "order.created" or null
  * ```

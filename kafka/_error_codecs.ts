@@ -84,8 +84,7 @@ const errorEnvelopeCache = new WeakMap<PayloadCodec<unknown>, PayloadCodec<unkno
  *
  * @example
  * ```ts
- * import { dynamicCodec } from "./_schema_codec.ts";
- * import { encodeEnvelope, errorEnvelopeCodec } from "./_envelope.ts";
+ * import { dynamicCodec, encodeEnvelope, errorEnvelopeCodec } from "@loom/streaming/kafka";
  * const bytes = encodeEnvelope({
  *   messageType: "loom.streaming.error.task", messageVersion: 1, traceId: null, parentTraceId: null,
  *   correlationId: null, causationId: null, producedAtMs: 0,
@@ -122,7 +121,7 @@ export function errorEnvelopeCodec<P>(originalPayloadCodec: PayloadCodec<P>): Pa
  *
  * @example
  * ```ts
- * import { decodeErrorCodec, encodeEnvelope } from "./_envelope.ts";
+ * import { decodeErrorCodec, encodeEnvelope } from "@loom/streaming/kafka";
  * const bytes = encodeEnvelope({
  *   messageType: "loom.streaming.error.wire", messageVersion: 1, traceId: null, parentTraceId: null,
  *   correlationId: null, causationId: null, producedAtMs: 0,

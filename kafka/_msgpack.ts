@@ -44,7 +44,7 @@ export { Reader, Writer };
  *
  * @example
  * ```ts
- * import { encodeAny } from "./_msgpack.ts";
+ * import { encodeAny } from "@loom/streaming/kafka";
  * encodeAny({ a: 1 }); // 81 a1 61 01
  * ```
  */
@@ -59,7 +59,7 @@ export function encodeAny(value: unknown): Uint8Array {
  *
  * @example
  * ```ts
- * import { decodeAny } from "./_msgpack.ts";
+ * import { decodeAny } from "@loom/streaming/kafka";
  * decodeAny(new Uint8Array([0x81, 0xa1, 0x61, 0x01])); // { a: 1 }
  * ```
  */

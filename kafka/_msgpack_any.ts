@@ -249,7 +249,7 @@ export function skipValue(r: Reader): void {
  *
  * @example
  * ```ts
- * import { setOwn } from "./_msgpack.ts";
+ * import { setOwn } from "@loom/streaming/kafka";
  * const o: Record<string, unknown> = {};
  * setOwn(o, "__proto__", 1);
  * Object.keys(o); // ["__proto__"]

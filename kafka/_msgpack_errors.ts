@@ -47,7 +47,7 @@ function formatWireMessage(reason: string, path: string, inKey: boolean): string
  *
  * @example
  * ```ts
- * import { WireError, WireDecodeError } from "./_msgpack.ts";
+ * import { WireDecodeError, WireError } from "@loom/streaming/kafka";
  * const e = new WireDecodeError("Expected `int`, got `str`", "$.amount");
  * e instanceof WireError; // true
  * e.message; // "Expected `int`, got `str` - at `$.amount`"
@@ -81,7 +81,7 @@ export class WireError extends Error {
    *
    * @example
    * ```ts
-   * import { WireDecodeError } from "./_msgpack.ts";
+   * import { WireDecodeError } from "@loom/streaming/kafka";
    * const e = new WireDecodeError("Expected `int`, got `str`", "$.amount");
    * e.prependPath(".payload");
    * e.path; // "$.payload.amount"
@@ -100,7 +100,7 @@ export class WireError extends Error {
  *
  * @example
  * ```ts
- * import { Writer, WireEncodeError } from "./_msgpack.ts";
+ * import { WireEncodeError, Writer } from "@loom/streaming/kafka";
  * try {
  *   new Writer().bigint(2n ** 70n);
  * } catch (e) {
@@ -129,7 +129,7 @@ export class WireEncodeError extends WireError {
  *
  * @example
  * ```ts
- * import { Reader, WireDecodeError } from "./_msgpack.ts";
+ * import { Reader, WireDecodeError } from "@loom/streaming/kafka";
  * try {
  *   new Reader(new Uint8Array([0xa3, 0x61])).readStr();
  * } catch (e) {

@@ -13,7 +13,7 @@ import type { Reader } from "./_msgpack_reader.ts";
  *
  * @example
  * ```ts
- * import { MsgpackExt } from "./_msgpack.ts";
+ * import { MsgpackExt } from "@loom/streaming/kafka";
  * const ext = new MsgpackExt(5, new Uint8Array([1, 2]));
  * ```
  */

@@ -35,7 +35,7 @@ for (let n = 0; n <= 32; n++) CHAR_CODES.push(new Array<number>(n).fill(0));
  *
  * @example
  * ```ts
- * import { Reader, T_INT } from "./_msgpack.ts";
+ * import { Reader, T_INT } from "@loom/streaming/kafka";
  * const r = new Reader(new Uint8Array([0x92, 0x05, 0xa1, 0x61]));
  * const n = r.readArrayHeader(); // 2
  * r.peekType() === T_INT; // true
@@ -68,7 +68,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * const r = new Reader();
    * r.reset(new Uint8Array([0xc0]));
    * r.readAny(); // null
@@ -85,7 +85,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader().truncated().message; // "Input data was truncated"
    * ```
    */
@@ -98,7 +98,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array(4)).need(4);
    * ```
    */
@@ -111,7 +111,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xc0])).peekByte(); // 0xc0
    * ```
    */
@@ -125,7 +125,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader, T_STR } from "./_msgpack.ts";
+   * import { Reader, T_STR } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xa1, 0x61])).peekType() === T_STR; // true
    * ```
    */
@@ -141,7 +141,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xc1])).malformed().message;
    * // "MessagePack data is malformed: invalid opcode '\\xc1' (byte 0)"
    * ```
@@ -158,7 +158,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x05])).typeError("str").message; // "Expected `str`, got `int`"
    * ```
    */
@@ -172,7 +172,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * const r = new Reader(new Uint8Array([0xc0]));
    * r.readAny();
    * r.finish();
@@ -189,7 +189,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * const r = new Reader(new Uint8Array([0xa1, 0x61, 0x01]));
    * r.matchRaw(new Uint8Array([0xa1, 0x61])); // true
    * ```
@@ -209,7 +209,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xc0])).readNil(); // null
    * ```
    */
@@ -224,7 +224,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xc3])).readBool(); // true
    * ```
    */
@@ -246,7 +246,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xcd, 0x03, 0xe8])).readInt(); // 1000
    * ```
    */
@@ -310,7 +310,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x05])).readBigInt(); // 5n
    * ```
    */
@@ -324,7 +324,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x05])).readFloat(); // 5
    * ```
    */
@@ -352,7 +352,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xa1, 0x61])).readKey(); // "a"
    * ```
    */
@@ -396,7 +396,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xa1, 0x61])).readStr(); // "a"
    * ```
    */
@@ -430,7 +430,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x61, 0x62])).utf8(2); // "ab"
    * ```
    */
@@ -505,7 +505,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xc4, 0x01, 0x07])).readBin(); // Uint8Array [7]
    * ```
    */
@@ -539,7 +539,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x90])).readArrayHeader(); // 0
    * ```
    */
@@ -568,7 +568,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x80])).readMapHeader(); // 0
    * ```
    */
@@ -597,7 +597,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xd6, 0xff, 0, 0, 0, 0])).readExt(); // Date(0)
    * ```
    */
@@ -611,7 +611,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0xd6, 0xff, 0x5e, 0x0b, 0xe1, 0x00])).readTimestamp(); // 2020-01-01T00:00:00Z
    * ```
    */
@@ -626,7 +626,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * new Reader(new Uint8Array([0x81, 0xa1, 0x61, 0x01])).readAny(); // { a: 1 }
    * ```
    */
@@ -639,7 +639,7 @@ export class Reader {
    *
    * @example
    * ```ts
-   * import { Reader } from "./_msgpack.ts";
+   * import { Reader } from "@loom/streaming/kafka";
    * const r = new Reader(new Uint8Array([0x92, 0x01, 0x02, 0xc0]));
    * r.skip();
    * r.readNil();

@@ -149,7 +149,7 @@ export const TYPE_OF_BYTE: Uint8Array = (() => {
  *
  * @example
  * ```ts
- * import { wireTypeOfByte, T_STR } from "./_msgpack.ts";
+ * import { T_STR, wireTypeOfByte } from "@loom/streaming/kafka";
  * wireTypeOfByte(0xa3) === T_STR; // true
  * ```
  */

@@ -22,7 +22,7 @@ const BIG_MIN_INT64 = -0x8000000000000000n;
  *
  * @example
  * ```ts
- * import { Writer } from "./_msgpack.ts";
+ * import { Writer } from "@loom/streaming/kafka";
  * const w = new Writer();
  * w.mapHeader(1);
  * w.str("amount");
@@ -57,7 +57,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.nil();
    * w.reset();
@@ -73,7 +73,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer(16).ensure(1000);
    * ```
    */
@@ -104,7 +104,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.int(1);
    * const a = w.finish(); // [0x01]
@@ -123,7 +123,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.bool(true);
    * w.toBytes(); // Uint8Array [0xc3]
@@ -138,7 +138,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.nil();
    * w.written().length; // 1
@@ -153,7 +153,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().raw(new Uint8Array([0xc0]));
    * ```
    */
@@ -176,7 +176,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().nil();
    * ```
    */
@@ -190,7 +190,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().bool(false);
    * ```
    */
@@ -207,7 +207,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.int(128); // cc 80
    * w.int(-33); // d0 df
@@ -277,7 +277,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().bigint(2n ** 64n - 1n); // cf ffffffffffffffff
    * ```
    */
@@ -308,7 +308,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().float64(5); // cb 4014000000000000
    * ```
    */
@@ -344,7 +344,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().str("é"); // a2 c3a9
    * ```
    */
@@ -389,7 +389,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().bin(new Uint8Array([1, 2, 3])); // c4 03 010203
    * ```
    */
@@ -419,7 +419,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().arrayHeader(2); // 92
    * ```
    */
@@ -445,7 +445,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().mapHeader(2); // 82
    * ```
    */
@@ -471,7 +471,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().ext(5, new Uint8Array([1])); // d4 05 01
    * ```
    */
@@ -509,7 +509,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * new Writer().timestamp(new Date(Date.UTC(2020, 0, 1))); // d6 ff 5e0be100
    * ```
    */
@@ -554,7 +554,7 @@ export class Writer {
    *
    * @example
    * ```ts
-   * import { Writer } from "./_msgpack.ts";
+   * import { Writer } from "@loom/streaming/kafka";
    * const w = new Writer();
    * w.any({ a: 1, b: [true, null], c: 2.5 });
    * ```

@@ -313,7 +313,7 @@ function compileUncached(schema: SchemaLike, path: string): Node {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileSchema, encodeWith } from "./_schema_codec.ts";
+ * import { compileSchema, encodeWith } from "@loom/streaming/kafka";
  * const Order = v.object({ order_id: v.string(), amount: v.pipe(v.number(), v.integer()) });
  * encodeWith(compileSchema(Order), { order_id: "o-1", amount: 5 });
  * // 82 a8 6f726465725f6964 a3 6f2d31 a6 616d6f756e74 05
@@ -330,8 +330,7 @@ export function compileSchema<S extends AnySchema>(schema: S): PayloadCodec<Sche
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { messageType } from "../streaming/_type.ts";
- * import { codecOf } from "./_schema_codec.ts";
+ * import { codecOf, messageType } from "@loom/streaming/kafka";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const codec = codecOf(Order);
  * ```
@@ -351,7 +350,7 @@ let sharedBusy = false;
  *
  * @example
  * ```ts
- * import { dynamicCodec, encodeWith } from "./_schema_codec.ts";
+ * import { dynamicCodec, encodeWith } from "@loom/streaming/kafka";
  * encodeWith(dynamicCodec, [1, "a"]); // 92 01 a1 61
  * ```
  */
@@ -376,7 +375,7 @@ export function encodeWith<T>(codec: PayloadCodec<T>, value: T): Uint8Array {
  *
  * @example
  * ```ts
- * import { dynamicCodec, decodeWith } from "./_schema_codec.ts";
+ * import { decodeWith, dynamicCodec } from "@loom/streaming/kafka";
  * decodeWith(dynamicCodec, new Uint8Array([0x92, 0x01, 0xa1, 0x61])); // [1, "a"]
  * ```
  */

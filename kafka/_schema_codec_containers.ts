@@ -357,7 +357,7 @@ export function structNode(fields: readonly StructField[], options: StructOption
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileSchema, structCodec } from "./_schema_codec.ts";
+ * import { compileSchema, structCodec } from "@loom/streaming/kafka";
  * const meta = structCodec([
  *   { name: "trace_id", prop: "traceId", codec: compileSchema(v.nullable(v.string())) },
  *   { name: "produced_at_ms", prop: "producedAtMs", codec: compileSchema(v.pipe(v.number(), v.integer())) },

@@ -187,7 +187,7 @@ export const NEVER: Node = {
  *
  * @example
  * ```ts
- * import { dynamicCodec, encodeWith, decodeWith } from "./_schema_codec.ts";
+ * import { decodeWith, dynamicCodec, encodeWith } from "@loom/streaming/kafka";
  * decodeWith(dynamicCodec, encodeWith(dynamicCodec, { a: [1, 2.5, "x"] })); // { a: [1, 2.5, "x"] }
  * ```
  */
@@ -275,7 +275,7 @@ export function withDefault(inner: Node, def: () => unknown): Node {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileSchema, nullableCodec } from "./_schema_codec.ts";
+ * import { compileSchema, nullableCodec } from "@loom/streaming/kafka";
  * const maybeInt = nullableCodec(compileSchema(v.pipe(v.number(), v.integer())));
  * maybeInt.expects; // "int | null"
  * ```
@@ -291,8 +291,7 @@ export function nullableCodec<T>(codec: PayloadCodec<T>, nilValue?: () => T | nu
  *
  * @example
  * ```ts
- * import { defineCodec } from "./_schema_codec.ts";
- * import { T_STR } from "./_msgpack.ts";
+ * import { defineCodec, T_STR } from "@loom/streaming/kafka";
  * const upper = defineCodec<string>({
  *   expects: "str",
  *   accepts: [T_STR],

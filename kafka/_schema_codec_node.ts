@@ -29,8 +29,7 @@ import {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { compileSchema } from "./_schema_codec.ts";
- * import { Reader, Writer } from "./_msgpack.ts";
+ * import { compileSchema, Reader, Writer } from "@loom/streaming/kafka";
  * const codec = compileSchema(v.object({ amount: v.pipe(v.number(), v.integer()) }));
  * const w = new Writer();
  * codec.encode(w, { amount: 5 });
