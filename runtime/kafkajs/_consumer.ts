@@ -36,7 +36,10 @@ import { installWarningFilter } from "./_warnings.ts";
  * A Kafka group consumer as the run loop sees it (the core's {@link ConsumerPort}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerSettings } from "@loom/streaming";
+ * import { KafkaConsumerClient, type KafkaConsumerPort } from "@loom/streaming/runtime";
+ * declare const settings: ConsumerSettings;
  * const consumer: KafkaConsumerPort = new KafkaConsumerClient(settings);
  * ```
  */
@@ -77,7 +80,8 @@ const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
  * restart is disabled); commits reject with {@link KafkaCommitError}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { KafkaConsumerClient } from "@loom/streaming/runtime";
  * const consumer = new KafkaConsumerClient({
  *   brokers: ["127.0.0.1:19092"], groupId: "g", topics: ["orders"], autoOffsetReset: "earliest",
  *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: {},
@@ -153,7 +157,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * The consumer group id.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * console.log(consumer.groupId);
    * ```
    */
@@ -167,7 +173,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves once connected.
    * @throws {KafkaConsumerError} When no broker could be reached within the retry budget.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * await consumer.connect();
    * ```
    */
@@ -196,7 +204,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves once the topics' metadata is loaded.
    * @throws {KafkaConsumerError} When not connected, already running, or the metadata request fails.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * await consumer.subscribe(["orders"], true);
    * ```
    */
@@ -233,8 +243,15 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @returns Resolves after the first successful group join (`onAssigned` has run).
    * @throws {KafkaConsumerError} When the consumer is not connected or cannot join its group.
    * @example
-   * ```ts ignore
-   * await consumer.run({ onBatch: async (batch, ctl) => {} }, { partitionsConsumedConcurrently: 3 });
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
+   * await consumer.run({
+   *   onBatch: async (batch, ctl) => {
+   *     if (ctl.isStale()) return;
+   *     console.log(batch.topic, batch.partition, batch.records.length);
+   *   },
+   * }, { partitionsConsumedConcurrently: 3 });
    * ```
    */
   async run(handler: ConsumerHandler, options: ConsumerRunOptions = {}): Promise<void> {
@@ -270,7 +287,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns The current assignment.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * console.log(consumer.assignment());
    * ```
    */
@@ -286,7 +305,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @throws {KafkaCommitError} When the consumer is not running or the coordinator rejected the commit
    *   (e.g. the member was expelled, or the broker is gone after kafkajs's retries).
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * await consumer.commit([{ topic: "orders", partition: 0, offset: 101 }]);
    * ```
    */
@@ -340,7 +361,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @param tps Partitions to pause.
    * @throws {KafkaConsumerError} When the consumer is not running.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * consumer.pause([{ topic: "orders", partition: 0 }]);
    * ```
    */
@@ -358,7 +381,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * @param tps Partitions to resume.
    * @throws {KafkaConsumerError} When the consumer is not running.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * consumer.resume([{ topic: "orders", partition: 0 }]);
    * ```
    */
@@ -374,7 +399,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns Resolves once the member left the group.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * await consumer.stop();
    * ```
    */
@@ -388,7 +415,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    *
    * @returns Resolves once disconnected.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaConsumerClient } from "@loom/streaming/runtime";
+   * declare const consumer: KafkaConsumerClient;
    * await consumer.disconnect();
    * ```
    */

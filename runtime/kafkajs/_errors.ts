@@ -11,8 +11,8 @@ import type { TopicPartitionOffset } from "../../streaming/_transport.ts";
  * incomplete security section). Raised when a client is built.
  *
  * @example
- * ```ts ignore
- * import { KafkaConfigError, KafkaProducerClient } from "@loom/streaming/kafka";
+ * ```ts
+ * import { KafkaConfigError, KafkaProducerClient } from "@loom/streaming/runtime";
  * try {
  *   new KafkaProducerClient({
  *     brokers: ["127.0.0.1:9092"], clientId: null, topic: null, security: null, extra: { "linger.ms": 5 },
@@ -43,7 +43,11 @@ export class KafkaConfigError extends Error {
  * the failed call may be assumed written. `cause` holds the kafkajs error.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { OutgoingRecord } from "@loom/streaming";
+ * import { KafkaDeliveryError, type KafkaProducerClient } from "@loom/streaming/runtime";
+ * declare const producer: KafkaProducerClient;
+ * declare const records: OutgoingRecord[];
  * try {
  *   await producer.send("orders", records);
  * } catch (e) {
@@ -103,9 +107,11 @@ function refusesRecords(e: unknown, depth = 0): boolean {
  * {@link ConsumerHandler.onError}) the consumer is stopped and its partitions are lost.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { KafkaConsumerClient, KafkaConsumerError } from "@loom/streaming/runtime";
+ * declare const consumer: KafkaConsumerClient;
  * await consumer.run({
- *   onBatch: async (batch) => {},
+ *   onBatch: async (batch) => console.log(batch.records.length),
  *   onError: (e: KafkaConsumerError) => console.error(e.message, e.cause),
  * });
  * ```
@@ -131,7 +137,9 @@ export class KafkaConsumerError extends Error {
  * An offset commit failed or could not be attempted: the offsets were NOT committed.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { KafkaCommitError, type KafkaConsumerClient } from "@loom/streaming/runtime";
+ * declare const consumer: KafkaConsumerClient;
  * try {
  *   await consumer.commit([{ topic: "orders", partition: 0, offset: 42 }]);
  * } catch (e) {

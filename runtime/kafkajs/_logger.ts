@@ -10,7 +10,8 @@ import { type LogEntry, logLevel as KafkaJsLogLevel } from "kafkajs";
  * kafkajs log levels, least to most verbose.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { KafkaLogLevel } from "@loom/streaming/runtime";
  * const level: KafkaLogLevel = "warn";
  * ```
  */
@@ -20,7 +21,8 @@ export type KafkaLogLevel = "nothing" | "error" | "warn" | "info" | "debug";
  * One kafkajs log line.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { KafkaLogRecord } from "@loom/streaming/runtime";
  * const line: KafkaLogRecord = { level: "warn", namespace: "Runner", message: "rebalancing", fields: {} };
  * ```
  */
@@ -39,7 +41,8 @@ export interface KafkaLogRecord {
  * Receives kafkajs log lines at or above the configured level.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { KafkaLogger } from "@loom/streaming/runtime";
  * const logger: KafkaLogger = (r) => console.log(r.level, r.namespace, r.message);
  * ```
  */
@@ -49,7 +52,8 @@ export type KafkaLogger = (record: KafkaLogRecord) => void;
  * Options shared by the producer and consumer clients.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { KafkaClientOptions } from "@loom/streaming/runtime";
  * const options: KafkaClientOptions = { logLevel: "error", logger: (r) => console.error(r.message) };
  * ```
  */
@@ -85,7 +89,8 @@ const compactValue = (value: unknown): string => {
  * `kafkajs WARN [Runner] The group is rebalancing, re-joining groupId=g1 error="..."` (stacks omitted).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { consoleKafkaLogger } from "@loom/streaming/runtime";
  * consoleKafkaLogger({ level: "warn", namespace: "Runner", message: "rebalancing", fields: { groupId: "g" } });
  * ```
  */

@@ -23,7 +23,8 @@ import { installWarningFilter } from "./_warnings.ts";
  * retriable errors (`retries`, `retry.backoff.ms`) before rejecting.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { KafkaProducerClient } from "@loom/streaming/runtime";
  * const producer = new KafkaProducerClient({
  *   brokers: ["127.0.0.1:19092"], clientId: "app", topic: null, security: null, extra: {},
  * });
@@ -60,7 +61,9 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once connected.
    * @throws {KafkaDeliveryError} When no broker could be reached within the retry budget.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaProducerClient } from "@loom/streaming/runtime";
+   * declare const producer: KafkaProducerClient;
    * await producer.connect();
    * ```
    */
@@ -88,8 +91,12 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once every record was acknowledged.
    * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
    * @example
-   * ```ts ignore
-   * await producer.send("orders", [{ key: k, value: v, headers: {}, timestampMs: 1700000000000 }]);
+   * ```ts
+   * import type { KafkaProducerClient } from "@loom/streaming/runtime";
+   * declare const producer: KafkaProducerClient;
+   * const key = new TextEncoder().encode("o-1");
+   * const value = new TextEncoder().encode("{}");
+   * await producer.send("orders", [{ key, value, headers: {}, timestampMs: 1700000000000 }]);
    * ```
    */
   async send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
@@ -122,7 +129,12 @@ export class KafkaProducerClient implements KafkaProducerPort {
    * @returns Resolves once every record was acknowledged.
    * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaProducerClient } from "@loom/streaming/runtime";
+   * declare const producer: KafkaProducerClient;
+   * import type { OutgoingRecord } from "@loom/streaming";
+   * declare const recordsA: OutgoingRecord[];
+   * declare const recordsB: OutgoingRecord[];
    * await producer.sendMany(new Map([["a", recordsA], ["b", recordsB]]));
    * ```
    */
@@ -168,7 +180,9 @@ export class KafkaProducerClient implements KafkaProducerPort {
    *
    * @returns Resolves once disconnected.
    * @example
-   * ```ts ignore
+   * ```ts
+   * import type { KafkaProducerClient } from "@loom/streaming/runtime";
+   * declare const producer: KafkaProducerClient;
    * await producer.disconnect();
    * ```
    */
@@ -215,17 +229,11 @@ export class KafkaProducerClient implements KafkaProducerPort {
  * A connected Kafka producer as the engine sees it (the core's {@link ProducerClientPort}).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ProducerSettings } from "@loom/streaming";
+ * import { KafkaProducerClient, type KafkaProducerPort } from "@loom/streaming/runtime";
+ * declare const settings: ProducerSettings;
  * const producer: KafkaProducerPort = new KafkaProducerClient(settings);
  * ```
  */
 export type KafkaProducerPort = ProducerClientPort;
-
-/**
- * A Kafka group consumer as the run loop sees it (the core's {@link ConsumerPort}).
- *
- * @example
- * ```ts ignore
- * const consumer: KafkaConsumerPort = new KafkaConsumerClient(settings);
- * ```
- */

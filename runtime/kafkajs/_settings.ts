@@ -29,7 +29,10 @@ import { consoleKafkaLogger, type KafkaClientOptions, LOG_LEVEL_NUMBER, makeLogC
  * Producer-side send options (per call).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ProducerSettings } from "@loom/streaming";
+ * declare const producerSettings: ProducerSettings;
+ * import { settingsToKafkaJs } from "./_settings.ts";
  * const { send } = settingsToKafkaJs(producerSettings);
  * console.log(send.acks, send.maxRequestBytes);
  * ```
@@ -53,7 +56,11 @@ export interface KafkaJsSendOptions {
  * kafkajs options for a producer, from {@link settingsToKafkaJs}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Kafka } from "kafkajs";
+ * import type { ProducerSettings } from "@loom/streaming";
+ * declare const producerSettings: ProducerSettings;
+ * import { type KafkaJsProducerOptions, settingsToKafkaJs } from "./_settings.ts";
  * const cfg: KafkaJsProducerOptions = settingsToKafkaJs(producerSettings);
  * const producer = new Kafka(cfg.client).producer(cfg.producer);
  * ```
@@ -73,7 +80,10 @@ export interface KafkaJsProducerOptions {
  * kafkajs options for a consumer, from {@link settingsToKafkaJs}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerSettings } from "@loom/streaming";
+ * declare const consumerSettings: ConsumerSettings;
+ * import { type KafkaJsConsumerOptions, settingsToKafkaJs } from "./_settings.ts";
  * const cfg: KafkaJsConsumerOptions = settingsToKafkaJs(consumerSettings);
  * console.log(cfg.consumer.groupId, cfg.fromBeginning);
  * ```
@@ -418,7 +428,8 @@ const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
  * @returns The kafkajs client options plus producer or consumer options.
  * @throws {KafkaConfigError} When a setting has no kafkajs equivalent or is invalid.
  * @example
- * ```ts ignore
+ * ```ts
+ * import { settingsToKafkaJs } from "./_settings.ts";
  * const { client, consumer, fromBeginning } = settingsToKafkaJs({
  *   brokers: ["127.0.0.1:19092"], groupId: "g", topics: ["t"], autoOffsetReset: "earliest",
  *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: { "session.timeout.ms": 10000 },
@@ -436,7 +447,10 @@ export function settingsToKafkaJs(
  * @param options Logger options.
  * @returns kafkajs client and consumer options, topics and start position.
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerSettings } from "@loom/streaming";
+ * declare const consumerSettings: ConsumerSettings;
+ * import { settingsToKafkaJs } from "./_settings.ts";
  * const { client, consumer, fromBeginning } = settingsToKafkaJs(consumerSettings);
  * ```
  */
@@ -451,7 +465,10 @@ export function settingsToKafkaJs(
  * @param options Logger options.
  * @returns The matching kafkajs options.
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerSettings, ProducerSettings } from "@loom/streaming";
+ * import { settingsToKafkaJs } from "./_settings.ts";
+ * declare const anySettings: ProducerSettings | ConsumerSettings;
  * const cfg = settingsToKafkaJs(anySettings);
  * if (cfg.kind === "consumer") console.log(cfg.consumer.groupId);
  * ```
