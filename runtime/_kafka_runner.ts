@@ -27,7 +27,7 @@ import {
   type KafkaConsumerPort,
   KafkaProducerClient,
   type KafkaProducerPort,
-} from "../kafka/_client.ts";
+} from "./kafkajs/mod.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.

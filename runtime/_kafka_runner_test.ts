@@ -31,7 +31,7 @@ import type {
   ConsumerRunOptions,
   KafkaConsumerPort,
   KafkaProducerPort,
-} from "../kafka/_client.ts";
+} from "./kafkajs/mod.ts";
 import { InMemoryBroker, VirtualClock } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 

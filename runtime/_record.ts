@@ -9,7 +9,7 @@ import { consumerFor, readKafkaSettings } from "../streaming/config/mod.ts";
 import { decodeOutputRecord } from "../streaming/_wire.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";
-import { KafkaConsumerClient } from "../kafka/_client.ts";
+import { KafkaConsumerClient } from "./kafkajs/mod.ts";
 
 /**
  * Options of {@link recordFixture}.

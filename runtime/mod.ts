@@ -1,6 +1,7 @@
 /**
- * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}), load flows and YAML files, record
- * fixtures, and the command line (`runtime/cli.ts`).
+ * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}) through the kafkajs adapter
+ * ({@link KafkaProducerClient}, {@link KafkaConsumerClient}), load flows and YAML files, record fixtures, and
+ * the command line (`runtime/cli.ts`).
  *
  * @example
  * ```ts
@@ -21,6 +22,26 @@
  *
  * @module
  */
+// The kafkajs adapter (its settings mapping `settingsToKafkaJs` stays internal so that no kafkajs type leaks
+// into the public API).
+export {
+  type BatchControl,
+  consoleKafkaLogger,
+  type ConsumerHandler,
+  type ConsumerRunOptions,
+  type KafkaClientOptions,
+  KafkaCommitError,
+  KafkaConfigError,
+  KafkaConsumerClient,
+  KafkaConsumerError,
+  type KafkaConsumerPort,
+  KafkaDeliveryError,
+  type KafkaLogger,
+  type KafkaLogLevel,
+  type KafkaLogRecord,
+  KafkaProducerClient,
+  type KafkaProducerPort,
+} from "./kafkajs/mod.ts";
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
 export { FlowModuleError, loadConfigFile, loadFlowModule } from "./_load.ts";
 export { jsonLogger, type LogLevel } from "./_logger.ts";

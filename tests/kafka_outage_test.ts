@@ -24,7 +24,7 @@ import {
 } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { KafkaConsumerClient } from "../kafka/_client.ts";
+import { KafkaConsumerClient } from "../runtime/kafkajs/mod.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { quiet, sleep, unique, waitFor } from "./_support.ts";
 

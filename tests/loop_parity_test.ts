@@ -16,7 +16,7 @@ import {
 } from "../streaming/engine.ts";
 import { FlowSimulator } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { KafkaProducerClient } from "../kafka/mod.ts";
+import { KafkaProducerClient } from "../runtime/mod.ts";
 import { batchFlow, type Row, RowType } from "../testing/_loop_scenario.ts";
 import {
   bootstrap,

@@ -7,7 +7,7 @@ import { compileFlow } from "../mod.ts";
 import { decodeOutputRecord, encodeSourceValue } from "../streaming/engine.ts";
 import { PipelineSimulator } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { KafkaProducerClient } from "../kafka/mod.ts";
+import { KafkaProducerClient } from "../runtime/mod.ts";
 import { pipelineFlows, type PipelineTopics, Request, TOPIC_NAMES } from "../testing/_pipeline_flows.ts";
 import {
   bootstrap,
