@@ -228,11 +228,23 @@ export class Wire {
     let codec: PayloadCodec<unknown>;
     let messageType: string;
     let messageVersion: number;
-    if (t) {
-      // A declared type names the message and encodes it schema-exactly.
+    if (sink.errorEnvelopeOf) {
+      // IntoTopic({ payload: errorEnvelopeOf(T) }): error envelopes of T, schema-exact, in their wire form.
+      if (!isErrorEnvelopeShape(m.payload)) {
+        throw new Error(
+          `output '${sink.logical}' is declared as errorEnvelopeOf(${sink.errorEnvelopeOf.name}) but the payload is not an ErrorEnvelope`,
+        );
+      }
+      codec = errorCodec(sink.errorEnvelopeOf);
+      messageType = errorMessageType(m.payload.kind);
+      messageVersion = 1;
+    } else if (t) {
+      // A declared type encodes the payload schema-exactly and names the message — unless the sink says
+      // the input's type travels on (IntoTopic({ messageType: "inherit" })).
       codec = payloadCodec(t);
-      messageType = t.name;
-      messageVersion = t.version;
+      const inherit = sink.inheritMessageType === true && meta.messageType !== null;
+      messageType = inherit ? meta.messageType! : t.name;
+      messageVersion = inherit ? meta.messageVersion ?? 1 : t.version;
     } else {
       // The message type is decided by the payload written (our choice; the original keeps the input's
       // type even when a step replaced the payload): an ErrorEnvelope or a DecodeError is encoded in its

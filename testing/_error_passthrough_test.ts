@@ -179,3 +179,54 @@ describe("sim.send writes the lineage headers", () => {
     ]);
   });
 });
+
+describe("IntoTopic message types", () => {
+  const B = messageType("b.B", v.object({ id: v.string() }), { version: 2 });
+  const passthrough = (out: IntoTopic) =>
+    new StreamFlow<AT>({
+      name: "types",
+      source: new FromTopic("in", A),
+      process: new Process(RecordStep.of((m: Message<AT>) => ({ ...m.payload, extra: true }))),
+      output: out,
+    });
+
+  test("payload: T names the outgoing messages T (default); messageType: 'inherit' keeps the input's type", async () => {
+    for (
+      const [out, type, version] of [
+        [new IntoTopic("out", { payload: B }), "b.B", 2],
+        [new IntoTopic("out", { payload: B, messageType: "inherit" }), "a.A", 1],
+        [new IntoTopic("out"), "a.A", 1],
+      ] as const
+    ) {
+      const sim = await FlowSimulator.create(passthrough(out));
+      sim.send({ id: "x", n: 1 });
+      await sim.run();
+      const [m] = sim.output<Record<string, unknown>>("out");
+      assert.equal(m.meta.messageType, type);
+      assert.equal(m.meta.messageVersion, version);
+      // a declared payload type encodes schema-exactly (only its fields) either way
+      assert.deepEqual(m.payload, out.payload ? { id: "x" } : { id: "x", n: 1, extra: true });
+    }
+  });
+
+  test("payload: errorEnvelopeOf(T) declares an output of error envelopes of T", async () => {
+    const audit = new StreamFlow({
+      name: "audit",
+      source: new FromMultiTypeTopic("errs", [errorEnvelopeOf(A), DecodeErrors]),
+      process: new Process(RecordStep.of((m: Message<unknown>) => m.payload)),
+      output: new IntoTopic("audit", { payload: errorEnvelopeOf(A) }),
+      errors: new ErrorRoute(["task"], new IntoTopic("audit.errors")),
+    });
+    const sim = await FlowSimulator.create(audit);
+    for (const r of await upstreamErrors()) sim.sendRaw(r.value, { key: r.key, headers: r.headers });
+    await sim.run();
+    const [env] = sim.output<ErrorEnvelope<AT>>("audit");
+    assert.equal(env.meta.messageType, "loom.streaming.error.task");
+    assert.deepEqual(env.payload.originalMessage?.payload, { id: "x1", n: -1 });
+    assert.equal(sim.output("audit").length, 1);
+    // the DecodeError is not an ErrorEnvelope of A: a task error naming the output
+    const [bad] = sim.errors("task") as ErrorEnvelope[];
+    assert.match(bad.reason, /declared as errorEnvelopeOf\(a\.A\) but the payload is not an ErrorEnvelope/);
+    assert.equal(sim.committed(0), 2);
+  });
+});
