@@ -10,7 +10,6 @@ import type { StreamShape } from "./_shape.ts";
 import type { ErrorEnvelopeOf } from "./_source.ts";
 import type { MaybePromise } from "./_steps.ts";
 
-
 const isErrorEnvelopeOf = (p: MessageType | ErrorEnvelopeOf): p is ErrorEnvelopeOf =>
   (p as Partial<ErrorEnvelopeOf>).kind === "error_envelope_of";
 
