@@ -19,3 +19,10 @@ export { formatMemoryReport, type MemoryRunReport, runInMemory } from "./_memory
 export { type KafkaRunOptions, runOnKafka } from "./_kafka_run.ts";
 export { recordFixture, type RecordOptions } from "./_record.ts";
 export { type CliArgs, main, parseArgs } from "./cli.ts";
+export {
+  createKafkaClients,
+  KAFKA_CLIENT_KINDS,
+  type KafkaClientKind,
+  type KafkaClients,
+} from "./_kafka_clients.ts";
+export * from "./platformatic/mod.ts";

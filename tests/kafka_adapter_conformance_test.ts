@@ -134,7 +134,9 @@ for (const a of ADAPTERS) {
             batch.push({
               key: i % 10 === 0 ? null : enc.encode(`key-${i}`),
               value: enc.encode(`${i}|${pad}`),
-              headers: i % 7 === 0 ? {} : { idx: enc.encode(String(i)), "x-bin": new Uint8Array([0, 255, i & 255]) },
+              headers: i % 7 === 0
+                ? {}
+                : { idx: enc.encode(String(i)), "x-bin": new Uint8Array([0, 255, i & 255]) },
               timestampMs: base + i,
             });
           }
@@ -274,64 +276,76 @@ for (const a of ADAPTERS) {
         if (!placed.has(k)) placed.set(k, new Set());
         placed.get(k)!.add(r.partition);
       }
-      for (const k of keys) assert.deepEqual([...placed.get(k)!], [javaPartition[k]], `partition of key ${k}`);
+      for (const k of keys) {
+        assert.deepEqual([...placed.get(k)!], [javaPartition[k]], `partition of key ${k}`);
+      }
       for (const k of more) {
         assert.deepEqual([...placed.get(k)!], [partitionForKey(enc.encode(k), 3)], `partition of key ${k}`);
       }
     });
 
-    test("commit stores exactly the given offsets, and a restarted member resumes there (not at auto_offset_reset)", {
-      timeout: 60_000,
-    }, async () => {
-      const topic = unique(`${a.name}-commit`);
-      const groupId = unique("g");
-      await createTopics([topic]);
-      await fill(a, topic, 90);
-      const commitErrors: unknown[] = [];
-      const ref: { consumer?: ConsumerPort } = {};
-      const first = await startConsumer(groupId, [topic], {
-        onBatch: async (batch) => {
-          const last = batch.records[batch.records.length - 1];
-          await ref.consumer!.commit([{ topic: batch.topic, partition: batch.partition, offset: last.offset + 1 }])
-            .catch((e) => void commitErrors.push(e));
-        },
-      });
-      ref.consumer = first.consumer;
-      const consumer = first.consumer;
-      try {
-        await waitFor(() => first.records.length >= 90, 30_000, "90 records");
-        await sleep(100);
-        assert.deepEqual(commitErrors, []);
-        assert.deepEqual([...await committedOffsets(groupId, topic)].sort(), [[0, 30], [1, 30], [2, 30]]);
-        // Rewind partition 1 to offset 25 explicitly: exactly that offset is stored.
-        await consumer.commit([{ topic, partition: 1, offset: 25 }]);
-        assert.equal((await committedOffsets(groupId, topic)).get(1), 25);
+    test(
+      "commit stores exactly the given offsets, and a restarted member resumes there (not at auto_offset_reset)",
+      {
+        timeout: 60_000,
+      },
+      async () => {
+        const topic = unique(`${a.name}-commit`);
+        const groupId = unique("g");
+        await createTopics([topic]);
+        await fill(a, topic, 90);
+        const commitErrors: unknown[] = [];
+        const ref: { consumer?: ConsumerPort } = {};
+        const first = await startConsumer(groupId, [topic], {
+          onBatch: async (batch) => {
+            const last = batch.records[batch.records.length - 1];
+            await ref.consumer!.commit([{
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: last.offset + 1,
+            }])
+              .catch((e) => void commitErrors.push(e));
+          },
+        });
+        ref.consumer = first.consumer;
+        const consumer = first.consumer;
+        try {
+          await waitFor(() => first.records.length >= 90, 30_000, "90 records");
+          await sleep(100);
+          assert.deepEqual(commitErrors, []);
+          assert.deepEqual([...await committedOffsets(groupId, topic)].sort(), [[0, 30], [1, 30], [2, 30]]);
+          // Rewind partition 1 to offset 25 explicitly: exactly that offset is stored.
+          await consumer.commit([{ topic, partition: 1, offset: 25 }]);
+          assert.equal((await committedOffsets(groupId, topic)).get(1), 25);
+          await assert.rejects(
+            consumer.commit([{ topic, partition: 0, offset: -1 }]),
+            (e: unknown) => e instanceof KafkaCommitError && /non-negative integer/.test(e.message),
+          );
+        } finally {
+          await consumer.stop();
+        }
         await assert.rejects(
-          consumer.commit([{ topic, partition: 0, offset: -1 }]),
-          (e: unknown) => e instanceof KafkaCommitError && /non-negative integer/.test(e.message),
+          consumer.commit([{ topic, partition: 0, offset: 1 }]),
+          (e: unknown) =>
+            e instanceof KafkaCommitError && e.offsets.length === 1 &&
+            /the consumer is stopped/.test(e.message),
         );
-      } finally {
-        await consumer.stop();
-      }
-      await assert.rejects(
-        consumer.commit([{ topic, partition: 0, offset: 1 }]),
-        (e: unknown) => e instanceof KafkaCommitError && e.offsets.length === 1 && /the consumer is stopped/.test(e.message),
-      );
-      await consumer.disconnect();
-      // auto_offset_reset "latest" would skip everything: the committed offsets win for an existing group.
-      const second = await startConsumer(groupId, [topic], {}, {}, false);
-      try {
-        await waitFor(() => second.records.length >= 5, 30_000, "records after the committed offset");
-        await sleep(300);
-      } finally {
-        await second.consumer.disconnect();
-        await deleteTopics([topic]);
-      }
-      assert.deepEqual(
-        second.records.map((r) => [r.partition, r.offset]),
-        [[1, 25], [1, 26], [1, 27], [1, 28], [1, 29]],
-      );
-    });
+        await consumer.disconnect();
+        // auto_offset_reset "latest" would skip everything: the committed offsets win for an existing group.
+        const second = await startConsumer(groupId, [topic], {}, {}, false);
+        try {
+          await waitFor(() => second.records.length >= 5, 30_000, "records after the committed offset");
+          await sleep(300);
+        } finally {
+          await second.consumer.disconnect();
+          await deleteTopics([topic]);
+        }
+        assert.deepEqual(
+          second.records.map((r) => [r.partition, r.offset]),
+          [[1, 25], [1, 26], [1, 27], [1, 28], [1, 29]],
+        );
+      },
+    );
 
     test("a new group starts at auto_offset_reset: earliest reads the backlog, latest only new records", {
       timeout: 60_000,
@@ -419,11 +433,22 @@ for (const a of ADAPTERS) {
       try {
         // Paused right after the join: a fetch already under way may still hand over one batch.
         consumer.pause([{ topic, partition: 0 }]);
-        await waitFor(() => records.filter((r) => r.partition !== 0).length >= 20, 30_000, "partitions 1 and 2");
+        await waitFor(
+          () => records.filter((r) => r.partition !== 0).length >= 20,
+          30_000,
+          "partitions 1 and 2",
+        );
         const before = records.filter((r) => r.partition === 0).length;
         await sleep(600);
-        assert.equal(records.filter((r) => r.partition === 0).length, before, "nothing from a paused partition");
-        assert.ok(before === 0 || before === 10, `partition 0 fetched at most once before the pause (${before})`);
+        assert.equal(
+          records.filter((r) => r.partition === 0).length,
+          before,
+          "nothing from a paused partition",
+        );
+        assert.ok(
+          before === 0 || before === 10,
+          `partition 0 fetched at most once before the pause (${before})`,
+        );
         consumer.resume([{ topic, partition: 0 }]);
         await waitFor(() => records.length >= 30, 30_000, "partition 0 after resume");
         assert.equal(records.filter((r) => r.partition === 0).length, 10);
@@ -443,96 +468,107 @@ for (const a of ADAPTERS) {
       assert.throws(() => consumer.pause([{ topic, partition: 0 }]), KafkaConsumerError);
     });
 
-    test("a second member joining: onRevoked runs after in-flight batches, its commits succeed, then reassignment", {
-      timeout: 90_000,
-    }, async () => {
-      const topic = unique(`${a.name}-rebalance`);
-      const groupId = unique("g");
-      await createTopics([topic]);
-      const producer = a.producer(producerSettings());
-      await producer.connect();
-      const produce = async (from: number, count: number) => {
-        const recs: OutgoingRecord[] = [];
-        for (let i = from; i < from + count; i++) recs.push(rec(String(i), { key: enc.encode(`k${i}`) }));
-        await producer.send(topic, recs);
-      };
-      const events: Record<string, string[]> = { a: [], b: [] };
-      const inflight = { a: 0, b: 0 };
-      const processed: Record<"a" | "b", Map<string, number>> = { a: new Map(), b: new Map() };
-      const revokeCommitErrors: unknown[] = [];
-      const members: Partial<Record<"a" | "b", ConsumerPort>> = {};
-      const hooks = (name: "a" | "b"): Partial<ConsumerHandler> => ({
-        onAssigned: (tps) => void events[name].push(`assigned:${tps.map((t) => t.partition).join(",")}`),
-        onRevoked: async (tps) => {
-          events[name].push(`revoked:${tps.map((t) => t.partition).join(",")}:inflight=${inflight[name]}`);
-          // Take a while: the member's JoinGroup must wait, or this commit would hit a newer generation.
-          await sleep(400);
-          const offsets = tps.filter((tp) => processed[name].has(tpKey(tp))).map((tp) => ({
-            ...tp,
-            offset: processed[name].get(tpKey(tp))! + 1,
-          }));
-          await members[name]!.commit(offsets).catch((e) => void revokeCommitErrors.push(e));
-          for (const tp of tps) processed[name].delete(tpKey(tp));
-        },
-        onBatch: async (batch) => {
-          inflight[name]++;
-          await sleep(5);
-          processed[name].set(tpKey(batch), batch.records[batch.records.length - 1].offset);
-          inflight[name]--;
-        },
-      });
-      try {
-        await produce(0, 300);
-        const ma = await startConsumer(groupId, [topic], hooks("a"));
-        members.a = ma.consumer;
-        assert.deepEqual(ma.consumer.assignment().map((t) => t.partition), [0, 1, 2]);
-        await waitFor(() => ma.records.length >= 300, 30_000, "a: first 300 records");
+    test(
+      "a second member joining: onRevoked runs after in-flight batches, its commits succeed, then reassignment",
+      {
+        timeout: 90_000,
+      },
+      async () => {
+        const topic = unique(`${a.name}-rebalance`);
+        const groupId = unique("g");
+        await createTopics([topic]);
+        const producer = a.producer(producerSettings());
+        await producer.connect();
+        const produce = async (from: number, count: number) => {
+          const recs: OutgoingRecord[] = [];
+          for (let i = from; i < from + count; i++) recs.push(rec(String(i), { key: enc.encode(`k${i}`) }));
+          await producer.send(topic, recs);
+        };
+        const events: Record<string, string[]> = { a: [], b: [] };
+        const inflight = { a: 0, b: 0 };
+        const processed: Record<"a" | "b", Map<string, number>> = { a: new Map(), b: new Map() };
+        const revokeCommitErrors: unknown[] = [];
+        const members: Partial<Record<"a" | "b", ConsumerPort>> = {};
+        const hooks = (name: "a" | "b"): Partial<ConsumerHandler> => ({
+          onAssigned: (tps) => void events[name].push(`assigned:${tps.map((t) => t.partition).join(",")}`),
+          onRevoked: async (tps) => {
+            events[name].push(`revoked:${tps.map((t) => t.partition).join(",")}:inflight=${inflight[name]}`);
+            // Take a while: the member's JoinGroup must wait, or this commit would hit a newer generation.
+            await sleep(400);
+            const offsets = tps.filter((tp) => processed[name].has(tpKey(tp))).map((tp) => ({
+              ...tp,
+              offset: processed[name].get(tpKey(tp))! + 1,
+            }));
+            await members[name]!.commit(offsets).catch((e) => void revokeCommitErrors.push(e));
+            for (const tp of tps) processed[name].delete(tpKey(tp));
+          },
+          onBatch: async (batch) => {
+            inflight[name]++;
+            await sleep(5);
+            processed[name].set(tpKey(batch), batch.records[batch.records.length - 1].offset);
+            inflight[name]--;
+          },
+        });
+        try {
+          await produce(0, 300);
+          const ma = await startConsumer(groupId, [topic], hooks("a"));
+          members.a = ma.consumer;
+          assert.deepEqual(ma.consumer.assignment().map((t) => t.partition), [0, 1, 2]);
+          await waitFor(() => ma.records.length >= 300, 30_000, "a: first 300 records");
 
-        const mb = await startConsumer(groupId, [topic], hooks("b"));
-        members.b = mb.consumer;
-        await waitFor(
-          () => events.a.length >= 3 && ma.consumer.assignment().length > 0 && mb.consumer.assignment().length > 0,
-          30_000,
-          "the rebalance",
-        );
-        assert.deepEqual(events.a.slice(0, 2), ["assigned:0,1,2", "revoked:0,1,2:inflight=0"]);
-        assert.match(events.a[2], /^assigned:/);
-        const owned = [...ma.consumer.assignment(), ...mb.consumer.assignment()].map((t) => t.partition).sort();
-        assert.deepEqual(owned, [0, 1, 2], "disjoint and complete");
-        assert.deepEqual(revokeCommitErrors, []);
-        const committed = await committedOffsets(groupId, topic);
-        assert.equal([...committed.values()].reduce((n, o) => n + o, 0), 300, "committed in onRevoked");
+          const mb = await startConsumer(groupId, [topic], hooks("b"));
+          members.b = mb.consumer;
+          await waitFor(
+            () =>
+              events.a.length >= 3 && ma.consumer.assignment().length > 0 &&
+              mb.consumer.assignment().length > 0,
+            30_000,
+            "the rebalance",
+          );
+          assert.deepEqual(events.a.slice(0, 2), ["assigned:0,1,2", "revoked:0,1,2:inflight=0"]);
+          assert.match(events.a[2], /^assigned:/);
+          const owned = [...ma.consumer.assignment(), ...mb.consumer.assignment()].map((t) => t.partition)
+            .sort();
+          assert.deepEqual(owned, [0, 1, 2], "disjoint and complete");
+          assert.deepEqual(revokeCommitErrors, []);
+          const committed = await committedOffsets(groupId, topic);
+          assert.equal([...committed.values()].reduce((n, o) => n + o, 0), 300, "committed in onRevoked");
 
-        await produce(300, 300);
-        const fromSecondRound = () => [...ma.records, ...mb.records].filter((r) => Number(text(r.value)) >= 300).length;
-        await waitFor(() => fromSecondRound() >= 300, 30_000, "the second 300 records");
-        assert.ok(mb.records.length > 0, "the new member consumes");
-        assert.ok(ma.records.some((r) => Number(text(r.value)) >= 300), "the old member still consumes");
-        assert.ok(mb.records.every((r) => Number(text(r.value)) >= 300), "b starts at a's commits: no re-reads");
+          await produce(300, 300);
+          const fromSecondRound = () =>
+            [...ma.records, ...mb.records].filter((r) => Number(text(r.value)) >= 300).length;
+          await waitFor(() => fromSecondRound() >= 300, 30_000, "the second 300 records");
+          assert.ok(mb.records.length > 0, "the new member consumes");
+          assert.ok(ma.records.some((r) => Number(text(r.value)) >= 300), "the old member still consumes");
+          assert.ok(
+            mb.records.every((r) => Number(text(r.value)) >= 300),
+            "b starts at a's commits: no re-reads",
+          );
 
-        // b leaves: its partitions are revoked on stop, then a gets everything back.
-        const aEventsBefore = events.a.length;
-        await mb.consumer.disconnect();
-        assert.match(events.b.at(-1)!, /^revoked:/);
-        await waitFor(
-          () => ma.consumer.assignment().length === 3 && events.a.length >= aEventsBefore + 2,
-          30_000,
-          "a owns all",
-        );
-        assert.match(events.a.at(-2)!, /^revoked:/);
-        assert.equal(events.a.at(-1), "assigned:0,1,2");
-        await ma.consumer.disconnect();
-        assert.match(events.a.at(-1)!, /^revoked:0,1,2/);
-        assert.deepEqual(revokeCommitErrors, []);
-        const final = await committedOffsets(groupId, topic);
-        assert.equal([...final.values()].reduce((n, o) => n + o, 0), 600, "everything committed");
-      } finally {
-        await members.a?.disconnect().catch(() => {});
-        await members.b?.disconnect().catch(() => {});
-        await producer.disconnect();
-        await deleteTopics([topic]);
-      }
-    });
+          // b leaves: its partitions are revoked on stop, then a gets everything back.
+          const aEventsBefore = events.a.length;
+          await mb.consumer.disconnect();
+          assert.match(events.b.at(-1)!, /^revoked:/);
+          await waitFor(
+            () => ma.consumer.assignment().length === 3 && events.a.length >= aEventsBefore + 2,
+            30_000,
+            "a owns all",
+          );
+          assert.match(events.a.at(-2)!, /^revoked:/);
+          assert.equal(events.a.at(-1), "assigned:0,1,2");
+          await ma.consumer.disconnect();
+          assert.match(events.a.at(-1)!, /^revoked:0,1,2/);
+          assert.deepEqual(revokeCommitErrors, []);
+          const final = await committedOffsets(groupId, topic);
+          assert.equal([...final.values()].reduce((n, o) => n + o, 0), 600, "everything committed");
+        } finally {
+          await members.a?.disconnect().catch(() => {});
+          await members.b?.disconnect().catch(() => {});
+          await producer.disconnect();
+          await deleteTopics([topic]);
+        }
+      },
+    );
 
     test("a batch that outlasts session.timeout.ms keeps the membership (heartbeats go on)", {
       timeout: 60_000,
@@ -602,35 +638,39 @@ for (const a of ADAPTERS) {
       }
     });
 
-    test("a rejecting onBatch stops the consumer and reports a KafkaConsumerError", { timeout: 60_000 }, async () => {
-      const topic = unique(`${a.name}-fail`);
-      await createTopics([topic], 1);
-      await fill(a, topic, 1);
-      const errors: Error[] = [];
-      let calls = 0;
-      const consumer = a.consumer(consumerSettings(unique("g")));
-      try {
-        await consumer.connect();
-        await consumer.subscribe([topic], true);
-        await consumer.run({
-          onBatch: () => {
-            calls++;
-            return Promise.reject(new Error("handler bug"));
-          },
-          onError: (e) => void errors.push(e),
-        });
-        await waitFor(() => errors.length > 0, 30_000, "onError");
-        await sleep(200);
-        assert.equal(calls, 1, "no redelivery after a handler failure");
-        assert.ok(errors[0] instanceof KafkaConsumerError);
-        assert.match(errors[0].message, /onBatch failed for .*\[0\].*handler bug/);
-        assert.equal((errors[0].cause as Error).message, "handler bug");
-        await assert.rejects(consumer.commit([{ topic, partition: 0, offset: 1 }]), KafkaCommitError);
-      } finally {
-        await consumer.disconnect();
-        await deleteTopics([topic]);
-      }
-    });
+    test(
+      "a rejecting onBatch stops the consumer and reports a KafkaConsumerError",
+      { timeout: 60_000 },
+      async () => {
+        const topic = unique(`${a.name}-fail`);
+        await createTopics([topic], 1);
+        await fill(a, topic, 1);
+        const errors: Error[] = [];
+        let calls = 0;
+        const consumer = a.consumer(consumerSettings(unique("g")));
+        try {
+          await consumer.connect();
+          await consumer.subscribe([topic], true);
+          await consumer.run({
+            onBatch: () => {
+              calls++;
+              return Promise.reject(new Error("handler bug"));
+            },
+            onError: (e) => void errors.push(e),
+          });
+          await waitFor(() => errors.length > 0, 30_000, "onError");
+          await sleep(200);
+          assert.equal(calls, 1, "no redelivery after a handler failure");
+          assert.ok(errors[0] instanceof KafkaConsumerError);
+          assert.match(errors[0].message, /onBatch failed for .*\[0\].*handler bug/);
+          assert.equal((errors[0].cause as Error).message, "handler bug");
+          await assert.rejects(consumer.commit([{ topic, partition: 0, offset: 1 }]), KafkaCommitError);
+        } finally {
+          await consumer.disconnect();
+          await deleteTopics([topic]);
+        }
+      },
+    );
 
     test("an unreachable broker gives a clear error (broker and cause named) within a bounded time", {
       timeout: 30_000,
@@ -645,7 +685,13 @@ for (const a of ADAPTERS) {
       const fast = { retries: 1, "retry.backoff.ms": 100, "socket.connection.setup.timeout.ms": 500 };
       const closed = `127.0.0.1:${port}`;
       const t0 = performance.now();
-      const producer = a.producer({ brokers: [closed], clientId: null, topic: null, security: null, extra: fast });
+      const producer = a.producer({
+        brokers: [closed],
+        clientId: null,
+        topic: null,
+        security: null,
+        extra: fast,
+      });
       await assert.rejects(producer.connect(), (e: unknown) => {
         assert.ok(e instanceof KafkaDeliveryError);
         assert.match(e.message, new RegExp(`could not connect to ${closed}`));
@@ -661,7 +707,8 @@ for (const a of ADAPTERS) {
       const consumer = a.consumer({ ...consumerSettings("unreachable"), brokers: [closed], extra: fast });
       await assert.rejects(
         consumer.connect(),
-        (e: unknown) => e instanceof KafkaConsumerError && e.message.includes(`could not connect to ${closed}`),
+        (e: unknown) =>
+          e instanceof KafkaConsumerError && e.message.includes(`could not connect to ${closed}`),
       );
       const elapsed = performance.now() - t0;
       assert.ok(elapsed < 12_000, `failed within ${Math.round(elapsed)} ms`);

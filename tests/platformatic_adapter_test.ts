@@ -9,13 +9,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
-import { KafkaConsumerClient, KafkaConfigError } from "../kafka/_client.ts";
+import { KafkaConfigError, KafkaConsumerClient } from "../kafka/_client.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { settingsToPlatformatic } from "../runtime/platformatic/_settings.ts";
 import { PlatformaticConsumerClient, PlatformaticProducerClient } from "../runtime/platformatic/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
-import { bootstrap, consumerSettings, createTopics, deleteTopics, quiet, unique, waitFor } from "./_support.ts";
+import {
+  bootstrap,
+  consumerSettings,
+  createTopics,
+  deleteTopics,
+  quiet,
+  unique,
+  waitFor,
+} from "./_support.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -30,7 +38,13 @@ const consumer: ConsumerSettings = {
   security: null,
   extra: {},
 };
-const producer: ProducerSettings = { brokers: ["h:9092"], clientId: "app", topic: null, security: null, extra: {} };
+const producer: ProducerSettings = {
+  brokers: ["h:9092"],
+  clientId: "app",
+  topic: null,
+  security: null,
+  extra: {},
+};
 
 describe("settingsToPlatformatic", () => {
   test("consumer defaults replace platformatic's: bounded fetch, no autocommit, committed offsets first", () => {
@@ -49,8 +63,15 @@ describe("settingsToPlatformatic", () => {
     assert.equal(cfg.maxBytesPerPartition, 1024 * 1024);
     assert.equal(cfg.maxWaitTime, 250, "pollTimeoutMs is the fetch wait");
     assert.equal(cfg.fallbackMode, "latest");
-    assert.equal(settingsToPlatformatic({ ...consumer, autoOffsetReset: "earliest" }).fallbackMode, "earliest");
-    assert.deepEqual([cfg.sessionTimeout, cfg.heartbeatInterval, cfg.rebalanceTimeout], [30_000, 3_000, 60_000]);
+    assert.equal(
+      settingsToPlatformatic({ ...consumer, autoOffsetReset: "earliest" }).fallbackMode,
+      "earliest",
+    );
+    assert.deepEqual([cfg.sessionTimeout, cfg.heartbeatInterval, cfg.rebalanceTimeout], [
+      30_000,
+      3_000,
+      60_000,
+    ]);
     assert.equal(cfg.isolationLevel, 1);
     assert.deepEqual(cfg.topics, ["t"]);
   });
@@ -112,23 +133,42 @@ describe("settingsToPlatformatic", () => {
   test("producer: acks -1 (platformatic defaults to leader-only), codecs, idempotence, request size", () => {
     const d = settingsToPlatformatic(producer);
     assert.equal(d.kind, "producer");
-    assert.deepEqual([d.acks, d.compression, d.idempotent, d.maxRequestBytes], [-1, "none", false, 1024 * 1024]);
+    assert.deepEqual([d.acks, d.compression, d.idempotent, d.maxRequestBytes], [
+      -1,
+      "none",
+      false,
+      1024 * 1024,
+    ]);
     assert.equal(d.base.clientId, "app");
     for (const codec of ["gzip", "snappy", "lz4", "zstd", "none"]) {
-      assert.equal(settingsToPlatformatic({ ...producer, extra: { "compression.type": codec } }).compression, codec);
+      assert.equal(
+        settingsToPlatformatic({ ...producer, extra: { "compression.type": codec } }).compression,
+        codec,
+      );
     }
     const x = settingsToPlatformatic({
       ...producer,
-      extra: { acks: "1", "request.timeout.ms": 5000, "max.in.flight.requests.per.connection": 1, "max.request.size": 65536 },
+      extra: {
+        acks: "1",
+        "request.timeout.ms": 5000,
+        "max.in.flight.requests.per.connection": 1,
+        "max.request.size": 65536,
+      },
     });
     assert.deepEqual([x.acks, x.base.timeout, x.base.maxInflights, x.maxRequestBytes], [1, 5000, 1, 65536]);
     assert.equal(settingsToPlatformatic({ ...producer, extra: { acks: "all" } }).acks, -1);
-    assert.equal(settingsToPlatformatic({ ...producer, extra: { "enable.idempotence": true } }).idempotent, true);
+    assert.equal(
+      settingsToPlatformatic({ ...producer, extra: { "enable.idempotence": true } }).idempotent,
+      true,
+    );
     assert.throws(
       () => settingsToPlatformatic({ ...producer, extra: { "enable.idempotence": true, acks: 1 } }),
       /enable\.idempotence=true needs acks=all/,
     );
-    assert.throws(() => settingsToPlatformatic({ ...producer, extra: { "compression.type": "brotli" } }), KafkaConfigError);
+    assert.throws(
+      () => settingsToPlatformatic({ ...producer, extra: { "compression.type": "brotli" } }),
+      KafkaConfigError,
+    );
     assert.equal(settingsToPlatformatic({ ...producer, clientId: null }).base.clientId, "loom-streaming");
   });
 
@@ -150,9 +190,17 @@ describe("settingsToPlatformatic", () => {
         },
       });
       assert.deepEqual(settingsToPlatformatic(sec({ protocol: "SSL" })).base.tls, {});
-      assert.deepEqual(settingsToPlatformatic(sec({ protocol: "SSL", sslCaLocation: ca })).base.tls, { ca: [pem] });
+      assert.deepEqual(settingsToPlatformatic(sec({ protocol: "SSL", sslCaLocation: ca })).base.tls, {
+        ca: [pem],
+      });
       const scram = settingsToPlatformatic(
-        sec({ protocol: "SASL_SSL", saslMechanism: "scram-sha-512", saslUsername: "u", saslPassword: "p", sslCaLocation: ca }),
+        sec({
+          protocol: "SASL_SSL",
+          saslMechanism: "scram-sha-512",
+          saslUsername: "u",
+          saslPassword: "p",
+          sslCaLocation: ca,
+        }),
       );
       assert.deepEqual(scram.base.sasl, { mechanism: "SCRAM-SHA-512", username: "u", password: "p" });
       assert.deepEqual(scram.base.tls, { ca: [pem] });
@@ -161,7 +209,9 @@ describe("settingsToPlatformatic", () => {
       );
       assert.deepEqual([plain.base.sasl?.mechanism, plain.base.tls], ["PLAIN", undefined]);
       assert.equal(
-        settingsToPlatformatic(sec({ protocol: "SASL_SSL", saslMechanism: "SCRAM-SHA-256", saslUsername: "u", saslPassword: "p" }))
+        settingsToPlatformatic(
+          sec({ protocol: "SASL_SSL", saslMechanism: "SCRAM-SHA-256", saslUsername: "u", saslPassword: "p" }),
+        )
           .base.sasl?.mechanism,
         "SCRAM-SHA-256",
       );
@@ -170,7 +220,13 @@ describe("settingsToPlatformatic", () => {
           sec({ protocol: "SASL_SSL", saslMechanism: "GSSAPI", saslUsername: "u", saslPassword: "p" }),
           sec({ protocol: "SASL_SSL", saslMechanism: "PLAIN", saslUsername: "u" }),
           sec({ protocol: "SSL", saslMechanism: "PLAIN" }),
-          sec({ protocol: "SASL_PLAINTEXT", saslMechanism: "PLAIN", saslUsername: "u", saslPassword: "p", sslCaLocation: ca }),
+          sec({
+            protocol: "SASL_PLAINTEXT",
+            saslMechanism: "PLAIN",
+            saslUsername: "u",
+            saslPassword: "p",
+            sslCaLocation: ca,
+          }),
           sec({ protocol: "PLAINTEXT", sslCaLocation: ca }),
           sec({ protocol: "SSL", sslCaLocation: join(dir, "missing.pem") }),
         ]
@@ -267,7 +323,12 @@ describe("platformatic adapter against a real broker", () => {
         await p.connect();
         const recs = [];
         for (let j = 0; j < 200; j++) {
-          recs.push({ key: enc.encode(`k${j}`), value: enc.encode(`${codecs[i]}-${j}-${"c".repeat(100)}`), headers: { h: enc.encode("x") }, timestampMs: null });
+          recs.push({
+            key: enc.encode(`k${j}`),
+            value: enc.encode(`${codecs[i]}-${j}-${"c".repeat(100)}`),
+            headers: { h: enc.encode("x") },
+            timestampMs: null,
+          });
         }
         await p.send(topics[i], recs);
         await p.disconnect();

@@ -77,7 +77,7 @@ const toRecord = (m: PMessage, offset: number): SourceRecord => {
 };
 
 /**
- * @platformatic/kafka implementation of {@link ConsumerPort}. Its defaults are replaced: autocommit is
+ * The @platformatic/kafka implementation of {@link ConsumerPort}. Its defaults are replaced: autocommit is
  * off (the engine commits through {@link PlatformaticConsumerClient.commit}, which commits exactly the
  * given offsets), a partition starts at the group's committed offset and only without one at
  * `auto_offset_reset` (platformatic starts at the latest offset and ignores commits by default), and a
@@ -224,7 +224,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       this.#state = "connected";
     } catch (e) {
       throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not connect to ${this.#brokers}: ${describeError(e)}. ` +
+        `Kafka consumer (group "${this.#groupId}") could not connect to ${this.#brokers}: ${
+          describeError(e)
+        }. ` +
           `Check that the brokers are reachable (scripts/kafka.sh ensure starts a local one).`,
         this.#groupId,
         e,
@@ -257,9 +259,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     } catch (e) {
       const missing = /unknown topic|UNKNOWN_TOPIC/i.test(describeError(e));
       throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not subscribe to ${topics.join(", ")}: ${describeError(e)}${
-          missing ? " (the topic does not exist: create it, or enable allow.auto.create.topics)" : ""
-        }`,
+        `Kafka consumer (group "${this.#groupId}") could not subscribe to ${topics.join(", ")}: ${
+          describeError(e)
+        }${missing ? " (the topic does not exist: create it, or enable allow.auto.create.topics)" : ""}`,
         this.#groupId,
         e,
       );
@@ -386,7 +388,14 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       try {
         const connection = await this.#coordinatorConnection();
         const c = this.#consumer;
-        await offsetCommitV8.api.async(connection, this.#groupId, c.generationId, c.memberId ?? "", c.groupInstanceId, topics);
+        await offsetCommitV8.api.async(
+          connection,
+          this.#groupId,
+          c.generationId,
+          c.memberId ?? "",
+          c.groupInstanceId,
+          topics,
+        );
         return;
       } catch (e) {
         if (isCoordinatorMoved(e) && attempt < retries) {
@@ -493,7 +502,10 @@ export class PlatformaticConsumerClient implements ConsumerPort {
 
   #requireRunning(what: string): void {
     if (this.#state !== "running" && this.#state !== "stopping") {
-      throw new KafkaConsumerError(`${what}() needs a running consumer (state: ${this.#state})`, this.#groupId);
+      throw new KafkaConsumerError(
+        `${what}() needs a running consumer (state: ${this.#state})`,
+        this.#groupId,
+      );
     }
   }
 
@@ -610,7 +622,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     if (this.#state !== "running") return;
     const tps: TopicPartition[] = [];
     for (const a of [...assignments].sort((x, y) => (x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : 0))) {
-      for (const partition of [...a.partitions].sort((x, y) => x - y)) tps.push({ topic: a.topic, partition });
+      for (const partition of [...a.partitions].sort((x, y) => x - y)) {
+        tps.push({ topic: a.topic, partition });
+      }
     }
     const parts = new Map<string, Map<number, Part>>();
     const order: Part[] = [];
@@ -798,14 +812,21 @@ export class PlatformaticConsumerClient implements ConsumerPort {
         return;
       } catch { /* fall through to the log */ }
     }
-    this.#log({ level: "error", namespace: "loom.PlatformaticConsumerClient", message: err.message, fields: {} });
+    this.#log({
+      level: "error",
+      namespace: "loom.PlatformaticConsumerClient",
+      message: err.message,
+      fields: {},
+    });
   }
 
   /** A rejected onBatch: stop without revoking (the handler is broken), then report. */
   #fail(cause: unknown, topic: string, partition: number): void {
     if (this.#state !== "running") return;
     const err = new KafkaConsumerError(
-      `onBatch failed for ${topic}[${partition}] (group "${this.#groupId}"); the consumer stops: ${describeError(cause)}`,
+      `onBatch failed for ${topic}[${partition}] (group "${this.#groupId}"); the consumer stops: ${
+        describeError(cause)
+      }`,
       this.#groupId,
       cause,
     );

@@ -21,7 +21,7 @@ export const errorIds = (e: unknown, out: string[] = [], depth = 0): string[] =>
   if (typeof e !== "object" || e === null || depth > 6) return out;
   const x = e as { apiId?: unknown; errors?: unknown; cause?: unknown };
   if (typeof x.apiId === "string") out.push(x.apiId);
-  if (Array.isArray(x.errors)) for (const c of x.errors) errorIds(c, out, depth + 1);
+  if (Array.isArray(x.errors)) { for (const c of x.errors) errorIds(c, out, depth + 1); }
   if (x.cause !== undefined && x.cause !== e) errorIds(x.cause, out, depth + 1);
   return out;
 };
@@ -50,7 +50,9 @@ const rootCause = (e: unknown): unknown => {
   for (let i = 0; i < 10; i++) {
     if (!(cur instanceof Error)) break;
     const next = cur.cause ??
-      (Array.isArray((cur as { errors?: unknown }).errors) ? (cur as unknown as { errors: unknown[] }).errors[0] : undefined);
+      (Array.isArray((cur as { errors?: unknown }).errors)
+        ? (cur as unknown as { errors: unknown[] }).errors[0]
+        : undefined);
     if (next === undefined || next === cur) break;
     cur = next;
   }

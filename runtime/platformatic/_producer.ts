@@ -42,7 +42,7 @@ const javaPartitioner = (): (message: Message, key: Buffer | undefined) => numbe
 };
 
 /**
- * @platformatic/kafka implementation of {@link ProducerClientPort}: acks = -1 unless `acks` says otherwise
+ * The @platformatic/kafka implementation of {@link ProducerClientPort}: acks = -1 unless `acks` says otherwise
  * (set on every send: platformatic's default is leader-only), Java-compatible murmur2 placement of keyed
  * records (an explicit `partition` wins; unkeyed records go round-robin), header names and values as
  * bytes, timestamps kept, `compression.type` none, gzip, snappy, lz4 or zstd. Each `send` / `sendMany`
@@ -214,7 +214,12 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     return m;
   }
 
-  async #send(messages: Message[], topics: readonly string[], total: number, acknowledged: number): Promise<void> {
+  async #send(
+    messages: Message[],
+    topics: readonly string[],
+    total: number,
+    acknowledged: number,
+  ): Promise<void> {
     try {
       await this.#producer.send({ messages, acks: this.#cfg.acks });
     } catch (e) {

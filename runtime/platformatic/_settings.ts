@@ -1,13 +1,18 @@
 /**
  * Maps the typed Kafka settings (`streaming/_settings.ts`, the original's YAML keys) onto
- * @platformatic/kafka options. Every default of the library that differs from what a stream processor
+ * the options of @platformatic/kafka. Every default of the library that differs from what a stream processor
  * needs is set here explicitly (see {@link settingsToPlatformatic}).
  *
  * @module
  */
 
 import { readFileSync } from "node:fs";
-import type { ConsumerSettings, KafkaConfigValue, KafkaSecuritySettings, ProducerSettings } from "../../streaming/_settings.ts";
+import type {
+  ConsumerSettings,
+  KafkaConfigValue,
+  KafkaSecuritySettings,
+  ProducerSettings,
+} from "../../streaming/_settings.ts";
 import { KafkaConfigError } from "../../kafka/_client.ts";
 
 /** Client-level options shared by producers and consumers (a subset of platformatic's `BaseOptions`). */
@@ -520,7 +525,9 @@ export function settingsToPlatformatic(
     const spec = EXTRA_KEYS[key];
     if (spec === undefined || !spec.roles.includes(role)) {
       const why = UNSUPPORTED_KEYS[key] ??
-        (spec !== undefined ? `it only applies to a ${spec.roles.join(" or ")}` : "it is not a known client option");
+        (spec !== undefined
+          ? `it only applies to a ${spec.roles.join(" or ")}`
+          : "it is not a known client option");
       throw new KafkaConfigError(
         `kafka ${role}.extra key "${key}" is not supported by the @platformatic/kafka transport: ${why}. ` +
           `Supported ${role} keys: ${supportedKeys(role).join(", ")}`,
