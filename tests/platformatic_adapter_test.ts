@@ -9,10 +9,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
 import { defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
-import { KafkaConfigError, KafkaConsumerClient } from "../kafka/_client.ts";
+import { KafkaConfigError, KafkaConsumerClient, KafkaProducerClient } from "../kafka/_client.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { settingsToPlatformatic } from "../runtime/platformatic/_settings.ts";
-import { PlatformaticConsumerClient, PlatformaticProducerClient } from "../runtime/platformatic/mod.ts";
+import {
+  KafkaAdmin,
+  KafkaAdminError,
+  PlatformaticConsumerClient,
+  PlatformaticProducerClient,
+} from "../runtime/platformatic/mod.ts";
+import { createKafkaClients, type KafkaClientKind } from "../runtime/_kafka_clients.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import {
@@ -365,4 +371,81 @@ describe("platformatic adapter against a real broker", () => {
       await deleteTopics(topics);
     }
   });
+});
+
+describe("KafkaAdmin and createKafkaClients", () => {
+  test("createKafkaClients picks the adapter by name and rejects unknown names", () => {
+    const s = { brokers: ["127.0.0.1:1"], clientId: null, topic: null, security: null, extra: {} };
+    assert.equal(createKafkaClients().kind, "platformatic", "platformatic is the default");
+    assert.ok(createKafkaClients().producer(s) instanceof PlatformaticProducerClient);
+    assert.ok(createKafkaClients("platformatic").consumer(consumer) instanceof PlatformaticConsumerClient);
+    assert.ok(createKafkaClients("kafkajs").producer(s) instanceof KafkaProducerClient);
+    assert.ok(createKafkaClients("kafkajs").consumer(consumer) instanceof KafkaConsumerClient);
+    assert.throws(
+      () => createKafkaClients("rdkafka" as KafkaClientKind),
+      (e: unknown) => e instanceof KafkaConfigError && /must be one of platformatic, kafkajs/.test(e.message),
+    );
+  });
+
+  test(
+    "creates and deletes topics, reads end offsets, committed offsets and lag",
+    { timeout: 60_000 },
+    async () => {
+      const admin = new KafkaAdmin({
+        brokers: [bootstrap()],
+        clientId: null,
+        topic: null,
+        security: null,
+        extra: {},
+      });
+      const topic = unique("plat-admin");
+      const groupId = unique("g");
+      try {
+        await admin.createTopics([{ topic, partitions: 3, config: { "max.message.bytes": "4096" } }]);
+        await assert.rejects(
+          admin.createTopics([{ topic }]),
+          (e: unknown) => e instanceof KafkaAdminError && e.message.includes(topic),
+        );
+        assert.deepEqual([...await admin.endOffsets(topic)], [[0, 0], [1, 0], [2, 0]]);
+        const p = new PlatformaticProducerClient(
+          { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+          quiet,
+        );
+        await p.connect();
+        const recs = [];
+        for (let i = 0; i < 12; i++) {
+          recs.push({
+            key: null,
+            value: enc.encode(String(i)),
+            headers: {},
+            timestampMs: null,
+            partition: i % 3,
+          });
+        }
+        await p.send(topic, recs);
+        await p.disconnect();
+        assert.deepEqual([...await admin.endOffsets(topic)], [[0, 4], [1, 4], [2, 4]]);
+        assert.deepEqual([...await admin.committedOffsets(groupId, topic)], []);
+        const c = new PlatformaticConsumerClient(consumerSettings(groupId), quiet);
+        await c.connect();
+        await c.subscribe([topic], true);
+        let n = 0;
+        await c.run({ onBatch: (b) => Promise.resolve(void (n += b.records.length)) });
+        await waitFor(() => n >= 12, 30_000, "12 records");
+        await c.commit([{ topic, partition: 0, offset: 4 }, { topic, partition: 1, offset: 1 }]);
+        await c.disconnect();
+        assert.deepEqual([...await admin.committedOffsets(groupId, topic)], [[0, 4], [1, 1]]);
+        assert.deepEqual(await admin.lag(groupId, topic), [
+          { partition: 0, committed: 4, end: 4, lag: 0 },
+          { partition: 1, committed: 1, end: 4, lag: 3 },
+          { partition: 2, committed: null, end: 4, lag: 4 },
+        ]);
+        await admin.deleteTopics([topic]);
+        await assert.rejects(admin.endOffsets(topic), KafkaAdminError);
+      } finally {
+        await admin.deleteTopics([topic]).catch(() => {});
+        await admin.close();
+      }
+    },
+  );
 });
