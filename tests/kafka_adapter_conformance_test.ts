@@ -544,6 +544,8 @@ for (const a of ADAPTERS) {
             mb.records.every((r) => Number(text(r.value)) >= 300),
             "b starts at a's commits: no re-reads",
           );
+          const values = new Set([...ma.records, ...mb.records].map((r) => Number(text(r.value))));
+          assert.equal(values.size, 600, "no record lost across the rebalance");
 
           // b leaves: its partitions are revoked on stop, then a gets everything back.
           const aEventsBefore = events.a.length;
@@ -569,6 +571,70 @@ for (const a of ADAPTERS) {
         }
       },
     );
+
+    test("a rebalance while records are queued and batches are slow loses nothing (commit in onRevoked)", {
+      timeout: 90_000,
+    }, async () => {
+      const topic = unique(`${a.name}-busy`);
+      const groupId = unique("g");
+      await createTopics([topic]);
+      const N = 6000;
+      const producer = a.producer(producerSettings());
+      await producer.connect();
+      try {
+        for (let s = 0; s < N; s += 500) {
+          const recs: OutgoingRecord[] = [];
+          for (let i = s; i < s + 500; i++) recs.push(rec(String(i), { key: enc.encode(`k${i}`) }));
+          await producer.send(topic, recs);
+        }
+      } finally {
+        await producer.disconnect();
+      }
+      const done = new Set<number>();
+      const members: ConsumerPort[] = [];
+      const member = () => {
+        const processed = new Map<string, number>();
+        const ref: { c?: ConsumerPort } = {};
+        const hooks: Partial<ConsumerHandler> = {
+          onBatch: async (batch, ctl) => {
+            // Slow, in slices: records keep arriving (and queueing) meanwhile.
+            for (let i = 0; i < batch.records.length; i += 50) {
+              if (ctl.isStale()) break;
+              await sleep(15);
+              const slice = batch.records.slice(i, i + 50);
+              for (const r of slice) done.add(Number(text(r.value)));
+              processed.set(tpKey(batch), slice[slice.length - 1].offset);
+            }
+          },
+          onRevoked: async (tps) => {
+            const offsets = tps.filter((tp) => processed.has(tpKey(tp))).map((tp) => ({
+              ...tp,
+              offset: processed.get(tpKey(tp))! + 1,
+            }));
+            await ref.c!.commit(offsets);
+            for (const tp of tps) processed.delete(tpKey(tp));
+          },
+        };
+        return { hooks, ref };
+      };
+      const small = { "max.partition.fetch.bytes": 8192 };
+      try {
+        const m1 = member();
+        const first = await startConsumer(groupId, [topic], m1.hooks, small);
+        m1.ref.c = first.consumer;
+        members.push(first.consumer);
+        await waitFor(() => done.size >= 600, 30_000, "some progress");
+        const m2 = member();
+        const second = await startConsumer(groupId, [topic], m2.hooks, small);
+        m2.ref.c = second.consumer;
+        members.push(second.consumer);
+        await waitFor(() => done.size >= N, 60_000, `all ${N} records processed by one member or the other`);
+        assert.ok(second.records.length > 0, "the second member took partitions over");
+      } finally {
+        for (const m of members) await m.disconnect().catch(() => {});
+        await deleteTopics([topic]);
+      }
+    });
 
     test("a batch that outlasts session.timeout.ms keeps the membership (heartbeats go on)", {
       timeout: 60_000,

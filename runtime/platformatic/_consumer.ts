@@ -7,6 +7,7 @@
 import { Buffer } from "node:buffer";
 import {
   Consumer,
+  consumerFetchesChannel,
   type GroupAssignment,
   heartbeatV4,
   type Message,
@@ -51,6 +52,36 @@ interface Part {
 const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
 const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
 const NO_USER_DATA = Buffer.alloc(0);
+
+/**
+ * Fetches in flight per platformatic consumer, from its diagnostics channel (start → asyncEnd, after the
+ * response's records were pushed). A revocation waits for them: a fetch sent under the old assignment
+ * must not deliver records once the new one is in place.
+ */
+interface FetchCounter {
+  n: number;
+  waiters: (() => void)[];
+}
+const fetchCounters = new WeakMap<object, FetchCounter>();
+let fetchChannelHooked = false;
+const hookFetchChannel = (): void => {
+  if (fetchChannelHooked) return;
+  fetchChannelHooked = true;
+  const clientOf = (ctx: unknown) => (ctx as { client?: object } | null)?.client;
+  consumerFetchesChannel.start.subscribe((ctx) => {
+    const c = fetchCounters.get(clientOf(ctx) ?? {});
+    if (c !== undefined) c.n++;
+  });
+  consumerFetchesChannel.asyncEnd.subscribe((ctx) => {
+    const c = fetchCounters.get(clientOf(ctx) ?? {});
+    if (c === undefined || c.n === 0) return;
+    if (--c.n === 0 && c.waiters.length > 0) {
+      const waiters = c.waiters;
+      c.waiters = [];
+      for (const w of waiters) w();
+    }
+  });
+};
 
 const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -145,6 +176,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #generation = 0;
   /** Records are taken only between the offset refresh that follows a join and the next revocation. */
   #accepting = false;
+  /** platformatic's generation when records started to flow: messages pushed under another are dropped. */
+  #acceptGeneration = -1;
+  readonly #fetches: FetchCounter = { n: 0, waiters: [] };
   #revoking: Promise<void> | null = null;
 
   #concurrency = 1;
@@ -191,6 +225,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       protocolsMetadata: () => this.#beforeJoin(),
     });
     this.#installAssignmentView();
+    hookFetchChannel();
+    fetchCounters.set(this.#consumer, this.#fetches);
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
   }
@@ -578,7 +614,12 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#pausedCount = 0;
     this.#assignmentView = null;
     const run = async () => {
-      await this.#waitIdle();
+      await Promise.all([this.#waitIdle(), this.#waitFetches()]);
+      // Queued and buffered records were dropped: after the join every partition must start again from
+      // its committed offset, or `auto_offset_reset` without one. platformatic keeps its own fetch position
+      // for a partition without commit (it only fills missing positions from the fallback), which would
+      // skip the dropped records.
+      this.#stream?.offsetsToFetch.clear();
       const onRevoked = this.#handler?.onRevoked;
       if (onRevoked === undefined || tps.length === 0) return;
       const keepalive = setInterval(() => void this.#heartbeatNow(), this.#cfg.heartbeatInterval);
@@ -611,6 +652,22 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       const connection = await this.#coordinatorConnection();
       await heartbeatV4.api.async(connection, this.#groupId, c.generationId, c.memberId, c.groupInstanceId);
     } catch { /* REBALANCE_IN_PROGRESS is expected; other failures surface through commits and the join */ }
+  }
+
+  /** Resolves when no fetch of this consumer is in flight (bounded by the fetch wait plus the request timeout). */
+  #waitFetches(): Promise<void> {
+    if (this.#fetches.n === 0) return Promise.resolve();
+    const limit = this.#cfg.maxWaitTime + (this.#cfg.base.timeout ?? 5000) + 100;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#fetches.n = 0; // a lost completion must not hold every later revocation
+        resolve();
+      }, limit);
+      this.#fetches.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   #waitIdle(): Promise<void> {
@@ -663,12 +720,17 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       part.next = typeof at === "bigint" ? Number(at) : -1;
     }
     this.#accepting = true;
+    this.#acceptGeneration = this.#consumer.generationId;
     this.#assignmentView = null;
     this.#updateFlow();
   }
 
   #onMessage(m: PMessage): void {
     if (!this.#accepting) return;
+    // Messages pushed before the last join (still in the stream's buffer) belong to the old assignment.
+    const pushedUnder = (m.metadata as { consumer?: { generationId?: number } } | undefined)?.consumer
+      ?.generationId;
+    if (pushedUnder !== undefined && pushedUnder !== this.#acceptGeneration) return;
     const part = this.#parts.get(m.topic)?.get(m.partition);
     if (part === undefined) return;
     const offset = Number(m.offset);
