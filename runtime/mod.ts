@@ -26,3 +26,14 @@ export {
   type KafkaClients,
 } from "./_kafka_clients.ts";
 export * from "./platformatic/mod.ts";
+export {
+  KafkaMessageProducer,
+  type MessageProducerOptions,
+  type MessageToSend,
+} from "./_message_producer.ts";
+export {
+  type ConsumedMessage,
+  KafkaDeserializationError,
+  KafkaMessageConsumer,
+  type MessageHandler,
+} from "./_message_consumer.ts";
