@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
+import { consumerReceivesChannel, defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
 import { KafkaConfigError, KafkaConsumerClient, KafkaProducerClient } from "../kafka/_client.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { settingsToPlatformatic } from "../runtime/platformatic/_settings.ts";
@@ -27,6 +27,7 @@ import {
   createTopics,
   deleteTopics,
   quiet,
+  sleep,
   unique,
   waitFor,
 } from "./_support.ts";
@@ -369,6 +370,61 @@ describe("platformatic adapter against a real broker", () => {
       assert.equal(dec.decode(viaKafkajs[7].value!), `gzip-7-${"c".repeat(100)}`);
     } finally {
       await deleteTopics(topics);
+    }
+  });
+});
+
+describe("platformatic consumer memory bound", () => {
+  test("a stuck handler stops the fetching: records taken from the broker stay within ~3 fetches", {
+    timeout: 90_000,
+  }, async () => {
+    const topic = unique("plat-bound");
+    await createTopics([topic], 1);
+    const p = new PlatformaticProducerClient(
+      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      quiet,
+    );
+    await p.connect();
+    const value = new Uint8Array(1000).fill(7);
+    for (let s = 0; s < 20; s++) {
+      const recs = [];
+      for (let i = 0; i < 1000; i++) recs.push({ key: null, value, headers: {}, timestampMs: null });
+      await p.send(topic, recs);
+    }
+    await p.disconnect();
+    let received = 0;
+    const count = () => void received++;
+    consumerReceivesChannel.start.subscribe(count);
+    const c = new PlatformaticConsumerClient(
+      consumerSettings(unique("g"), { "fetch.max.bytes": 262_144, "max.partition.fetch.bytes": 262_144 }),
+      quiet,
+    );
+    const release = Promise.withResolvers<void>();
+    let batches = 0;
+    let delivered = 0;
+    try {
+      await c.connect();
+      await c.subscribe([topic], true);
+      await c.run({
+        onBatch: async (b) => {
+          batches++;
+          delivered += b.records.length;
+          if (batches === 1) await release.promise; // stuck until released
+        },
+      });
+      await waitFor(() => batches === 1, 30_000, "the first batch");
+      await sleep(2_000);
+      // 20 MB wait on the broker; the adapter may hold about three fetches of 256 KiB (~250 records each)
+      // plus the stream's buffer of 1024 messages.
+      assert.ok(received < 3_000, `took ${received} records from the broker while stuck`);
+      release.resolve();
+      await waitFor(() => delivered >= 20_000, 60_000, "everything after the release");
+      assert.equal(received, 20_000, "each record fetched once");
+    } finally {
+      release.resolve();
+      consumerReceivesChannel.start.unsubscribe(count);
+      await c.disconnect();
+      await deleteTopics([topic]);
     }
   });
 });
