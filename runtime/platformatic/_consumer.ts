@@ -5,15 +5,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import {
-  Consumer,
-  consumerFetchesChannel,
-  type GroupAssignment,
-  heartbeatV4,
-  type Message,
-  type MessagesStream,
-  offsetCommitV8,
-} from "@platformatic/kafka";
+import { Consumer, type GroupAssignment, type Message, type MessagesStream } from "@platformatic/kafka";
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,
@@ -31,81 +23,18 @@ import {
   KafkaConsumerError,
   type KafkaLogger,
 } from "../../kafka/_client.ts";
-import { describeError, isCoordinatorMoved } from "./_errors.ts";
+import { describeError } from "./_errors.ts";
+import { FetchTracker } from "./_fetch_tracker.ts";
+import { commitOffsets, heartbeatOnce } from "./_group_requests.ts";
+import { PartitionQueues } from "./_partition_queues.ts";
 import { type PlatformaticConsumerOptions, settingsToPlatformatic } from "./_settings.ts";
 
 type State = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
 type PMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
-/** One assigned partition: records fetched but not yet handed to `onBatch`, and its delivery state. */
-interface Part {
-  readonly tp: TopicPartition;
-  pending: SourceRecord[];
-  pendingBytes: number;
-  /** Next offset expected (records below it are duplicates of a refetch and dropped). */
-  next: number;
-  busy: boolean;
-  paused: boolean;
-}
-
 const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
-const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
 const NO_USER_DATA = Buffer.alloc(0);
-
-/**
- * Fetches in flight per platformatic consumer, from its diagnostics channel (start → asyncEnd, after the
- * response's records were pushed). A revocation waits for them: a fetch sent under the old assignment
- * must not deliver records once the new one is in place.
- */
-interface FetchCounter {
-  n: number;
-  waiters: (() => void)[];
-}
-const fetchCounters = new WeakMap<object, FetchCounter>();
-let fetchChannelHooked = false;
-const hookFetchChannel = (): void => {
-  if (fetchChannelHooked) return;
-  fetchChannelHooked = true;
-  const clientOf = (ctx: unknown) => (ctx as { client?: object } | null)?.client;
-  consumerFetchesChannel.start.subscribe((ctx) => {
-    const c = fetchCounters.get(clientOf(ctx) ?? {});
-    if (c !== undefined) c.n++;
-  });
-  consumerFetchesChannel.asyncEnd.subscribe((ctx) => {
-    const c = fetchCounters.get(clientOf(ctx) ?? {});
-    if (c === undefined || c.n === 0) return;
-    if (--c.n === 0 && c.waiters.length > 0) {
-      const waiters = c.waiters;
-      c.waiters = [];
-      for (const w of waiters) w();
-    }
-  });
-};
-
-const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-const toRecord = (m: PMessage, offset: number): SourceRecord => {
-  let headers: Record<string, Uint8Array> | undefined;
-  const entries = m.headerEntries;
-  for (let i = 0; i < entries.length; i++) {
-    const [k, v] = entries[i];
-    if (v == null || k == null) continue; // a null header value is dropped; later duplicates win
-    if (headers === undefined) headers = {};
-    headers[k.toString("utf8")] = asBytes(v);
-  }
-  const ts = Number(m.timestamp);
-  return {
-    topic: m.topic,
-    partition: m.partition,
-    offset,
-    key: m.key == null ? null : asBytes(m.key),
-    value: m.value == null ? null : asBytes(m.value),
-    headers: headers ?? EMPTY_HEADERS,
-    timestampMs: ts >= 0 ? ts : null,
-  };
-};
 
 /**
  * The @platformatic/kafka implementation of {@link ConsumerPort}. Its defaults are replaced: autocommit is
@@ -169,26 +98,16 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #startupError: KafkaConsumerError | null = null;
 
   #assigned: readonly TopicPartition[] = EMPTY_TPS;
-  #parts = new Map<string, Map<number, Part>>();
-  #order: Part[] = [];
-  #cursor = 0;
+  readonly #queues: PartitionQueues;
   /** Bumped whenever a revocation starts: batches delivered before are stale. */
   #generation = 0;
   /** Records are taken only between the offset refresh that follows a join and the next revocation. */
   #accepting = false;
   /** platformatic's generation when records started to flow: messages pushed under another are dropped. */
   #acceptGeneration = -1;
-  readonly #fetches: FetchCounter = { n: 0, waiters: [] };
+  readonly #fetches: FetchTracker;
   #revoking: Promise<void> | null = null;
-
-  #concurrency = 1;
-  #active = 0;
-  #idleWaiters: (() => void)[] = [];
-  #pumpScheduled = false;
-  #queuedBytes = 0;
-  #overLimit = false;
   #streamPaused = false;
-  #pausedCount = 0;
   /** platformatic's assignment as written by its group code; the fetch loop reads a filtered view. */
   #realAssignments: GroupAssignment[] | null = null;
   #assignmentView: GroupAssignment[] | null = null;
@@ -207,6 +126,12 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#groupId = settings.groupId;
     this.#brokers = settings.brokers.join(",");
     this.#log = options.logger ?? consoleKafkaLogger;
+    this.#queues = new PartitionQueues(
+      cfg.maxBytes,
+      () => this.#updateFlow(),
+      (tp, records) => this.#runBatch(tp, records),
+      () => this.#state === "running" && this.#accepting,
+    );
     this.#consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...cfg.base,
       groupId: cfg.groupId,
@@ -225,8 +150,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       protocolsMetadata: () => this.#beforeJoin(),
     });
     this.#installAssignmentView();
-    hookFetchChannel();
-    fetchCounters.set(this.#consumer, this.#fetches);
+    this.#fetches = new FetchTracker(this.#consumer);
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
   }
@@ -329,7 +253,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       throw new KafkaConsumerError(`run() needs subscribed topics (group "${this.#groupId}")`, this.#groupId);
     }
     this.#handler = handler;
-    this.#concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
+    this.#queues.concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
     this.#state = "running";
     const cfg = this.#cfg;
     const starting = this.#consumer.consume({
@@ -400,7 +324,6 @@ export class PlatformaticConsumerClient implements ConsumerPort {
         offsets,
       );
     }
-    const byTopic = new Map<string, offsetCommitV8.OffsetCommitRequestPartition[]>();
     for (const o of offsets) {
       if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
         throw new KafkaCommitError(
@@ -409,45 +332,18 @@ export class PlatformaticConsumerClient implements ConsumerPort {
           offsets,
         );
       }
-      let list = byTopic.get(o.topic);
-      if (list === undefined) byTopic.set(o.topic, list = []);
-      list.push({
-        partitionIndex: o.partition,
-        committedOffset: BigInt(o.offset),
-        committedLeaderEpoch: -1,
-        committedMetadata: null,
-      });
     }
-    const topics = [...byTopic].map(([name, partitions]) => ({ name, partitions }));
-    const retries = this.#cfg.base.retries;
-    for (let attempt = 0;; attempt++) {
-      try {
-        const connection = await this.#coordinatorConnection();
-        const c = this.#consumer;
-        await offsetCommitV8.api.async(
-          connection,
-          this.#groupId,
-          c.generationId,
-          c.memberId ?? "",
-          c.groupInstanceId,
-          topics,
-        );
-        return;
-      } catch (e) {
-        if (isCoordinatorMoved(e) && attempt < retries) {
-          await sleep(this.#cfg.base.retryDelay);
-          await this.#consumer.findGroupCoordinator().catch(() => {});
-          continue;
-        }
-        throw new KafkaCommitError(
-          `Kafka rejected the offset commit ${what()} for group "${this.#groupId}" on ${this.#brokers}: ${
-            describeError(e)
-          }`,
-          this.#groupId,
-          offsets,
-          e,
-        );
-      }
+    try {
+      await commitOffsets(this.#consumer, offsets, this.#cfg.base.retries, this.#cfg.base.retryDelay);
+    } catch (e) {
+      throw new KafkaCommitError(
+        `Kafka rejected the offset commit ${what()} for group "${this.#groupId}" on ${this.#brokers}: ${
+          describeError(e)
+        }`,
+        this.#groupId,
+        offsets,
+        e,
+      );
     }
   }
 
@@ -465,12 +361,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   pause(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
     this.#requireRunning("pause");
-    for (const tp of tps) {
-      const part = this.#parts.get(tp.topic)?.get(tp.partition);
-      if (part === undefined || part.paused) continue;
-      part.paused = true;
-      this.#pausedCount++;
-    }
+    this.#queues.pause(tps);
     this.#assignmentView = null;
   }
 
@@ -487,17 +378,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   resume(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
     this.#requireRunning("resume");
-    let changed = false;
-    for (const tp of tps) {
-      const part = this.#parts.get(tp.topic)?.get(tp.partition);
-      if (part === undefined || !part.paused) continue;
-      part.paused = false;
-      this.#pausedCount--;
-      changed = true;
-    }
-    if (!changed) return;
+    if (!this.#queues.resume(tps)) return;
     this.#assignmentView = null;
-    this.#schedulePump();
     // The fetch loop ends when every partition it sees is paused: restart it.
     if (!this.#streamPaused && this.#stream !== null) {
       this.#stream.pause();
@@ -556,11 +438,11 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       enumerable: true,
       get: (): GroupAssignment[] | null => {
         const real = this.#realAssignments;
-        if (real === null || this.#pausedCount === 0 || !this.#accepting) return real;
+        if (real === null || this.#queues.pausedCount === 0 || !this.#accepting) return real;
         if (this.#assignmentView === null) {
           this.#assignmentView = real.map((a) => ({
             topic: a.topic,
-            partitions: a.partitions.filter((p) => this.#parts.get(a.topic)?.get(p)?.paused !== true),
+            partitions: a.partitions.filter((p) => !this.#queues.isPaused(a.topic, p)),
           }));
         }
         return this.#assignmentView;
@@ -575,15 +457,6 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   /** LeaveGroup (closing the stream first if platformatic still sees one). */
   #leave(): Promise<void> {
     return this.#consumer.leaveGroup(true) as unknown as Promise<void>;
-  }
-
-  async #coordinatorConnection() {
-    const c = this.#consumer;
-    const id = c.coordinatorId ?? await c.findGroupCoordinator();
-    const connections = await c.connectToBrokers([id]);
-    const connection = connections.get(id);
-    if (connection === undefined) throw new Error(`group coordinator ${id} is not in the cluster metadata`);
-    return connection;
   }
 
   /** platformatic's `protocolsMetadata` hook: revoke (if anything is owned) before every JoinGroup. */
@@ -603,18 +476,10 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#assigned = EMPTY_TPS;
     this.#generation++;
     this.#accepting = false;
-    for (const part of this.#order) {
-      part.pending = [];
-      part.pendingBytes = 0;
-    }
-    this.#queuedBytes = 0;
-    this.#overLimit = false;
-    this.#parts = new Map();
-    this.#order = [];
-    this.#pausedCount = 0;
+    this.#queues.clear();
     this.#assignmentView = null;
     const run = async () => {
-      await Promise.all([this.#waitIdle(), this.#waitFetches()]);
+      await Promise.all([this.#queues.waitIdle(), this.#waitFetches()]);
       // Queued and buffered records were dropped: after the join every partition must start again from
       // its committed offset, or `auto_offset_reset` without one. platformatic keeps its own fetch position
       // for a partition without commit (it only fills missing positions from the fallback), which would
@@ -622,7 +487,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       this.#stream?.offsetsToFetch.clear();
       const onRevoked = this.#handler?.onRevoked;
       if (onRevoked === undefined || tps.length === 0) return;
-      const keepalive = setInterval(() => void this.#heartbeatNow(), this.#cfg.heartbeatInterval);
+      const keepalive = setInterval(() => void heartbeatOnce(this.#consumer), this.#cfg.heartbeatInterval);
       try {
         await onRevoked.call(this.#handler, tps);
       } catch (e) {
@@ -644,35 +509,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     return p;
   }
 
-  /** One Heartbeat with the current generation (during `onRevoked`; REBALANCE_IN_PROGRESS still counts). */
-  async #heartbeatNow(): Promise<void> {
-    const c = this.#consumer;
-    if (c.memberId === null) return;
-    try {
-      const connection = await this.#coordinatorConnection();
-      await heartbeatV4.api.async(connection, this.#groupId, c.generationId, c.memberId, c.groupInstanceId);
-    } catch { /* REBALANCE_IN_PROGRESS is expected; other failures surface through commits and the join */ }
-  }
-
   /** Resolves when no fetch of this consumer is in flight (bounded by the fetch wait plus the request timeout). */
   #waitFetches(): Promise<void> {
-    if (this.#fetches.n === 0) return Promise.resolve();
-    const limit = this.#cfg.maxWaitTime + (this.#cfg.base.timeout ?? 5000) + 100;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#fetches.n = 0; // a lost completion must not hold every later revocation
-        resolve();
-      }, limit);
-      this.#fetches.waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  #waitIdle(): Promise<void> {
-    if (this.#active === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+    return this.#fetches.idle(this.#cfg.maxWaitTime + (this.#cfg.base.timeout ?? 5000) + 100);
   }
 
   #onGroupJoin(assignments: readonly GroupAssignment[]): void {
@@ -683,19 +522,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
         tps.push({ topic: a.topic, partition });
       }
     }
-    const parts = new Map<string, Map<number, Part>>();
-    const order: Part[] = [];
-    for (const tp of tps) {
-      const part: Part = { tp, pending: [], pendingBytes: 0, next: -1, busy: false, paused: false };
-      let byPartition = parts.get(tp.topic);
-      if (byPartition === undefined) parts.set(tp.topic, byPartition = new Map());
-      byPartition.set(tp.partition, part);
-      order.push(part);
-    }
-    this.#parts = parts;
-    this.#order = order;
-    this.#cursor = 0;
-    this.#pausedCount = 0;
+    this.#queues.assign(tps);
     this.#assignmentView = null;
     this.#accepting = false; // until platformatic has loaded the committed offsets ('offsets')
     this.#assigned = Object.freeze(tps);
@@ -715,10 +542,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #onOffsets(): void {
     if (this.#state !== "running" || this.#revoking !== null || this.#accepting) return;
     const positions = this.#stream?.offsetsToFetch;
-    for (const part of this.#order) {
-      const at = positions?.get(`${part.tp.topic}:${part.tp.partition}`);
-      part.next = typeof at === "bigint" ? Number(at) : -1;
-    }
+    this.#queues.setPositions((tp) => positions?.get(`${tp.topic}:${tp.partition}`));
     this.#accepting = true;
     this.#acceptGeneration = this.#consumer.generationId;
     this.#assignmentView = null;
@@ -731,53 +555,11 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     const pushedUnder = (m.metadata as { consumer?: { generationId?: number } } | undefined)?.consumer
       ?.generationId;
     if (pushedUnder !== undefined && pushedUnder !== this.#acceptGeneration) return;
-    const part = this.#parts.get(m.topic)?.get(m.partition);
-    if (part === undefined) return;
-    const offset = Number(m.offset);
-    if (offset < part.next) return;
-    part.next = offset + 1;
-    const size = 64 + (m.value == null ? 0 : m.value.byteLength) + (m.key == null ? 0 : m.key.byteLength);
-    part.pending.push(toRecord(m, offset));
-    part.pendingBytes += size;
-    this.#queuedBytes += size;
-    if (!this.#overLimit && this.#queuedBytes > this.#cfg.maxBytes) {
-      this.#overLimit = true;
-      this.#updateFlow();
-    }
-    this.#schedulePump();
+    this.#queues.push(m);
   }
 
-  #schedulePump(): void {
-    if (this.#pumpScheduled) return;
-    this.#pumpScheduled = true;
-    // A microtask runs after the whole fetch response was pushed: one batch per partition and fetch.
-    queueMicrotask(() => this.#pump());
-  }
-
-  #pump(): void {
-    this.#pumpScheduled = false;
-    if (this.#state !== "running" || !this.#accepting) return;
-    const order = this.#order;
-    const n = order.length;
-    for (let i = 0; i < n && this.#active < this.#concurrency; i++) {
-      const part = order[(this.#cursor + i) % n];
-      if (part.busy || part.paused || part.pending.length === 0) continue;
-      this.#cursor = (this.#cursor + i + 1) % n;
-      this.#deliver(part);
-    }
-  }
-
-  #deliver(part: Part): void {
-    const records = part.pending;
-    part.pending = [];
-    this.#queuedBytes -= part.pendingBytes;
-    part.pendingBytes = 0;
-    if (this.#overLimit && this.#queuedBytes <= this.#cfg.maxBytes / 2) {
-      this.#overLimit = false;
-      this.#updateFlow();
-    }
-    part.busy = true;
-    this.#active++;
+  /** Hands one batch to `onBatch`; a rejection stops the consumer (never rejects itself). */
+  async #runBatch(tp: TopicPartition, records: SourceRecord[]): Promise<void> {
     const generation = this.#generation;
     const ctl: BatchControl = {
       // platformatic heartbeats on its own timer, whatever the handler does.
@@ -785,37 +567,19 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       isRunning: () => this.#state === "running",
       isStale: () => generation !== this.#generation,
     };
-    const batch = { topic: part.tp.topic, partition: part.tp.partition, records };
-    let result: Promise<void>;
     try {
-      result = this.#handler!.onBatch(batch, ctl);
+      await this.#handler!.onBatch({ topic: tp.topic, partition: tp.partition, records }, ctl);
     } catch (e) {
-      result = Promise.reject(e);
+      this.#fail(e, tp.topic, tp.partition);
     }
-    result.then(
-      () => this.#settled(part),
-      (e) => {
-        this.#settled(part);
-        this.#fail(e, batch.topic, batch.partition);
-      },
-    );
-  }
-
-  #settled(part: Part): void {
-    part.busy = false;
-    if (--this.#active === 0 && this.#idleWaiters.length > 0) {
-      const waiters = this.#idleWaiters;
-      this.#idleWaiters = [];
-      for (const w of waiters) w();
-    }
-    this.#schedulePump();
   }
 
   /** Pauses the whole stream while revoking, stopping, before the offsets are loaded, or over the byte bound. */
   #updateFlow(): void {
     const stream = this.#stream;
     if (stream === null) return;
-    const flow = this.#state === "running" && this.#accepting && this.#revoking === null && !this.#overLimit;
+    const flow = this.#state === "running" && this.#accepting && this.#revoking === null &&
+      !this.#queues.overLimit;
     if (!flow && !this.#streamPaused) {
       this.#streamPaused = true;
       stream.pause();
@@ -856,8 +620,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#assigned = EMPTY_TPS;
     this.#generation++;
     this.#accepting = false;
-    this.#parts = new Map();
-    this.#order = [];
+    this.#queues.clear();
     this.#state = "failed";
     this.#updateFlow();
     this.#stopPromise ??= (async () => {
@@ -907,7 +670,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     if (this.#starting !== null) await this.#starting.catch(() => {});
     this.#updateFlow();
     if (revoke) {
-      await this.#waitIdle();
+      await this.#queues.waitIdle();
       if (this.#revoking !== null) await this.#revoking;
       if (this.#assigned.length > 0) await this.#revoke();
     }
