@@ -1,6 +1,9 @@
 /**
  * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}), load flows and YAML files, record
- * fixtures, and the command line (`runtime/cli.ts`).
+ * fixtures, and the command line (`runtime/cli.ts`). The Kafka client adapters live here too:
+ * {@link createKafkaClients} picks @platformatic/kafka (default) or kafkajs behind the core's ports, with
+ * the message-level clients ({@link KafkaMessageProducer}, {@link KafkaMessageConsumer}) and an admin
+ * helper ({@link KafkaAdmin}) on top.
  *
  * @example
  * ```ts ignore
