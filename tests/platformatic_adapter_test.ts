@@ -429,6 +429,65 @@ describe("platformatic consumer memory bound", () => {
   });
 });
 
+describe("platformatic consumer pause", () => {
+  test("a paused partition is not fetched at all (not only held back)", { timeout: 60_000 }, async () => {
+    const topic = unique("plat-pausefetch");
+    await createTopics([topic]);
+    const p = new PlatformaticProducerClient(
+      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      quiet,
+    );
+    await p.connect();
+    const send = (partition: number, n: number) =>
+      p.send(
+        topic,
+        Array.from({ length: n }, (_, i) => ({
+          key: null,
+          value: enc.encode(String(i)),
+          headers: {},
+          timestampMs: null,
+          partition,
+        })),
+      );
+    const fetchedFrom = new Map<number, number>();
+    const count = (ctx: unknown) => {
+      const m = (ctx as { result?: { topic?: string; partition?: number } }).result;
+      if (m?.topic === topic) fetchedFrom.set(m.partition!, (fetchedFrom.get(m.partition!) ?? 0) + 1);
+    };
+    consumerReceivesChannel.asyncStart.subscribe(count);
+    const c = new PlatformaticConsumerClient(consumerSettings(unique("g")), quiet);
+    const delivered = new Map<number, number>();
+    try {
+      await c.connect();
+      await c.subscribe([topic], true);
+      await c.run({
+        onBatch: (b) =>
+          Promise.resolve(
+            void delivered.set(b.partition, (delivered.get(b.partition) ?? 0) + b.records.length),
+          ),
+      });
+      for (const partition of [0, 1, 2]) await send(partition, 1);
+      await waitFor(() => [0, 1, 2].every((x) => delivered.get(x) === 1), 30_000, "one record per partition");
+      c.pause([{ topic, partition: 0 }]);
+      await sleep(300); // a fetch already under way may still return
+      const before = fetchedFrom.get(0) ?? 0;
+      await send(0, 500);
+      await send(1, 500);
+      await waitFor(() => delivered.get(1) === 501, 30_000, "partition 1");
+      await sleep(500);
+      assert.equal(fetchedFrom.get(0) ?? 0, before, "nothing fetched from the paused partition");
+      c.resume([{ topic, partition: 0 }]);
+      await waitFor(() => delivered.get(0) === 501, 30_000, "partition 0 after resume");
+      assert.equal(fetchedFrom.get(0), 501, "fetched once");
+    } finally {
+      consumerReceivesChannel.asyncStart.unsubscribe(count);
+      await c.disconnect();
+      await p.disconnect();
+      await deleteTopics([topic]);
+    }
+  });
+});
+
 describe("KafkaAdmin and createKafkaClients", () => {
   test("createKafkaClients picks the adapter by name and rejects unknown names", () => {
     const s = { brokers: ["127.0.0.1:1"], clientId: null, topic: null, security: null, extra: {} };
