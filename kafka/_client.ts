@@ -993,7 +993,12 @@ const convertHeaders = (headers: IHeaders | undefined): Readonly<Record<string, 
   return out ?? EMPTY_HEADERS;
 };
 
-const toRecordBatch = (topic: string, partition: number, messages: readonly KafkaMessage[]): RecordBatch => {
+const toRecordBatch = (
+  topic: string,
+  partition: number,
+  messages: readonly KafkaMessage[],
+  highWatermark: number, // the end offset, for lag metrics
+): RecordBatch => {
   const n = messages.length;
   const records = new Array<SourceRecord>(n);
   for (let i = 0; i < n; i++) {
@@ -1009,7 +1014,7 @@ const toRecordBatch = (topic: string, partition: number, messages: readonly Kafk
       timestampMs: ts >= 0 ? ts : null,
     };
   }
-  return { topic, partition, records };
+  return { topic, partition, records, highWatermark };
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1764,7 +1769,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     const kb = payload.batch;
     const messages = kb.messages;
     if (messages.length === 0) return;
-    const batch = toRecordBatch(kb.topic, kb.partition, messages);
+    const batch = toRecordBatch(kb.topic, kb.partition, messages, Number(kb.highWatermark));
     this.#lastHeartbeat = payload.heartbeat;
     this.#inflight++;
     const generation = this.#generation;
