@@ -19,3 +19,7 @@ export { formatMemoryReport, type MemoryRunReport, runInMemory } from "./_memory
 export { type KafkaRunOptions, runOnKafka } from "./_kafka_run.ts";
 export { recordFixture, type RecordOptions } from "./_record.ts";
 export { type CliArgs, main, parseArgs } from "./cli.ts";
+export { type FlowRunOptions, runFlowModule } from "./_serve_run.ts";
+export { FlowSupervisor, type SupervisorOptions } from "./workers/_supervisor.ts";
+export { FlowInstance, type FlowInstanceOptions, type WorkerSnapshot } from "./workers/_instance.ts";
+export * from "./admin/mod.ts";
