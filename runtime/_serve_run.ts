@@ -109,7 +109,9 @@ export async function runFlowModule(
     options.onAdmin?.(server);
   }
   let signals = 0;
+  let finished = false;
   const onSignal = (sig: string) => {
+    if (finished) return;
     signals++;
     if (signals === 1) {
       logger.info("shutdown_requested", { signal: sig });
@@ -160,8 +162,9 @@ export async function runFlowModule(
   } finally {
     clearInterval(status);
     if (statusShown) process.stderr.write("\n");
-    process.off("SIGINT", onInt);
-    process.off("SIGTERM", onTerm);
+    // The handlers stay installed (as no-ops) until the process exits: on Deno, removing the last listener
+    // restores the default action, and a signal still being delivered would then kill the process.
+    finished = true;
     await server?.close().catch(() => {});
   }
   return supervisor.stoppedCleanly ? 0 : 1;

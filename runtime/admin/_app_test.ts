@@ -15,7 +15,12 @@ const config = ConfigContext.fromObject({
       brokers: ["127.0.0.1:1"],
       group_id: "g",
       topics: ["in.t"],
-      security: { protocol: "SASL_SSL", sasl_mechanism: "PLAIN", sasl_username: "bob", sasl_password: "hunter2" },
+      security: {
+        protocol: "SASL_SSL",
+        sasl_mechanism: "PLAIN",
+        sasl_username: "bob",
+        sasl_password: "hunter2",
+      },
       extra: { "ssl.key.password": "k3y", "sasl.oauthbearer.token": "t0kval" },
     },
     producer: { brokers: ["127.0.0.1:1"] },
@@ -29,7 +34,15 @@ const plan = compileFlow(flow, config);
 function source(workers: WorkerStatus[], state = "running") {
   const stats = emptyStats();
   const m = new FlowMetrics(plan.name, { stats, inFlight: () => 0 });
-  const rec = { topic: "in.t", partition: 0, offset: 0, key: null, value: null, headers: {}, timestampMs: null };
+  const rec = {
+    topic: "in.t",
+    partition: 0,
+    offset: 0,
+    key: null,
+    value: null,
+    headers: {},
+    timestampMs: null,
+  };
   m.assigned([{ topic: "in.t", partition: 0 }]);
   m.batchHandled({ topic: "in.t", partition: 0, records: [rec, rec, rec], highWatermark: 5 }, 2, null);
   stats.produced["out.t"] = 3;
@@ -47,7 +60,9 @@ function source(workers: WorkerStatus[], state = "running") {
         workers,
         partitions,
         totals: totalsOf(metrics, partitions),
-        ready: state === "running" ? readinessOf(workers) : { ready: false, reasons: [`supervisor is ${state}`] },
+        ready: state === "running"
+          ? readinessOf(workers)
+          : { ready: false, reasons: [`supervisor is ${state}`] },
       };
     },
   };
@@ -98,7 +113,9 @@ describe("admin API routes", () => {
     const res = await createAdminApp(source([up(0)])).request("/flows");
     assert.equal(res.status, 200);
     const text = await res.text();
-    for (const secret of ["hunter2", "k3y", "t0kval", "pa55", "bob"]) assert.ok(!text.includes(secret), secret);
+    for (const secret of ["hunter2", "k3y", "t0kval", "pa55", "bob"]) {
+      assert.ok(!text.includes(secret), secret);
+    }
     const body = JSON.parse(text);
     const view = body.flows[0];
     assert.equal(view.name, "relay");
@@ -153,7 +170,9 @@ describe("admin API routes", () => {
   });
 
   test("secret keys", () => {
-    for (const k of ["password", "sasl_username", "sasl.mechanism", "ssl.key.location", "api_token", "apiKey"]) {
+    for (
+      const k of ["password", "sasl_username", "sasl.mechanism", "ssl.key.location", "api_token", "apiKey"]
+    ) {
       assert.ok(isSecretKey(k), k);
     }
     for (const k of ["brokers", "group_id", "topic", "ssl.ca.location"]) assert.ok(!isSecretKey(k), k);

@@ -6,7 +6,8 @@
  * backoff, and stops everything gracefully.
  *
  * A crashed worker commits nothing more: what it had not committed is delivered again to whichever
- * member owns its partitions next (at-least-once).
+ * member owns its partitions next (at-least-once). Its counters are kept as of its last snapshot (at
+ * most `snapshotMs` old), so totals never go backwards across restarts.
  *
  * @module
  */
