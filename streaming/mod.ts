@@ -81,6 +81,7 @@ export {
   type HistogramSample,
   mergeMetrics,
   type MetricFamily,
+  MetricFamilyBase,
   MetricsRegistry,
   type MetricType,
   ScalarChild,

@@ -36,6 +36,22 @@ export interface AdminAppOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The admin app as its servers and tests use it (a Hono app).
+ *
+ * @example
+ * ```ts ignore
+ * const app: AdminApp = createAdminApp(source);
+ * const res = await app.request("/health");
+ * ```
+ */
+export interface AdminApp {
+  /** Handles a request (`env` carries the Bun server, for per-request timeouts). */
+  fetch(request: Request, env?: unknown): Response | Promise<Response>;
+  /** Handles a request given as a path or URL (tests). */
+  request(input: string | URL | Request, init?: RequestInit): Response | Promise<Response>;
+}
+
 interface BunServerLike {
   timeout?(request: Request, seconds: number): void;
 }
@@ -51,7 +67,7 @@ interface BunServerLike {
  * console.log(res.status, await res.json());
  * ```
  */
-export function createAdminApp(source: AdminSource, options: AdminAppOptions = {}): Hono {
+export function createAdminApp(source: AdminSource, options: AdminAppOptions = {}): AdminApp {
   const app = new Hono();
   let view: PlanView | null = null;
   const viewOf = () => (view ??= planView(source.plan));

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Hono } from "hono";
+import type { AdminApp } from "./_app.ts";
 import type { AdminSettings } from "../../streaming/observe/_config.ts";
 
 /**
@@ -55,7 +55,7 @@ interface BunLike {
  * ```
  */
 export function serveAdmin(
-  app: Hono,
+  app: AdminApp,
   settings: AdminSettings,
   abort?: AbortController,
 ): Promise<AdminServer> {

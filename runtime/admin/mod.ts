@@ -10,7 +10,7 @@
  *
  * @module
  */
-export { type AdminAppOptions, createAdminApp } from "./_app.ts";
+export { type AdminApp, type AdminAppOptions, createAdminApp } from "./_app.ts";
 export { type AdminServer, serveAdmin } from "./_serve.ts";
 export { STATUS_PAGE_HTML } from "./_page.ts";
 export { type PlanGraph, type PlanNodeView, type PlanView, planView } from "./_plan_view.ts";

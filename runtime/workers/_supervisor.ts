@@ -409,13 +409,16 @@ export class FlowSupervisor implements AdminSource {
     });
   }
 
-  /** @inheritdoc */
+  /**
+   * Merged metrics: the live workers' last snapshots, the counters of ended incarnations, and the
+   * supervisor's own (`loom_workers_up`, `loom_workers_configured`, `loom_worker_restarts_total`).
+   */
   metrics(): MetricFamily[] {
     const live = this.#slots.map((s) => (s.main ? s.main.snapshot().metrics : s.snapshot?.metrics ?? []));
     return mergeMetrics([...live, this.#retired, this.#own.collect()]);
   }
 
-  /** @inheritdoc */
+  /** A status snapshot: workers, partitions, totals and readiness. */
   status(): FlowStatus {
     const workers = this.workers();
     const partitions: PartitionStatus[] = [];

@@ -211,7 +211,7 @@ export class FlowMetrics implements FlowObserver {
     return this.#assigned;
   }
 
-  /** @inheritdoc */
+  /** Counts the batch's records per topic, observes its size and duration, notes the end offset. */
   batchHandled(batch: RecordBatch, durationMs: number, _error: unknown): void {
     const n = batch.records.length;
     this.#consumed.labels(this.#flow, batch.topic).inc(n);
@@ -221,20 +221,20 @@ export class FlowMetrics implements FlowObserver {
     if (hw !== undefined) this.#setOffsets(batch, null, hw);
   }
 
-  /** @inheritdoc */
+  /** Observes a delivery's duration; counts it when it failed for good. */
   delivered(target: string, _records: number, durationMs: number, error: unknown, _headers?: unknown): void {
     this.#deliveryDuration.labels(this.#flow, target).observe(durationMs / 1000);
     if (error) this.#deliveryFailures.labels(this.#flow, target).inc();
   }
 
-  /** @inheritdoc */
+  /** Counts a group assignment and remembers the partitions. */
   assigned(tps: readonly TopicPartition[]): void {
     this.#rebalances.labels(this.#flow).inc();
     this.#assigned = tps;
     for (const tp of tps) this.#entry(tp);
   }
 
-  /** @inheritdoc */
+  /** Drops the revoked partitions' offset gauges. */
   revoked(tps: readonly TopicPartition[]): void {
     for (const tp of tps) {
       const p = String(tp.partition);
@@ -246,13 +246,13 @@ export class FlowMetrics implements FlowObserver {
     this.#assigned = [];
   }
 
-  /** @inheritdoc */
+  /** Counts a commit and updates the committed offset and lag gauges. */
   committed(offsets: readonly TopicPartitionOffset[]): void {
     this.#commits.labels(this.#flow).inc();
     for (const o of offsets) this.#setOffsets(o, o.offset, null);
   }
 
-  /** @inheritdoc */
+  /** Remembers the loop state (`loom_flow_state`). */
   stateChanged(state: LoopState): void {
     this.#loopState = state;
   }

@@ -154,8 +154,26 @@ export class HistogramChild {
   }
 }
 
-abstract class Family<C extends ScalarChild | HistogramChild> {
+/**
+ * The common part of every metric family: its name, help, label names and labelled children.
+ *
+ * @example
+ * ```ts
+ * import { type MetricFamilyBase, MetricsRegistry, type ScalarChild } from "@loom/streaming";
+ * const family: MetricFamilyBase<ScalarChild> = new MetricsRegistry().counter("n_total", "N.");
+ * family.name; // "n_total"
+ * ```
+ */
+export abstract class MetricFamilyBase<C extends ScalarChild | HistogramChild> {
   readonly #children = new Map<string, C>();
+  /**
+   * Creates a family.
+   *
+   * @param name metric name
+   * @param help help text
+   * @param type kind
+   * @param labelNames label names
+   */
   constructor(
     readonly name: string,
     readonly help: string,
@@ -167,6 +185,7 @@ abstract class Family<C extends ScalarChild | HistogramChild> {
       if (!LABEL.test(l) || l.startsWith("__")) throw new Error(`invalid label name '${l}' of ${name}`);
     }
   }
+  /** Creates the child of these label values. */
   protected abstract make(labels: readonly string[]): C;
   /** The child of these label values (created on first use; look it up once and keep it on hot paths). */
   labels(...values: string[]): C {
@@ -202,11 +221,12 @@ abstract class Family<C extends ScalarChild | HistogramChild> {
  * c.labels("task").inc();
  * ```
  */
-export class Counter extends Family<ScalarChild> {
+export class Counter extends MetricFamilyBase<ScalarChild> {
   /** Adds `n` to the unlabelled child. */
   inc(n = 1): void {
     this.labels().inc(n);
   }
+  /** A counter child. */
   protected make(labels: readonly string[]): ScalarChild {
     return new ScalarChild(labels, true);
   }
@@ -222,11 +242,12 @@ export class Counter extends Family<ScalarChild> {
  * g.set(12);
  * ```
  */
-export class Gauge extends Family<ScalarChild> {
+export class Gauge extends MetricFamilyBase<ScalarChild> {
   /** Sets the unlabelled child. */
   set(v: number): void {
     this.labels().set(v);
   }
+  /** A gauge child. */
   protected make(labels: readonly string[]): ScalarChild {
     return new ScalarChild(labels, false);
   }
@@ -242,7 +263,7 @@ export class Gauge extends Family<ScalarChild> {
  * h.observe(0.05);
  * ```
  */
-export class Histogram extends Family<HistogramChild> {
+export class Histogram extends MetricFamilyBase<HistogramChild> {
   /** Bucket upper bounds. */
   readonly buckets: readonly number[];
   /**
@@ -265,6 +286,7 @@ export class Histogram extends Family<HistogramChild> {
   observe(v: number): void {
     this.labels().observe(v);
   }
+  /** A histogram child. */
   protected make(labels: readonly string[]): HistogramChild {
     return new HistogramChild(labels, this.buckets);
   }
@@ -309,7 +331,7 @@ export const DURATION_BUCKETS: readonly number[] = Object.freeze([
  * ```
  */
 export class MetricsRegistry {
-  readonly #families = new Map<string, Family<ScalarChild | HistogramChild>>();
+  readonly #families = new Map<string, MetricFamilyBase<ScalarChild | HistogramChild>>();
   readonly #collectors: (() => void)[] = [];
 
   /** A counter family (the same instance when the name is registered again with the same shape). */
@@ -367,7 +389,7 @@ export class MetricsRegistry {
     return out;
   }
 
-  #register<F extends Family<ScalarChild | HistogramChild>>(
+  #register<F extends MetricFamilyBase<ScalarChild | HistogramChild>>(
     name: string,
     type: MetricType,
     labelNames: readonly string[],
