@@ -80,6 +80,8 @@ export async function runFlowModule(
     process.stderr.write(line + "\n");
   };
   const logger: Logger = jsonLogger(level, writeLine);
+  // process warnings as JSON lines too (Bun also prints its own plain-text copy unless NODE_NO_WARNINGS=1)
+  process.on("warning", (w) => logger.warn("runtime_warning", { name: w.name, message: w.message }));
   if (observability.otel.enabled) {
     logger.warn("otel_not_supported", {
       reason: "observability.otel is accepted but spans are not exported",

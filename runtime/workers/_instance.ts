@@ -110,7 +110,19 @@ export class FlowInstance {
       options.logger?.warn("observer_error", { reason: e instanceof Error ? e.message : String(e) });
     });
     const joined: FlowObserver = { assigned: () => void (this.#joined = true) };
+    const log = options.logger;
     runner = new KafkaFlowRunner(plan, {
+      // kafkajs lines go through the JSON logger too (stderr stays JSON lines)
+      client: log
+        ? {
+          logger: (r) =>
+            log[r.level === "error" ? "error" : r.level === "warn" ? "warn" : "info"]("kafka_client", {
+              namespace: r.namespace,
+              message: r.message,
+              ...r.fields,
+            }),
+        }
+        : undefined,
       ...options.runner,
       logger: options.logger,
       observer: combineObservers(this.metrics, lifecycleFlowObserver(plan, events), joined, options.observer),

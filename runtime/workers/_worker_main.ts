@@ -6,6 +6,7 @@
  *
  * @module
  */
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { compileFlow } from "../../streaming/_compiler.ts";
 import { ConfigContext } from "../../streaming/_config.ts";
@@ -36,6 +37,7 @@ async function start(m: StartMessage): Promise<void> {
       // tag each log line with the worker index
       console.error(line.replace(/^\{/, `{"worker":${m.index},`));
     });
+    process.on("warning", (w) => logger.warn("runtime_warning", { name: w.name, message: w.message }));
     instance = new FlowInstance(plan, {
       logger,
       observability: readObservabilityConfig(config),
