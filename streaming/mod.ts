@@ -95,6 +95,7 @@ export {
   jsonLinesObserver,
   type LifecycleEvent,
   lifecycleFlowObserver,
+  lifecycleNodeTimer,
   type LifecycleObserver,
   type LifecycleScope,
   ObservabilityRuntime,
@@ -106,3 +107,4 @@ export {
   readAdminSettings,
   readObservabilityConfig,
 } from "./observe/_config.ts";
+export { instrumentPlan, type NodeTimer } from "./observe/_node_timing.ts";

@@ -81,6 +81,8 @@ describe("worker pool on a real broker", () => {
       assert.equal(sampleSum(m, "loom_records_consumed_total", { topic: t.in }), N);
       assert.equal(sampleValue(m, "loom_records_produced_total", { flow: "relay", topic: t.out }), N);
       assert.equal(sampleValue(m, "loom_workers_up", { flow: "relay" }), 2);
+      // one timed invocation of the record step per record
+      assert.equal(sampleSum(m, "loom_node_duration_seconds_count", { flow: "relay", node: "tag" }), N);
       assert.equal(sampleSum(m, "loom_errors_total"), 0);
       assert.equal(sampleSum(m, "loom_consumer_lag"), 0);
       // end offsets come from fetched batches: every partition a worker fetched from reports its end

@@ -13,11 +13,13 @@ import { combineObservers, type FlowObserver } from "../../streaming/observe/_ob
 import {
   jsonLinesObserver,
   lifecycleFlowObserver,
+  lifecycleNodeTimer,
   type LifecycleObserver,
   ObservabilityRuntime,
   prometheusObserver,
 } from "../../streaming/observe/_events.ts";
 import type { ObservabilityConfig } from "../../streaming/observe/_config.ts";
+import { instrumentPlan } from "../../streaming/observe/_node_timing.ts";
 import { KafkaFlowRunner, type KafkaRunnerOptions } from "../_kafka_runner.ts";
 
 /**
@@ -111,7 +113,17 @@ export class FlowInstance {
     });
     const joined: FlowObserver = { assigned: () => void (this.#joined = true) };
     const log = options.logger;
-    runner = new KafkaFlowRunner(plan, {
+    // per-node durations: the steps of a copy of the plan time themselves
+    const nodeMetrics = this.metrics.nodeTimer();
+    const nodeEvents = lifecycleNodeTimer(plan, events);
+    const timedPlan = instrumentPlan(
+      plan,
+      nodeEvents === null ? nodeMetrics : (path, name, ms, error) => {
+        nodeMetrics(path, name, ms, error);
+        nodeEvents(path, name, ms, error);
+      },
+    );
+    runner = new KafkaFlowRunner(timedPlan, {
       // kafkajs lines go through the JSON logger too (stderr stays JSON lines)
       client: log
         ? {

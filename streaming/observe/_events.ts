@@ -12,6 +12,7 @@ import type { LoopState } from "../_loop.ts";
 import { HEADERS } from "../_wire.ts";
 import { DURATION_BUCKETS, type MetricsRegistry } from "./_metrics.ts";
 import type { FlowObserver } from "./_observer.ts";
+import type { NodeTimer } from "./_node_timing.ts";
 
 /**
  * Scope of a lifecycle event (the original's `Scope` names).
@@ -343,4 +344,29 @@ export function lifecycleFlowObserver(
     });
   };
   return observer;
+}
+
+/**
+ * NODE lifecycle events (END or ERROR with the duration, `flow`, `node_idx` = path, `node_type` = name) of
+ * every step invocation, or null when no observer wants per-invocation detail (debug level).
+ *
+ * @example
+ * ```ts ignore
+ * const timer = lifecycleNodeTimer(plan, events);
+ * if (timer) plan = instrumentPlan(plan, timer);
+ * ```
+ */
+export function lifecycleNodeTimer(plan: CompiledPlan, runtime: ObservabilityRuntime): NodeTimer | null {
+  if (!runtime.detailed) return null;
+  const flow = plan.name;
+  return (path, name, ms, error) => {
+    runtime.emit({
+      scope: "node",
+      name: `${flow}:${path}`,
+      kind: error === null ? "END" : "ERROR",
+      durationMs: ms,
+      error: error === null ? null : error instanceof Error ? error.message : String(error),
+      meta: { flow, node_idx: path, node_type: name },
+    });
+  };
 }

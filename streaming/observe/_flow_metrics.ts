@@ -8,7 +8,16 @@
 import type { DriverStats } from "../_driver.ts";
 import type { LoopState } from "../_loop.ts";
 import type { RecordBatch, TopicPartition, TopicPartitionOffset } from "../_transport.ts";
-import { type Counter, DURATION_BUCKETS, type Gauge, type Histogram, MetricsRegistry } from "./_metrics.ts";
+import {
+  type Counter,
+  DURATION_BUCKETS,
+  type Gauge,
+  type Histogram,
+  type HistogramChild,
+  MetricsRegistry,
+  type ScalarChild,
+} from "./_metrics.ts";
+import type { NodeTimer } from "./_node_timing.ts";
 import type { FlowObserver } from "./_observer.ts";
 
 /**
@@ -91,6 +100,8 @@ export class FlowMetrics implements FlowObserver {
   readonly #commits: Counter;
   readonly #assignedGauge: Gauge;
   readonly #state: Gauge;
+  readonly #nodeDuration: Histogram;
+  readonly #nodeErrors: Counter;
   readonly #offsets = new Map<string, { tp: TopicPartition; committed: number | null; end: number | null }>();
   #assigned: readonly TopicPartition[] = [];
   #loopState: LoopState = "new";
@@ -172,6 +183,17 @@ export class FlowMetrics implements FlowObserver {
     this.#rebalances = r.counter("loom_rebalances_total", "Group assignments received (joins).", ["flow"]);
     this.#commits = r.counter("loom_commits_total", "Successful offset commits.", ["flow"]);
     this.#state = r.gauge("loom_flow_state", "1 for the current state of the run loop.", ["flow", "state"]);
+    this.#nodeDuration = r.histogram(
+      "loom_node_duration_seconds",
+      "Duration of one step invocation (a record for record steps, a batch for batch steps).",
+      ["flow", "node", "path"],
+      DURATION_BUCKETS,
+    );
+    this.#nodeErrors = r.counter("loom_node_errors_total", "Step invocations that threw or rejected.", [
+      "flow",
+      "node",
+      "path",
+    ]);
     const f = flow;
     const inFlightChild = inFlight.labels(f);
     r.addCollector(() => {
@@ -188,6 +210,23 @@ export class FlowMetrics implements FlowObserver {
       this.#assignedGauge.labels(f).set(this.#assigned.length);
       for (const st of LOOP_STATES) this.#state.labels(f, st).set(st === this.#loopState ? 1 : 0);
     });
+  }
+
+  /**
+   * A {@link NodeTimer} feeding `loom_node_duration_seconds{node,path}` and `loom_node_errors_total` (for
+   * `instrumentPlan`); the labelled children are looked up once per node.
+   */
+  nodeTimer(): NodeTimer {
+    const children = new Map<string, { h: HistogramChild; e: ScalarChild | null }>();
+    const flow = this.#flow;
+    return (path, name, ms, error) => {
+      let c = children.get(path);
+      if (c === undefined) {
+        children.set(path, c = { h: this.#nodeDuration.labels(flow, name, path), e: null });
+      }
+      c.h.observe(ms / 1000);
+      if (error !== null) (c.e ??= this.#nodeErrors.labels(flow, name, path)).inc();
+    };
   }
 
   /** Per-partition committed and end offsets, and the lag, of the assigned partitions. */
