@@ -106,7 +106,8 @@ export async function runFlowModule(
   let server: AdminServer | null = null;
   const abort = new AbortController();
   if (admin) {
-    server = await serveAdmin(createAdminApp(supervisor, { signal: abort.signal }), admin, abort);
+    const app = createAdminApp(supervisor, { signal: abort.signal, metricsPath: prom.path });
+    server = await serveAdmin(app, admin, abort);
     logger.info("admin_listening", { url: server.url });
     options.onAdmin?.(server);
   }

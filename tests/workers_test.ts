@@ -164,6 +164,39 @@ describe("worker pool on a real broker", () => {
     assert.deepEqual(missing, [], `${missing.length} input(s) without output`);
   });
 
+  test("one worker runs on the main thread; killed, it restarts there and catches up", {
+    timeout: 90_000,
+  }, async () => {
+    const t = await setup(2);
+    const N = 2000;
+    const config = ConfigContext.fromObject(relayConfig(t, unique("g"), [bootstrap()]));
+    const plan = compileFlow(flow, config);
+    const sup = new FlowSupervisor({
+      flowModule: FLOW_MODULE,
+      config,
+      plan,
+      quietClient: true,
+      restartBaseMs: 100,
+    });
+    assert.equal(sup.inMainThread, true);
+    try {
+      await sup.start();
+      await produce(t.in, 0, N / 2);
+      await waitFor(() => sup.status().totals.produced >= N / 2, 30_000, "first half");
+      sup.kill(0);
+      await waitFor(() => sup.workers()[0].state === "restarting", 5_000, "crash noticed");
+      assert.equal(sup.status().ready.ready, false);
+      await waitFor(() => sup.workers()[0].restarts === 1 && sup.status().ready.ready, 30_000, "restarted");
+      assert.equal(sup.workers()[0].thread, "main");
+      await produce(t.in, N / 2, N / 2);
+      await waitFor(() => sup.status().totals.produced >= N, 30_000, "second half");
+    } finally {
+      await sup.stop();
+    }
+    const ids = new Set(await outputIds(t.out));
+    assert.equal(ids.size, N);
+  });
+
   test("the CLI with --workers 2 stops on SIGTERM under load and commits exactly what it finished", {
     timeout: 120_000,
   }, async () => {

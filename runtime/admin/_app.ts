@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { PROMETHEUS_CONTENT_TYPE, toPrometheusText } from "../../streaming/observe/_prometheus.ts";
 import { STATUS_PAGE_HTML } from "./_page.ts";
@@ -34,6 +34,8 @@ import type { AdminSource } from "./_source.ts";
 export interface AdminAppOptions {
   /** Aborting it ends every open event stream (so a server can shut down). */
   readonly signal?: AbortSignal;
+  /** Another path serving the metrics too (`observability.prometheus.config.path`; `/metrics` always does). */
+  readonly metricsPath?: string;
 }
 
 /**
@@ -81,9 +83,11 @@ export function createAdminApp(source: AdminSource, options: AdminAppOptions = {
     const { ready } = source.status();
     return c.json(ready, ready.ready ? 200 : 503);
   });
-  app.get("/metrics", (c) => {
-    return c.body(toPrometheusText(source.metrics()), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
-  });
+  const metrics = (c: Context) =>
+    c.body(toPrometheusText(source.metrics()), 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
+  app.get("/metrics", metrics);
+  const extra = options.metricsPath;
+  if (extra && extra !== "/metrics" && extra.startsWith("/")) app.get(extra, metrics);
   app.get("/flows", (c) => c.json({ flows: [viewOf()] }));
   app.get("/flows/:name", (c) => {
     const v = viewOf();

@@ -144,6 +144,9 @@ describe("admin API routes", () => {
     assert.match((await res.json()).error, /interval_ms/);
     res = await app.request("/metrics", { method: "POST" });
     assert.equal(res.status, 404);
+    const custom = createAdminApp(source([up(0)]), { metricsPath: "/prom" });
+    assert.equal((await custom.request("/prom")).status, 200);
+    assert.equal((await app.request("/prom")).status, 404);
   });
 
   test("GET /events streams status snapshots; GET / serves the page", async () => {

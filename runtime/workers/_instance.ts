@@ -21,6 +21,7 @@ import {
 import type { ObservabilityConfig } from "../../streaming/observe/_config.ts";
 import { instrumentPlan } from "../../streaming/observe/_node_timing.ts";
 import { KafkaFlowRunner, type KafkaRunnerOptions } from "../_kafka_runner.ts";
+import { redactSecrets } from "../admin/_redact.ts";
 
 /**
  * The state of one worker as the supervisor sees it (plain data).
@@ -131,7 +132,7 @@ export class FlowInstance {
             log[r.level === "error" ? "error" : r.level === "warn" ? "warn" : "info"]("kafka_client", {
               namespace: r.namespace,
               message: r.message,
-              ...r.fields,
+              ...(redactSecrets(r.fields) as Record<string, unknown>),
             }),
         }
         : undefined,

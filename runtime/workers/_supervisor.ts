@@ -342,8 +342,9 @@ export class FlowSupervisor implements AdminSource {
       this.#ended(slot, `worker ${index} was killed`);
     } else if (slot.main) {
       const m = slot.main;
-      void m.runner.loop.abandon();
-      // done resolves and reports the failure
+      // as a crash: nothing more is committed (the loop has failed); the consumer is then closed so the
+      // thread does not keep a member in the group (done resolves and reports the failure)
+      void m.runner.loop.abandon().then(() => m.runner.consumer.disconnect().catch(() => {}));
     }
   }
 
