@@ -1,6 +1,6 @@
 /**
  * The flow of `bench/workers_bench.ts`: decode → a record step with some CPU work per record
- * (`LOOM_BENCH_WORK` rounds of integer hashing, default 2000) → encode. Topics come from the config.
+ * (`LOOM_BENCH_WORK` rounds of integer hashing; the bench sets it, default 10 000) → encode. Topics come from the config.
  *
  * @module
  */

@@ -5,7 +5,7 @@
  * Web Workers (each its own consumer in a fresh group, its own output topic). Throughput is measured from
  * the first consumed record to the last produced one. Prints a table, the scaling ratio and one JSON line.
  *
- *   deno run -A bench/workers_bench.ts [--n=100000] [--work=2000]
+ *   deno run -A bench/workers_bench.ts [--n=50000] [--work=10000]
  *   bun bench/workers_bench.ts [same flags]
  *
  * The broker comes from scripts/kafka.sh ensure (or LOOM_KAFKA_BOOTSTRAP).
@@ -26,8 +26,8 @@ const flag = (name: string, fallback: number): number => {
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
   return n;
 };
-const N = flag("n", 100_000);
-process.env.LOOM_BENCH_WORK = String(flag("work", 2000)); // read by the flow module in each worker
+const N = flag("n", 50_000);
+process.env.LOOM_BENCH_WORK = String(flag("work", 10_000)); // read by the flow module in each worker
 const PARTITIONS = 4;
 const brokers = [kafkaBootstrap()];
 const run = `loombench-${Date.now().toString(36)}`;
