@@ -82,6 +82,9 @@ export async function runFlowModule(
   const logger: Logger = jsonLogger(level, writeLine);
   // process warnings as JSON lines too (Bun also prints its own plain-text copy unless NODE_NO_WARNINGS=1)
   process.on("warning", (w) => logger.warn("runtime_warning", { name: w.name, message: w.message }));
+  if (observability.prometheus.pushgatewayUrl !== null) {
+    logger.warn("pushgateway_not_supported", { reason: "metrics are served at /metrics; nothing is pushed" });
+  }
   if (observability.otel.enabled) {
     logger.warn("otel_not_supported", {
       reason: "observability.otel is accepted but spans are not exported",
