@@ -103,6 +103,7 @@ export class FlowMetrics implements FlowObserver {
   readonly #nodeDuration: Histogram;
   readonly #nodeErrors: Counter;
   readonly #offsets = new Map<string, { tp: TopicPartition; committed: number | null; end: number | null }>();
+  #revokedOffsets = new Map<string, { tp: TopicPartition; committed: number | null; end: number | null }>();
   #assigned: readonly TopicPartition[] = [];
   #loopState: LoopState = "new";
 
@@ -270,14 +271,29 @@ export class FlowMetrics implements FlowObserver {
   assigned(tps: readonly TopicPartition[]): void {
     this.#rebalances.labels(this.#flow).inc();
     this.#assigned = tps;
-    for (const tp of tps) this.#entry(tp);
+    // a partition that comes straight back (eager rebalances revoke everything) keeps its offsets
+    const back = this.#revokedOffsets;
+    this.#revokedOffsets = new Map();
+    const keep = new Set(tps.map((tp) => `${tp.topic}[${tp.partition}]`));
+    const stale = [...this.#offsets.values()].filter((e) => !keep.has(`${e.tp.topic}[${e.tp.partition}]`));
+    if (stale.length) this.revoked(stale.map((e) => e.tp));
+    this.#revokedOffsets.clear();
+    this.#assigned = tps;
+    for (const tp of tps) {
+      this.#entry(tp);
+      const prev = back.get(`${tp.topic}[${tp.partition}]`);
+      if (prev) this.#setOffsets(tp, prev.committed, prev.end);
+    }
   }
 
-  /** Drops the revoked partitions' offset gauges. */
+  /** Drops the revoked partitions' offset gauges (kept aside until the next assignment). */
   revoked(tps: readonly TopicPartition[]): void {
     for (const tp of tps) {
       const p = String(tp.partition);
-      this.#offsets.delete(`${tp.topic}[${p}]`);
+      const key = `${tp.topic}[${p}]`;
+      const e = this.#offsets.get(key);
+      if (e) this.#revokedOffsets.set(key, e);
+      this.#offsets.delete(key);
       this.#committed.remove(this.#flow, tp.topic, p);
       this.#end.remove(this.#flow, tp.topic, p);
       this.#lag.remove(this.#flow, tp.topic, p);

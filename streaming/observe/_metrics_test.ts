@@ -139,6 +139,16 @@ describe("FlowMetrics", () => {
       undefined,
     );
     assert.deepEqual(m.partitions(), []);
+    // back in the next assignment: its offsets are kept; another partition starts unknown
+    m.assigned([tp, { topic: "in", partition: 2 }]);
+    assert.deepEqual(m.partitions(), [
+      { topic: "in", partition: 1, committed: 2, end: 10, lag: 8 },
+      { topic: "in", partition: 2, committed: null, end: null, lag: null },
+    ]);
+    m.revoked([tp]);
+    m.assigned([]);
+    m.assigned([tp]);
+    assert.deepEqual(m.partitions(), [{ topic: "in", partition: 1, committed: null, end: null, lag: null }]);
   });
 });
 
