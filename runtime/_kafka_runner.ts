@@ -23,12 +23,11 @@ import type { TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { FlowObserver } from "../streaming/observe/_observer.ts";
 import {
   type KafkaClientOptions,
-  KafkaConsumerClient,
   type KafkaConsumerError,
   type KafkaConsumerPort,
-  KafkaProducerClient,
   type KafkaProducerPort,
 } from "./kafkajs/mod.ts";
+import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.
@@ -46,8 +45,10 @@ export interface KafkaRunnerOptions {
   readonly ids?: IdSource;
   /** Structured logger of the runner (default: silent). */
   readonly logger?: Logger;
-  /** kafkajs client logging. */
+  /** Kafka client logging. */
   readonly client?: KafkaClientOptions;
+  /** The Kafka client adapter (default: `streaming.runtime.kafka_client`, itself `kafkajs` by default). */
+  readonly kafkaClient?: KafkaClientKind;
   /** Writers of storage sinks by sink name (table backends are provided by `@loom/streaming/sinks`). */
   readonly tables?: ReadonlyMap<string, SinkWriter>;
   /** Partitions processed concurrently (default: 1). */
@@ -127,8 +128,10 @@ export class KafkaFlowRunner {
     this.plan = plan;
     this.#log = options.logger ?? silentLogger;
     const clock = options.clock ?? systemClock;
-    this.consumer = options.consumer ?? new KafkaConsumerClient(plan.source.settings, options.client);
-    this.producer = options.producer ?? routedProducer(plan, options.client);
+    // streaming.runtime.kafka_client picks the adapter behind the ports
+    const clients = createKafkaClients(options.kafkaClient ?? plan.runtime.kafkaClient, options.client);
+    this.consumer = options.consumer ?? clients.consumer(plan.source.settings);
+    this.producer = options.producer ?? routedProducer(plan, clients);
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of plan.storageSinks) {
       const w = options.tables?.get(s.name);
@@ -224,18 +227,18 @@ export type { KafkaConsumerError };
  * different clusters or with different security), with each send routed by physical topic. A dead-letter
  * topic uses the producer of the sink it belongs to, as in the original.
  */
-function routedProducer(plan: CompiledPlan, client: KafkaClientOptions | undefined): KafkaProducerPort {
+function routedProducer(plan: CompiledPlan, clients: KafkaClients): KafkaProducerPort {
   const sinks = [
     ...(plan.output ? [plan.output] : []),
     ...plan.topicSinks.values(),
     ...plan.errorRoutes.values(),
   ];
-  const byConfig = new Map<string, KafkaProducerClient>();
-  const byTopic = new Map<string, KafkaProducerClient>();
-  const clientFor = (settings: ProducerSettings): KafkaProducerClient => {
+  const byConfig = new Map<string, KafkaProducerPort>();
+  const byTopic = new Map<string, KafkaProducerPort>();
+  const clientFor = (settings: ProducerSettings): KafkaProducerPort => {
     const key = JSON.stringify({ ...settings, topic: null });
     let c = byConfig.get(key);
-    if (!c) byConfig.set(key, c = new KafkaProducerClient(settings, client));
+    if (!c) byConfig.set(key, c = clients.producer(settings));
     return c;
   };
   for (const s of sinks) {
@@ -248,7 +251,7 @@ function routedProducer(plan: CompiledPlan, client: KafkaClientOptions | undefin
     : plan.kafka.producer
     ? clientFor(plan.kafka.producer)
     : null;
-  const pick = (topic: string): KafkaProducerClient => {
+  const pick = (topic: string): KafkaProducerPort => {
     const c = byTopic.get(topic) ?? fallback;
     if (!c) throw new Error(`no Kafka producer is configured for topic '${topic}' (kafka.producer)`);
     return c;

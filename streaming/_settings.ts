@@ -152,6 +152,8 @@ export interface RuntimeSettings {
   readonly deliveryRetries: number;
   /** Backoff before the first retry (doubled each time). */
   readonly retryBackoffMs: number;
+  /** `kafka_client`: the Kafka client adapter of the runner (`kafkajs`, the default, or `platformatic`). */
+  readonly kafkaClient: "platformatic" | "kafkajs";
 }
 
 /**

@@ -31,6 +31,7 @@ describe("streaming.runtime", () => {
       transport: "memory",
       deliveryRetries: 3,
       retryBackoffMs: 100,
+      kafkaClient: "kafkajs",
     });
     assert.deepEqual(readRuntimeSettings(parseConfig("streaming:\n  runtime:\n")), DEFAULT_RUNTIME_SETTINGS);
   });
@@ -85,6 +86,18 @@ describe("streaming.runtime transport and delivery keys", () => {
           parseConfig("streaming:\n  runtime:\n    transport: rabbit\n", { file: "c.yaml" }),
         ),
       (e: unknown) => e instanceof ConfigError && e.line === 3 && e.path === "streaming.runtime.transport",
+    );
+  });
+});
+
+describe("streaming.runtime.kafka_client", () => {
+  test("selects the Kafka adapter; an unknown one is a config error naming the choices", () => {
+    assert.equal(readRuntimeSettings(parseConfig("streaming:\n  runtime: {}\n")).kafkaClient, "kafkajs");
+    const ctx = parseConfig("streaming:\n  runtime:\n    kafka_client: platformatic\n");
+    assert.equal(readRuntimeSettings(ctx).kafkaClient, "platformatic");
+    assert.throws(
+      () => readRuntimeSettings(parseConfig("streaming:\n  runtime:\n    kafka_client: rdkafka\n")),
+      /kafka_client.*(platformatic|kafkajs)/s,
     );
   });
 });
