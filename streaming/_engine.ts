@@ -91,6 +91,8 @@ export interface TableBatch {
   readonly rows: unknown[];
   /** Origin settled by each row once written (same index). */
   readonly origins: Origin[];
+  /** The message of each row (same index): a row the sink refuses is error-routed with it. */
+  readonly items: Item[];
 }
 
 /**
@@ -178,6 +180,7 @@ export class Emission {
       if (perm !== null) {
         permute(t.rows, perm);
         permute(t.origins, perm);
+        permute(t.items, perm);
       }
     }
   }
@@ -743,7 +746,7 @@ class TableOp implements Op {
   push(chunk: Chunk, em: Emission): Flow {
     let t = em.tables.get(this.path);
     if (!t) {
-      t = { path: this.path, name: this.name, rows: [], origins: [] };
+      t = { path: this.path, name: this.name, rows: [], origins: [], items: [] };
       em.tables.set(this.path, t);
     }
     for (const x of chunk) {
@@ -751,10 +754,12 @@ class TableOp implements Op {
         for (const it of x) {
           t.rows.push(it.message.payload);
           t.origins.push(it.origin);
+          t.items.push(it);
         }
       } else {
         t.rows.push(x.message.payload);
         t.origins.push(x.origin);
+        t.items.push(x);
       }
     }
   }

@@ -62,6 +62,12 @@ export {
   silentLogger,
 } from "./_driver.ts";
 export {
+  type BufferedSinkWriter,
+  isBufferedSinkWriter,
+  type RowFailure,
+  type RowSource,
+} from "./_table_delivery.ts";
+export {
   decodeOutputRecord,
   type DecodeResult,
   encodeSourceValue,
