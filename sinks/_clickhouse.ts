@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { type ClickHouseClient, createClient } from "@clickhouse/client";
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickhouse/client";
 import type { MessageType } from "../streaming/mod.ts";
 import { type Column, type ColumnKind, columnsOf, sortedJson, toDate } from "./_columns.ts";
 import { redact, SinkOptions } from "./_config.ts";
@@ -211,6 +211,7 @@ export class ClickHouseBackend<E = Record<string, unknown>> implements TableBack
       database: c.database,
       request_timeout: c.timeoutMs,
       application: "loom-streaming",
+      log: { level: ClickHouseLogLevel.OFF }, // failures surface as errors (and sink_* events)
     });
     try {
       const where = `database = ${chString(c.database)} AND table = ${chString(c.table)}`;
