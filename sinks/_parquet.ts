@@ -95,8 +95,7 @@ export function writeParquet(
   const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }, ...columns.map(element)];
   const buf = parquetWriteBuffer({
     columnData: columns.map((c, i) => ({ name: c.name, data: data[i] as never[] })),
-    // deno-lint-ignore no-explicit-any
-    schema: schema as any,
+    schema: schema as never, // hyparquet's SchemaElement type is not exported by hyparquet-writer
     codec: "SNAPPY",
     rowGroupSize,
     statistics: false,
