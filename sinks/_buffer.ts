@@ -113,7 +113,15 @@ interface Pending<E> {
   readonly reject: (e: unknown) => void;
 }
 
-/** A cheap estimate of the JSON length of a row (no serialisation). */
+/**
+ * A cheap estimate of the JSON length of a row (no serialisation), for `buffer_max_bytes`.
+ *
+ * @example
+ * ```ts
+ * import { estimateSize } from "@loom/streaming/sinks";
+ * estimateSize({ id: 1, name: "ab" }); // 28
+ * ```
+ */
 export function estimateSize(v: unknown, depth = 0): number {
   switch (typeof v) {
     case "string":

@@ -119,7 +119,15 @@ const CH_TYPE: Record<ColumnKind, string> = {
   json: "String",
 };
 
-/** An escaped ClickHouse string literal (18.16 has no query parameters). */
+/**
+ * An escaped ClickHouse string literal (18.16 has no query parameters).
+ *
+ * @example
+ * ```ts
+ * import { chString } from "@loom/streaming/sinks";
+ * chString("it's"); // "'it\\'s'"
+ * ```
+ */
 export function chString(s: string): string {
   return `'${s.replaceAll("\\", "\\\\").replaceAll("'", "\\'")}'`;
 }
@@ -175,9 +183,14 @@ const PERMANENT_CODES = new Set([6, 26, 27, 38, 41, 53, 69, 70, 72, 117, 349]);
  * The ClickHouse {@link TableBackend}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { messageType } from "@loom/streaming";
  * import { ClickHouseBackend, readClickHouseConfig } from "@loom/streaming/sinks";
- * const backend = await ClickHouseBackend.open(readClickHouseConfig(config, "events", ""), Event);
+ * const Event = messageType("event", v.object({ id: v.string() }));
+ * export async function openEvents(config: Record<string, unknown>): Promise<ClickHouseBackend> {
+ *   return await ClickHouseBackend.open(readClickHouseConfig(config, "events", ""), Event);
+ * }
  * ```
  */
 export class ClickHouseBackend<E = Record<string, unknown>> implements TableBackend<E> {

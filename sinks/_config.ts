@@ -9,7 +9,15 @@ import { ConfigContext, ConfigError, type SinkSection } from "../streaming/mod.t
 import { readSinkSection } from "../streaming/mod.ts";
 import { type BufferPolicy, DEFAULT_BUFFER_POLICY } from "./_buffer.ts";
 
-/** A URL with its password replaced by `***` (for messages and logs). */
+/**
+ * A URL with its password replaced by `***` (for messages and logs).
+ *
+ * @example
+ * ```ts
+ * import { redact } from "@loom/streaming/sinks";
+ * redact("postgres://app:s3cret@db:5432/wh"); // "postgres://app:***@db:5432/wh"
+ * ```
+ */
 export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@/]*)@/, "//$1:***@");
 }

@@ -175,9 +175,14 @@ function escapePart(s: string): string {
  * The Delta Lake {@link TableBackend}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { messageType } from "@loom/streaming";
  * import { DeltaBackend, readDeltaConfig } from "@loom/streaming/sinks";
- * const backend = await DeltaBackend.open(readDeltaConfig(config, "events", ""), Event, { appId: "group/events" });
+ * const Event = messageType("event", v.object({ id: v.string() }));
+ * export async function openEvents(config: Record<string, unknown>): Promise<DeltaBackend> {
+ *   return await DeltaBackend.open(readDeltaConfig(config, "events", ""), Event, { appId: "group/events" });
+ * }
  * ```
  */
 export class DeltaBackend<E = Record<string, unknown>> implements TableBackend<E> {

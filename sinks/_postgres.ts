@@ -136,7 +136,15 @@ function kindOfPg(dataType: string): ColumnKind {
   return "str";
 }
 
-/** `"schema"."table"` / `"table"`. */
+/**
+ * A quoted PostgreSQL table name (`schema.table` → `"schema"."table"`).
+ *
+ * @example
+ * ```ts
+ * import { quoteTable } from "@loom/streaming/sinks";
+ * quoteTable("public.orders"); // '"public"."orders"'
+ * ```
+ */
 export function quoteTable(table: string): string {
   return table.split(".").map(quoteIdent).join(".");
 }
@@ -226,11 +234,16 @@ class CopyStalled extends Error {}
  * The PostgreSQL {@link TableBackend}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { messageType } from "@loom/streaming";
  * import { PostgresBackend, readPostgresConfig } from "@loom/streaming/sinks";
- * const backend = await PostgresBackend.open(readPostgresConfig(config, "orders", ""), Order);
- * await backend.write([{ id: 1 }], { sequence: 1, attempt: 0 });
- * await backend.close();
+ * const Order = messageType("order", v.object({ id: v.pipe(v.number(), v.integer()) }));
+ * export async function load(config: Record<string, unknown>): Promise<void> {
+ *   const backend = await PostgresBackend.open(readPostgresConfig(config, "orders", ""), Order);
+ *   await backend.write([{ id: 1 }], { sequence: 1, attempt: 0, sources: [] });
+ *   await backend.close();
+ * }
  * ```
  */
 export class PostgresBackend<E = Record<string, unknown>> implements TableBackend<E> {

@@ -33,10 +33,12 @@ export interface TableWriterOptions {
  * `create_table: true` is a startup error naming the sink.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { IntoTable } from "@loom/streaming";
- * import { openTableWriter } from "@loom/streaming/sinks";
- * const writer = await openTableWriter(new IntoTable({ name: "orders_sink", backend: "postgres" }), config);
+ * import { type BufferedTableWriter, openTableWriter } from "@loom/streaming/sinks";
+ * export async function open(config: Record<string, unknown>): Promise<BufferedTableWriter<unknown>> {
+ *   return await openTableWriter(new IntoTable({ name: "orders_sink", backend: "postgres" }), config);
+ * }
  * ```
  */
 export async function openTableWriter<E = unknown>(
@@ -83,12 +85,15 @@ export async function openTableWriter<E = unknown>(
  * writers already opened are closed.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import type { CompiledPlan } from "@loom/streaming";
  * import { KafkaFlowRunner } from "@loom/streaming/runtime";
  * import { openTableWriters } from "@loom/streaming/sinks";
- * const plan = compileFlow(flow, config);
- * const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
+ * export async function run(plan: CompiledPlan): Promise<KafkaFlowRunner> {
+ *   const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
+ *   await runner.start();
+ *   return runner;
+ * }
  * ```
  */
 export async function openTableWriters(
@@ -109,7 +114,16 @@ export async function openTableWriters(
   return out;
 }
 
-/** True for sinks opened by {@link openTableWriters}. */
+/**
+ * True for sinks opened by {@link openTableWriters} (an `IntoTable`; custom sinks bring their own writer).
+ *
+ * @example
+ * ```ts
+ * import { IntoTable } from "@loom/streaming";
+ * import { isTableSink } from "@loom/streaming/sinks";
+ * isTableSink(new IntoTable({ name: "orders_sink" })); // true
+ * ```
+ */
 export function isTableSink(sink: IntoSink<unknown>): sink is IntoTable<unknown> {
   return sink instanceof IntoTable;
 }

@@ -8,13 +8,15 @@
  * return a {@link BufferedTableWriter} over its own {@link TableBackend} to get the same buffering).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import type { CompiledPlan } from "@loom/streaming";
  * import { KafkaFlowRunner } from "@loom/streaming/runtime";
  * import { openTableWriters } from "@loom/streaming/sinks";
- * const plan = compileFlow(flow, config);
- * const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
- * await runner.start();
+ * export async function run(plan: CompiledPlan): Promise<KafkaFlowRunner> {
+ *   const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
+ *   await runner.start();
+ *   return runner;
+ * }
  * ```
  *
  * @module

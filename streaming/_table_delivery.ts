@@ -115,10 +115,14 @@ export interface TableDeliveryHost {
  * Buffered-writer bookkeeping of one driver (internal; the driver calls it from `writeTable`).
  *
  * @example
- * ```ts ignore
- * const delivery = new TableDelivery(host);
- * delivery.enqueue(tableBatch, writer); // does not wait for the flush
- * await delivery.flushAll(); // revoke / shutdown
+ * ```ts
+ * import type { TableBatch } from "./_engine.ts";
+ * import { type BufferedSinkWriter, TableDelivery, type TableDeliveryHost } from "./_table_delivery.ts";
+ * export async function deliver(host: TableDeliveryHost, batch: TableBatch, writer: BufferedSinkWriter): Promise<void> {
+ *   const delivery = new TableDelivery(host);
+ *   delivery.enqueue(batch, writer); // does not wait for the flush
+ *   await delivery.flushAll(); // revoke / shutdown: flush and wait until every row is settled
+ * }
  * ```
  */
 export class TableDelivery {
