@@ -14,9 +14,14 @@
  * Keys of `streaming.sinks.<name>`: `uri` (required: a local folder or `file://` URI; object stores are
  * not supported yet), `table`, `mode` (`append`; `error`: fail at startup when the table exists; `ignore`:
  * when it exists, write nothing), `partition_by`, `target_file_size` (bytes), `part_max_records` (rows per
- * row group, 10 000), `create_table` is implied (a Delta table is created by its first commit). Not
- * supported: `storage_options` (object stores), checkpoints written by other writers (their `txn` state is
- * not read: the log's JSON commits are), `writer_properties` other than the row group size.
+ * row group, 10 000), `writer_properties` (`max_row_group_size`, `compression` SNAPPY or UNCOMPRESSED);
+ * `create_table` is implied (a Delta table is created by its first commit). Not supported:
+ * `storage_options` (object stores), checkpoints written by other writers (their `txn` state is not read:
+ * the log's JSON commits are), `staging.*` (rows go straight to Parquet, no Arrow IPC spool).
+ *
+ * The replay skip relies on a partition's rows reaching the sink in offset order, which the engine
+ * guarantees (batches of a partition are handled one after another and each emission is put in input
+ * order, async steps included).
  *
  * @module
  */
@@ -51,6 +56,8 @@ export interface DeltaConfig {
   readonly targetFileSize: number | null;
   /** Rows per row group (`part_max_records`, default 10 000). */
   readonly rowGroupSize: number;
+  /** Parquet compression (`writer_properties.compression`: SNAPPY (default) or UNCOMPRESSED). */
+  readonly compression: "SNAPPY" | "UNCOMPRESSED";
 }
 
 /**
@@ -83,6 +90,10 @@ export function readDeltaConfig(
     ? wp.max_row_group_size
     : o.int("part_max_records", 10_000);
   const tfs = o.raw("target_file_size");
+  const comp = String(wp?.compression ?? "SNAPPY").toUpperCase();
+  if (comp !== "SNAPPY" && comp !== "UNCOMPRESSED") {
+    return o.fail("writer_properties.compression", `'${comp}' is not supported (SNAPPY or UNCOMPRESSED)`);
+  }
   return {
     path,
     table: dslTable || o.section.table || name,
@@ -90,6 +101,7 @@ export function readDeltaConfig(
     partitionBy: o.list("partition_by"),
     targetFileSize: tfs === undefined || tfs === null ? null : o.int("target_file_size", 0),
     rowGroupSize: rg,
+    compression: comp,
   };
 }
 
@@ -305,7 +317,7 @@ export class DeltaBackend<E = Record<string, unknown>> implements TableBackend<E
         const perFile = this.#rowsPerFile(g.idx.length, dataCols);
         for (let start = 0; start < g.idx.length; start += perFile) {
           const slice = data.map((col) => col.slice(start, start + perFile));
-          const bytes = writeParquet(dataCols, slice, c.rowGroupSize);
+          const bytes = writeParquet(dataCols, slice, c.rowGroupSize, c.compression);
           const name = `part-${
             String(++this.#files).padStart(5, "0")
           }-${crypto.randomUUID()}-c000.snappy.parquet`;

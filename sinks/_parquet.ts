@@ -86,17 +86,19 @@ export function parquetValue(c: Column, v: unknown): unknown {
  * @param columns columns in file order
  * @param data one array of values per column
  * @param rowGroupSize rows per row group
+ * @param codec compression
  */
 export function writeParquet(
   columns: readonly Column[],
   data: readonly unknown[][],
   rowGroupSize: number,
+  codec: "SNAPPY" | "UNCOMPRESSED" = "SNAPPY",
 ): Uint8Array {
   const schema: SchemaElement[] = [{ name: "root", num_children: columns.length }, ...columns.map(element)];
   const buf = parquetWriteBuffer({
     columnData: columns.map((c, i) => ({ name: c.name, data: data[i] as never[] })),
     schema: schema as never, // hyparquet's SchemaElement type is not exported by hyparquet-writer
-    codec: "SNAPPY",
+    codec,
     rowGroupSize,
     statistics: false,
   });

@@ -278,7 +278,13 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
     try {
       const [{ reg }] = await sql.unsafe<{ reg: string | null }[]>("SELECT to_regclass($1)::text AS reg", [
         quoteTable(c.table),
-      ]);
+      ]).catch((e) => {
+        throw new Error(
+          `cannot reach PostgreSQL at ${redact(c.url)}: ${
+            pgReason(e)
+          } (is the server up? check database.<db>.url)`,
+        );
+      });
       let columns = payload ? columnsOf(payload) : null;
       if (reg === null) {
         if (!c.createTable) {

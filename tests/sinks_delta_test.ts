@@ -146,6 +146,25 @@ describe("Delta Lake sink (read back by Python deltalake)", () => {
     assert.equal(readBack(uri).rows.length, 1);
   });
 
+  test("two writers committing at once never overwrite a version (put-if-absent)", async () => {
+    const uri = join(root, "race");
+    const open = (app: string) =>
+      openTableWriter(new IntoTable({ name: "ev", backend: "delta", payload: Ev }), config("ev", { uri }), {
+        appId: app,
+      });
+    const [a, b] = await Promise.all([open("a"), open("b")]);
+    for (let k = 0; k < 5; k++) {
+      await Promise.all([
+        a.write([ev(2 * k)]),
+        b.write([ev(2 * k + 1)]),
+      ]);
+    }
+    await Promise.all([a.close(), b.close()]);
+    const got = readBack(uri);
+    assert.equal(got.version, 9);
+    assert.deepEqual(got.rows.map((r) => r.id), Array.from({ length: 10 }, (_, i) => i));
+  });
+
   test("object-store URIs are a clear configuration error", async () => {
     await assert.rejects(
       openTableWriter(
