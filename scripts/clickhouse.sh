@@ -3,7 +3,8 @@
 # only, user `default` with an empty password. Never touches the system service: config, data and logs live
 # under $LOOM_CACHE/clickhouse.
 #
-# Needs: the Debian package clickhouse-server (apt-get install -y clickhouse-server), curl or bash /dev/tcp.
+# Needs: the Debian package clickhouse-server (installed with apt-get when missing and run as root, unless
+# LOOM_AUTO_INSTALL=0), curl or bash /dev/tcp.
 #
 # Usage: scripts/clickhouse.sh <command>
 #   ensure   write the config, start the server if not running, wait for GET /ping, then print the HTTP URL
@@ -36,6 +37,13 @@ die() {
 case "$PORT" in *[!0-9]*) die "LOOM_CLICKHOUSE_PORT must be a number" ;; esac
 
 find_bin() {
+  if [ -z "${LOOM_CLICKHOUSE_BIN:-}" ] && ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/bin/clickhouse ] &&
+    [ "$(id -u)" = 0 ] && [ "${LOOM_AUTO_INSTALL:-1}" != 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing clickhouse-server (apt-get)"
+    apt-get update -qq >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >&2 ||
+      die "apt-get could not install clickhouse-server"
+  fi
   if [ -n "${LOOM_CLICKHOUSE_BIN:-}" ]; then
     BIN="$LOOM_CLICKHOUSE_BIN"
   elif command -v clickhouse-server >/dev/null 2>&1; then

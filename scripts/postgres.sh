@@ -2,7 +2,8 @@
 # Local throwaway PostgreSQL 15 cluster for tests and development, bound to 127.0.0.1 only, trust auth,
 # fsync off. Never touches the system service: the cluster lives under $LOOM_CACHE/postgres.
 #
-# Needs: the Debian package postgresql-15 (apt-get install -y postgresql-15; apt does not start anything).
+# Needs: the Debian package postgresql-15 (installed with apt-get when missing and run as root, unless
+# LOOM_AUTO_INSTALL=0; apt does not start anything).
 # When run as root, the server runs as the `postgres` system user (PostgreSQL refuses to run as root); that
 # user is given search (x) permission on the parent folders of the data directory when it lacks it.
 #
@@ -38,13 +39,24 @@ die() {
 case "$PORT" in *[!0-9]*) die "LOOM_PG_PORT must be a number" ;; esac
 
 RUNAS=()
-if [ "$(id -u)" = 0 ]; then
-  id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (installed by postgresql-15)"
-  RUNAS=(runuser -u postgres --)
-fi
+set_runas() {
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || die "running as root needs the 'postgres' system user (installed by postgresql-15)"
+    RUNAS=(runuser -u postgres --)
+  fi
+}
 as_pg() { "${RUNAS[@]}" "$@"; }
 
+# Installs the Debian package when the binaries are missing and we may (root with apt-get, LOOM_AUTO_INSTALL
+# not 0): a fresh CI machine gets what the tests need. apt does not start the system service here.
 check_bin() {
+  if { [ ! -x "$BIN/pg_ctl" ] || [ ! -x "$BIN/initdb" ]; } && [ "$(id -u)" = 0 ] &&
+    [ "${LOOM_AUTO_INSTALL:-1}" != 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing postgresql-15 (apt-get)"
+    apt-get update -qq >&2 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >&2 ||
+      die "apt-get could not install postgresql-15"
+  fi
   [ -x "$BIN/pg_ctl" ] && [ -x "$BIN/initdb" ] ||
     die "PostgreSQL 15 binaries not found in $BIN: apt-get install -y postgresql-15 (or set LOOM_PG_BIN)"
 }
@@ -74,6 +86,7 @@ ready() { "$BIN/pg_isready" -q -h "$HOST" -p "$PORT" -t 2 >/dev/null 2>&1; }
 
 do_start() {
   check_bin
+  set_runas
   grant_path
   if [ ! -f "$DATA/PG_VERSION" ]; then
     rm -rf "$DATA"
@@ -104,7 +117,8 @@ do_start() {
 }
 
 do_stop() {
-  check_bin
+  [ -x "$BIN/pg_ctl" ] || { say "not installed"; return 0; }
+  set_runas
   if running; then
     say "stopping PostgreSQL on $HOST:$PORT"
     as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null
@@ -129,6 +143,7 @@ case "$cmd" in
     do_stop
     ;;
   status)
+    [ -x "$BIN/pg_ctl" ] && set_runas
     if [ -x "$BIN/pg_ctl" ] && running; then
       if ready; then state=ready; else state="not ready"; fi
       echo "running url=postgres://postgres@$HOST:$PORT/$DB ($state) data=$DATA"
