@@ -29,6 +29,10 @@ fi
 
 # PostgreSQL and ClickHouse for the table-sink tests (tests/sinks_*_test.ts): started when needed, stopped at
 # exit only when this run started them. LOOM_KEEP_DBS=1 leaves them running.
+# tests/sinks_outage_test.ts runs a private PostgreSQL on port 15433 and stops it itself; if that test dies
+# early, it is stopped here.
+[ -f scripts/postgres.sh ] && cleanup="$cleanup; LOOM_PG_PORT=15433 bash scripts/postgres.sh stop >/dev/null 2>&1 || true"
+trap "$cleanup" EXIT
 for svc in postgres clickhouse; do
   [ -f "scripts/$svc.sh" ] || continue
   if ! bash "scripts/$svc.sh" status >/dev/null 2>&1 && [ "${LOOM_KEEP_DBS:-0}" != 1 ]; then
