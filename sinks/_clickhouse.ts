@@ -78,6 +78,7 @@ export function readClickHouseConfig(
   dslTable: string,
 ): ClickHouseConfig {
   const o = SinkOptions.read(config, name);
+  o.checkKeys("clickhouse", ["insert_timeout", "upsert_key", "create_table", "order_by", "http_url"]);
   if (!o.section.database) {
     return o.fail("database", "required for ClickHouse: name a database.<db> section with http_url");
   }

@@ -22,6 +22,20 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):([^@/]*)@/, "//$1:***@");
 }
 
+const SHARED_KEYS = [
+  "buffer_max_records",
+  "buffer_max_bytes",
+  "buffer_max_age_s",
+  "flush_on_shutdown",
+  "max_commit_delay_s",
+  "retries",
+  "retry_backoff_ms",
+  "table",
+  "database",
+  "url",
+  "type",
+];
+
 /**
  * A sink section with typed accessors for backend keys.
  *
@@ -52,6 +66,19 @@ export class SinkOptions {
   static read(config: Readonly<Record<string, unknown>> | ConfigContext, name: string): SinkOptions {
     const ctx = config instanceof ConfigContext ? config : ConfigContext.fromObject({ ...config });
     return new SinkOptions(ctx, readSinkSection(ctx, name));
+  }
+
+  /**
+   * Rejects keys this backend does not know (a typo would otherwise be ignored silently), naming the
+   * closest known key. The shared buffer and retry keys are always known.
+   */
+  checkKeys(backend: string, known: readonly string[]): void {
+    const all = new Set([...SHARED_KEYS, ...known]);
+    for (const k of Object.keys(this.section.options)) {
+      if (all.has(k)) continue;
+      const close = [...all].find((x) => x.startsWith(k.slice(0, 4)) || k.startsWith(x));
+      this.fail(k, `unknown key for the ${backend} backend${close ? ` (did you mean '${close}'?)` : ""}`);
+    }
   }
 
   /** `streaming.sinks.<name>` (for messages). */

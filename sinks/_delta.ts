@@ -73,6 +73,20 @@ export function readDeltaConfig(
   dslTable: string,
 ): DeltaConfig {
   const o = SinkOptions.read(config, name);
+  // the original's staging/spool keys are accepted (rows go straight to Parquet here)
+  o.checkKeys("delta", [
+    "uri",
+    "mode",
+    "storage_options",
+    "partition_by",
+    "target_file_size",
+    "staging",
+    "staging_compression",
+    "mini_batch_size",
+    "spool_max_bytes",
+    "part_max_records",
+    "writer_properties",
+  ]);
   const uri = o.str("uri");
   if (!uri) return o.fail("uri", "required: the table folder (a local path or file:// URI)");
   let path = uri;

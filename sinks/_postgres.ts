@@ -92,6 +92,21 @@ export function readPostgresConfig(
   dslTable: string,
 ): PostgresConfig {
   const o = SinkOptions.read(config, name);
+  // the original's SQLAlchemy keys (pool settings in the section with an inline url) are accepted
+  o.checkKeys("postgres", [
+    "chunk_size",
+    "copy",
+    "copy_timeout_s",
+    "upsert_key",
+    "create_table",
+    "echo",
+    "pool_pre_ping",
+    "pool_size",
+    "max_overflow",
+    "pool_timeout",
+    "pool_recycle",
+    "connect_args",
+  ]);
   const conn = o.connection(["url"]);
   const rawUrl = conn.values.url;
   if (typeof rawUrl !== "string" || rawUrl === "") {

@@ -140,6 +140,16 @@ describe("PostgreSQL sink (real server)", () => {
     assert.equal(back[6].v, "second");
   });
 
+  test("an unknown key of the sink section is a configuration error naming the closest key", async () => {
+    await assert.rejects(
+      openTableWriter(
+        new IntoTable({ name: "o", table: "t", backend: "postgres" }),
+        config("o", { upsert_keys: ["id"] }),
+      ),
+      /streaming\.sinks\.o\.upsert_keys: unknown key for the postgres backend \(did you mean 'upsert_key'\?\)/,
+    );
+  });
+
   test("a missing table is a startup error naming the sink and the fix; no password is printed", async () => {
     const table = uniqueTable("pg_missing");
     const url = pgUrl().replace("postgres://postgres@", "postgres://postgres:s3cret@");
