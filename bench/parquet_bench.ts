@@ -10,11 +10,22 @@
  */
 import { parquetWriteBuffer } from "hyparquet-writer";
 import { parquetMetadata } from "hyparquet";
-import { Table as ArrowTable, tableToIPC, TimestampMicrosecond, Utf8, vectorFromArray } from "apache-arrow";
 import * as wasm from "parquet-wasm/esm";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { runtimeName } from "./_common.ts";
+
+/** The few apache-arrow members used here. apache-arrow is loaded by a computed specifier so the type
+ * checker does not pull in its nested @types/node 25, which conflicts with the project's @types/node 20. */
+interface ArrowLike {
+  Table: new (columns: Record<string, unknown>) => unknown;
+  tableToIPC(table: unknown, format: "stream"): Uint8Array;
+  vectorFromArray(values: unknown, type?: unknown): unknown;
+  Utf8: new () => unknown;
+  TimestampMicrosecond: new (tz: string) => unknown;
+}
+const ARROW = "apache-arrow";
+const arrow = (await import(ARROW)) as ArrowLike;
 
 const N = Number(globalThis.process?.env?.LOOM_BENCH_ROWS ?? 100_000);
 const ids = Array.from({ length: N }, (_, i) => BigInt(i));
@@ -60,7 +71,8 @@ const parquetWasm = async (): Promise<Uint8Array> => {
     await wasm.default({ module_or_path: bytes });
     wasmReady = true;
   }
-  const t = new ArrowTable({
+  const { Table, tableToIPC, TimestampMicrosecond, Utf8, vectorFromArray } = arrow;
+  const t = new Table({
     id: vectorFromArray(BigInt64Array.from(ids)),
     amount: vectorFromArray(Float64Array.from(amounts)),
     name: vectorFromArray(names, new Utf8()),
