@@ -11,22 +11,19 @@
 import * as v from "valibot";
 import {
   compileFlow,
-  encodeSourceValue,
-  FlowDriver,
   FromTopic,
   IntoTopic,
   type Message,
   messageType,
   msg,
   Process,
-  type ProducerPort,
   randomIds,
   RecordStep,
   Router,
-  type SourceRecord,
   StreamFlow,
   systemClock,
 } from "../mod.ts";
+import { encodeSourceValue, FlowDriver, type ProducerPort, type SourceRecord } from "../streaming/engine.ts";
 import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);

@@ -15,7 +15,6 @@ import * as v from "valibot";
 import {
   CollectBatch,
   compileFlow,
-  encodeSourceValue,
   ForEach,
   FromTopic,
   IntoTopic,
@@ -26,6 +25,7 @@ import {
   StreamFlow,
   WithAsync,
 } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
 

@@ -14,16 +14,8 @@
 import process from "node:process";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import type * as v from "valibot";
-import {
-  compileFlow,
-  encodeSourceValue,
-  FromTopic,
-  IntoTopic,
-  type Message,
-  Process,
-  RecordStep,
-  StreamFlow,
-} from "../mod.ts";
+import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { encodeSourceValue, HEADERS } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
 
@@ -95,10 +87,10 @@ async function rawPipe(withHeaders: boolean): Promise<number> {
   const group = `bench-raw-${withHeaders ? "h" : "n"}-${tag}`;
   const hv = Buffer.from("0123456789abcdef0123456789abcdef");
   const traceHeaders = {
-    "x-correlation-id": hv,
-    "x-parent-trace-id": hv,
-    "x-causation-id": hv,
-    "x-trace-id": hv,
+    [HEADERS.correlationId]: hv,
+    [HEADERS.parentTraceId]: hv,
+    [HEADERS.causationId]: hv,
+    [HEADERS.traceId]: hv,
   };
   const consumer = kafka.consumer({ groupId: group });
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });

@@ -14,8 +14,8 @@ import {
   probeErrorPayloadType,
   probeMessageType,
 } from "./_envelope.ts";
-import type { DecodeError } from "../streaming/_message.ts";
-import { messageType } from "../streaming/_type.ts";
+import type { DecodeError } from "./_error_payloads.ts";
+import { messageType } from "./_type.ts";
 import { DECODE_ERROR, ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {

@@ -14,7 +14,7 @@ import {
   WireDecodeError,
   WireEncodeError,
 } from "./_schema_codec.ts";
-import { messageType } from "../streaming/_type.ts";
+import { messageType } from "./_type.ts";
 import { MIXED_VALUE, MixedSchema } from "./_test_support.ts";
 
 function hex(bytes: Uint8Array): string {

@@ -1,6 +1,6 @@
 // Test-only payload schemas shared by the codec tests and the Python interop test (not published).
 import * as v from "valibot";
-import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
+import type { DecodeError, ErrorEnvelope } from "./_error_payloads.ts";
 import type { EnvelopeHeader } from "./_envelope.ts";
 
 const int = () => v.pipe(v.number(), v.integer());

@@ -1,6 +1,8 @@
 /**
- * Kafka transport: the msgpack wire codec (byte-compatible with the Python original's envelope),
- * Kafka's murmur2 partitioner, and the kafkajs client adapter.
+ * The wire codec: msgpack, the schema-compiled payload codecs and the loom envelope (byte-compatible with
+ * the Python original's), the payload types and error payloads they encode, and Kafka's murmur2
+ * partitioner. Web-only: loads no Kafka client and no `node:` module (the kafkajs adapter is in
+ * `@loom/streaming/runtime`).
  *
  * @example
  * ```ts
@@ -16,27 +18,10 @@
  *
  * @module
  */
+export * from "./_type.ts";
+export type * from "./_message_meta.ts";
+export * from "./_error_payloads.ts";
 export * from "./_msgpack.ts";
 export * from "./_schema_codec.ts";
 export * from "./_envelope.ts";
 export * from "./_murmur2.ts";
-// The kafkajs adapter: its settings mapping (`settingsToKafkaJs`) stays internal so that no kafkajs type
-// leaks into the public API.
-export {
-  type BatchControl,
-  consoleKafkaLogger,
-  type ConsumerHandler,
-  type ConsumerRunOptions,
-  type KafkaClientOptions,
-  KafkaCommitError,
-  KafkaConfigError,
-  KafkaConsumerClient,
-  KafkaConsumerError,
-  type KafkaConsumerPort,
-  KafkaDeliveryError,
-  type KafkaLogger,
-  type KafkaLogLevel,
-  type KafkaLogRecord,
-  KafkaProducerClient,
-  type KafkaProducerPort,
-} from "./_client.ts";

@@ -4,9 +4,9 @@
  * @module
  */
 import process from "node:process";
-import { compileFlow } from "../streaming/_compiler.ts";
-import type { ConfigContext } from "../streaming/_config.ts";
-import type { StreamFlow } from "../streaming/_nodes.ts";
+import { compileFlow } from "../streaming/compiler/mod.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 import { jsonLogger } from "./_logger.ts";
 
@@ -14,10 +14,11 @@ import { jsonLogger } from "./_logger.ts";
  * Options of {@link runOnKafka}.
  *
  * @example
- * ```ts ignore
- * import { type KafkaRunOptions, runOnKafka } from "@loom/streaming/runtime";
+ * ```ts
+ * import { type KafkaRunOptions, loadConfigFile, loadFlowModule, runOnKafka } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
  * const options: KafkaRunOptions = { maxMessages: 1_000 };
- * const exitCode = await runOnKafka(flow, config, options);
+ * const exitCode = await runOnKafka(flow, loadConfigFile("examples/orders/orders.yaml"), options);
  * ```
  */
 export interface KafkaRunOptions {
@@ -29,7 +30,9 @@ export interface KafkaRunOptions {
  * Runs `flow` on the Kafka cluster of `config` until SIGINT/SIGTERM; returns the exit code.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadConfigFile, loadFlowModule, runOnKafka } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
  * const code = await runOnKafka(flow, loadConfigFile("config.yaml"));
  * ```
  */

@@ -8,8 +8,6 @@ import {
   BatchStep,
   CollectBatch,
   compileFlow,
-  decodeOutputRecord,
-  encodeSourceValue,
   ForEach,
   FromTopic,
   IntoTopic,
@@ -18,18 +16,22 @@ import {
   Process,
   RecordStep,
   Router,
-  type SourceRecord,
   StreamFlow,
-  type TopicPartition,
-  type TopicPartitionOffset,
   WithAsync,
 } from "../mod.ts";
+import {
+  decodeOutputRecord,
+  encodeSourceValue,
+  type SourceRecord,
+  type TopicPartition,
+  type TopicPartitionOffset,
+} from "../streaming/engine.ts";
 import type {
   ConsumerHandler,
   ConsumerRunOptions,
   KafkaConsumerPort,
   KafkaProducerPort,
-} from "../kafka/_client.ts";
+} from "./kafkajs/mod.ts";
 import { InMemoryBroker, VirtualClock } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 

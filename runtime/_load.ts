@@ -4,18 +4,18 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
-import { type ConfigContext, ConfigError, parseConfig } from "../streaming/_config.ts";
-import { StreamFlow } from "../streaming/_nodes.ts";
+import { type ConfigContext, ConfigError, parseConfig } from "../streaming/config/mod.ts";
+import { StreamFlow } from "../streaming/dsl/mod.ts";
 
 /**
  * Reads and validates a YAML configuration file, with `${VAR}` interpolation from the process
  * environment and local `includes`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadConfigFile } from "@loom/streaming/runtime";
  * const config = loadConfigFile("config.yaml");
  * ```
@@ -30,11 +30,12 @@ export function loadConfigFile(
   } catch (e) {
     throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`, { file: path });
   }
-  const base = dirname(resolve(path));
+  // parseConfig resolves an include relative to the file that includes it (a path relative to the working
+  // directory when `path` is); it must not be resolved against the first file's folder a second time.
   return parseConfig(text, {
     file: path,
     env,
-    readFile: (p) => readFileSync(isAbsolute(p) ? p : resolve(base, p), "utf8"),
+    readFile: (p) => readFileSync(resolve(p), "utf8"),
   });
 }
 
@@ -42,7 +43,7 @@ export function loadConfigFile(
  * A flow module could not be imported or does not export exactly one flow to run.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { FlowModuleError, loadFlowModule } from "@loom/streaming/runtime";
  * try {
  *   await loadFlowModule("missing.ts");
@@ -68,7 +69,7 @@ export class FlowModuleError extends Error {
  * Imports a flow module: its `default` export, its `flow` export, or the only `StreamFlow` it exports.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadFlowModule } from "@loom/streaming/runtime";
  * const flow = await loadFlowModule("examples/orders/flow.ts");
  * ```

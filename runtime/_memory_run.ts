@@ -4,17 +4,19 @@
  *
  * @module
  */
-import type { ConfigContext } from "../streaming/_config.ts";
-import type { StreamFlow } from "../streaming/_nodes.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { FlowSimulator } from "../testing/_simulator.ts";
 
 /**
  * Result of {@link runInMemory}.
  *
  * @example
- * ```ts ignore
- * import { runInMemory } from "@loom/streaming/runtime";
- * const report = await runInMemory(flow, config, fixtureText);
+ * ```ts
+ * import { loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * const config = loadConfigFile("examples/orders/orders.yaml");
+ * const report = await runInMemory(flow, config, '{"topic": "orders.raw", "value": {"json": {"order_id": "o-1"}}}');
  * console.log(report.consumed, report.errors, report.committed);
  * ```
  */
@@ -25,7 +27,10 @@ export interface MemoryRunReport {
   readonly consumed: number;
   /** Messages written to each output topic (source topics excluded), with keys decoded as UTF-8. */
   readonly topics: Readonly<
-    Record<string, readonly { key: string | null; payload: unknown; messageType: string | null }[]>
+    Record<
+      string,
+      readonly { key: string | null; payload: unknown; messageType: string | null; undecodable?: string }[]
+    >
   >;
   /** Committed offset per source partition, keyed `"<topic>[<partition>]"` (null: nothing committed). */
   readonly committed: Readonly<Record<string, number | null>>;
@@ -55,8 +60,11 @@ function printable(v: unknown): unknown {
  * Replays fixture records through `flow` on the in-memory broker, ends the input and reports.
  *
  * @example
- * ```ts ignore
- * const report = await runInMemory(flow, config, fixtureText);
+ * ```ts
+ * import { loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * const report = await runInMemory(flow, loadConfigFile("examples/orders/orders.yaml"), null);
+ * report.committed; // committed offsets per source partition
  * ```
  */
 export async function runInMemory(
@@ -69,13 +77,17 @@ export async function runInMemory(
   const sim = await FlowSimulator.create(flow, { config, startTimeMs: 1_700_000_000_000 });
   if (fixture) sim.loadFixture(fixture, source);
   await sim.stop();
-  const topics: Record<string, { key: string | null; payload: unknown; messageType: string | null }[]> = {};
+  const topics: Record<
+    string,
+    { key: string | null; payload: unknown; messageType: string | null; undecodable?: string }[]
+  > = {};
   for (const t of sim.broker.topics()) {
     if (sim.plan.source.topics.includes(t)) continue;
     topics[t] = sim.output(t).map((m) => ({
       key: m.meta.key === null ? null : typeof m.meta.key === "string" ? m.meta.key : utf8.decode(m.meta.key),
       payload: printable(m.payload),
       messageType: m.meta.messageType,
+      ...(m.undecodable === undefined ? {} : { undecodable: m.undecodable }),
     }));
   }
   const committed: Record<string, number | null> = {};
@@ -98,9 +110,10 @@ export async function runInMemory(
  * Renders a {@link MemoryRunReport} for the terminal.
  *
  * @example
- * ```ts ignore
- * import { formatMemoryReport, runInMemory } from "@loom/streaming/runtime";
- * console.log(formatMemoryReport(await runInMemory(flow, config, fixtureText)));
+ * ```ts
+ * import { formatMemoryReport, loadConfigFile, loadFlowModule, runInMemory } from "@loom/streaming/runtime";
+ * const flow = await loadFlowModule("examples/orders/flow.ts");
+ * console.log(formatMemoryReport(await runInMemory(flow, loadConfigFile("examples/orders/orders.yaml"), null)));
  * ```
  */
 export function formatMemoryReport(r: MemoryRunReport): string {
@@ -108,7 +121,11 @@ export function formatMemoryReport(r: MemoryRunReport): string {
   for (const [topic, msgs] of Object.entries(r.topics)) {
     lines.push(`\n${topic} (${msgs.length})`);
     for (const m of msgs) {
-      lines.push(`  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`);
+      lines.push(
+        m.undecodable === undefined
+          ? `  key=${m.key ?? "-"} ${m.messageType ?? ""} ${JSON.stringify(m.payload)}`
+          : `  key=${m.key ?? "-"} (undecodable: ${m.undecodable})`,
+      );
     }
   }
   lines.push(`\nerrors: ${Object.entries(r.errors).map(([k, n]) => `${k}=${n}`).join(" ")}`);

@@ -4,18 +4,18 @@
  * @module
  */
 import { writeFileSync } from "node:fs";
-import type { ConfigContext } from "../streaming/_config.ts";
-import { consumerFor, readKafkaSettings } from "../streaming/_config.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
+import { consumerFor, readKafkaSettings } from "../streaming/config/mod.ts";
 import { decodeOutputRecord } from "../streaming/_wire.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";
-import { KafkaConsumerClient } from "../kafka/_client.ts";
+import { KafkaConsumerClient } from "./kafkajs/mod.ts";
 
 /**
  * Options of {@link recordFixture}.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { loadConfigFile, recordFixture, type RecordOptions } from "@loom/streaming/runtime";
  * const options: RecordOptions = { config: loadConfigFile("config.yaml"), topic: "orders", out: "orders.jsonl", limit: 100 };
  * await recordFixture(options);
@@ -59,7 +59,9 @@ function jsonView(bytes: Uint8Array, r: SourceRecord): FixtureMessageView | unde
  * anything else as base64 raw bytes. Returns the number of records written.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { loadConfigFile, recordFixture } from "@loom/streaming/runtime";
+ * const config = loadConfigFile("config.yaml");
  * await recordFixture({ config, topic: "orders.raw", out: "orders.jsonl", limit: 100 });
  * ```
  */

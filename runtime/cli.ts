@@ -9,8 +9,8 @@
  */
 import { readFileSync } from "node:fs";
 import process from "node:process";
-import { CompilationError } from "../streaming/_compiler.ts";
-import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/_config.ts";
+import { CompilationError } from "../streaming/compiler/mod.ts";
+import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/config/mod.ts";
 import { loadConfigFile, loadFlowModule } from "./_load.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
 
@@ -73,7 +73,8 @@ class UsageError extends Error {}
  * Runs the CLI; returns the process exit code.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { main } from "@loom/streaming/runtime";
  * const code = await main(["run", "examples/orders/flow.ts", "--config", "examples/orders/orders.yaml"]);
  * ```
  */

@@ -1,9 +1,19 @@
 /**
- * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}), load flows and YAML files, record
- * fixtures, and the command line (`runtime/cli.ts`).
+ * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}) through the kafkajs adapter
+ * ({@link KafkaProducerClient}, {@link KafkaConsumerClient}), load flows and YAML files, record fixtures, and
+ * the command line (`runtime/cli.ts`).
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { compileFlow } from "@loom/streaming";
  * import { KafkaFlowRunner, loadConfigFile } from "@loom/streaming/runtime";
  * const runner = new KafkaFlowRunner(compileFlow(flow, loadConfigFile("config.yaml")));
@@ -12,6 +22,26 @@
  *
  * @module
  */
+// The kafkajs adapter (its settings mapping `settingsToKafkaJs` stays internal so that no kafkajs type leaks
+// into the public API).
+export {
+  type BatchControl,
+  consoleKafkaLogger,
+  type ConsumerHandler,
+  type ConsumerRunOptions,
+  type KafkaClientOptions,
+  KafkaCommitError,
+  KafkaConfigError,
+  KafkaConsumerClient,
+  KafkaConsumerError,
+  type KafkaConsumerPort,
+  KafkaDeliveryError,
+  type KafkaLogger,
+  type KafkaLogLevel,
+  type KafkaLogRecord,
+  KafkaProducerClient,
+  type KafkaProducerPort,
+} from "./kafkajs/mod.ts";
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
 export { FlowModuleError, loadConfigFile, loadFlowModule } from "./_load.ts";
 export { jsonLogger, type LogLevel } from "./_logger.ts";

@@ -16,9 +16,10 @@ files=("$@")
 cleanup=true
 if [ -f scripts/kafka.sh ]; then
   # Start the broker when needed; stop it at exit only if this run started it (a running one is left alone).
-  # tests/kafka_outage_test.ts runs a private broker on port 19192 and stops it itself; if that test dies
-  # early, it is stopped here.
-  cleanup='LOOM_KAFKA_PORT=19192 bash scripts/kafka.sh stop >/dev/null 2>&1 || true'
+  # tests/kafka_outage_test.ts runs a private broker on a port of this run's own (LOOM_OUTAGE_PORT, so
+  # concurrent runs never stop each other's) and stops it itself; if that test dies early, it is stopped here.
+  export LOOM_OUTAGE_PORT="${LOOM_OUTAGE_PORT:-$((19200 + 2 * (RANDOM % 300)))}"
+  cleanup="LOOM_KAFKA_PORT=$LOOM_OUTAGE_PORT bash scripts/kafka.sh stop >/dev/null 2>&1 || true"
   if ! bash scripts/kafka.sh status >/dev/null 2>&1 && [ "${LOOM_KEEP_KAFKA:-0}" != 1 ]; then
     cleanup="$cleanup; bash scripts/kafka.sh stop >&2 || true"
   fi

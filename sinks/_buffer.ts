@@ -13,8 +13,8 @@
  *
  * @module
  */
-import type { BufferedSinkWriter, Logger, RowFailure, RowSource } from "../streaming/mod.ts";
-import { silentLogger } from "../streaming/mod.ts";
+import type { BufferedSinkWriter, RowFailure, RowSource } from "../streaming/mod.ts";
+import { type Logger, silentLogger } from "../streaming/engine.ts";
 
 /**
  * Buffer and retry policy of a table sink (from `streaming.sinks.<name>`).

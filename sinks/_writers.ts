@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { CompiledPlan, IntoSink, Logger, MessageType, SinkWriter } from "../streaming/mod.ts";
-import { IntoTable, silentLogger } from "../streaming/mod.ts";
+import type { CompiledPlan, IntoSink, MessageType, SinkWriter } from "../streaming/mod.ts";
+import { IntoTable } from "../streaming/mod.ts";
+import { type Logger, silentLogger } from "../streaming/engine.ts";
 import { BufferedTableWriter, type TableBackend } from "./_buffer.ts";
 import { SinkOptions } from "./_config.ts";
 import { PostgresBackend, readPostgresConfig } from "./_postgres.ts";

@@ -21,8 +21,8 @@
  *
  * @module
  */
-export type { IntoSink, SinkContext, SinkWriter } from "../streaming/_nodes.ts";
-export { Backend, IntoTable } from "../streaming/_nodes.ts";
+export type { IntoSink, SinkContext, SinkWriter } from "../streaming/dsl/mod.ts";
+export { Backend, IntoTable } from "../streaming/dsl/mod.ts";
 export {
   type BufferedSinkWriter,
   isBufferedSinkWriter,

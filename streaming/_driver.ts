@@ -13,9 +13,9 @@ import {
   type TableBatch,
   type TopicBatch,
   type UnroutedError,
-} from "./_engine.ts";
+} from "./engine/mod.ts";
 import type { CompiledPlan } from "./_plan.ts";
-import type { SinkWriter } from "./_nodes.ts";
+import type { SinkWriter } from "./dsl/mod.ts";
 import { OffsetTracker } from "./_tracker.ts";
 import type {
   OutgoingRecord,
@@ -25,7 +25,7 @@ import type {
   TopicPartitionOffset,
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
-import { Wire } from "./_wire.ts";
+import { HEADERS, Wire } from "./_wire.ts";
 import { isBufferedSinkWriter, TableDelivery } from "./_table_delivery.ts";
 import type { ErrorKind } from "./_message.ts";
 
@@ -34,7 +34,7 @@ import type { ErrorKind } from "./_message.ts";
  *
  * @example
  * ```ts
- * import type { Logger } from "@loom/streaming";
+ * import type { Logger } from "@loom/streaming/engine";
  * const logger: Logger = {
  *   info: (event, fields) => console.log(event, fields),
  *   warn: (event, fields) => console.warn(event, fields),
@@ -56,7 +56,7 @@ export interface Logger {
  *
  * @example
  * ```ts
- * import { silentLogger } from "@loom/streaming";
+ * import { silentLogger } from "@loom/streaming/engine";
  * silentLogger.info("ignored");
  * ```
  */
@@ -67,7 +67,7 @@ export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
  *
  * @example
  * ```ts
- * import { DeliveryFailure } from "@loom/streaming";
+ * import { DeliveryFailure } from "@loom/streaming/engine";
  * const e = new DeliveryFailure("orders.out", new Error("broker unavailable"));
  * e.message; // "delivery to orders.out failed: broker unavailable"
  * ```
@@ -90,7 +90,7 @@ export class DeliveryFailure extends Error {
  *
  * @example
  * ```ts
- * import { type DriverStats, emptyStats } from "@loom/streaming";
+ * import { type DriverStats, emptyStats } from "@loom/streaming/engine";
  * const stats: DriverStats = emptyStats();
  * stats.consumed += 10;
  * ```
@@ -120,8 +120,19 @@ export interface DriverStats {
  * Options of {@link FlowDriver}.
  *
  * @example
- * ```ts ignore
- * import { type DriverOptions, FlowDriver, randomIds, systemClock } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { randomIds, systemClock } from "@loom/streaming";
+ * import { type DriverOptions, FlowDriver } from "@loom/streaming/engine";
+ * const producer = { send: () => Promise.resolve() };
  * const options: DriverOptions = { producer, clock: systemClock, ids: randomIds, deliveryRetries: 5 };
  * const driver = new FlowDriver(plan, options);
  * ```
@@ -151,14 +162,12 @@ export interface DriverOptions {
   readonly onUnrouted?: (error: UnroutedError) => void;
 }
 
-const HEADER_DLQ_ERROR = "x-dlq-error";
-
 /**
  * Zeroed counters.
  *
  * @example
  * ```ts
- * import { emptyStats } from "@loom/streaming";
+ * import { emptyStats } from "@loom/streaming/engine";
  * emptyStats().consumed; // 0
  * ```
  */
@@ -181,11 +190,26 @@ const utf8 = new TextEncoder();
  * Runs a compiled plan over fetched batches and delivers the results.
  *
  * @example
- * ```ts ignore
- * const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { randomIds, systemClock } from "@loom/streaming";
+ * import { encodeSourceValue, FlowDriver, type SourceRecord } from "@loom/streaming/engine";
+ * const driver = new FlowDriver(plan, { producer: { send: () => Promise.resolve() }, clock: systemClock, ids: randomIds });
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
  * await driver.start();
- * await driver.handle(batch);
- * const commits = driver.takeCommits();
+ * await driver.handle({ topic: "orders", partition: 0, records: [record] });
+ * driver.takeCommits(); // [{ topic: "orders", partition: 0, offset: 1 }]
  * ```
  */
 export class FlowDriver {
@@ -388,7 +412,7 @@ export class FlowDriver {
         const r = tb.records[i];
         // The key is kept (the original dropped it for plain messages).
         const reason = utf8.encode(reasonOf(failed.get(i)));
-        return { ...r, partition: undefined, headers: { ...r.headers, [HEADER_DLQ_ERROR]: reason } };
+        return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
       const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
       if (dlqErr !== null) {

@@ -5,45 +5,22 @@
  * @module
  */
 
-/**
- * Transport metadata carried by every {@link Message}. Field names are the camelCase forms of the wire names.
- *
- * @example
- * ```ts
- * import { messageMeta, type MessageMeta } from "@loom/streaming";
- * const meta: MessageMeta = messageMeta({ messageId: "orders:0:7", topic: "orders", partition: 0, offset: 7 });
- * meta.traceId; // null
- * ```
- */
-export interface MessageMeta {
-  /** Stable id: `"<topic>:<partition>:<offset>"` for Kafka records. */
-  readonly messageId: string;
-  /** Id shared by every message of one business operation (wire `correlation_id`). */
-  readonly correlationId: string | null;
-  /** Trace id (wire `trace_id`). */
-  readonly traceId: string | null;
-  /** Trace id of the message this one was derived from (wire `parent_trace_id`). */
-  readonly parentTraceId: string | null;
-  /** Id of the message that caused this one (wire `causation_id`). */
-  readonly causationId: string | null;
-  /** Producer timestamp (ms since epoch) from the envelope. */
-  readonly producedAtMs: number | null;
-  /** `descriptor.message_type` of the envelope this message was decoded from (or declared by a step). */
-  readonly messageType: string | null;
-  /** `descriptor.message_version` of the envelope. */
-  readonly messageVersion: number | null;
-  /** Source topic, when read from Kafka. */
-  readonly topic: string | null;
-  /** Source partition, when read from Kafka. */
-  readonly partition: number | null;
-  /** Source offset, when read from Kafka. */
-  readonly offset: number | null;
-  /** Kafka key, as received (bytes) or as set by a step (bytes or text). */
-  readonly key: Uint8Array | string | null;
-  /** Kafka headers of the record (later duplicates win). */
-  readonly headers: Readonly<Record<string, Uint8Array>>;
-}
-
+import type { MessageMeta } from "../kafka/_message_meta.ts";
+// The wire payload types live in the wire layer (kafka/); the public API re-exports them from here.
+export type { MessageMeta } from "../kafka/_message_meta.ts";
+export {
+  DECODE_ERROR_MESSAGE_TYPE,
+  type DecodeError,
+  ERROR_KINDS,
+  ERROR_MESSAGE_TYPE_PREFIX,
+  type ErrorEnvelope,
+  ErrorKind,
+  type ErrorMessage,
+  type ErrorMessageMeta,
+  errorMessageType,
+  isErrorEnvelopeType,
+} from "../kafka/_error_payloads.ts";
+export { DEFAULT_MESSAGE_TYPE } from "../kafka/_type.ts";
 /**
  * A payload plus its metadata. Immutable by convention: steps return new payloads or new messages.
  *
@@ -99,163 +76,6 @@ export function messageMeta(fields: Partial<MessageMeta> & { messageId: string }
  */
 export function message<P>(payload: P, meta: Partial<MessageMeta> & { messageId: string }): Message<P> {
   return { payload, meta: messageMeta(meta) };
-}
-
-/**
- * The four error families. String values match the Python original (and the wire).
- *
- * @example
- * ```ts
- * import { ErrorKind, errorMessageType } from "@loom/streaming";
- * errorMessageType(ErrorKind.TASK); // "loom.streaming.error.task"
- * ```
- */
-export const ErrorKind = {
-  WIRE: "wire",
-  ROUTING: "routing",
-  TASK: "task",
-  BUSINESS: "business",
-} as const;
-/**
- * One of `"wire" | "routing" | "task" | "business"`.
- *
- * @example
- * ```ts
- * import type { ErrorKind } from "@loom/streaming";
- * const kind: ErrorKind = "business";
- * ```
- */
-export type ErrorKind = typeof ErrorKind[keyof typeof ErrorKind];
-
-/**
- * All error kinds, in the original's order.
- *
- * @example
- * ```ts
- * import { ERROR_KINDS } from "@loom/streaming";
- * ERROR_KINDS.includes("task"); // true
- * ```
- */
-export const ERROR_KINDS: readonly ErrorKind[] = ["wire", "routing", "task", "business"];
-
-/**
- * Metadata snapshot stored in an {@link ErrorEnvelope}: like {@link MessageMeta} but the key is always bytes.
- *
- * @example
- * ```ts
- * import type { ErrorEnvelope, ErrorMessageMeta } from "@loom/streaming";
- * declare const envelope: ErrorEnvelope;
- * const meta: ErrorMessageMeta | undefined = envelope.originalMessage?.meta;
- * ```
- */
-export interface ErrorMessageMeta extends Omit<MessageMeta, "key"> {
-  /** Kafka key as bytes. */
-  readonly key: Uint8Array | null;
-}
-
-/**
- * The original message inside an {@link ErrorEnvelope}.
- *
- * @example
- * ```ts
- * import type { ErrorEnvelope, ErrorMessage } from "@loom/streaming";
- * declare const envelope: ErrorEnvelope<{ order_id: string }>;
- * const original: ErrorMessage<{ order_id: string }> | null = envelope.originalMessage;
- * ```
- */
-export interface ErrorMessage<P = unknown> {
-  /** The original payload. */
-  readonly payload: P;
-  /** The original metadata. */
-  readonly meta: ErrorMessageMeta;
-}
-
-/**
- * A failure captured as a value: written to the error route of its kind.
- *
- * @example
- * ```ts
- * import type { ErrorEnvelope } from "@loom/streaming";
- * const envelope: ErrorEnvelope = {
- *   kind: "business",
- *   reason: "amount: must be positive",
- *   payloadType: "order.created",
- *   originalMessage: null,
- * };
- * ```
- */
-export interface ErrorEnvelope<P = unknown> {
-  /** Error family. */
-  readonly kind: ErrorKind;
-  /** Why it failed. */
-  readonly reason: string;
-  /** `message_type` of the original payload, when known. */
-  readonly payloadType: string | null;
-  /** The message that failed, when there is one. */
-  readonly originalMessage: ErrorMessage<P> | null;
-}
-
-/**
- * A record that could not be decoded (error kind `wire`). Keeps the raw bytes and the record's provenance.
- *
- * @example
- * ```ts
- * import type { DecodeError } from "@loom/streaming";
- * declare const failed: DecodeError;
- * console.log(failed.topic, failed.offset, failed.error.reason, failed.raw.length);
- * ```
- */
-export interface DecodeError {
-  /** The `wire` error envelope (no original message). */
-  readonly error: ErrorEnvelope<never>;
-  /** The undecodable value bytes. */
-  readonly raw: Uint8Array;
-  /** Topic of the record. */
-  readonly topic: string;
-  /** Kafka key of the record. */
-  readonly key: Uint8Array | null;
-  /** Kafka headers of the record. */
-  readonly headers: Readonly<Record<string, Uint8Array>>;
-  /** Partition of the record, when known. */
-  readonly partition: number | null;
-  /** Offset of the record, when known. */
-  readonly offset: number | null;
-  /** Record timestamp in ms, when known. */
-  readonly timestampMs: number | null;
-}
-
-/**
- * Wire `message_type` of a {@link DecodeError}.
- *
- * @example
- * ```ts
- * import { DECODE_ERROR_MESSAGE_TYPE } from "@loom/streaming";
- * DECODE_ERROR_MESSAGE_TYPE; // "loom.streaming.error.wire"
- * ```
- */
-export const DECODE_ERROR_MESSAGE_TYPE = "loom.streaming.error.wire";
-/**
- * Default wire `message_type` of a message whose type is unknown.
- *
- * @example
- * ```ts
- * import { DEFAULT_MESSAGE_TYPE } from "@loom/streaming";
- * DEFAULT_MESSAGE_TYPE; // "loom.streaming.message"
- * ```
- */
-export const DEFAULT_MESSAGE_TYPE = "loom.streaming.message";
-
-/**
- * Wire `message_type` of an error envelope of the given kind (`loom.streaming.error.<kind>`).
- *
- * @example
- * ```ts
- * import { errorMessageType } from "@loom/streaming";
- * errorMessageType("task"); // "loom.streaming.error.task"
- * ```
- */
-export function errorMessageType(kind: ErrorKind): string {
-  return `loom.streaming.error.${kind}`;
 }
 
 /**

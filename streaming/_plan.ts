@@ -6,7 +6,7 @@
  */
 import type { ErrorKind } from "./_message.ts";
 import type { MessageType } from "./_type.ts";
-import type { PredicateLike, SelectorLike } from "./_expr.ts";
+import type { PredicateLike, SelectorLike } from "./expr/mod.ts";
 import type {
   CollectBatch,
   IntoSink,
@@ -17,15 +17,30 @@ import type {
   StreamFlow,
   StreamShape,
   With,
-} from "./_nodes.ts";
+} from "./dsl/mod.ts";
 import type { ConsumerSettings, KafkaSettings, ProducerSettings, RuntimeSettings } from "./_settings.ts";
 
 /**
  * A resolved Kafka output.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.topicSinks) console.log(path, sink.logical, "->", sink.topic);
  * ```
@@ -51,8 +66,23 @@ export interface CompiledTopicSink {
  * A resolved storage sink.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const plan = compileFlow(flow, config);
  * for (const [path, sink] of plan.storageSinks) console.log(path, sink.name, sink.section);
  * ```
@@ -72,8 +102,23 @@ export interface CompiledStorageSink {
  * Multi-type dispatch table (built from `FromMultiTypeTopic.payloads`).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const dispatch = compileFlow(flow, config).source.dispatch;
  * dispatch?.plain.has("order.created");
  * ```
@@ -91,8 +136,23 @@ export interface DispatchTable {
  * A resolved source.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const { logical, topics, settings } = compileFlow(flow, config).source;
  * console.log(logical, topics, settings.groupId);
  * ```
@@ -118,8 +178,23 @@ export interface CompiledSource {
  * A compiled process (ordered nodes plus its shapes).
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const root = compileFlow(flow, config).process;
  * console.log(root.inputShape, root.outputShape, root.nodes.map((n) => n.op));
  * ```
@@ -139,8 +214,23 @@ export interface CompiledProcess {
  * A compiled node.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "step") console.log(node.path, node.name, node.stepKind);
  * }
@@ -189,23 +279,8 @@ export type CompiledNode =
     readonly taskTimeoutMs: number | null;
     readonly inputShape: StreamShape;
   }
-  | {
-    readonly op: "router";
-    readonly path: string;
-    readonly selector: SelectorLike<any> | null;
-    readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
-    readonly default: CompiledProcess | null;
-    readonly outputShape: StreamShape;
-  }
-  | {
-    readonly op: "fork";
-    readonly path: string;
-    readonly selector: SelectorLike<any> | null;
-    readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
-    readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
-    readonly default: CompiledProcess | null;
-  }
+  | ({ readonly op: "router"; readonly path: string; readonly outputShape: StreamShape } & CompiledRouteTable)
+  | ({ readonly op: "fork"; readonly path: string } & CompiledRouteTable)
   | {
     readonly op: "broadcast";
     readonly path: string;
@@ -224,11 +299,63 @@ export type CompiledNode =
   };
 
 /**
+ * The compiled route table of a Router or a Fork (branches in selection order: keyed, predicate, default).
+ *
+ * @example
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
+ * for (const node of compileFlow(flow, config).process.nodes) {
+ *   if (node.op === "router" || node.op === "fork") console.log(node.keyed.length, node.predicates.length);
+ * }
+ * ```
+ */
+export interface CompiledRouteTable {
+  /** Key selector of keyed routing, or null. */
+  readonly selector: SelectorLike<any> | null;
+  /** Keyed branches. */
+  readonly keyed: readonly (readonly [unknown, CompiledProcess])[];
+  /** Predicate branches, in order. */
+  readonly predicates: readonly (readonly [PredicateLike<any>, CompiledProcess])[];
+  /** Branch of unmatched messages, or null. */
+  readonly default: CompiledProcess | null;
+}
+
+/**
  * Resolved dependencies of a With/WithAsync.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * for (const node of compileFlow(flow, config).process.nodes) {
  *   if (node.op === "with") console.log(Object.keys(node.deps.factories), Object.keys(node.deps.plain));
  * }
@@ -247,8 +374,23 @@ export interface CompiledDeps {
  * The immutable result of `compileFlow`.
  *
  * @example
- * ```ts ignore
- * import { compileFlow } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import {
+ *   compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow,
+ * } from "@loom/streaming";
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", messageType("order.created", v.object({ order_id: v.string() }))),
+ *   process: new Process(RecordStep.of((m) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * const config = {
+ *   kafka: {
+ *     consumer: { brokers: ["127.0.0.1:9092"], group_id: "g" },
+ *     producer: { brokers: ["127.0.0.1:9092"] },
+ *   },
+ * };
  * const plan = compileFlow(flow, config);
  * console.log(plan.name, plan.source.topics, plan.output?.topic, [...plan.errorRoutes.keys()]);
  * ```

@@ -1,6 +1,6 @@
 /**
  * Typed forms of the configuration sections (the YAML keys are the original's snake_case names;
- * these interfaces use camelCase). Parsing and validation live in `_config.ts`.
+ * these interfaces use camelCase). Parsing and validation live in `config/`.
  *
  * @module
  */

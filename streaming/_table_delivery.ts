@@ -13,8 +13,8 @@
  *
  * @module
  */
-import type { Emission, Item, TableBatch } from "./_engine.ts";
-import type { SinkWriter } from "./_nodes.ts";
+import type { Emission, Item, TableBatch } from "./engine/mod.ts";
+import type { SinkWriter } from "./dsl/mod.ts";
 import type { OffsetTracker } from "./_tracker.ts";
 
 /**
@@ -116,7 +116,7 @@ export interface TableDeliveryHost {
  *
  * @example
  * ```ts
- * import type { TableBatch } from "./_engine.ts";
+ * import type { TableBatch } from "./engine/mod.ts";
  * import { type BufferedSinkWriter, TableDelivery, type TableDeliveryHost } from "./_table_delivery.ts";
  * export async function deliver(host: TableDeliveryHost, batch: TableBatch, writer: BufferedSinkWriter): Promise<void> {
  *   const delivery = new TableDelivery(host);

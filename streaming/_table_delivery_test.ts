@@ -4,10 +4,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { compileFlow } from "./_compiler.ts";
+import { compileFlow } from "./compiler/mod.ts";
 import { systemClock } from "./_clock.ts";
 import { FlowDriver } from "./_driver.ts";
-import { ErrorRoute, FromTopic, IntoTable, IntoTopic, Process, StreamFlow } from "./_nodes.ts";
+import { ErrorRoute, FromTopic, IntoTable, IntoTopic, Process, StreamFlow } from "./dsl/mod.ts";
 import type { BufferedSinkWriter, RowFailure } from "./_table_delivery.ts";
 import type { OutgoingRecord, ProducerPort, RecordBatch } from "./_transport.ts";
 import { messageType } from "./_type.ts";

@@ -14,7 +14,7 @@ import type { TopicPartition, TopicPartitionOffset } from "./_transport.ts";
  *
  * @example
  * ```ts
- * import { OffsetTracker } from "@loom/streaming";
+ * import { OffsetTracker } from "@loom/streaming/engine";
  * const origin = new OffsetTracker().register("orders", 0, 7);
  * origin.pending; // 1
  * ```
@@ -38,7 +38,7 @@ export class Origin {
  *
  * @example
  * ```ts
- * import { PartitionState } from "@loom/streaming";
+ * import { PartitionState } from "@loom/streaming/engine";
  * const state = new PartitionState("orders", 0);
  * state.inFlight; // 0
  * ```
@@ -77,7 +77,7 @@ export class PartitionState {
  *
  * @example
  * ```ts
- * import { OffsetTracker } from "@loom/streaming";
+ * import { OffsetTracker } from "@loom/streaming/engine";
  * const t = new OffsetTracker();
  * const a = t.register("orders", 0, 3), b = t.register("orders", 0, 4);
  * t.release(b);

@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * import type { SourceRecord } from "@loom/streaming";
+ * import type { SourceRecord } from "@loom/streaming/engine";
  * const record: SourceRecord = {
  *   topic: "orders",
  *   partition: 0,
@@ -43,7 +43,7 @@ export interface SourceRecord {
  *
  * @example
  * ```ts
- * import type { RecordBatch } from "@loom/streaming";
+ * import type { RecordBatch } from "@loom/streaming/engine";
  * const batch: RecordBatch = { topic: "orders", partition: 0, records: [] };
  * ```
  */
@@ -61,7 +61,7 @@ export interface RecordBatch {
  *
  * @example
  * ```ts
- * import type { OutgoingRecord } from "@loom/streaming";
+ * import type { OutgoingRecord } from "@loom/streaming/engine";
  * const record: OutgoingRecord = { key: null, value: new Uint8Array([0x80]), headers: {}, timestampMs: null };
  * ```
  */
@@ -83,7 +83,7 @@ export interface OutgoingRecord {
  *
  * @example
  * ```ts
- * import type { TopicPartition } from "@loom/streaming";
+ * import type { TopicPartition } from "@loom/streaming/engine";
  * const tp: TopicPartition = { topic: "orders", partition: 3 };
  * ```
  */
@@ -99,7 +99,7 @@ export interface TopicPartition {
  *
  * @example
  * ```ts
- * import type { TopicPartitionOffset } from "@loom/streaming";
+ * import type { TopicPartitionOffset } from "@loom/streaming/engine";
  * const commit: TopicPartitionOffset = { topic: "orders", partition: 3, offset: 128 };
  * ```
  */
@@ -113,7 +113,7 @@ export interface TopicPartitionOffset extends TopicPartition {
  *
  * @example
  * ```ts
- * import type { OutgoingRecord, ProducerPort } from "@loom/streaming";
+ * import type { OutgoingRecord, ProducerPort } from "@loom/streaming/engine";
  * const sent: [string, readonly OutgoingRecord[]][] = [];
  * const producer: ProducerPort = {
  *   send: (topic, records) => {
@@ -137,10 +137,17 @@ export interface ProducerPort {
  * A producer client with a connection (Kafka adapters); the run loop connects and disconnects it.
  *
  * @example
- * ```ts ignore
- * const producer: ProducerClientPort = new KafkaProducerClient(settings);
+ * ```ts
+ * import type { ProducerClientPort } from "@loom/streaming/engine";
+ * const sent: string[] = [];
+ * const producer: ProducerClientPort = {
+ *   connect: () => Promise.resolve(),
+ *   send: (topic) => Promise.resolve(void sent.push(topic)),
+ *   sendMany: (batches) => Promise.resolve(void sent.push(...batches.keys())),
+ *   disconnect: () => Promise.resolve(),
+ * };
  * await producer.connect();
- * await producer.send("orders", records);
+ * await producer.send("orders", []);
  * await producer.disconnect();
  * ```
  */
@@ -157,7 +164,8 @@ export interface ProducerClientPort extends ProducerPort {
  * Per-batch controls handed to {@link ConsumerHandler.onBatch}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { BatchControl, RecordBatch } from "@loom/streaming/engine";
  * const onBatch = async (batch: RecordBatch, ctl: BatchControl) => {
  *   for (const r of batch.records) {
  *     if (!ctl.isRunning() || ctl.isStale()) return;
@@ -187,7 +195,8 @@ export interface BatchControl {
  * Callbacks of a running consumer.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import type { ConsumerHandler } from "@loom/streaming/engine";
  * const handler: ConsumerHandler = {
  *   onBatch: async (batch) => console.log(batch.topic, batch.partition, batch.records.length),
  *   onAssigned: (tps) => console.log("assigned", tps),
@@ -219,8 +228,9 @@ export interface ConsumerHandler {
  * Options of {@link ConsumerPort.run}.
  *
  * @example
- * ```ts ignore
- * await consumer.run(handler, { partitionsConsumedConcurrently: 3 });
+ * ```ts
+ * import type { ConsumerRunOptions } from "@loom/streaming/engine";
+ * const options: ConsumerRunOptions = { partitionsConsumedConcurrently: 3 };
  * ```
  */
 export interface ConsumerRunOptions {
@@ -233,11 +243,15 @@ export interface ConsumerRunOptions {
  * the Kafka adapters (`@loom/streaming/runtime`) implement it.
  *
  * @example
- * ```ts ignore
- * const consumer: ConsumerPort = new KafkaConsumerClient(settings);
+ * ```ts
+ * import type { ConsumerPort } from "@loom/streaming/engine";
+ * import { InMemoryBroker, MemoryConsumer } from "@loom/streaming/testing";
+ * const broker = new InMemoryBroker();
+ * broker.createTopic("orders");
+ * const consumer: ConsumerPort = new MemoryConsumer(broker, "g");
  * await consumer.connect();
  * await consumer.subscribe(["orders"], true);
- * await consumer.run({ onBatch: async (batch) => {} });
+ * await consumer.run({ onBatch: async (batch) => console.log(batch.records.length) });
  * ```
  */
 export interface ConsumerPort {
@@ -266,7 +280,7 @@ export interface ConsumerPort {
  *
  * @example
  * ```ts
- * import { isRecordSpecificFailure } from "@loom/streaming";
+ * import { isRecordSpecificFailure } from "@loom/streaming/engine";
  * isRecordSpecificFailure(Object.assign(new Error("too large"), { recordSpecific: true })); // true
  * ```
  */

@@ -20,8 +20,11 @@ import {
   DECODE_ERROR_MESSAGE_TYPE,
   type DecodeError,
   DEFAULT_MESSAGE_TYPE,
+  ERROR_KINDS,
+  ERROR_MESSAGE_TYPE_PREFIX,
   type ErrorEnvelope,
   errorMessageType,
+  isErrorEnvelopeType,
   type Message,
   type MessageMeta,
 } from "./_message.ts";
@@ -34,7 +37,7 @@ import { isMessageType, type MessageType } from "./_type.ts";
  *
  * @example
  * ```ts
- * import { HEADERS } from "@loom/streaming";
+ * import { HEADERS } from "@loom/streaming/engine";
  * HEADERS.traceId; // "x-trace-id"
  * ```
  */
@@ -59,7 +62,8 @@ const codecCache = new WeakMap<object, PayloadCodec<unknown>>();
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { messageType, payloadCodec } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { payloadCodec } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const codec = payloadCodec(Order); // the same codec object on every call
  * ```
@@ -82,11 +86,6 @@ function errorCodec(original: MessageType | null): PayloadCodec<unknown> {
   return c;
 }
 
-/** Synthetic payload type of error envelopes of a given original type (multi-type sources). */
-export interface ErrorEnvelopeType extends MessageType {
-  readonly original: MessageType | null;
-}
-
 function str(v: Uint8Array | undefined): string | null {
   return v === undefined ? null : utf8d.decode(v);
 }
@@ -104,9 +103,23 @@ function messageIdOf(r: SourceRecord): string {
  * Result of decoding one record.
  *
  * @example
- * ```ts ignore
- * import { Wire } from "@loom/streaming";
- * const result = new Wire(plan, clock, ids).decode(record);
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { seededIds, VirtualClock } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceRecord, Wire } from "@loom/streaming/engine";
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
+ * const result = new Wire(plan, new VirtualClock(), seededIds(1)).decode(record);
  * if (result.ok) console.log(result.message.payload);
  * else console.error(result.error);
  * ```
@@ -119,10 +132,24 @@ export type DecodeResult =
  * Decodes and encodes records for one compiled plan.
  *
  * @example
- * ```ts ignore
- * import { seededIds, VirtualClock, Wire } from "@loom/streaming";
+ * ```ts
+ * import * as v from "valibot";
+ * import { compileFlow, FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const plan = compileFlow(new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * }), { kafka: { consumer: { brokers: ["b:9092"], group_id: "g", topics: ["orders"] }, producer: { brokers: ["b:9092"] } } });
+ * import { seededIds, VirtualClock } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceRecord, Wire } from "@loom/streaming/engine";
+ * const record: SourceRecord = {
+ *   topic: "orders", partition: 0, offset: 0, key: null, headers: {}, timestampMs: 0,
+ *   value: encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 0 }),
+ * };
  * const wire = new Wire(plan, new VirtualClock(), seededIds(1));
- * const decoded = wire.decode(record);
+ * const decoded = wire.decode(record); // { ok: true, message, type }
  * ```
  */
 export class Wire {
@@ -165,11 +192,7 @@ export class Wire {
       if (plain) {
         type = plain;
         codec = payloadCodec(plain);
-      } else if (
-        probe.messageType === "loom.streaming.error.task" ||
-        probe.messageType === "loom.streaming.error.routing" ||
-        probe.messageType === "loom.streaming.error.business"
-      ) {
+      } else if (isErrorEnvelopeType(probe.messageType)) {
         const inner = probeErrorPayloadType(r.value);
         if (inner === null) {
           return { ok: false, error: `error envelope missing payload_type for '${probe.messageType}'` };
@@ -202,17 +225,42 @@ export class Wire {
     const t = sink.payloadType ?? type;
     const producedAtMs = this.#clock.now();
     const traceId = this.#ids.traceId();
+    let codec: PayloadCodec<unknown>;
+    let messageType: string;
+    let messageVersion: number;
+    if (t) {
+      // A declared type names the message and encodes it schema-exactly.
+      codec = payloadCodec(t);
+      messageType = t.name;
+      messageVersion = t.version;
+    } else {
+      // The message type is decided by the payload written (our choice; the original keeps the input's
+      // type even when a step replaced the payload): an ErrorEnvelope or a DecodeError is encoded in its
+      // wire form (snake_case fields, `loom.streaming.error.<kind>`), however it was produced, so it reads
+      // back as one everywhere. Any other payload keeps the input's type — unless that type names an error
+      // payload it no longer is, which would make the record undecodable: it becomes the default type.
+      const wire = errorWireForm(m.payload);
+      if (wire) {
+        ({ codec, messageType } = wire);
+        messageVersion = 1;
+      } else {
+        codec = dynamicCodec;
+        const inherited = meta.messageType;
+        const stale = inherited !== null && inherited.startsWith(ERROR_MESSAGE_TYPE_PREFIX);
+        messageType = stale ? DEFAULT_MESSAGE_TYPE : inherited ?? DEFAULT_MESSAGE_TYPE;
+        messageVersion = stale ? 1 : meta.messageVersion ?? 1;
+      }
+    }
     const header: EnvelopeHeader = {
-      // A declared type names the message; otherwise the input's type travels on (the original's rule).
-      messageType: t?.name ?? meta.messageType ?? DEFAULT_MESSAGE_TYPE,
-      messageVersion: t?.version ?? meta.messageVersion ?? 1,
+      messageType,
+      messageVersion,
       traceId,
       parentTraceId: meta.traceId,
       correlationId: meta.correlationId,
       causationId: meta.causationId,
       producedAtMs,
     };
-    const value = encodeEnvelope(header, m.payload, payloadCodec(t));
+    const value = encodeEnvelope(header, m.payload, codec);
     const headers: Record<string, Uint8Array> = { ...meta.headers };
     const incomingTrace = headers[HEADERS.traceId];
     if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) {
@@ -237,7 +285,12 @@ export class Wire {
     return incoming;
   }
 
-  /** Encodes an error envelope (original trace lineage and key; `x-error-*` headers). */
+  /**
+   * Encodes an error envelope (original trace lineage and key; `x-error-*` headers). The reason is bounded
+   * ({@link ERROR_RECORD_LIMITS}). When the envelope cannot be encoded even without a schema (a payload
+   * nested too deep, say), it is encoded without the original payload (its meta is kept) and the reason
+   * says why, so the error still has a fate.
+   */
   encodeError(
     envelope: ErrorEnvelope,
     originalType: MessageType | null,
@@ -255,10 +308,28 @@ export class Wire {
       causationId: o?.meta.causationId ?? null,
       producedAtMs,
     };
-    const value = encodeEnvelope(header, envelope, errorCodec(originalType));
-    const headers: Record<string, Uint8Array> = { ...meta.headers };
-    headers[HEADERS.errorKind] = utf8e.encode(envelope.kind);
-    headers[HEADERS.errorReason] = utf8e.encode(envelope.reason);
+    let env = boundedEnvelope(envelope);
+    let value: Uint8Array;
+    try {
+      value = encodeEnvelope(header, env, errorCodec(originalType));
+    } catch (e) {
+      if (originalType !== null || env.originalMessage === null || env.originalMessage.payload === null) {
+        throw e;
+      }
+      env = {
+        ...env,
+        reason: boundReason(
+          `${env.reason} [original payload omitted: it could not be encoded: ${
+            e instanceof Error ? e.message : String(e)
+          }]`,
+        ),
+        originalMessage: { ...env.originalMessage, payload: null },
+      };
+      value = encodeEnvelope(header, env, errorCodec(null));
+    }
+    const headers = forwardedErrorHeaders(meta.headers);
+    headers[HEADERS.errorKind] = utf8e.encode(env.kind);
+    headers[HEADERS.errorReason] = utf8e.encode(headerReason(env.reason));
     return {
       key: keyToBytes(meta.key),
       value,
@@ -269,8 +340,9 @@ export class Wire {
 
   /** Encodes a decode error (lineage from the record's `x-*` headers; raw key and headers kept). */
   encodeDecodeError(r: SourceRecord, reason: string, _sink: CompiledTopicSink): OutgoingRecord {
+    const bounded = boundReason(reason);
     const de: DecodeError = {
-      error: { kind: "wire", reason, payloadType: null, originalMessage: null },
+      error: { kind: "wire", reason: bounded, payloadType: null, originalMessage: null },
       raw: r.value ?? new Uint8Array(0),
       topic: r.topic,
       key: r.key,
@@ -290,11 +362,94 @@ export class Wire {
       producedAtMs: r.timestampMs ?? this.#clock.now(),
     };
     const value = encodeEnvelope(header, de, decodeErrorCodec as PayloadCodec<unknown>);
-    const headers: Record<string, Uint8Array> = { ...h };
+    const headers = forwardedErrorHeaders(h);
     headers[HEADERS.errorKind] = utf8e.encode("wire");
-    headers[HEADERS.errorReason] = utf8e.encode(reason);
+    headers[HEADERS.errorReason] = utf8e.encode(headerReason(bounded));
     return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
   }
+}
+
+/**
+ * Size limits of error records, so that one oversized or strange input cannot make an error record that no
+ * topic accepts:
+ * - `reasonChars`: an error reason (in the envelope) keeps at most this many characters (the rest is cut,
+ *   with a marker saying how long it was);
+ * - `headerReasonChars`: the `x-error-reason` header keeps at most this many (the full bounded reason is in
+ *   the envelope);
+ * - `forwardedHeaderBytes`: an input header whose value is longer is not copied onto the error record (it
+ *   is kept once, in the envelope's original message); the names left out are listed in
+ *   `x-error-headers-omitted`.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_RECORD_LIMITS } from "@loom/streaming";
+ * ERROR_RECORD_LIMITS.reasonChars; // 4096
+ * ```
+ */
+export const ERROR_RECORD_LIMITS: {
+  readonly reasonChars: number;
+  readonly headerReasonChars: number;
+  readonly forwardedHeaderBytes: number;
+} = Object.freeze({ reasonChars: 4096, headerReasonChars: 512, forwardedHeaderBytes: 1024 });
+
+/** Header listing the input headers not copied onto an error record (see {@link ERROR_RECORD_LIMITS}). */
+const HEADERS_OMITTED = "x-error-headers-omitted";
+
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const marker = ` … [cut: ${text.length} characters in all]`;
+  let end = Math.max(0, max - marker.length);
+  // never split a surrogate pair
+  if (end > 0 && text.charCodeAt(end - 1) >= 0xd800 && text.charCodeAt(end - 1) <= 0xdbff) end--;
+  return text.slice(0, end) + marker;
+}
+
+function boundReason(reason: string): string {
+  return cut(reason, ERROR_RECORD_LIMITS.reasonChars);
+}
+
+function headerReason(reason: string): string {
+  return cut(reason, ERROR_RECORD_LIMITS.headerReasonChars);
+}
+
+function boundedEnvelope(e: ErrorEnvelope): ErrorEnvelope {
+  const reason = boundReason(e.reason);
+  return reason === e.reason ? e : { ...e, reason };
+}
+
+/** The input headers copied onto an error record: all but the oversized ones (named in a header). */
+function forwardedErrorHeaders(input: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  let omitted: string[] | null = null;
+  for (const name in input) {
+    const v = input[name];
+    if (v.length > ERROR_RECORD_LIMITS.forwardedHeaderBytes) (omitted ??= []).push(name);
+    else out[name] = v;
+  }
+  if (omitted) {
+    out[HEADERS_OMITTED] = utf8e.encode(cut(omitted.join(","), ERROR_RECORD_LIMITS.headerReasonChars));
+  }
+  return out;
+}
+
+const KINDS: ReadonlySet<unknown> = new Set(ERROR_KINDS);
+
+/** True for an object shaped like an {@link ErrorEnvelope} (its JavaScript form). */
+function isErrorEnvelopeShape(p: unknown): p is ErrorEnvelope {
+  if (typeof p !== "object" || p === null) return false;
+  const e = p as Partial<ErrorEnvelope>;
+  return KINDS.has(e.kind) && typeof e.reason === "string" && "payloadType" in e && "originalMessage" in e;
+}
+
+/** The codec and message type of an error payload (ErrorEnvelope or DecodeError), or null for others. */
+function errorWireForm(p: unknown): { codec: PayloadCodec<unknown>; messageType: string } | null {
+  if (typeof p !== "object" || p === null || p instanceof Uint8Array || Array.isArray(p)) return null;
+  if (isErrorEnvelopeShape(p)) return { codec: errorCodec(null), messageType: errorMessageType(p.kind) };
+  const d = p as Partial<DecodeError>;
+  if (d.raw instanceof Uint8Array && isErrorEnvelopeShape(d.error) && typeof d.topic === "string") {
+    return { codec: decodeErrorCodec as PayloadCodec<unknown>, messageType: DECODE_ERROR_MESSAGE_TYPE };
+  }
+  return null;
 }
 
 /** True when `bytes` holds exactly the ASCII/UTF-8 text `text` (ASCII fast path). */
@@ -341,7 +496,7 @@ function set(headers: Record<string, Uint8Array>, name: string, value: string | 
  *
  * @example
  * ```ts
- * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming";
+ * import { encodeSourceValue, type SourceEnvelopeFields } from "@loom/streaming/engine";
  * const fields: SourceEnvelopeFields = { producedAtMs: 1_000, traceId: "0af7651916cd43dd8448eb211c80319c" };
  * const bytes = encodeSourceValue({ order_id: "o-1" }, null, fields);
  * ```
@@ -369,7 +524,8 @@ export interface SourceEnvelopeFields {
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { encodeSourceValue, messageType } from "@loom/streaming";
+ * import { messageType } from "@loom/streaming";
+ * import { encodeSourceValue } from "@loom/streaming/engine";
  * const Order = messageType("order.created", v.object({ order_id: v.string() }));
  * const bytes = encodeSourceValue({ order_id: "o-1" }, Order, { producedAtMs: 1000 });
  * ```
@@ -398,9 +554,12 @@ export function encodeSourceValue(
  * A decoded output record (as read back from a topic).
  *
  * @example
- * ```ts ignore
- * import { decodeOutputRecord, type OutputMessage } from "@loom/streaming";
- * const out: OutputMessage = decodeOutputRecord(record);
+ * ```ts
+ * import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "@loom/streaming/engine";
+ * const value = encodeSourceValue({ id: 1 }, null, { producedAtMs: 0 });
+ * const out: OutputMessage = decodeOutputRecord({
+ *   topic: "t", partition: 0, offset: 0, key: null, value, headers: {}, timestampMs: 0,
+ * });
  * console.log(out.meta.messageType, out.payload);
  * ```
  */
@@ -411,6 +570,11 @@ export interface OutputMessage<P = unknown> {
   readonly meta: MessageMeta;
   /** The raw record. */
   readonly record: SourceRecord;
+  /**
+   * Set by {@link inspectOutputRecord} when the record could not be decoded: the reason (the payload is
+   * then `undefined` and the meta holds only the record's coordinates, key and headers).
+   */
+  readonly undecodable?: string;
 }
 
 /**
@@ -418,20 +582,79 @@ export interface OutputMessage<P = unknown> {
  * {@link ErrorEnvelope} / {@link DecodeError} objects; other payloads dynamically (snake_case keys as on the wire).
  *
  * @example
- * ```ts ignore
- * const out = decodeOutputRecord(record);
- * out.meta.messageType;
+ * ```ts
+ * import { decodeOutputRecord, encodeSourceValue } from "@loom/streaming/engine";
+ * const value = encodeSourceValue({ id: 1 }, null, { producedAtMs: 0 });
+ * const out = decodeOutputRecord({ topic: "t", partition: 0, offset: 0, key: null, value, headers: {}, timestampMs: 0 });
+ * out.meta.messageType; // "loom.streaming.message"
  * ```
  */
 export function decodeOutputRecord(r: SourceRecord): OutputMessage {
   if (r.value === null) throw new Error(`tombstone at ${messageIdOf(r)}`);
   const probe = probeMessageType(r.value);
-  let codec: PayloadCodec<unknown> = dynamicCodec;
-  if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) codec = decodeErrorCodec as PayloadCodec<unknown>;
-  else if (probe && probe.messageType.startsWith("loom.streaming.error.")) codec = errorCodec(null);
-  const d = decodeEnvelope(r.value, codec, 0);
+  let d: { header: EnvelopeHeader; payload: unknown };
+  if (probe?.messageType === DECODE_ERROR_MESSAGE_TYPE) {
+    try {
+      d = decodeEnvelope(r.value, decodeErrorCodec as PayloadCodec<unknown>, 0);
+    } catch (e) {
+      // `loom.streaming.error.wire` also names an ErrorEnvelope of kind wire (e.g. `decodeError.error`
+      // written out by a step): read it as one before giving up.
+      try {
+        d = decodeEnvelope(r.value, errorCodec(null), 0);
+      } catch {
+        throw e;
+      }
+    }
+  } else {
+    const codec = probe && probe.messageType.startsWith(ERROR_MESSAGE_TYPE_PREFIX)
+      ? errorCodec(null)
+      : dynamicCodec;
+    d = decodeEnvelope(r.value, codec, 0);
+  }
   const h = d.header;
   return { payload: d.payload, meta: metaOf(r, h, h.traceId), record: r };
+}
+
+/**
+ * Like {@link decodeOutputRecord}, but never throws: a record that cannot be decoded (a tombstone, foreign
+ * bytes, an envelope whose payload does not match its message type) is returned with `payload: undefined`
+ * and `undecodable` set to the reason, so listing a topic never fails for one record.
+ *
+ * @example
+ * ```ts
+ * import { inspectOutputRecord } from "@loom/streaming/engine";
+ * const out = inspectOutputRecord({
+ *   topic: "t", partition: 0, offset: 0, key: null, value: new Uint8Array([0xc1]), headers: {}, timestampMs: 0,
+ * });
+ * out.undecodable !== undefined; // true
+ * ```
+ */
+export function inspectOutputRecord(r: SourceRecord): OutputMessage {
+  try {
+    return decodeOutputRecord(r);
+  } catch (e) {
+    const meta: MessageMeta = {
+      messageId: messageIdOf(r),
+      correlationId: null,
+      traceId: null,
+      parentTraceId: null,
+      causationId: null,
+      producedAtMs: null,
+      messageType: null,
+      messageVersion: null,
+      topic: r.topic,
+      partition: r.partition,
+      offset: r.offset,
+      key: r.key,
+      headers: r.headers,
+    };
+    return {
+      payload: undefined,
+      meta,
+      record: r,
+      undecodable: e instanceof Error ? e.message : String(e),
+    };
+  }
 }
 
 /** Message metadata of a decoded record: envelope lineage and type, record coordinates, key and headers. */

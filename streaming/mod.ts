@@ -1,5 +1,6 @@
 /**
- * The streaming core: the typed flow DSL, the compiler, configuration, and the engine.
+ * The streaming core as flow authors use it: the typed flow DSL, the compiler, configuration, messages,
+ * expressions and clocks. Engine internals for transport authors are in `@loom/streaming/engine`.
  * Web-standard only: runs on Deno, Bun, Node and edge runtimes.
  *
  * @example
@@ -19,61 +20,36 @@
  */
 export * from "./_message.ts";
 export * from "./_type.ts";
-export * from "./_expr.ts";
-export * from "./_nodes.ts";
+export * from "./expr/mod.ts";
+export * from "./dsl/mod.ts";
 export type * from "./_plan.ts";
 export * from "./_settings.ts";
 export {
   bindConfig,
   ConfigContext,
   ConfigError,
+  type ConfigErrorOptions,
+  type ConfigLocation,
+  type ConfigPath,
   consumerFor,
   DEFAULT_BUFFER_SETTINGS,
   DEFAULT_RUNTIME_SETTINGS,
   KAFKA_MANAGED_KEYS,
   parseConfig,
+  type ParseConfigOptions,
   producerFor,
   producerTopic,
   readKafkaSettings,
   readRuntimeSettings,
   readSinkSection,
-} from "./_config.ts";
-export type { ConfigErrorOptions, ConfigLocation, ConfigPath, ParseConfigOptions } from "./_config.ts";
-export { CompilationError, type CompilationIssue, compileFlow } from "./_compiler.ts";
+} from "./config/mod.ts";
+export { CompilationError, type CompilationIssue, compileFlow } from "./compiler/mod.ts";
 export * from "./_clock.ts";
-export * from "./_transport.ts";
-export { OffsetTracker, Origin, PartitionState } from "./_tracker.ts";
-export {
-  Emission,
-  Engine,
-  type EngineOptions,
-  TaskTimeoutError,
-  type UnroutedError,
-  UnroutedErrorFailure,
-} from "./_engine.ts";
-export type { Item, TableBatch, TopicBatch } from "./_engine.ts";
-export {
-  DeliveryFailure,
-  type DriverOptions,
-  type DriverStats,
-  emptyStats,
-  FlowDriver,
-  type Logger,
-  silentLogger,
-} from "./_driver.ts";
+export { TaskTimeoutError, type UnroutedError, UnroutedErrorFailure } from "./engine/mod.ts";
+export { ERROR_RECORD_LIMITS } from "./_wire.ts";
 export {
   type BufferedSinkWriter,
   isBufferedSinkWriter,
   type RowFailure,
   type RowSource,
 } from "./_table_delivery.ts";
-export {
-  decodeOutputRecord,
-  type DecodeResult,
-  encodeSourceValue,
-  HEADERS,
-  type OutputMessage,
-  payloadCodec,
-  type SourceEnvelopeFields,
-  Wire,
-} from "./_wire.ts";

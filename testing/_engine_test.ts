@@ -9,7 +9,6 @@ import {
   Broadcast,
   BroadcastRoute,
   CollectBatch,
-  DeliveryFailure,
   DomainError,
   Drain,
   ErrorRoute,
@@ -39,6 +38,7 @@ import {
   UnroutedErrorFailure,
   With,
 } from "../mod.ts";
+import { DeliveryFailure } from "../streaming/engine.ts";
 import { FlowSimulator, type SimulatorOptions } from "./mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 

@@ -7,7 +7,6 @@ import * as v from "valibot";
 import {
   type DecodeError,
   DecodeErrors,
-  encodeSourceValue,
   type ErrorEnvelope,
   errorEnvelopeOf,
   ErrorRoute,
@@ -22,6 +21,7 @@ import {
   Router,
   StreamFlow,
 } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { FlowSimulator } from "./mod.ts";
 import { encodeEnvelope, errorEnvelopeCodec } from "../kafka/_envelope.ts";
 import { codecOf } from "../kafka/_schema_codec.ts";

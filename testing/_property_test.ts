@@ -17,7 +17,6 @@ import {
   Broadcast,
   BroadcastRoute,
   CollectBatch,
-  decodeOutputRecord,
   DomainError,
   Drain,
   ExpandStep,
@@ -35,6 +34,7 @@ import {
   Router,
   StreamFlow,
 } from "../mod.ts";
+import { decodeOutputRecord } from "../streaming/engine.ts";
 import { FlowSimulator } from "./mod.ts";
 
 /** mulberry32: a tiny deterministic PRNG (the tests never use Math.random). */

@@ -7,17 +7,25 @@
  */
 import { VirtualClock } from "../streaming/_clock.ts";
 import { seededIds } from "../streaming/_clock.ts";
-import { compileFlow } from "../streaming/_compiler.ts";
-import type { ConfigContext } from "../streaming/_config.ts";
+import { compileFlow } from "../streaming/compiler/mod.ts";
+import type { ConfigContext } from "../streaming/config/mod.ts";
 import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
-import type { UnroutedError } from "../streaming/_engine.ts";
-import type { DecodeError, ErrorEnvelope, ErrorKind, MessageMeta } from "../streaming/_message.ts";
-import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/_nodes.ts";
+import { FlowLoop } from "../streaming/_loop.ts";
+import type { UnroutedError } from "../streaming/engine/mod.ts";
+import {
+  type DecodeError,
+  type ErrorEnvelope,
+  type ErrorKind,
+  errorMessageType,
+  type MessageMeta,
+} from "../streaming/_message.ts";
+import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { MessageType } from "../streaming/_type.ts";
-import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "../streaming/_wire.ts";
+import { encodeSourceValue, HEADERS, inspectOutputRecord, type OutputMessage } from "../streaming/_wire.ts";
 import { InMemoryBroker } from "./_broker.ts";
+import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -27,7 +35,16 @@ type Any = any;
  * Options of {@link FlowSimulator.create}.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { FlowSimulator, type SimulatorOptions } from "@loom/streaming/testing";
  * const options: SimulatorOptions = { partitions: 3, seed: 42, fetchMaxRecords: 10 };
  * const sim = await FlowSimulator.create(flow, options);
@@ -50,15 +67,32 @@ export interface SimulatorOptions {
   readonly deliveryRetries?: number;
   /** Structured logger of the driver (default: silent). */
   readonly logger?: Logger;
+  /**
+   * The broker to run on (default: a new one). Share one broker (and its clock) between simulators to
+   * run several flows against the same topics; {@link PipelineSimulator} does that for you.
+   */
+  readonly broker?: InMemoryBroker;
+  /** The virtual clock (default: a new one at `startTimeMs`; pass the broker's clock with `broker`). */
+  readonly clock?: VirtualClock;
 }
 
 /**
  * Options of {@link FlowSimulator.send}.
  *
  * @example
- * ```ts ignore
- * import type { SendOptions } from "@loom/streaming/testing";
- * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0 };
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
+ * import { FlowSimulator, type SendOptions } from "@loom/streaming/testing";
+ * const sim = await FlowSimulator.create(flow);
+ * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0, traceId: "t-1" };
  * sim.send({ order_id: "o-1" }, options);
  * ```
  */
@@ -142,7 +176,16 @@ function collectSinkNames(p: Process, out: Set<string>): void {
  * A minimal configuration for simulating a flow without YAML.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import * as v from "valibot";
+ * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
+ * const Order = messageType("order.created", v.object({ order_id: v.string() }));
+ * const flow = new StreamFlow({
+ *   name: "orders",
+ *   source: new FromTopic("orders.raw", Order),
+ *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
+ *   output: new IntoTopic("orders.out"),
+ * });
  * import { simulatorConfig } from "@loom/streaming/testing";
  * const config = simulatorConfig(flow); // consumer and producer on "simulator:9092", one table per storage sink
  * ```
@@ -203,21 +246,24 @@ export class FlowSimulator {
   readonly #stepFaults = new Map<string, { times: number; error: () => unknown }>();
   readonly #opts: SimulatorOptions;
   #driver!: FlowDriver;
-  #positions = new Map<string, number>();
+  #loop!: FlowLoop;
+  #consumer!: MemoryConsumer;
   #stats: DriverStats[] = [];
   #seedCounter = 0;
-  #running: Promise<void> | null = null;
+  #running: Promise<number> | null = null;
   #crashes = 0;
 
   private constructor(plan: CompiledPlan, opts: SimulatorOptions) {
     this.plan = plan;
     this.#opts = opts;
-    this.clock = new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
-    this.broker = new InMemoryBroker({ clock: this.clock });
+    this.clock = opts.clock ?? new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
+    this.broker = opts.broker ?? new InMemoryBroker({ clock: this.clock });
     this.group = plan.source.settings.groupId;
     for (const topic of plan.source.topics) {
-      const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic] ?? 1;
-      this.broker.createTopic(topic, { partitions: p });
+      const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic];
+      // A topic another flow of a shared broker created already keeps its partitions unless given here.
+      if (p === undefined && this.broker.hasTopic(topic)) continue;
+      this.broker.createTopic(topic, { partitions: p ?? 1 });
     }
     for (const s of plan.storageSinks.values()) {
       if (!this.#tables.has(s.name)) this.#tables.set(s.name, new MemoryTable(s.name));
@@ -236,8 +282,9 @@ export class FlowSimulator {
   async #boot(): Promise<void> {
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of this.plan.storageSinks) tables.set(path, this.#tables.get(s.name)!);
+    const producer = this.broker.producer();
     this.#driver = new FlowDriver(this.plan, {
-      producer: this.broker.producer(),
+      producer,
       tables,
       clock: this.clock,
       ids: seededIds((this.#opts.seed ?? 1) + 7919 * this.#seedCounter++),
@@ -248,13 +295,29 @@ export class FlowSimulator {
       beforeStep: (name) => this.#beforeStep(name),
       onUnrouted: (u) => this.unrouted.push(u),
     });
-    await this.#driver.start();
-    this.#positions.clear();
-    for (const topic of this.plan.source.topics) {
-      for (let p = 0; p < this.broker.partitions(topic); p++) {
-        this.#positions.set(`${topic}\u0000${p}`, this.broker.committed(this.group, topic, p) ?? 0);
-      }
-    }
+    // The production run loop, ticked after every fetched batch (as its timer would fire between two
+    // fetches) and by advanceTime(): commit cadence, backpressure and revokes behave as on Kafka.
+    const loop: FlowLoop = new FlowLoop(this.plan, {
+      driver: this.#driver,
+      consumer: this.#consumer = new MemoryConsumer(this.broker, this.group, {
+        fetchMaxRecords: this.#opts.fetchMaxRecords ?? 500,
+        afterBatch: async () => {
+          await loop.tick();
+          this.#throwIfFailed();
+        },
+      }),
+      producer,
+      clock: this.clock,
+      logger: this.#opts.logger,
+      tickMs: null,
+      commitFailureTimeoutMs: 0,
+    });
+    this.#loop = loop;
+    await loop.start();
+  }
+
+  #throwIfFailed(): void {
+    if (this.#loop.failure) throw this.#loop.failure;
   }
 
   #beforeStep(name: string): void {
@@ -286,7 +349,14 @@ export class FlowSimulator {
       causationId: options.causationId,
       producedAtMs: options.timestampMs ?? this.clock.now(),
     });
-    return this.sendRaw(value, { ...options, topic });
+    // As the original's message producer does: the envelope's lineage also travels as x-* headers
+    // (written after the caller's headers, so they win), each only when set.
+    const headers: Record<string, Uint8Array | string> = { ...options.headers };
+    if (options.correlationId != null) headers[HEADERS.correlationId] = options.correlationId;
+    if (options.parentTraceId != null) headers[HEADERS.parentTraceId] = options.parentTraceId;
+    if (options.causationId != null) headers[HEADERS.causationId] = options.causationId;
+    if (options.traceId != null) headers[HEADERS.traceId] = options.traceId;
+    return this.sendRaw(value, { ...options, topic, headers });
   }
 
   /** Appends raw bytes (e.g. garbage, to test poison messages) to a topic. */
@@ -372,36 +442,39 @@ export class FlowSimulator {
 
   /**
    * Processes every record available on the source topics (round-robin over partitions, in order),
-   * committing watermarks after each batch, until nothing is left. Does not flush CollectBatch buffers.
+   * ticking the run loop after each batch (commits at the epoch cadence, backpressure), until nothing is
+   * left or fetching is paused. Does not flush CollectBatch buffers. Resolves with the number of records
+   * fetched.
    */
-  async run(): Promise<void> {
+  async run(): Promise<number> {
     if (this.#running) return this.#running;
     this.#running = this.#runLoop();
     try {
-      await this.#running;
+      return await this.#running;
     } finally {
       this.#running = null;
     }
   }
 
-  async #runLoop(): Promise<void> {
-    const max = this.#opts.fetchMaxRecords ?? 500;
-    for (;;) {
-      let fetched = 0;
-      for (const topic of this.plan.source.topics) {
-        for (let p = 0; p < this.broker.partitions(topic); p++) {
-          const key = `${topic}\u0000${p}`;
-          const from = this.#positions.get(key) ?? 0;
-          const records = this.broker.fetch(topic, p, from, max);
-          if (records.length === 0) continue;
-          fetched += records.length;
-          this.#positions.set(key, records[records.length - 1].offset + 1);
-          await this.#driver.handle({ topic, partition: p, records });
-          this.#commit();
-        }
-      }
-      if (fetched === 0) break;
+  /**
+   * One tick of the run loop without letting time pass: fires CollectBatch timeouts that are due and
+   * commits what settled (at the epoch cadence). {@link advanceTime} ticks after moving the clock.
+   */
+  async tick(): Promise<void> {
+    await this.#settle();
+    await this.#loop.tick();
+    this.#throwIfFailed();
+  }
+
+  async #runLoop(): Promise<number> {
+    this.#throwIfFailed();
+    let total = 0;
+    for (let n; (n = await this.#consumer.poll()) > 0;) {
+      total += n;
+      this.#throwIfFailed();
     }
+    this.#throwIfFailed();
+    return total;
   }
 
   /** Advances virtual time, fires expired CollectBatch timeouts, and processes what is available. */
@@ -409,8 +482,8 @@ export class FlowSimulator {
     await this.#settle();
     await this.clock.advance(ms);
     await this.#settle();
-    await this.#driver.tick();
-    this.#commit();
+    await this.#loop.tick();
+    this.#throwIfFailed();
     // When a run is in progress (e.g. blocked on a timer that just fired) it continues by itself.
     if (!this.#running) await this.run();
   }
@@ -423,8 +496,7 @@ export class FlowSimulator {
   /** End of input: processes everything, flushes every CollectBatch buffer, delivers and commits. */
   async end(): Promise<void> {
     await this.run();
-    await this.#driver.flush();
-    this.#commit();
+    await this.#loop.flush();
   }
 
   /**
@@ -434,42 +506,31 @@ export class FlowSimulator {
   async crash(): Promise<void> {
     this.#stats.push(this.#driver.stats);
     this.#crashes++;
-    try {
-      await this.#driver.stop();
-    } catch { /* a crashed process does not dispose cleanly */ }
+    this.#consumer.crash();
+    await this.#loop.abandon();
     await this.#boot();
   }
 
   /**
-   * Simulates a consumer-group rebalance the way the Kafka runner handles a revoke: buffered batches are
-   * flushed and delivered, watermarks committed, partition state dropped; consumption then resumes from
-   * the committed offsets (anything not committed is delivered again).
+   * Simulates a consumer-group rebalance as the Kafka runner lives it: the partitions are revoked
+   * (buffered batches flushed and delivered, watermarks committed, partition state dropped) and assigned
+   * again; consumption resumes from the committed offsets (anything not committed is delivered again).
    */
   async rebalance(): Promise<void> {
-    await this.#driver.flush();
-    this.#commit();
-    const tps = [...this.#positions.keys()].map((k) => {
-      const [topic, p] = k.split("\u0000");
-      return { topic, partition: Number(p) };
-    });
-    this.#driver.revoke(tps);
-    for (const tp of tps) {
-      this.#positions.set(
-        `${tp.topic}\u0000${tp.partition}`,
-        this.broker.committed(this.group, tp.topic, tp.partition) ?? 0,
-      );
-    }
+    await this.#consumer.rebalance();
+    this.#throwIfFailed();
   }
 
-  /** Graceful shutdown: flushes, commits and disposes resources. */
+  /** Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources. */
   async stop(): Promise<void> {
     await this.end();
-    await this.#driver.stop();
+    await this.#loop.stop();
+    this.#throwIfFailed();
   }
 
-  #commit(): void {
-    const c = this.#driver.takeCommits();
-    if (c.length) this.broker.commit(this.group, c);
+  /** The run loop currently running (replaced by {@link crash}). */
+  get loop(): FlowLoop {
+    return this.#loop;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -498,10 +559,14 @@ export class FlowSimulator {
   // -------------------------------------------------------------------------------------------------------------
   // inspection
 
-  /** Decoded messages written to a topic (all partitions, by partition then offset). */
+  /**
+   * Decoded messages written to a topic (all partitions, by partition then offset). A record that cannot
+   * be decoded does not fail the listing: it is returned with `payload: undefined` and `undecodable` set
+   * to the reason.
+   */
   output<P = unknown>(topic: string): OutputMessage<P>[] {
     if (!this.broker.hasTopic(topic)) return [];
-    return this.broker.records(topic).map((r) => decodeOutputRecord(r) as OutputMessage<P>);
+    return this.broker.records(topic).map((r) => inspectOutputRecord(r) as OutputMessage<P>);
   }
 
   /** Payloads written to a topic. */
@@ -520,7 +585,7 @@ export class FlowSimulator {
       (kind === "business" ? this.plan.errorRoutes.get("task") : undefined);
     if (!sink) return [];
     return this.output(sink.topic)
-      .filter((m) => m.meta.messageType === `loom.streaming.error.${kind}`)
+      .filter((m) => m.meta.messageType === errorMessageType(kind))
       .map((m) => m.payload as ErrorEnvelope | DecodeError);
   }
 

@@ -19,12 +19,19 @@ export {
   type SimulatorOptions,
 } from "./_simulator.ts";
 export * from "./_fixture.ts";
+export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
 export * from "./_broker.ts";
+export type { Clock } from "../streaming/mod.ts";
 export type {
-  Clock,
   OutgoingRecord,
   ProducerPort,
   SourceRecord,
   TopicPartitionOffset,
-} from "../streaming/mod.ts";
+} from "../streaming/engine.ts";
 export { VirtualClock } from "../streaming/mod.ts";
+export {
+  PipelineCycleError,
+  type PipelineFlow,
+  type PipelineOptions,
+  PipelineSimulator,
+} from "./_pipeline.ts";

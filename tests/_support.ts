@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type Admin, Kafka, logLevel } from "kafkajs";
-import { KafkaConsumerClient, type KafkaLogRecord } from "../kafka/_client.ts";
+import { KafkaConsumerClient, type KafkaLogRecord } from "../runtime/kafkajs/mod.ts";
 import type { ConsumerSettings } from "../streaming/_settings.ts";
 import type { SourceRecord, TopicPartition } from "../streaming/_transport.ts";
 

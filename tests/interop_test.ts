@@ -37,6 +37,16 @@ import {
 } from "../kafka/_schema_codec.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import { messageType } from "../streaming/_type.ts";
+import {
+  DecodeErrors,
+  errorEnvelopeOf,
+  FromMultiTypeTopic,
+  IntoTopic,
+  Process,
+  RecordStep,
+  StreamFlow,
+} from "../mod.ts";
+import { FlowSimulator } from "../testing/mod.ts";
 import { DECODE_ERROR, ERRENV_TASK, header, MIXED_VALUE, MixedSchema } from "../kafka/_test_support.ts";
 
 // --- Python side -------------------------------------------------------------------------------------------
@@ -847,6 +857,39 @@ describe("interop: lenient inputs are accepted the same way on both sides (§4.1
       };
       assert.deepEqual(ours.header, decodedHeader(c), `${a.case} / ${a.what}: our header`);
       assert.deepEqual(r.value, canon(oursWire), `${a.case} / ${a.what}: msgspec vs us`);
+    });
+  });
+});
+
+describe("interop: error payloads re-published by a flow (an audit service reading error topics)", () => {
+  test("msgspec strictly decodes the ErrorEnvelope and DecodeError a pass-through flow writes", async () => {
+    const audit = new StreamFlow({
+      name: "audit",
+      source: new FromMultiTypeTopic("errs", [errorEnvelopeOf(Order), DecodeErrors]),
+      process: new Process(RecordStep.of((m: { payload: unknown }) => m.payload)),
+      output: new IntoTopic("audit"),
+    });
+    const sim = await FlowSimulator.create(audit);
+    const inputs = ["errenv_task", "decode_error"].map((name) => ({ name, bytes: unhex(pyEncode(name)) }));
+    for (const i of inputs) sim.sendRaw(i.bytes);
+    await sim.run();
+    const out = sim.records("audit");
+    assert.equal(out.length, 2);
+    const republished = pyDecodeAll(inputs.map((input, k) => ({ case: input.name, bytes: out[k].value! })));
+    const originals = pyDecodeAll(inputs.map((input) => ({ case: input.name, bytes: input.bytes })));
+    inputs.forEach((input, k) => {
+      const r = republished[k];
+      const o = originals[k];
+      assert.ok(r.ok, `${input.name}: msgspec rejected the re-published record: ${r.ok ? "" : r.error}`);
+      assert.ok(o.ok);
+      const payload = (x: unknown) => (x as { payload: unknown }).payload;
+      assert.deepEqual(
+        payload(r.value),
+        payload(o.value),
+        `${input.name}: the payload survives byte-exactly`,
+      );
+      const descriptor = (x: unknown) => (x as { meta: { descriptor: unknown } }).meta.descriptor;
+      assert.deepEqual(descriptor(r.value), descriptor(o.value), `${input.name}: same message type`);
     });
   });
 });

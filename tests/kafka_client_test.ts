@@ -30,7 +30,7 @@ import {
   type KafkaLogRecord,
   KafkaProducerClient,
   settingsToKafkaJs,
-} from "../kafka/_client.ts";
+} from "../runtime/kafkajs/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { OutgoingRecord, RecordBatch, SourceRecord } from "../streaming/_transport.ts";
 

@@ -10,9 +10,6 @@ import { Kafka, logLevel } from "kafkajs";
 import {
   compileFlow,
   ConfigContext,
-  decodeOutputRecord,
-  DeliveryFailure,
-  encodeSourceValue,
   FromTopic,
   IntoTopic,
   type Message,
@@ -21,6 +18,7 @@ import {
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
+import { decodeOutputRecord, DeliveryFailure, encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import {
   bootstrap,

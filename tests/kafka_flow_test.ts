@@ -12,13 +12,8 @@ import { spawnSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
-import {
-  compileFlow,
-  ConfigContext,
-  decodeOutputRecord,
-  encodeSourceValue,
-  type OutputMessage,
-} from "../mod.ts";
+import { compileFlow, ConfigContext } from "../mod.ts";
+import { decodeOutputRecord, encodeSourceValue, type OutputMessage } from "../streaming/engine.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import type { TopicPartitionOffset } from "../streaming/_transport.ts";
 import { KafkaFlowRunner, recordFixture } from "../runtime/mod.ts";

@@ -13,7 +13,6 @@ import { type Admin, Kafka, logLevel } from "kafkajs";
 import {
   compileFlow,
   ConfigContext,
-  encodeSourceValue,
   FromTopic,
   IntoTopic,
   type Message,
@@ -23,13 +22,16 @@ import {
   StreamFlow,
   WithAsync,
 } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { KafkaConsumerClient } from "../kafka/_client.ts";
+import { KafkaConsumerClient } from "../runtime/kafkajs/mod.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { quiet, sleep, unique, waitFor } from "./_support.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
-const PORT = "19192"; // not the shared test broker: this one is stopped and restarted
+// Not the shared test broker: this one is stopped and restarted. scripts/test.sh gives each run its own port
+// (LOOM_OUTAGE_PORT), so two test runs on one machine never stop each other's private broker.
+const PORT = process.env.LOOM_OUTAGE_PORT ?? "19192";
 const broker = (command: string): string =>
   execFileSync("bash", [SCRIPT, command], {
     encoding: "utf8",

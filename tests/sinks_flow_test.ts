@@ -19,8 +19,6 @@ import postgres from "postgres";
 import * as v from "valibot";
 import {
   compileFlow,
-  decodeOutputRecord,
-  encodeSourceValue,
   ErrorRoute,
   Fork,
   FromTopic,
@@ -34,6 +32,7 @@ import {
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
+import { decodeOutputRecord, encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { openTableWriters } from "../sinks/mod.ts";
 import {

@@ -11,7 +11,8 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
-import { compileFlow, encodeSourceValue } from "../mod.ts";
+import { compileFlow } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { openTableWriters } from "../sinks/mod.ts";
 import {

@@ -11,7 +11,7 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
-import { encodeSourceValue } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 import {
   bootstrap,
   committedOffsets,

@@ -1,0 +1,589 @@
+/**
+ * Typed Kafka settings → kafkajs options ({@link settingsToKafkaJs}): brokers, security, and the
+ * `extra` keys kafkajs can honour.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import {
+  CompressionTypes,
+  type ConsumerConfig,
+  type KafkaConfig,
+  Partitioners,
+  type ProducerConfig,
+  type RetryOptions,
+  type SASLOptions,
+} from "kafkajs";
+import type {
+  ConsumerSettings,
+  KafkaConfigValue,
+  KafkaSecuritySettings,
+  ProducerSettings,
+} from "../../streaming/_settings.ts";
+// From the package's core entry point (it stays put while streaming/ is reorganised).
+import { KAFKA_MANAGED_KEYS } from "../../streaming/mod.ts";
+import { KafkaConfigError } from "./_errors.ts";
+import { consoleKafkaLogger, type KafkaClientOptions, LOG_LEVEL_NUMBER, makeLogCreator } from "./_logger.ts";
+
+/**
+ * Producer-side send options (per call).
+ *
+ * @example
+ * ```ts
+ * import type { ProducerSettings } from "@loom/streaming";
+ * declare const producerSettings: ProducerSettings;
+ * import { settingsToKafkaJs } from "./_settings.ts";
+ * const { send } = settingsToKafkaJs(producerSettings);
+ * console.log(send.acks, send.maxRequestBytes);
+ * ```
+ */
+export interface KafkaJsSendOptions {
+  /** -1 (all in-sync replicas, default), 0 or 1. */
+  readonly acks: -1 | 0 | 1;
+  /** Broker-side ack timeout in ms (`request.timeout.ms`), kafkajs default when undefined. */
+  readonly timeout: number | undefined;
+  /** `CompressionTypes.None` or `CompressionTypes.GZIP`. */
+  readonly compression: CompressionTypes;
+  /**
+   * Upper bound of the uncompressed record bytes per kafkajs request (`max.request.size`, default
+   * 1 MiB): kafkajs writes all of a request's records for one partition as ONE record batch, which the
+   * broker rejects above its `message.max.bytes` (1 MiB by default).
+   */
+  readonly maxRequestBytes: number;
+}
+
+/**
+ * kafkajs options for a producer, from {@link settingsToKafkaJs}.
+ *
+ * @example
+ * ```ts
+ * import { Kafka } from "kafkajs";
+ * import type { ProducerSettings } from "@loom/streaming";
+ * declare const producerSettings: ProducerSettings;
+ * import { type KafkaJsProducerOptions, settingsToKafkaJs } from "./_settings.ts";
+ * const cfg: KafkaJsProducerOptions = settingsToKafkaJs(producerSettings);
+ * const producer = new Kafka(cfg.client).producer(cfg.producer);
+ * ```
+ */
+export interface KafkaJsProducerOptions {
+  /** Discriminant. */
+  readonly kind: "producer";
+  /** Options of the kafkajs `Kafka` client. */
+  readonly client: KafkaConfig;
+  /** Options of `kafka.producer()`. */
+  readonly producer: ProducerConfig;
+  /** Options of every send. */
+  readonly send: KafkaJsSendOptions;
+}
+
+/**
+ * kafkajs options for a consumer, from {@link settingsToKafkaJs}.
+ *
+ * @example
+ * ```ts
+ * import type { ConsumerSettings } from "@loom/streaming";
+ * declare const consumerSettings: ConsumerSettings;
+ * import { type KafkaJsConsumerOptions, settingsToKafkaJs } from "./_settings.ts";
+ * const cfg: KafkaJsConsumerOptions = settingsToKafkaJs(consumerSettings);
+ * console.log(cfg.consumer.groupId, cfg.fromBeginning);
+ * ```
+ */
+export interface KafkaJsConsumerOptions {
+  /** Discriminant. */
+  readonly kind: "consumer";
+  /** Options of the kafkajs `Kafka` client. */
+  readonly client: KafkaConfig;
+  /** Always without `partitionAssigners` (the consumer client installs its own). */
+  readonly consumer: ConsumerConfig;
+  /** The settings' topics. */
+  readonly topics: readonly string[];
+  /** `autoOffsetReset === "earliest"`. */
+  readonly fromBeginning: boolean;
+  /** The settings' `enableAutoCommit`, for the engine (the kafkajs consumer itself never auto-commits). */
+  readonly enableAutoCommit: boolean;
+}
+
+type Role = "producer" | "consumer";
+
+interface Draft {
+  client: KafkaConfig & { retry: RetryOptions };
+  producer: ProducerConfig;
+  consumer: ConsumerConfig;
+  acks: -1 | 0 | 1;
+  timeout: number | undefined;
+  compression: CompressionTypes;
+  maxRequestBytes: number;
+}
+
+interface ExtraKey {
+  readonly roles: readonly Role[];
+  readonly apply: (draft: Draft, value: KafkaConfigValue, key: string, role: Role) => void;
+}
+
+const asInt = (key: string, value: KafkaConfigValue, min = 0): number => {
+  const n = typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : NaN;
+  if (!Number.isInteger(n) || n < min || (typeof value === "string" && value.trim() === "")) {
+    throw new KafkaConfigError(
+      `kafka extra "${key}" must be an integer >= ${min}, got ${JSON.stringify(value)}`,
+      key,
+    );
+  }
+  return n;
+};
+
+const asBool = (key: string, value: KafkaConfigValue): boolean => {
+  if (typeof value === "boolean") return value;
+  const s = String(value).trim().toLowerCase();
+  if (s === "true") return true;
+  if (s === "false") return false;
+  throw new KafkaConfigError(`kafka extra "${key}" must be true or false, got ${JSON.stringify(value)}`, key);
+};
+
+const parseAcks = (key: string, value: KafkaConfigValue): -1 | 0 | 1 => {
+  const s = String(value).trim().toLowerCase();
+  if (s === "all" || s === "-1") return -1;
+  if (s === "0") return 0;
+  if (s === "1") return 1;
+  throw new KafkaConfigError(
+    `kafka extra "${key}" must be all, -1, 0 or 1, got ${JSON.stringify(value)}`,
+    key,
+  );
+};
+
+const parseCompression = (key: string, value: KafkaConfigValue): CompressionTypes => {
+  const s = String(value).trim().toLowerCase();
+  if (s === "none") return CompressionTypes.None;
+  if (s === "gzip") return CompressionTypes.GZIP;
+  if (s === "snappy" || s === "lz4" || s === "zstd") {
+    throw new KafkaConfigError(
+      `kafka extra "${key}"=${s} is not supported: kafkajs 2.2.4 only bundles gzip (use "gzip" or "none"; ` +
+        `consumers still read ${s} only if a codec is registered in kafkajs CompressionCodecs)`,
+      key,
+    );
+  }
+  throw new KafkaConfigError(`kafka extra "${key}" must be none or gzip, got ${JSON.stringify(value)}`, key);
+};
+
+const BOTH: readonly Role[] = ["producer", "consumer"];
+const PRODUCER: readonly Role[] = ["producer"];
+const CONSUMER: readonly Role[] = ["consumer"];
+
+const setMetadataMaxAge = (d: Draft, v: KafkaConfigValue, k: string, role: Role): void => {
+  if (role === "producer") d.producer.metadataMaxAge = asInt(k, v);
+  else d.consumer.metadataMaxAge = asInt(k, v);
+};
+const setAutoCreate = (d: Draft, v: KafkaConfigValue, k: string, role: Role): void => {
+  if (role === "producer") d.producer.allowAutoTopicCreation = asBool(k, v);
+  else d.consumer.allowAutoTopicCreation = asBool(k, v);
+};
+const setMaxInFlight = (d: Draft, v: KafkaConfigValue, k: string, role: Role): void => {
+  if (role === "producer") d.producer.maxInFlightRequests = asInt(k, v, 1);
+  else d.consumer.maxInFlightRequests = asInt(k, v, 1);
+};
+const setAcks = (d: Draft, v: KafkaConfigValue, k: string): void => {
+  d.acks = parseAcks(k, v);
+};
+const setCompression = (d: Draft, v: KafkaConfigValue, k: string): void => {
+  d.compression = parseCompression(k, v);
+};
+const setRetries = (d: Draft, v: KafkaConfigValue, k: string): void => {
+  d.client.retry.retries = asInt(k, v);
+};
+/** An `extra` key that sets one integer field of the kafkajs consumer config (at least `min`). */
+const consumerInt = (
+  field:
+    | "sessionTimeout"
+    | "heartbeatInterval"
+    | "rebalanceTimeout"
+    | "minBytes"
+    | "maxBytes"
+    | "maxWaitTimeInMs"
+    | "maxBytesPerPartition",
+  min = 1,
+): ExtraKey => ({
+  roles: CONSUMER,
+  apply: (d, v, k) => {
+    d.consumer[field] = asInt(k, v, min);
+  },
+});
+
+/** `extra` keys with a kafkajs equivalent (Java names, plus a few librdkafka aliases). */
+const EXTRA_KEYS: Readonly<Record<string, ExtraKey>> = {
+  "request.timeout.ms": {
+    roles: BOTH,
+    apply: (d, v, k) => {
+      d.client.requestTimeout = asInt(k, v, 1);
+      d.timeout = d.client.requestTimeout;
+    },
+  },
+  "socket.connection.setup.timeout.ms": {
+    roles: BOTH,
+    apply: (d, v, k) => {
+      d.client.connectionTimeout = asInt(k, v, 1);
+    },
+  },
+  "retries": { roles: BOTH, apply: setRetries },
+  "message.send.max.retries": { roles: PRODUCER, apply: setRetries },
+  "retry.backoff.ms": {
+    roles: BOTH,
+    apply: (d, v, k) => {
+      d.client.retry.initialRetryTime = asInt(k, v, 1);
+    },
+  },
+  "retry.backoff.max.ms": {
+    roles: BOTH,
+    apply: (d, v, k) => {
+      d.client.retry.maxRetryTime = asInt(k, v, 1);
+    },
+  },
+  "metadata.max.age.ms": { roles: BOTH, apply: setMetadataMaxAge },
+  "allow.auto.create.topics": { roles: BOTH, apply: setAutoCreate },
+  "max.in.flight.requests.per.connection": { roles: BOTH, apply: setMaxInFlight },
+  "acks": { roles: PRODUCER, apply: setAcks },
+  "request.required.acks": { roles: PRODUCER, apply: setAcks },
+  "compression.type": { roles: PRODUCER, apply: setCompression },
+  "compression.codec": { roles: PRODUCER, apply: setCompression },
+  "max.request.size": {
+    roles: PRODUCER,
+    apply: (d, v, k) => {
+      d.maxRequestBytes = asInt(k, v, 1024);
+    },
+  },
+  "enable.idempotence": {
+    roles: PRODUCER,
+    apply: (d, v, k) => {
+      d.producer.idempotent = asBool(k, v);
+    },
+  },
+  "client.id": {
+    roles: CONSUMER,
+    apply: (d, v) => {
+      d.client.clientId = String(v);
+    },
+  },
+  "session.timeout.ms": consumerInt("sessionTimeout"),
+  "heartbeat.interval.ms": consumerInt("heartbeatInterval"),
+  "max.poll.interval.ms": consumerInt("rebalanceTimeout"),
+  "fetch.min.bytes": consumerInt("minBytes"),
+  "fetch.max.bytes": consumerInt("maxBytes"),
+  "fetch.max.wait.ms": consumerInt("maxWaitTimeInMs", 0),
+  "fetch.wait.max.ms": consumerInt("maxWaitTimeInMs", 0),
+  "max.partition.fetch.bytes": consumerInt("maxBytesPerPartition"),
+  "fetch.message.max.bytes": consumerInt("maxBytesPerPartition"),
+  "isolation.level": {
+    roles: CONSUMER,
+    apply: (d, v, k) => {
+      const s = String(v).trim().toLowerCase();
+      if (s !== "read_committed" && s !== "read_uncommitted") {
+        throw new KafkaConfigError(
+          `kafka extra "${k}" must be read_committed or read_uncommitted, got ${JSON.stringify(v)}`,
+          k,
+        );
+      }
+      d.consumer.readUncommitted = s === "read_uncommitted";
+    },
+  },
+  "client.rack": {
+    roles: CONSUMER,
+    apply: (d, v) => {
+      d.consumer.rackId = String(v);
+    },
+  },
+};
+
+/** Well-known client keys kafkajs cannot honour, with the reason given in the error. */
+const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
+  "linger.ms": "kafkajs sends each call as its own request; the engine already sends one request per " +
+    "processed batch",
+  "queue.buffering.max.ms": "kafkajs has no client-side send queue; the engine batches per processed batch",
+  "batch.size": "kafkajs has no client-side batching; the engine sends one request per processed batch",
+  "batch.num.messages":
+    "kafkajs has no client-side batching; the engine sends one request per processed batch",
+  "buffer.memory": "kafkajs has no client-side send buffer",
+  "delivery.timeout.ms": "kafkajs has no delivery timeout; bound a send with request.timeout.ms and retries",
+  "message.timeout.ms": "kafkajs has no delivery timeout; bound a send with request.timeout.ms and retries",
+  "transactional.id": "transactions are not used by the kafkajs transport",
+  "connections.max.idle.ms": "kafkajs does not close idle connections",
+  "enable.auto.offset.store": "offsets are stored and committed by the engine",
+  "auto.commit.interval.ms": "the kafkajs consumer never auto-commits; the engine commits",
+  "partition.assignment.strategy": "the kafkajs transport always uses kafkajs's round-robin assigner",
+  "group.instance.id": "kafkajs does not support static group membership",
+  "group.protocol": "kafkajs only speaks the classic consumer group protocol",
+  "key.serializer": "keys are bytes; serialisation is done by the engine",
+  "value.serializer": "values are bytes; serialisation is done by the engine",
+  "key.deserializer": "keys are bytes; deserialisation is done by the engine",
+  "value.deserializer": "values are bytes; deserialisation is done by the engine",
+};
+
+/**
+ * The typed-settings keys of each role's client: repeating one in `extra` is an error (as in the Python
+ * original). They are the core's {@link KAFKA_MANAGED_KEYS} (what the config reader rejects in `extra`)
+ * without the keys this role's typed settings have no field for — a producer has no group, offset reset
+ * or auto-commit (those stay unknown producer keys), a consumer has no client id (its `client.id` is a
+ * supported `extra` key) — plus the librdkafka spelling `sasl.mechanisms` of `sasl.mechanism`.
+ */
+const NOT_TYPED: Readonly<Record<Role, readonly string[]>> = {
+  producer: ["group.id", "auto.offset.reset", "enable.auto.commit"],
+  consumer: ["client.id"],
+};
+const MANAGED_ALIASES: Readonly<Record<string, string>> = { "sasl.mechanisms": "sasl.mechanism" };
+const managedKeys = (role: Role): readonly string[] => {
+  const keys = KAFKA_MANAGED_KEYS.filter((k) => !NOT_TYPED[role].includes(k));
+  for (const alias in MANAGED_ALIASES) if (keys.includes(MANAGED_ALIASES[alias])) keys.push(alias);
+  return Object.freeze(keys);
+};
+const MANAGED_KEYS: Readonly<Record<Role, readonly string[]>> = {
+  producer: managedKeys("producer"),
+  consumer: managedKeys("consumer"),
+};
+
+const supportedKeys = (role: Role): string[] =>
+  Object.keys(EXTRA_KEYS).filter((k) => EXTRA_KEYS[k].roles.includes(role)).sort();
+
+const SASL_MECHANISMS: Readonly<Record<string, "plain" | "scram-sha-256" | "scram-sha-512">> = {
+  "PLAIN": "plain",
+  "SCRAM-SHA-256": "scram-sha-256",
+  "SCRAM-SHA-512": "scram-sha-512",
+};
+
+const applySecurity = (client: KafkaConfig, security: KafkaSecuritySettings | null, role: Role): void => {
+  if (security === null || security.protocol === "PLAINTEXT") {
+    if (security !== null && (security.saslMechanism !== null || security.sslCaLocation !== null)) {
+      throw new KafkaConfigError(
+        `kafka ${role} security: protocol PLAINTEXT ignores sasl_mechanism/ssl_ca_location; ` +
+          `set protocol to SSL, SASL_SSL or SASL_PLAINTEXT, or remove them`,
+        "security.protocol",
+      );
+    }
+    return;
+  }
+  const { protocol } = security;
+  if (protocol === "SSL" || protocol === "SASL_SSL") {
+    if (security.sslCaLocation !== null) {
+      let ca: string;
+      try {
+        ca = readFileSync(security.sslCaLocation, "utf8");
+      } catch (e) {
+        throw new KafkaConfigError(
+          `kafka ${role} security.ssl_ca_location: cannot read CA file "${security.sslCaLocation}": ` +
+            `${(e as Error).message}`,
+          "ssl.ca.location",
+        );
+      }
+      client.ssl = { ca: [ca] };
+    } else {
+      client.ssl = true;
+    }
+  } else if (security.sslCaLocation !== null) {
+    throw new KafkaConfigError(
+      `kafka ${role} security: ssl_ca_location needs protocol SSL or SASL_SSL (got ${protocol})`,
+      "ssl.ca.location",
+    );
+  }
+  if (protocol === "SASL_SSL" || protocol === "SASL_PLAINTEXT") {
+    const raw = security.saslMechanism;
+    const mechanism = raw === null ? undefined : SASL_MECHANISMS[raw.trim().toUpperCase()];
+    if (mechanism === undefined) {
+      throw new KafkaConfigError(
+        `kafka ${role} security: protocol ${protocol} needs sasl_mechanism PLAIN, SCRAM-SHA-256 or ` +
+          `SCRAM-SHA-512 (got ${JSON.stringify(raw)}; kafkajs does not support GSSAPI here)`,
+        "sasl.mechanism",
+      );
+    }
+    if (security.saslUsername === null || security.saslPassword === null) {
+      throw new KafkaConfigError(
+        `kafka ${role} security: sasl_mechanism ${raw} needs sasl_username and sasl_password`,
+        "sasl.username",
+      );
+    }
+    const sasl: SASLOptions = { mechanism, username: security.saslUsername, password: security.saslPassword };
+    client.sasl = sasl;
+  } else if (security.saslMechanism !== null || security.saslUsername !== null) {
+    throw new KafkaConfigError(
+      `kafka ${role} security: sasl_* fields need protocol SASL_SSL or SASL_PLAINTEXT (got ${protocol})`,
+      "sasl.mechanism",
+    );
+  }
+};
+
+const DEFAULT_CLIENT_ID = "loom-streaming";
+const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+
+/**
+ * Maps typed producer or consumer settings onto kafkajs options.
+ *
+ * - `brokers` → `brokers`; producer `clientId` (or consumer extra `client.id`) → `clientId`
+ *   (default `loom-streaming`); consumer `groupId`; `autoOffsetReset: "earliest"` → `fromBeginning`.
+ * - consumer `pollTimeoutMs` → `maxWaitTimeInMs` (how long a fetch waits for data; overridden by
+ *   `fetch.max.wait.ms`), so idle consumers stop and rebalance promptly.
+ * - security: `SSL` → `ssl: true` (or `{ ca }` read from `sslCaLocation`), `SASL_*` →
+ *   `sasl { mechanism: plain | scram-sha-256 | scram-sha-512, username, password }`.
+ * - `extra`: every key with a kafkajs equivalent (see the error message for the list per role);
+ *   unknown or unsupported keys throw a {@link KafkaConfigError} naming the key, and so does a key
+ *   already managed by the typed settings.
+ * - producer: `acks` -1 and Java-compatible murmur2 partitioning (`Partitioners.DefaultPartitioner`).
+ *
+ * @param settings Producer or consumer settings (told apart by `groupId`).
+ * @param options Logger options.
+ * @returns The kafkajs client options plus producer or consumer options.
+ * @throws {KafkaConfigError} When a setting has no kafkajs equivalent or is invalid.
+ * @example
+ * ```ts
+ * import { settingsToKafkaJs } from "./_settings.ts";
+ * const { client, consumer, fromBeginning } = settingsToKafkaJs({
+ *   brokers: ["127.0.0.1:19092"], groupId: "g", topics: ["t"], autoOffsetReset: "earliest",
+ *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: { "session.timeout.ms": 10000 },
+ * });
+ * ```
+ */
+export function settingsToKafkaJs(
+  settings: ProducerSettings,
+  options?: KafkaClientOptions,
+): KafkaJsProducerOptions;
+/**
+ * Maps consumer settings onto kafkajs options (see the producer overload for the mapping rules).
+ *
+ * @param settings Consumer settings.
+ * @param options Logger options.
+ * @returns kafkajs client and consumer options, topics and start position.
+ * @example
+ * ```ts
+ * import type { ConsumerSettings } from "@loom/streaming";
+ * declare const consumerSettings: ConsumerSettings;
+ * import { settingsToKafkaJs } from "./_settings.ts";
+ * const { client, consumer, fromBeginning } = settingsToKafkaJs(consumerSettings);
+ * ```
+ */
+export function settingsToKafkaJs(
+  settings: ConsumerSettings,
+  options?: KafkaClientOptions,
+): KafkaJsConsumerOptions;
+/**
+ * Maps producer or consumer settings onto kafkajs options (told apart by `groupId`).
+ *
+ * @param settings Producer or consumer settings.
+ * @param options Logger options.
+ * @returns The matching kafkajs options.
+ * @example
+ * ```ts
+ * import type { ConsumerSettings, ProducerSettings } from "@loom/streaming";
+ * import { settingsToKafkaJs } from "./_settings.ts";
+ * declare const anySettings: ProducerSettings | ConsumerSettings;
+ * const cfg = settingsToKafkaJs(anySettings);
+ * if (cfg.kind === "consumer") console.log(cfg.consumer.groupId);
+ * ```
+ */
+export function settingsToKafkaJs(
+  settings: ProducerSettings | ConsumerSettings,
+  options?: KafkaClientOptions,
+): KafkaJsProducerOptions | KafkaJsConsumerOptions;
+export function settingsToKafkaJs(
+  settings: ProducerSettings | ConsumerSettings,
+  options: KafkaClientOptions = {},
+): KafkaJsProducerOptions | KafkaJsConsumerOptions {
+  const role: Role = "groupId" in settings ? "consumer" : "producer";
+  if (!Array.isArray(settings.brokers) || settings.brokers.length === 0) {
+    throw new KafkaConfigError(`kafka ${role}.brokers must list at least one "host:port"`, "brokers");
+  }
+  for (const b of settings.brokers) {
+    if (
+      typeof b !== "string" || (!/^[^\s:]+:\d+$/.test(b.trim()) && !/^\[[0-9a-fA-F:]+\]:\d+$/.test(b.trim()))
+    ) {
+      throw new KafkaConfigError(`kafka ${role}.brokers: "${b}" is not "host:port"`, "brokers");
+    }
+  }
+  const logLevel = options.logLevel ?? "warn";
+  if (!(logLevel in LOG_LEVEL_NUMBER)) {
+    throw new KafkaConfigError(`logLevel must be one of ${Object.keys(LOG_LEVEL_NUMBER).join(", ")}`);
+  }
+  const draft: Draft = {
+    client: {
+      brokers: settings.brokers.map((b) => b.trim()),
+      clientId: role === "producer"
+        ? ((settings as ProducerSettings).clientId ?? DEFAULT_CLIENT_ID)
+        : DEFAULT_CLIENT_ID,
+      retry: {},
+      logLevel: LOG_LEVEL_NUMBER[logLevel],
+      logCreator: makeLogCreator(options.logger ?? consoleKafkaLogger, LOG_LEVEL_NUMBER[logLevel]),
+    },
+    producer: { createPartitioner: Partitioners.DefaultPartitioner },
+    consumer: { groupId: "" },
+    acks: -1,
+    timeout: undefined,
+    compression: CompressionTypes.None,
+    maxRequestBytes: DEFAULT_MAX_REQUEST_BYTES,
+  };
+  applySecurity(draft.client, settings.security, role);
+
+  if (role === "consumer") {
+    const c = settings as ConsumerSettings;
+    if (typeof c.groupId !== "string" || c.groupId === "") {
+      throw new KafkaConfigError("kafka consumer.group_id must be a non-empty string", "group.id");
+    }
+    draft.consumer.groupId = c.groupId;
+    draft.consumer.maxWaitTimeInMs = c.pollTimeoutMs;
+  }
+
+  const managed = MANAGED_KEYS[role];
+  const clash = Object.keys(settings.extra).filter((k) => managed.includes(k)).sort();
+  if (clash.length > 0) {
+    throw new KafkaConfigError(
+      `kafka ${role}.extra contains keys already managed by typed settings: ${clash.join(", ")} ` +
+        `(set them through the typed fields instead)`,
+      clash[0],
+    );
+  }
+  for (const key of Object.keys(settings.extra).sort()) {
+    const spec = EXTRA_KEYS[key];
+    if (spec === undefined || !spec.roles.includes(role)) {
+      const why = UNSUPPORTED_KEYS[key] ??
+        (spec !== undefined
+          ? `it only applies to a ${spec.roles.join(" or ")}`
+          : "it is not a known client option");
+      throw new KafkaConfigError(
+        `kafka ${role}.extra key "${key}" is not supported by the kafkajs transport: ${why}. ` +
+          `Supported ${role} keys: ${supportedKeys(role).join(", ")}`,
+        key,
+      );
+    }
+    spec.apply(draft, settings.extra[key], key, role);
+  }
+
+  if (role === "producer") {
+    if (draft.producer.idempotent === true && draft.acks !== -1) {
+      throw new KafkaConfigError(
+        `kafka producer.extra: enable.idempotence=true needs acks=all (got acks=${draft.acks})`,
+        "enable.idempotence",
+      );
+    }
+    return {
+      kind: "producer",
+      client: draft.client,
+      producer: draft.producer,
+      send: {
+        acks: draft.acks,
+        timeout: draft.timeout,
+        compression: draft.compression,
+        maxRequestBytes: draft.maxRequestBytes,
+      },
+    };
+  }
+  const session = draft.consumer.sessionTimeout ?? 30000;
+  const heartbeat = draft.consumer.heartbeatInterval ?? 3000;
+  if (heartbeat >= session) {
+    throw new KafkaConfigError(
+      `kafka consumer.extra: heartbeat.interval.ms (${heartbeat}) must be lower than session.timeout.ms ` +
+        `(${session}); about a third of it is usual`,
+      "heartbeat.interval.ms",
+    );
+  }
+  const c = settings as ConsumerSettings;
+  return {
+    kind: "consumer",
+    client: draft.client,
+    consumer: draft.consumer,
+    topics: c.topics,
+    fromBeginning: c.autoOffsetReset === "earliest",
+    enableAutoCommit: c.enableAutoCommit,
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The `streaming.runtime` section.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import type { RuntimeSettings } from "../_settings.ts";
+import { type ConfigContext, resolvePath, validateAt } from "./_context.ts";
+import { intAtLeast, nonEmptyString } from "./_schemas.ts";
+
+/**
+ * `streaming.runtime` defaults (used when the section is absent).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RUNTIME_SETTINGS } from "@loom/streaming";
+ * DEFAULT_RUNTIME_SETTINGS.maxInFlight; // 10000
+ * ```
+ */
+export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = Object.freeze({
+  workersPerProcess: 1,
+  processId: null,
+  addresses: null,
+  epochIntervalMs: null,
+  forceShutdownTimeoutMs: null,
+  unroutedErrors: "fail",
+  maxInFlight: 10000,
+  transport: "memory",
+  deliveryRetries: 3,
+  retryBackoffMs: 100,
+});
+
+const runtimeSchema = v.strictObject({
+  workers_per_process: v.optional(intAtLeast(1), 1),
+  process_id: v.nullish(intAtLeast(0)),
+  addresses: v.nullish(v.array(nonEmptyString("an address"))),
+  epoch_interval_ms: v.nullish(intAtLeast(1)),
+  force_shutdown_timeout_ms: v.nullish(intAtLeast(0)),
+  unrouted_errors: v.optional(v.picklist(["fail", "log"]), "fail"),
+  max_in_flight: v.optional(intAtLeast(1), 10000),
+  transport: v.optional(v.picklist(["memory", "kafka"]), "memory"),
+  delivery_retries: v.optional(intAtLeast(0), 3),
+  retry_backoff_ms: v.optional(intAtLeast(0), 100),
+  recovery: v.optional(v.unknown()),
+  async_backend: v.optional(v.unknown()),
+  use_uvloop: v.optional(v.unknown()),
+});
+
+/**
+ * Reads `streaming.runtime` (§3.3) with its defaults; absent → {@link DEFAULT_RUNTIME_SETTINGS}.
+ * Unknown keys are errors; the Python-only `recovery`, `async_backend` and `use_uvloop` are ignored.
+ *
+ * @example
+ * ```ts
+ * import { ConfigContext, readRuntimeSettings } from "@loom/streaming";
+ * readRuntimeSettings(ConfigContext.fromObject({})).unroutedErrors; // "fail"
+ * ```
+ */
+export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
+  const path = ["streaming", "runtime"];
+  const r = resolvePath(ctx.raw, path);
+  if (!r.found || r.value === null || r.value === undefined) return DEFAULT_RUNTIME_SETTINGS;
+  const raw = validateAt(ctx, path, r.value, runtimeSchema);
+  return {
+    workersPerProcess: raw.workers_per_process,
+    processId: raw.process_id ?? null,
+    addresses: raw.addresses ?? null,
+    epochIntervalMs: raw.epoch_interval_ms ?? null,
+    forceShutdownTimeoutMs: raw.force_shutdown_timeout_ms ?? null,
+    unroutedErrors: raw.unrouted_errors,
+    maxInFlight: raw.max_in_flight,
+    transport: raw.transport,
+    deliveryRetries: raw.delivery_retries,
+    retryBackoffMs: raw.retry_backoff_ms,
+  };
+}

@@ -1,0 +1,53 @@
+/**
+ * `@loom/streaming/engine`: what transport and runner authors build on. The engine that interprets a
+ * compiled plan ({@link Engine}, {@link Emission}), the completion tracking of source offsets
+ * ({@link OffsetTracker}), the record codec ({@link Wire}), the driver that delivers emissions and commits
+ * offsets ({@link FlowDriver}), and the transport ports a Kafka client implements.
+ *
+ * Flow authors need none of this: they import from `@loom/streaming`.
+ *
+ * @example
+ * ```ts
+ * import { Emission, OffsetTracker } from "@loom/streaming/engine";
+ * const em = new Emission();
+ * const origin = new OffsetTracker().register("orders", 0, 0);
+ * em.addRecord("orders.out", { key: null, value: new Uint8Array([0x80]), headers: {}, timestampMs: null }, origin, null);
+ * em.empty; // false
+ * ```
+ *
+ * @module
+ */
+export {
+  Emission,
+  Engine,
+  type EngineOptions,
+  type Item,
+  type TableBatch,
+  TaskTimeoutError,
+  type TopicBatch,
+  type UnroutedError,
+  UnroutedErrorFailure,
+} from "./engine/mod.ts";
+export * from "./_transport.ts";
+export { OffsetTracker, Origin, PartitionState } from "./_tracker.ts";
+export {
+  DeliveryFailure,
+  type DriverOptions,
+  type DriverStats,
+  emptyStats,
+  FlowDriver,
+  type Logger,
+  silentLogger,
+} from "./_driver.ts";
+export { FlowLoop, type FlowLoopOptions, type LoopProducer, type LoopState } from "./_loop.ts";
+export {
+  decodeOutputRecord,
+  type DecodeResult,
+  encodeSourceValue,
+  HEADERS,
+  inspectOutputRecord,
+  type OutputMessage,
+  payloadCodec,
+  type SourceEnvelopeFields,
+  Wire,
+} from "./_wire.ts";
