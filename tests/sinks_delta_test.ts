@@ -39,7 +39,12 @@ for r in rows:
     r["raw"] = list(r["raw"]) if r["raw"] is not None else None
 print(json.dumps({"version": dt.version(), "partitions": dt.metadata().partition_columns,
   "schema": {f.name: str(f.type) for f in dt.schema().fields}, "rows": rows,
-  "txn": [a for a in dt.transaction_versions().items()] if hasattr(dt, "transaction_versions") else None}, default=str))
+  "txn": [a for a in dt.transaction_versions().items()] if hasattr(dt, "transaction_versions") else None}, default=str),
+  flush=True)
+# delta-rs' runtime threads can abort the interpreter's shutdown ("terminate called without an active
+# exception") after the answer was printed: leave at once
+import os
+os._exit(0)
 `;
 
 let py: string;

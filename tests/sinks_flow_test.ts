@@ -219,7 +219,9 @@ describe("IntoTable through KafkaFlowRunner (real Kafka, PostgreSQL, ClickHouse,
     const delta = Number(
       execFileSync(py, [
         "-c",
-        "import sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows)",
+        // os._exit: delta-rs' runtime threads can abort the interpreter's shutdown ("terminate called
+        // without an active exception") after the answer was printed
+        "import os, sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows, flush=True); os._exit(0)",
         join(dir, "logs"),
       ], { encoding: "utf8" }).trim(),
     );
