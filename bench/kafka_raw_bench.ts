@@ -1,24 +1,31 @@
 /**
- * Baseline for the engine: a raw kafkajs consume → produce → commit pipe against the local broker.
+ * The Kafka client adapters compared on a raw consume → produce → commit pipe against the local broker:
+ * kafkajs (`KafkaConsumerClient` / `KafkaProducerClient`) and @platformatic/kafka
+ * (`PlatformaticConsumerClient` / `PlatformaticProducerClient`), through the core's ports, so the numbers
+ * are what the run loop gets. The clients run interleaved, round after round, on the same records.
  *
- * 1. pre-produces N records (~SIZE bytes, keyed) to a fresh 3-partition input topic in sends of BATCH;
- * 2. consumes them with `eachBatch` (auto-commit off), produces each fetched batch to a fresh output
- *    topic in sends of at most BATCH records (acks=-1; one fetched batch can exceed the broker's 1 MiB
- *    record-batch limit, and keyed records of one input partition all land on one output partition),
- *    then commits the batch's next offset;
- * 3. prints a table and one JSON line (`{"bench":"kafka_raw",...}`).
+ * Per round and client:
+ * 1. pre-produces N records (SIZE-byte values, keyed, 4 small headers) to a fresh 3-partition input topic
+ *    in sends of BATCH (acks=all);
+ * 2. consumes them with the adapter's consumer (`partitionsConsumedConcurrently` = CONCURRENCY), produces
+ *    each batch to a fresh output topic in sends of at most BATCH (acks=all), then commits the batch's
+ *    next offset;
+ * 3. checks the output topic holds N records.
+ * Prints a table (median msgs/s per client, the platformatic ÷ kafkajs ratio, peak RSS) and one JSON line
+ * (`{"bench":"kafka_raw",...}`).
  *
  * Run (the broker is started with scripts/kafka.sh ensure unless LOOM_KAFKA_BOOTSTRAP is set):
- *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--size=200] [--batch=1000] [--concurrency=3]
+ *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--size=390] [--batch=1000] [--concurrency=3] [--rounds=3]
  *   bun bench/kafka_raw_bench.ts [same flags]
  *
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import process from "node:process";
-import { Kafka, logLevel, type Message, Partitioners } from "kafkajs";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
+import { createKafkaClients, KafkaAdmin, type KafkaClientKind } from "../runtime/mod.ts";
+import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
+import type { OutgoingRecord } from "../streaming/_transport.ts";
 
 const flag = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -28,109 +35,167 @@ const flag = (name: string, fallback: number): number => {
 };
 
 const N = flag("n", 200_000);
-const SIZE = flag("size", 200);
+const SIZE = flag("size", 390);
 const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
-
-const runtime = runtimeName;
+const ROUNDS = flag("rounds", 3);
+const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
 
 const brokers = [kafkaBootstrap()];
-const kafka = new Kafka({ brokers, clientId: "loom-raw-bench", logLevel: logLevel.WARN });
-const tag = `${Date.now().toString(36)}`;
-const input = `bench-raw-in-${tag}`;
-const output = `bench-raw-out-${tag}`;
-const groupId = `bench-raw-${tag}`;
-
-const admin = kafka.admin();
-await admin.connect();
-await admin.createTopics({
-  topics: [{ topic: input, numPartitions: 3 }, { topic: output, numPartitions: 3 }],
-  waitForLeaders: true,
+const tag = Date.now().toString(36);
+const producerSettings: ProducerSettings = {
+  brokers,
+  clientId: "loom-raw-bench",
+  topic: null,
+  security: null,
+  extra: {},
+};
+const consumerSettings = (groupId: string): ConsumerSettings => ({
+  brokers,
+  groupId,
+  topics: [],
+  autoOffsetReset: "earliest",
+  pollTimeoutMs: 100,
+  enableAutoCommit: false,
+  security: null,
+  extra: {},
 });
+const quiet = { logLevel: "error" as const };
+const admin = new KafkaAdmin(producerSettings);
 
-const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-await producer.connect();
-
-// 1. pre-produce
-const payload = Buffer.alloc(SIZE - 16, 120); // value ≈ SIZE bytes with its 16-byte prefix
-const t0 = performance.now();
-for (let start = 0; start < N; start += BATCH) {
-  const count = Math.min(BATCH, N - start);
-  const messages = new Array<Message>(count);
-  for (let j = 0; j < count; j++) {
-    const i = start + j;
-    messages[j] = {
-      key: Buffer.from(`key-${i % 10_000}`),
-      value: Buffer.concat([Buffer.from(String(i).padStart(16, "0")), payload]),
-    };
-  }
-  await producer.send({ topic: input, messages, acks: -1 });
+// The same records for every client and round.
+const enc = new TextEncoder();
+const filler = new Uint8Array(SIZE - 16).fill(120);
+const headers = {
+  "loom-type": enc.encode("bench.Order"),
+  "loom-version": enc.encode("1"),
+  "loom-trace": enc.encode("0af7651916cd43dd8448eb211c80319c"),
+  "content-type": enc.encode("application/msgpack"),
+};
+const records: OutgoingRecord[] = new Array(N);
+for (let i = 0; i < N; i++) {
+  const value = new Uint8Array(SIZE);
+  value.set(enc.encode(String(i).padStart(16, "0")));
+  value.set(filler, 16);
+  records[i] = { key: enc.encode(`key-${i % 10_000}`), value, headers, timestampMs: null };
 }
-const produceSeconds = (performance.now() - t0) / 1000;
 
-// 2. consume → produce → commit
-const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 100 });
-await consumer.connect();
-await consumer.subscribe({ topics: [input], fromBeginning: true });
-let piped = 0;
-let firstBatchAt = 0;
-let resolveDone!: () => void;
-let rejectDone!: (e: unknown) => void;
-const done = new Promise<void>((resolve, reject) => {
-  resolveDone = resolve;
-  rejectDone = reject;
-});
-consumer.on(consumer.events.CRASH, (e) => rejectDone(e.payload.error));
-await consumer.run({
-  autoCommit: false,
-  partitionsConsumedConcurrently: CONCURRENCY,
-  eachBatch: async ({ batch }) => {
-    if (firstBatchAt === 0) firstBatchAt = performance.now();
-    const n = batch.messages.length;
-    for (let start = 0; start < n; start += BATCH) {
-      const end = Math.min(n, start + BATCH);
-      const messages = new Array<Message>(end - start);
-      for (let i = start; i < end; i++) {
-        const m = batch.messages[i];
-        messages[i - start] = { key: m.key, value: m.value, headers: m.headers, timestamp: m.timestamp };
+let peakRss = 0;
+const sampler = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+}, 50);
+
+interface Result {
+  readonly produce: number;
+  readonly pipe: number;
+  readonly rssMb: number;
+}
+
+const runOnce = async (kind: KafkaClientKind, round: number): Promise<Result> => {
+  const clients = createKafkaClients(kind, quiet);
+  const input = `bench-raw-in-${tag}-${kind}-${round}`;
+  const output = `bench-raw-out-${tag}-${kind}-${round}`;
+  await admin.createTopics([{ topic: input, partitions: 3 }, { topic: output, partitions: 3 }]);
+  const producer = clients.producer(producerSettings);
+  await producer.connect();
+  peakRss = process.memoryUsage().rss;
+  const t0 = performance.now();
+  for (let start = 0; start < N; start += BATCH) {
+    await producer.send(input, records.slice(start, start + BATCH));
+  }
+  const produceSeconds = (performance.now() - t0) / 1000;
+
+  const consumer = clients.consumer(consumerSettings(`bench-raw-${tag}-${kind}-${round}`));
+  await consumer.connect();
+  await consumer.subscribe([input], true);
+  let piped = 0;
+  let firstBatchAt = 0;
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>();
+  peakRss = process.memoryUsage().rss;
+  await consumer.run({
+    onBatch: async (batch) => {
+      if (firstBatchAt === 0) firstBatchAt = performance.now();
+      const n = batch.records.length;
+      for (let start = 0; start < n; start += BATCH) {
+        const end = Math.min(n, start + BATCH);
+        const out: OutgoingRecord[] = new Array(end - start);
+        for (let i = start; i < end; i++) {
+          const r = batch.records[i];
+          out[i - start] = { key: r.key, value: r.value!, headers: r.headers, timestampMs: r.timestampMs };
+        }
+        await producer.send(output, out);
       }
-      await producer.send({ topic: output, messages, acks: -1 });
-    }
-    const next = (BigInt(batch.messages[n - 1].offset) + 1n).toString();
-    await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-    piped += n;
-    if (piped >= N) resolveDone();
-  },
-});
-const tRun = performance.now();
-await done;
-const tEnd = performance.now();
-const pipeSeconds = (tEnd - firstBatchAt) / 1000;
-const pipeWithJoinSeconds = (tEnd - tRun) / 1000;
+      await consumer.commit([{
+        topic: batch.topic,
+        partition: batch.partition,
+        offset: batch.records[n - 1].offset + 1,
+      }]);
+      piped += n;
+      if (piped >= N) resolve();
+    },
+    onError: reject,
+  }, { partitionsConsumedConcurrently: CONCURRENCY });
+  await done;
+  const pipeSeconds = (performance.now() - firstBatchAt) / 1000;
+  const rssMb = Math.round(peakRss / 1048576);
+  await consumer.disconnect();
+  await producer.disconnect();
+  const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
+  await admin.deleteTopics([input, output]).catch(() => {});
+  if (written !== N) throw new Error(`${kind}: output topic holds ${written} records, expected ${N}`);
+  return { produce: N / produceSeconds, pipe: N / pipeSeconds, rssMb };
+};
 
-await consumer.disconnect();
-const outOffsets = await admin.fetchTopicOffsets(output);
-const written = outOffsets.reduce((s, p) => s + Number(p.high), 0);
-await admin.deleteTopics({ topics: [input, output] }).catch(() => {});
-await producer.disconnect();
-await admin.disconnect();
-if (written !== N) throw new Error(`output topic holds ${written} records, expected ${N}`);
+const results: Record<KafkaClientKind, Result[]> = { kafkajs: [], platformatic: [] };
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate the order so neither client always runs on a warmer broker.
+  const order = round % 2 === 0 ? CLIENTS : [...CLIENTS].reverse();
+  for (const kind of order) {
+    const r = await runOnce(kind, round);
+    results[kind].push(r);
+    console.error(
+      `round ${round + 1}/${ROUNDS} ${kind}: produce ${Math.round(r.produce)} msgs/s, pipe ${
+        Math.round(r.pipe)
+      } msgs/s, peak RSS ${r.rssMb} MB`,
+    );
+  }
+}
+clearInterval(sampler);
+await admin.close();
 
-const rate = (n: number, s: number): number => Math.round(n / s);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const med = (kind: KafkaClientKind, f: (r: Result) => number) => median(results[kind].map(f));
 const rows: [string, number, number][] = [
-  [`produce (sends of ${BATCH})`, N, produceSeconds],
-  [`consume→produce→commit (${CONCURRENCY} partitions at once)`, N, pipeSeconds],
+  [
+    `produce (sends of ${BATCH}, acks=all)`,
+    med("kafkajs", (r) => r.produce),
+    med("platformatic", (r) => r.produce),
+  ],
+  [
+    `consume→produce→commit (${CONCURRENCY} partitions at once)`,
+    med("kafkajs", (r) => r.pipe),
+    med("platformatic", (r) => r.pipe),
+  ],
+  ["peak RSS during the phase, MB", med("kafkajs", (r) => r.rssMb), med("platformatic", (r) => r.rssMb)],
 ];
-const rt = runtime();
-console.log(`\nkafka raw kafkajs bench — ${rt}, ${N} records of ~${SIZE} B, brokers ${brokers.join(",")}\n`);
+const rt = runtimeName();
 console.log(
-  `| ${"phase".padEnd(48)} | ${"records".padStart(8)} | ${"seconds".padStart(8)} | ${"msgs/s".padStart(9)} |`,
+  `\nkafka raw pipe, kafkajs vs @platformatic/kafka — ${rt}, ${N} records of ${SIZE} B + 4 headers, ` +
+    `median of ${ROUNDS} interleaved rounds, brokers ${brokers.join(",")}\n`,
 );
-console.log(`|${"-".repeat(50)}|${"-".repeat(10)}|${"-".repeat(10)}|${"-".repeat(11)}|`);
-for (const [phase, n, s] of rows) {
+console.log(
+  `| ${"phase".padEnd(48)} | ${"kafkajs".padStart(9)} | ${"platformatic".padStart(12)} | ${
+    "ratio".padStart(6)
+  } |`,
+);
+console.log(`|${"-".repeat(50)}|${"-".repeat(11)}|${"-".repeat(14)}|${"-".repeat(8)}|`);
+for (const [phase, k, p] of rows) {
   console.log(
-    `| ${phase.padEnd(48)} | ${String(n).padStart(8)} | ${s.toFixed(2).padStart(8)} | ${
-      String(rate(n, s)).padStart(9)
+    `| ${phase.padEnd(48)} | ${String(Math.round(k)).padStart(9)} | ${String(Math.round(p)).padStart(12)} | ${
+      (p / k).toFixed(2).padStart(6)
     } |`,
   );
 }
@@ -140,10 +205,16 @@ console.log(
     runtime: rt,
     n: N,
     size: SIZE,
+    headers: 4,
     batch: BATCH,
     concurrency: CONCURRENCY,
-    produce_msgs_per_s: rate(N, produceSeconds),
-    pipe_msgs_per_s: rate(N, pipeSeconds),
-    pipe_incl_join_msgs_per_s: rate(N, pipeWithJoinSeconds),
+    rounds: ROUNDS,
+    kafkajs_produce_msgs_per_s: Math.round(rows[0][1]),
+    platformatic_produce_msgs_per_s: Math.round(rows[0][2]),
+    kafkajs_pipe_msgs_per_s: Math.round(rows[1][1]),
+    platformatic_pipe_msgs_per_s: Math.round(rows[1][2]),
+    pipe_ratio: Number((rows[1][2] / rows[1][1]).toFixed(2)),
+    kafkajs_peak_rss_mb: rows[2][1],
+    platformatic_peak_rss_mb: rows[2][2],
   }),
 );

@@ -1,7 +1,9 @@
 /**
- * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}) through the kafkajs adapter
- * ({@link KafkaProducerClient}, {@link KafkaConsumerClient}), load flows and YAML files, record fixtures, and
- * the command line (`runtime/cli.ts`).
+ * Runtime: run compiled flows on Kafka ({@link KafkaFlowRunner}), load flows and YAML files, record
+ * fixtures, and the command line (`runtime/cli.ts`). The Kafka client adapters live here too:
+ * {@link createKafkaClients} picks @platformatic/kafka (default) or kafkajs behind the core's ports, with
+ * the message-level clients ({@link KafkaMessageProducer}, {@link KafkaMessageConsumer}) and an admin
+ * helper ({@link KafkaAdmin}) on top.
  *
  * @example
  * ```ts
@@ -49,3 +51,21 @@ export { formatMemoryReport, type MemoryRunReport, runInMemory } from "./_memory
 export { type KafkaRunOptions, runOnKafka } from "./_kafka_run.ts";
 export { recordFixture, type RecordOptions } from "./_record.ts";
 export { type CliArgs, main, parseArgs } from "./cli.ts";
+export {
+  createKafkaClients,
+  KAFKA_CLIENT_KINDS,
+  type KafkaClientKind,
+  type KafkaClients,
+} from "./_kafka_clients.ts";
+export * from "./platformatic/mod.ts";
+export {
+  KafkaMessageProducer,
+  type MessageProducerOptions,
+  type MessageToSend,
+} from "./_message_producer.ts";
+export {
+  type ConsumedMessage,
+  KafkaDeserializationError,
+  KafkaMessageConsumer,
+  type MessageHandler,
+} from "./_message_consumer.ts";

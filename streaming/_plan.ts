@@ -58,6 +58,10 @@ export interface CompiledTopicSink {
   readonly dlq: string | null;
   /** Declared payload type, or null. */
   readonly payloadType: MessageType | null;
+  /** `IntoTopic({ payload: errorEnvelopeOf(T) })`: T, the original payload type of the error envelopes. */
+  readonly errorEnvelopeOf?: MessageType | null;
+  /** `IntoTopic({ messageType: "inherit" })`: the input's message type travels on. */
+  readonly inheritMessageType?: boolean;
   /** Node path, e.g. `process[2].routes[0].process[1]` or `output`. */
   readonly path: string;
 }

@@ -30,6 +30,7 @@ import {
 } from "./_message.ts";
 import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
 import type { OutgoingRecord, SourceRecord } from "./_transport.ts";
+import { boundedEnvelope, boundReason, forwardedErrorHeaders, headerReason } from "./_error_limits.ts";
 import { isMessageType, type MessageType } from "./_type.ts";
 
 /**
@@ -228,11 +229,23 @@ export class Wire {
     let codec: PayloadCodec<unknown>;
     let messageType: string;
     let messageVersion: number;
-    if (t) {
-      // A declared type names the message and encodes it schema-exactly.
+    if (sink.errorEnvelopeOf) {
+      // IntoTopic({ payload: errorEnvelopeOf(T) }): error envelopes of T, schema-exact, in their wire form.
+      if (!isErrorEnvelopeShape(m.payload)) {
+        throw new Error(
+          `output '${sink.logical}' is declared as errorEnvelopeOf(${sink.errorEnvelopeOf.name}) but the payload is not an ErrorEnvelope`,
+        );
+      }
+      codec = errorCodec(sink.errorEnvelopeOf);
+      messageType = errorMessageType(m.payload.kind);
+      messageVersion = 1;
+    } else if (t) {
+      // A declared type encodes the payload schema-exactly and names the message — unless the sink says
+      // the input's type travels on (IntoTopic({ messageType: "inherit" })).
       codec = payloadCodec(t);
-      messageType = t.name;
-      messageVersion = t.version;
+      const inherit = sink.inheritMessageType === true && meta.messageType !== null;
+      messageType = inherit ? meta.messageType! : t.name;
+      messageVersion = inherit ? meta.messageVersion ?? 1 : t.version;
     } else {
       // The message type is decided by the payload written (our choice; the original keeps the input's
       // type even when a step replaced the payload): an ErrorEnvelope or a DecodeError is encoded in its
@@ -287,7 +300,7 @@ export class Wire {
 
   /**
    * Encodes an error envelope (original trace lineage and key; `x-error-*` headers). The reason is bounded
-   * ({@link ERROR_RECORD_LIMITS}). When the envelope cannot be encoded even without a schema (a payload
+   * (`ERROR_RECORD_LIMITS`). When the envelope cannot be encoded even without a schema (a payload
    * nested too deep, say), it is encoded without the original payload (its meta is kept) and the reason
    * says why, so the error still has a fate.
    */
@@ -367,69 +380,6 @@ export class Wire {
     headers[HEADERS.errorReason] = utf8e.encode(headerReason(bounded));
     return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
   }
-}
-
-/**
- * Size limits of error records, so that one oversized or strange input cannot make an error record that no
- * topic accepts:
- * - `reasonChars`: an error reason (in the envelope) keeps at most this many characters (the rest is cut,
- *   with a marker saying how long it was);
- * - `headerReasonChars`: the `x-error-reason` header keeps at most this many (the full bounded reason is in
- *   the envelope);
- * - `forwardedHeaderBytes`: an input header whose value is longer is not copied onto the error record (it
- *   is kept once, in the envelope's original message); the names left out are listed in
- *   `x-error-headers-omitted`.
- *
- * @example
- * ```ts
- * import { ERROR_RECORD_LIMITS } from "@loom/streaming";
- * ERROR_RECORD_LIMITS.reasonChars; // 4096
- * ```
- */
-export const ERROR_RECORD_LIMITS: {
-  readonly reasonChars: number;
-  readonly headerReasonChars: number;
-  readonly forwardedHeaderBytes: number;
-} = Object.freeze({ reasonChars: 4096, headerReasonChars: 512, forwardedHeaderBytes: 1024 });
-
-/** Header listing the input headers not copied onto an error record (see {@link ERROR_RECORD_LIMITS}). */
-const HEADERS_OMITTED = "x-error-headers-omitted";
-
-function cut(text: string, max: number): string {
-  if (text.length <= max) return text;
-  const marker = ` … [cut: ${text.length} characters in all]`;
-  let end = Math.max(0, max - marker.length);
-  // never split a surrogate pair
-  if (end > 0 && text.charCodeAt(end - 1) >= 0xd800 && text.charCodeAt(end - 1) <= 0xdbff) end--;
-  return text.slice(0, end) + marker;
-}
-
-function boundReason(reason: string): string {
-  return cut(reason, ERROR_RECORD_LIMITS.reasonChars);
-}
-
-function headerReason(reason: string): string {
-  return cut(reason, ERROR_RECORD_LIMITS.headerReasonChars);
-}
-
-function boundedEnvelope(e: ErrorEnvelope): ErrorEnvelope {
-  const reason = boundReason(e.reason);
-  return reason === e.reason ? e : { ...e, reason };
-}
-
-/** The input headers copied onto an error record: all but the oversized ones (named in a header). */
-function forwardedErrorHeaders(input: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
-  const out: Record<string, Uint8Array> = {};
-  let omitted: string[] | null = null;
-  for (const name in input) {
-    const v = input[name];
-    if (v.length > ERROR_RECORD_LIMITS.forwardedHeaderBytes) (omitted ??= []).push(name);
-    else out[name] = v;
-  }
-  if (omitted) {
-    out[HEADERS_OMITTED] = utf8e.encode(cut(omitted.join(","), ERROR_RECORD_LIMITS.headerReasonChars));
-  }
-  return out;
 }
 
 const KINDS: ReadonlySet<unknown> = new Set(ERROR_KINDS);

@@ -46,7 +46,7 @@ export {
 export { CompilationError, type CompilationIssue, compileFlow } from "./compiler/mod.ts";
 export * from "./_clock.ts";
 export { TaskTimeoutError, type UnroutedError, UnroutedErrorFailure } from "./engine/mod.ts";
-export { ERROR_RECORD_LIMITS } from "./_wire.ts";
+export { ERROR_RECORD_LIMITS } from "./_error_limits.ts";
 export {
   type BufferedSinkWriter,
   isBufferedSinkWriter,

@@ -22,8 +22,6 @@ import {
 import { dynamicCodec } from "../kafka/_schema_codec.ts";
 import { decodeEnvelope } from "../kafka/_envelope.ts";
 import { FlowSimulator } from "./mod.ts";
-import { runInMemory } from "../runtime/_memory_run.ts";
-import { ConfigContext } from "../streaming/config/mod.ts";
 
 const A = messageType("a.A", v.object({ id: v.string(), n: v.pipe(v.number(), v.integer()) }));
 type AT = v.InferOutput<typeof A.schema>;
@@ -93,7 +91,7 @@ describe("error payloads passing through a flow", () => {
     ]);
   });
 
-  test("decodeError.error returned by a step is an ErrorEnvelope of kind wire; inspection and the CLI report work", async () => {
+  test("decodeError.error returned by a step is an ErrorEnvelope of kind wire; inspection works", async () => {
     const unwrap = new StreamFlow({
       name: "unwrap",
       source: new FromMultiTypeTopic("errs", [errorEnvelopeOf(A), DecodeErrors]),
@@ -124,29 +122,6 @@ describe("error payloads passing through a flow", () => {
     assert.equal(wire.kind, "wire");
     assert.equal(wire.originalMessage, null);
     assert.match(wire.reason, /.+/);
-
-    // the CLI's in-memory report of the same flow does not fail either
-    const fixture = (await upstreamErrors()).map((r) =>
-      JSON.stringify({
-        topic: "errs",
-        key: r.key ? new TextDecoder().decode(r.key) : null,
-        value: { base64: btoa(String.fromCharCode(...r.value!)) },
-      })
-    ).join("\n");
-    const report = await runInMemory(
-      unwrap,
-      ConfigContext.fromObject({
-        kafka: {
-          consumer: { brokers: ["sim:9092"], group_id: "unwrap", topics: ["errs"] },
-          producer: { brokers: ["sim:9092"] },
-        },
-      }),
-      fixture,
-    );
-    assert.deepEqual(report.topics.unwrapped.map((m) => m.messageType), [
-      "loom.streaming.error.task",
-      "loom.streaming.error.wire",
-    ]);
   });
 
   test("a plain payload mapped from an error input does not keep the error's message type", async () => {
@@ -202,5 +177,56 @@ describe("sim.send writes the lineage headers", () => {
       { "x-parent-trace-id": "p2", "x-causation-id": "k2" },
       {},
     ]);
+  });
+});
+
+describe("IntoTopic message types", () => {
+  const B = messageType("b.B", v.object({ id: v.string() }), { version: 2 });
+  const passthrough = (out: IntoTopic) =>
+    new StreamFlow<AT>({
+      name: "types",
+      source: new FromTopic("in", A),
+      process: new Process(RecordStep.of((m: Message<AT>) => ({ ...m.payload, extra: true }))),
+      output: out,
+    });
+
+  test("payload: T names the outgoing messages T (default); messageType: 'inherit' keeps the input's type", async () => {
+    for (
+      const [out, type, version] of [
+        [new IntoTopic("out", { payload: B }), "b.B", 2],
+        [new IntoTopic("out", { payload: B, messageType: "inherit" }), "a.A", 1],
+        [new IntoTopic("out"), "a.A", 1],
+      ] as const
+    ) {
+      const sim = await FlowSimulator.create(passthrough(out));
+      sim.send({ id: "x", n: 1 });
+      await sim.run();
+      const [m] = sim.output<Record<string, unknown>>("out");
+      assert.equal(m.meta.messageType, type);
+      assert.equal(m.meta.messageVersion, version);
+      // a declared payload type encodes schema-exactly (only its fields) either way
+      assert.deepEqual(m.payload, out.payload ? { id: "x" } : { id: "x", n: 1, extra: true });
+    }
+  });
+
+  test("payload: errorEnvelopeOf(T) declares an output of error envelopes of T", async () => {
+    const audit = new StreamFlow({
+      name: "audit",
+      source: new FromMultiTypeTopic("errs", [errorEnvelopeOf(A), DecodeErrors]),
+      process: new Process(RecordStep.of((m: Message<unknown>) => m.payload)),
+      output: new IntoTopic("audit", { payload: errorEnvelopeOf(A) }),
+      errors: new ErrorRoute(["task"], new IntoTopic("audit.errors")),
+    });
+    const sim = await FlowSimulator.create(audit);
+    for (const r of await upstreamErrors()) sim.sendRaw(r.value, { key: r.key, headers: r.headers });
+    await sim.run();
+    const [env] = sim.output<ErrorEnvelope<AT>>("audit");
+    assert.equal(env.meta.messageType, "loom.streaming.error.task");
+    assert.deepEqual(env.payload.originalMessage?.payload, { id: "x1", n: -1 });
+    assert.equal(sim.output("audit").length, 1);
+    // the DecodeError is not an ErrorEnvelope of A: a task error naming the output
+    const [bad] = sim.errors("task") as ErrorEnvelope[];
+    assert.match(bad.reason, /declared as errorEnvelopeOf\(a\.A\) but the payload is not an ErrorEnvelope/);
+    assert.equal(sim.committed(0), 2);
   });
 });

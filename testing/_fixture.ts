@@ -2,6 +2,9 @@
  * Recorded topic fixtures in JSON Lines: one Kafka record per line, replayed deterministically by the
  * simulator and written by the recorder that reads real topics.
  *
+ * Longer than ~600 lines because its format reference (below) and its one-field-at-a-time validation
+ * (every malformed field named with its line) belong together.
+ *
  * ## Format
  *
  * Blank lines and lines whose first non-blank characters are `//` or `#` are ignored. Every other line is

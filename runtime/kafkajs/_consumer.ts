@@ -1,5 +1,6 @@
 /**
- * The kafkajs group consumer adapter: {@link KafkaConsumerClient}.
+ * The kafkajs group consumer adapter: {@link KafkaConsumerClient}. Slightly over ~600 lines: one class,
+ * whose revocation protocol (holding kafkajs's join until the revoke settled) is documented in place.
  *
  * @module
  */

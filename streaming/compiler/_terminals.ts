@@ -22,6 +22,8 @@ export function topicSink(c: Compiler, node: IntoTopic, path: string): CompiledT
       partitioning: node.partitioning ?? null,
       dlq: node.dlq ?? null,
       payloadType: node.payload ?? null,
+      errorEnvelopeOf: node.errorEnvelopeOf ?? null,
+      inheritMessageType: node.inheritsMessageType,
       path,
     };
     c.topicSinks.set(path, sink);

@@ -7,7 +7,11 @@
 import type { Message } from "../_message.ts";
 import type { MessageType } from "../_type.ts";
 import type { StreamShape } from "./_shape.ts";
+import type { ErrorEnvelopeOf } from "./_source.ts";
 import type { MaybePromise } from "./_steps.ts";
+
+const isErrorEnvelopeOf = (p: MessageType | ErrorEnvelopeOf): p is ErrorEnvelopeOf =>
+  (p as Partial<ErrorEnvelopeOf>).kind === "error_envelope_of";
 
 /**
  * Declarative partitioning guarantee (documentation only, as in the original).
@@ -86,8 +90,19 @@ export class PartitionPolicy<P = unknown> {
  * ```
  */
 export interface IntoTopicOptions {
-  /** Payload type: gives the schema-exact encoding and checks outputs against it. */
-  readonly payload?: MessageType;
+  /**
+   * Payload type: gives the schema-exact encoding. By default it also names the outgoing messages
+   * (`message_type`/`message_version` = the type's; see `messageType`). `errorEnvelopeOf(T)` declares an
+   * output of error envelopes of T (the original's `IntoTopic[ErrorEnvelope[T]]`): they are encoded in their
+   * wire form, named `loom.streaming.error.<kind>`.
+   */
+  readonly payload?: MessageType | ErrorEnvelopeOf;
+  /**
+   * Where the outgoing `message_type` comes from when `payload` is a MessageType: `"payload"` (default) —
+   * the declared type's name and version; `"inherit"` — the input message's type travels on (the original's
+   * rule) while the payload is still encoded schema-exactly with the declared type.
+   */
+  readonly messageType?: "payload" | "inherit";
   /** Declared shape (record by default). */
   readonly shape?: StreamShape;
   /** Key rules of the outgoing records. */
@@ -116,9 +131,19 @@ export class IntoTopic {
    * @param options payload, shape, partitioning, dlq
    */
   constructor(readonly name: string, readonly options: IntoTopicOptions = {}) {}
-  /** Declared payload type. */
+  /** Declared payload type (undefined for none, or for an `errorEnvelopeOf` output). */
   get payload(): MessageType | undefined {
-    return this.options.payload;
+    const p = this.options.payload;
+    return p === undefined || isErrorEnvelopeOf(p) ? undefined : p;
+  }
+  /** Original payload type of an `errorEnvelopeOf(T)` output, else undefined. */
+  get errorEnvelopeOf(): MessageType | undefined {
+    const p = this.options.payload;
+    return p !== undefined && isErrorEnvelopeOf(p) ? p.original : undefined;
+  }
+  /** True when the input's `message_type` travels on (option `messageType: "inherit"`). */
+  get inheritsMessageType(): boolean {
+    return this.options.messageType === "inherit";
   }
   /** Declared shape. */
   get shape(): StreamShape {

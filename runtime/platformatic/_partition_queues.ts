@@ -1,0 +1,227 @@
+/**
+ * Per-partition queues of the platformatic consumer: platformatic streams single messages; they are
+ * appended to their partition's queue (no promise per message) and handed out as one batch per
+ * partition, at most `concurrency` partitions at once, one batch per partition at a time.
+ *
+ * @module
+ */
+
+import type { Buffer } from "node:buffer";
+import type { Message } from "@platformatic/kafka";
+import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
+
+type PMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+
+/** One assigned partition: records fetched but not yet handed out, and its delivery state. */
+interface Part {
+  readonly tp: TopicPartition;
+  pending: SourceRecord[];
+  pendingBytes: number;
+  /** Next offset expected (records below it are duplicates of a refetch and dropped). */
+  next: number;
+  busy: boolean;
+  paused: boolean;
+}
+
+const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
+
+const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+
+/** A platformatic message as a {@link SourceRecord}: byte views without copies, the last duplicate header wins. */
+const toRecord = (m: PMessage, offset: number): SourceRecord => {
+  let headers: Record<string, Uint8Array> | undefined;
+  const entries = m.headerEntries;
+  for (let i = 0; i < entries.length; i++) {
+    const [k, v] = entries[i];
+    if (v == null || k == null) continue; // a null header value is dropped
+    if (headers === undefined) headers = {};
+    headers[k.toString("utf8")] = asBytes(v);
+  }
+  const ts = Number(m.timestamp);
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset,
+    key: m.key == null ? null : asBytes(m.key),
+    value: m.value == null ? null : asBytes(m.value),
+    headers: headers ?? EMPTY_HEADERS,
+    timestampMs: ts >= 0 ? ts : null,
+  };
+};
+
+/** Queues of the current assignment. */
+export class PartitionQueues {
+  readonly #limitBytes: number;
+  readonly #onPressure: () => void;
+  readonly #deliver: (tp: TopicPartition, records: SourceRecord[]) => Promise<void>;
+  readonly #canDeliver: () => boolean;
+  #parts = new Map<string, Map<number, Part>>();
+  #order: Part[] = [];
+  #cursor = 0;
+  #queuedBytes = 0;
+  #overLimit = false;
+  #pausedCount = 0;
+  #active = 0;
+  #idleWaiters: (() => void)[] = [];
+  #scheduled = false;
+  /** How many partitions' batches may be out at once. */
+  concurrency = 1;
+
+  /**
+   * Creates empty queues.
+   *
+   * @param limitBytes Queued bytes above which {@link PartitionQueues.overLimit} turns true (false again at half).
+   * @param onPressure Called when `overLimit` changes.
+   * @param deliver Hands a batch out; must not reject.
+   * @param canDeliver Whether batches may be handed out now.
+   */
+  constructor(
+    limitBytes: number,
+    onPressure: () => void,
+    deliver: (tp: TopicPartition, records: SourceRecord[]) => Promise<void>,
+    canDeliver: () => boolean,
+  ) {
+    this.#limitBytes = limitBytes;
+    this.#onPressure = onPressure;
+    this.#deliver = deliver;
+    this.#canDeliver = canDeliver;
+  }
+
+  /** True while the queued bytes exceed the limit (fetching should pause). */
+  get overLimit(): boolean {
+    return this.#overLimit;
+  }
+
+  /** How many partitions are paused. */
+  get pausedCount(): number {
+    return this.#pausedCount;
+  }
+
+  /** Replaces the assignment (queues start empty, nothing paused). */
+  assign(tps: readonly TopicPartition[]): void {
+    this.clear();
+    for (const tp of tps) {
+      const part: Part = { tp, pending: [], pendingBytes: 0, next: -1, busy: false, paused: false };
+      let byPartition = this.#parts.get(tp.topic);
+      if (byPartition === undefined) this.#parts.set(tp.topic, byPartition = new Map());
+      byPartition.set(tp.partition, part);
+      this.#order.push(part);
+    }
+  }
+
+  /** Drops every queue (batches out keep running; their settlement is still counted). */
+  clear(): void {
+    this.#parts = new Map();
+    this.#order = [];
+    this.#cursor = 0;
+    this.#queuedBytes = 0;
+    this.#pausedCount = 0;
+    if (this.#overLimit) {
+      this.#overLimit = false;
+      this.#onPressure();
+    }
+  }
+
+  /** Sets the next expected offset of every partition (`at` returns the start position, if known). */
+  setPositions(at: (tp: TopicPartition) => bigint | undefined): void {
+    for (const part of this.#order) {
+      const p = at(part.tp);
+      part.next = typeof p === "bigint" ? Number(p) : -1;
+    }
+  }
+
+  /** True when the partition is assigned and paused. */
+  isPaused(topic: string, partition: number): boolean {
+    return this.#parts.get(topic)?.get(partition)?.paused === true;
+  }
+
+  /** Pauses partitions (unknown ones are ignored). */
+  pause(tps: readonly TopicPartition[]): void {
+    for (const tp of tps) {
+      const part = this.#parts.get(tp.topic)?.get(tp.partition);
+      if (part === undefined || part.paused) continue;
+      part.paused = true;
+      this.#pausedCount++;
+    }
+  }
+
+  /** Resumes partitions; returns whether any changed. */
+  resume(tps: readonly TopicPartition[]): boolean {
+    let changed = false;
+    for (const tp of tps) {
+      const part = this.#parts.get(tp.topic)?.get(tp.partition);
+      if (part === undefined || !part.paused) continue;
+      part.paused = false;
+      this.#pausedCount--;
+      changed = true;
+    }
+    if (changed) this.schedule();
+    return changed;
+  }
+
+  /** Queues one message (a duplicate below the partition's position, or of an unassigned partition, is dropped). */
+  push(m: PMessage): void {
+    const part = this.#parts.get(m.topic)?.get(m.partition);
+    if (part === undefined) return;
+    const offset = Number(m.offset);
+    if (offset < part.next) return;
+    part.next = offset + 1;
+    const size = 64 + (m.value == null ? 0 : m.value.byteLength) + (m.key == null ? 0 : m.key.byteLength);
+    part.pending.push(toRecord(m, offset));
+    part.pendingBytes += size;
+    this.#queuedBytes += size;
+    if (!this.#overLimit && this.#queuedBytes > this.#limitBytes) {
+      this.#overLimit = true;
+      this.#onPressure();
+    }
+    this.schedule();
+  }
+
+  /** Resolves once no batch is out. */
+  waitIdle(): Promise<void> {
+    if (this.#active === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Hands batches out at the next microtask (after the whole fetch response was pushed). */
+  schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => this.#pump());
+  }
+
+  #pump(): void {
+    this.#scheduled = false;
+    if (!this.#canDeliver()) return;
+    const order = this.#order;
+    const n = order.length;
+    for (let i = 0; i < n && this.#active < this.concurrency; i++) {
+      const part = order[(this.#cursor + i) % n];
+      if (part.busy || part.paused || part.pending.length === 0) continue;
+      this.#cursor = (this.#cursor + i + 1) % n;
+      this.#handOut(part);
+    }
+  }
+
+  #handOut(part: Part): void {
+    const records = part.pending;
+    part.pending = [];
+    this.#queuedBytes -= part.pendingBytes;
+    part.pendingBytes = 0;
+    if (this.#overLimit && this.#queuedBytes <= this.#limitBytes / 2) {
+      this.#overLimit = false;
+      this.#onPressure();
+    }
+    part.busy = true;
+    this.#active++;
+    this.#deliver(part.tp, records).finally(() => {
+      part.busy = false;
+      if (--this.#active === 0 && this.#idleWaiters.length > 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const w of waiters) w();
+      }
+      this.schedule();
+    });
+  }
+}

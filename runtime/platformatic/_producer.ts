@@ -1,0 +1,243 @@
+/**
+ * The @platformatic/kafka producer behind the core's {@link ProducerClientPort}.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { type MessageToProduce, Producer } from "@platformatic/kafka";
+import type { ProducerSettings } from "../../streaming/_settings.ts";
+import type { OutgoingRecord, ProducerClientPort } from "../../streaming/_transport.ts";
+import { murmur2, toPositive } from "../../kafka/_murmur2.ts";
+import type { KafkaClientOptions } from "../kafkajs/mod.ts";
+import { deliveryError, describeError } from "./_errors.ts";
+import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
+
+type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+/** A Buffer over the same memory as `bytes` (no copy). */
+const asBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** Bytes a record adds to a record batch, roughly (payload plus ~20 bytes of varints and attributes). */
+const recordSize = (r: OutgoingRecord): number => {
+  let size = 21 + r.value.byteLength + (r.key === null ? 0 : r.key.byteLength);
+  for (const name in r.headers) size += 2 + name.length * 3 + r.headers[name].byteLength;
+  return size;
+};
+
+/**
+ * Java's default partitioner for keyed records (`toPositive(murmur2(key)) % partitions`; platformatic
+ * takes the result modulo the partition count), round-robin for unkeyed ones. platformatic's own default
+ * uses `murmur2(key) >>> 0`, which puts about half of the keys on another partition than Java and
+ * Python producers do.
+ */
+const javaPartitioner = (): (message: Message, key: Buffer | undefined) => number => {
+  let next = 0;
+  return (_message, key) => {
+    if (key !== undefined && key !== null) return toPositive(murmur2(key));
+    next = (next + 1) & 0x7fffffff;
+    return next;
+  };
+};
+
+/**
+ * The @platformatic/kafka implementation of {@link ProducerClientPort}: acks = -1 unless `acks` says otherwise
+ * (set on every send: platformatic's default is leader-only), Java-compatible murmur2 placement of keyed
+ * records (an explicit `partition` wins; unkeyed records go round-robin), header names and values as
+ * bytes, timestamps kept, `compression.type` none, gzip, snappy, lz4 or zstd. Each `send` / `sendMany`
+ * call is ONE platformatic send (one produce request per partition leader) unless its records exceed
+ * `max.request.size` (default 1 MiB): then it is split into consecutive sends of at most that size.
+ * Retriable failures are retried (`retries`, `retry.backoff.ms`) before the call rejects with a
+ * {@link KafkaDeliveryError} naming the brokers and the cause; `recordSpecific` is true when the broker
+ * refused the records themselves (e.g. `MESSAGE_TOO_LARGE`).
+ *
+ * @example
+ * ```ts ignore
+ * const producer = new PlatformaticProducerClient({
+ *   brokers: ["127.0.0.1:19092"], clientId: "app", topic: null, security: null, extra: {},
+ * });
+ * await producer.connect();
+ * await producer.send("greetings", [{ key: null, value: new TextEncoder().encode("hi"), headers: {}, timestampMs: null }]);
+ * await producer.disconnect();
+ * ```
+ */
+export class PlatformaticProducerClient implements ProducerClientPort {
+  readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  readonly #cfg: PlatformaticProducerOptions;
+  readonly #brokers: string;
+  /** Encoded header names (a flow uses a handful): no encoding per record. */
+  readonly #headerNames = new Map<string, Buffer>();
+  #connected = false;
+
+  /**
+   * Builds the producer (no connection yet: call `connect()`).
+   *
+   * @param settings Producer settings (`topic` is not used here: callers pass the topic to `send`).
+   * @param _options Logger options (platformatic reports through errors; kept for parity with kafkajs).
+   * @throws {KafkaConfigError} When the settings cannot be mapped.
+   */
+  constructor(settings: ProducerSettings, _options: KafkaClientOptions = {}) {
+    this.#cfg = settingsToPlatformatic(settings);
+    this.#brokers = settings.brokers.join(",");
+    this.#producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+      ...this.#cfg.base,
+      acks: this.#cfg.acks,
+      compression: this.#cfg.compression,
+      idempotent: this.#cfg.idempotent,
+      partitioner: javaPartitioner(),
+    });
+    // An 'error' event without a listener would throw; failures reach the callers through their promises.
+    this.#producer.on("error", () => {});
+  }
+
+  /**
+   * Connects to the cluster (platformatic connects lazily: this asks a broker for its API versions).
+   *
+   * @returns Resolves once a broker answered.
+   * @throws {KafkaDeliveryError} When no broker could be reached within the retry budget.
+   * @example
+   * ```ts ignore
+   * await producer.connect();
+   * ```
+   */
+  async connect(): Promise<void> {
+    try {
+      await this.#producer.listApis();
+      this.#connected = true;
+    } catch (e) {
+      throw deliveryError(
+        `Kafka producer could not connect to ${this.#brokers}: ${describeError(e)}. ` +
+          `Check that the brokers are reachable (scripts/kafka.sh ensure starts a local one).`,
+        [],
+        0,
+        e,
+      );
+    }
+  }
+
+  /**
+   * Produces `records` to `topic` (split above `max.request.size`) and waits for the acknowledgements.
+   *
+   * @param topic Physical topic.
+   * @param records Records to write (an empty list sends nothing).
+   * @returns Resolves once every record was acknowledged.
+   * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
+   * @example
+   * ```ts ignore
+   * await producer.send("orders", [{ key: k, value: v, headers: {}, timestampMs: 1700000000000 }]);
+   * ```
+   */
+  send(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+    if (records.length === 0) return Promise.resolve();
+    return this.sendMany(new Map([[topic, records]]));
+  }
+
+  /**
+   * Produces several topics' records in one send (split above `max.request.size`) and waits for every
+   * acknowledgement.
+   *
+   * @param batches Records per physical topic (empty lists are skipped).
+   * @returns Resolves once every record was acknowledged.
+   * @throws {KafkaDeliveryError} When the broker did not acknowledge; none may be assumed written.
+   * @example
+   * ```ts ignore
+   * await producer.sendMany(new Map([["a", recordsA], ["b", recordsB]]));
+   * ```
+   */
+  async sendMany(batches: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void> {
+    const topics: string[] = [];
+    let total = 0;
+    for (const [topic, records] of batches) {
+      if (records.length === 0) continue;
+      topics.push(topic);
+      total += records.length;
+    }
+    if (total === 0) return;
+    const limit = this.#cfg.maxRequestBytes;
+    let messages: Message[] = [];
+    let bytes = 0;
+    let acknowledged = 0;
+    for (const topic of topics) {
+      const records = batches.get(topic)!;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        const size = recordSize(r);
+        if (bytes + size > limit && messages.length > 0) {
+          await this.#send(messages, topics, total, acknowledged);
+          acknowledged += messages.length;
+          messages = [];
+          bytes = 0;
+        }
+        messages.push(this.#toMessage(topic, r));
+        bytes += size;
+      }
+    }
+    await this.#send(messages, topics, total, acknowledged);
+  }
+
+  /**
+   * Closes the producer's connections (idempotent).
+   *
+   * @returns Resolves once closed.
+   * @example
+   * ```ts ignore
+   * await producer.disconnect();
+   * ```
+   */
+  async disconnect(): Promise<void> {
+    if (this.#producer.closed) return;
+    this.#connected = false;
+    await this.#producer.close();
+  }
+
+  #headerName(name: string): Buffer {
+    let b = this.#headerNames.get(name);
+    if (b === undefined) {
+      b = Buffer.from(name, "utf8");
+      if (this.#headerNames.size < 4096) this.#headerNames.set(name, b);
+    }
+    return b;
+  }
+
+  #toMessage(topic: string, r: OutgoingRecord): Message {
+    let headers: Map<Buffer, Buffer> | undefined;
+    for (const name in r.headers) {
+      if (headers === undefined) headers = new Map();
+      headers.set(this.#headerName(name), asBuffer(r.headers[name]));
+    }
+    const m: Message = { topic, value: asBuffer(r.value) };
+    if (r.key !== null) m.key = asBuffer(r.key);
+    if (headers !== undefined) m.headers = headers;
+    if (r.timestampMs !== null) m.timestamp = BigInt(r.timestampMs);
+    if (r.partition !== undefined) m.partition = r.partition;
+    return m;
+  }
+
+  async #send(
+    messages: Message[],
+    topics: readonly string[],
+    total: number,
+    acknowledged: number,
+  ): Promise<void> {
+    try {
+      await this.#producer.send({ messages, acks: this.#cfg.acks });
+    } catch (e) {
+      const where = topics.length === 1
+        ? `topic "${topics[0]}"`
+        : `topics ${topics.map((t) => `"${t}"`).join(", ")}`;
+      const hint = this.#connected ? "" : " (the producer is not connected: call connect() first)";
+      const partial = acknowledged > 0
+        ? ` (${acknowledged} of them went out in earlier requests of this call and were acknowledged: ` +
+          `a retry writes those twice)`
+        : "";
+      throw deliveryError(
+        `Kafka did not acknowledge a send of ${total} record(s) to ${where} on ${this.#brokers}${hint}: ` +
+          `${describeError(e)}. None of them may be assumed written${partial}.`,
+        topics,
+        total,
+        e,
+      );
+    }
+  }
+}
