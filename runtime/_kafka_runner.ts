@@ -20,6 +20,7 @@ import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { ProducerSettings } from "../streaming/_settings.ts";
 import type { SinkWriter } from "../streaming/dsl/mod.ts";
 import type { TopicPartitionOffset } from "../streaming/_transport.ts";
+import type { FlowObserver } from "../streaming/observe/_observer.ts";
 import {
   type KafkaClientOptions,
   KafkaConsumerClient,
@@ -64,6 +65,8 @@ export interface KafkaRunnerOptions {
   readonly commitFailureTimeoutMs?: number;
   /** Called after each successful commit (tests, metrics). */
   readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
+  /** Observation port of the loop and the driver (metrics, lifecycle events; see `FlowMetrics`). */
+  readonly observer?: FlowObserver;
 }
 
 /**
@@ -143,6 +146,7 @@ export class KafkaFlowRunner {
       clock,
       ids: options.ids ?? randomIds,
       logger: this.#log,
+      observer: options.observer,
     });
     this.loop = new FlowLoop(plan, {
       driver: this.driver,
@@ -154,6 +158,7 @@ export class KafkaFlowRunner {
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
       commitFailureTimeoutMs: options.commitFailureTimeoutMs,
       onCommit: options.onCommit,
+      observer: options.observer,
     });
   }
 

@@ -3,6 +3,7 @@
  * `streaming.runtime.transport: kafka`) and `record` real topic traffic into a fixture.
  *
  *   deno run -A runtime/cli.ts run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
+ *       [--workers N] [--admin-port P] [--admin-host H] [--max-messages N]   (Kafka: `bun runtime/cli.ts run …` too)
  *   deno run -A runtime/cli.ts record [--config <config.yaml> | --brokers <b>] --topic <topic> --out <file.jsonl> [--limit N]
  *
  * @module
@@ -15,7 +16,7 @@ import { loadConfigFile, loadFlowModule } from "./_load.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
 
 const USAGE = `usage:
-  run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
+  run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json] [--workers N] [--admin-port P] [--admin-host H]
   record (--config <config.yaml> | --brokers host:port[,...]) --topic <topic> --out <file.jsonl> [--limit N] [--timeout-ms N]`;
 
 /**
@@ -86,17 +87,25 @@ export async function main(argv: readonly string[]): Promise<number> {
         const flowPath = args.positional[0];
         if (!flowPath) throw new UsageError("missing <flow.ts>");
         const config = loadConfigFile(need(args, "config"));
-        const flow = await loadFlowModule(flowPath);
         const runtime = readRuntimeSettings(config);
-        if (runtime.transport === "memory") {
-          const fixturePath = typeof args.flags.fixture === "string" ? args.flags.fixture : null;
-          const fixture = fixturePath ? readFileSync(fixturePath, "utf8") : null;
-          const report = await runInMemory(flow, config, fixture, fixturePath ?? "<none>");
-          console.log(args.flags.json ? JSON.stringify(report) : formatMemoryReport(report));
-          return 0;
+        if (runtime.transport === "kafka") {
+          const { runFlowModule } = await import("./_serve_run.ts");
+          const workers = numberFlag(args, "workers");
+          if (workers === 0) throw new UsageError("--workers must be at least 1");
+          return await runFlowModule(flowPath, config, {
+            workers,
+            adminPort: numberFlag(args, "admin-port"),
+            adminHost: typeof args.flags["admin-host"] === "string" ? args.flags["admin-host"] : undefined,
+            maxMessages: numberFlag(args, "max-messages"),
+          });
         }
-        const { runOnKafka } = await import("./_kafka_run.ts");
-        return await runOnKafka(flow, config, { maxMessages: numberFlag(args, "max-messages") });
+        // transport: memory runs in one thread
+        const flow = await loadFlowModule(flowPath);
+        const fixturePath = typeof args.flags.fixture === "string" ? args.flags.fixture : null;
+        const fixture = fixturePath ? readFileSync(fixturePath, "utf8") : null;
+        const report = await runInMemory(flow, config, fixture, fixturePath ?? "<none>");
+        console.log(args.flags.json ? JSON.stringify(report) : formatMemoryReport(report));
+        return 0;
       }
       case "record": {
         const { recordFixture } = await import("./_record.ts");
@@ -131,6 +140,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       return 2;
     }
     if (e instanceof CompilationError || e instanceof ConfigError) {
+      // the message names the node path (compilation) or the file, line and key (config)
       console.error(`error: ${e.message}`);
       return 1;
     }

@@ -69,3 +69,7 @@ export {
   KafkaMessageConsumer,
   type MessageHandler,
 } from "./_message_consumer.ts";
+export { type FlowRunOptions, runFlowModule } from "./_serve_run.ts";
+export { FlowSupervisor, type SupervisorOptions } from "./workers/_supervisor.ts";
+export { FlowInstance, type FlowInstanceOptions, type WorkerSnapshot } from "./workers/_instance.ts";
+export * from "./admin/mod.ts";

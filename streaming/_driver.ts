@@ -28,6 +28,7 @@ import { isRecordSpecificFailure } from "./_transport.ts";
 import { HEADERS, Wire } from "./_wire.ts";
 import { isBufferedSinkWriter, TableDelivery } from "./_table_delivery.ts";
 import type { ErrorKind } from "./_message.ts";
+import type { FlowObserver } from "./observe/_observer.ts";
 
 /**
  * Minimal structured logger.
@@ -160,6 +161,8 @@ export interface DriverOptions {
   readonly beforeStep?: (name: string, path: string) => void;
   /** Called for every unrouted error (policy `log`), after it is logged. */
   readonly onUnrouted?: (error: UnroutedError) => void;
+  /** Observation port: called once per batch and per delivery (metrics, lifecycle events). */
+  readonly observer?: FlowObserver;
 }
 
 /**
@@ -267,8 +270,22 @@ export class FlowDriver {
     this.#buffered.throwIfFailed();
     this.stats.consumed += batch.records.length;
     this.stats.batches++;
-    const em = await this.engine.process(batch);
-    await this.deliver(em);
+    const obs = this.#o.observer;
+    if (obs === undefined) {
+      const em = await this.engine.process(batch);
+      await this.deliver(em);
+      return;
+    }
+    obs.batchStarted?.(batch);
+    const t0 = performance.now();
+    try {
+      const em = await this.engine.process(batch);
+      await this.deliver(em);
+    } catch (e) {
+      obs.batchHandled?.(batch, performance.now() - t0, e);
+      throw e;
+    }
+    obs.batchHandled?.(batch, performance.now() - t0, null);
   }
 
   /** Fires expired CollectBatch timeouts and delivers the result. */
@@ -355,7 +372,20 @@ export class FlowDriver {
   }
 
   /** Runs `fn` with the configured retries and backoff; resolves to the last error, or null on success. */
-  private async attempt(target: string, fn: () => Promise<void>): Promise<unknown | null> {
+  private async attempt(
+    target: string,
+    fn: () => Promise<void>,
+    records: readonly { readonly headers?: Readonly<Record<string, Uint8Array>> }[] = [],
+  ): Promise<unknown | null> {
+    const obs = this.#o.observer?.delivered;
+    if (obs === undefined) return this.#attempt(target, fn);
+    const t0 = performance.now();
+    const err = await this.#attempt(target, fn);
+    obs(target, records.length, performance.now() - t0, err, records[0]?.headers ?? null);
+    return err;
+  }
+
+  async #attempt(target: string, fn: () => Promise<void>): Promise<unknown | null> {
     const retries = this.#o.deliveryRetries ?? this.plan.runtime.deliveryRetries;
     const backoff = this.#o.retryBackoffMs ?? this.plan.runtime.retryBackoffMs;
     let last: unknown = null;
@@ -380,7 +410,7 @@ export class FlowDriver {
   /** Produces one topic batch; on failure dead-letters the records that have a DLQ, else throws. */
   private async sendTopic(tb: TopicBatch): Promise<void> {
     const producer = this.#o.producer;
-    const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records));
+    const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records), tb.records);
     if (err === null) {
       this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + tb.records.length;
       for (const o of tb.origins) this.tracker.release(o);
@@ -414,7 +444,7 @@ export class FlowDriver {
         const reason = utf8.encode(reasonOf(failed.get(i)));
         return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
-      const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs));
+      const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs), recs);
       if (dlqErr !== null) {
         throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
       }
@@ -455,7 +485,7 @@ export class FlowDriver {
     if (isBufferedSinkWriter(w)) return this.#buffered.enqueue(t, w);
     const err = await this.attempt(`table:${t.name}`, async () => {
       await w.write(t.rows);
-    });
+    }, t.rows as readonly object[]);
     if (err !== null) throw new DeliveryFailure(`table sink '${t.name}'`, err);
     this.stats.tableRows[t.name] = (this.stats.tableRows[t.name] ?? 0) + t.rows.length;
     for (const o of t.origins) this.tracker.release(o);

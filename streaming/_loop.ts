@@ -26,6 +26,7 @@
 import type { Clock } from "./_clock.ts";
 import { type FlowDriver, type Logger, silentLogger } from "./_driver.ts";
 import type { CompiledPlan } from "./_plan.ts";
+import type { FlowObserver } from "./observe/_observer.ts";
 import type {
   BatchControl,
   ConsumerPort,
@@ -85,6 +86,8 @@ export interface FlowLoopOptions {
   readonly commitFailureTimeoutMs?: number;
   /** Called after each successful commit (tests, metrics). */
   readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
+  /** Observation port: group events, commits and state changes (metrics, lifecycle events). */
+  readonly observer?: FlowObserver;
 }
 
 /**
@@ -176,6 +179,12 @@ export class FlowLoop {
     return this.#state;
   }
 
+  #setState(state: LoopState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    this.#o.observer?.stateChanged?.(state, this.#failure);
+  }
+
   /** The fatal error that stopped the loop, if any. */
   get failure(): unknown {
     return this.#failure;
@@ -194,7 +203,7 @@ export class FlowLoop {
   /** Opens resources, connects the ports, subscribes and starts consuming. */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`flow loop already ${this.#state}`);
-    this.#state = "starting";
+    this.#setState("starting");
     const src = this.plan.source;
     try {
       await this.driver.start();
@@ -211,13 +220,13 @@ export class FlowLoop {
           this.plan.runtime.workersPerProcess,
       });
     } catch (e) {
-      this.#state = "failed";
       this.#failure = e;
+      this.#setState("failed");
       this.#resolveDone();
       throw e;
     }
     if (this.#failure) throw this.#failure;
-    this.#state = "running";
+    this.#setState("running");
     const tickMs = this.#o.tickMs === undefined ? 50 : this.#o.tickMs;
     if (tickMs !== null) this.#timer = setInterval(() => void this.tick(), tickMs);
   }
@@ -238,6 +247,7 @@ export class FlowLoop {
   #onAssigned(tps: readonly TopicPartition[]): void {
     this.#assigned = tps;
     this.#paused = [];
+    this.#o.observer?.assigned?.(tps);
     this.#log.info("partitions_assigned", { partitions: tps.map((t) => `${t.topic}[${t.partition}]`) });
   }
 
@@ -331,6 +341,7 @@ export class FlowLoop {
         throw e;
       }
       this.#o.onCommit?.(offsets);
+      this.#o.observer?.committed?.(offsets);
       this.#log.info("committed", { offsets: offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`) });
     };
     const p = this.#commitChain.then(run);
@@ -347,6 +358,7 @@ export class FlowLoop {
       this.#log.error("revoke_flush_failed", { reason: e instanceof Error ? e.message : String(e) });
     }
     this.driver.revoke(tps);
+    this.#o.observer?.revoked?.(tps);
     this.#assigned = [];
     this.#paused = [];
     this.#log.info("partitions_revoked", { partitions: tps.map((t) => `${t.topic}[${t.partition}]`) });
@@ -355,7 +367,7 @@ export class FlowLoop {
   #fail(e: unknown): void {
     if (this.#failure) return;
     this.#failure = e;
-    this.#state = "failed";
+    this.#setState("failed");
     this.#log.error("flow_failed", {
       flow: this.plan.name,
       reason: e instanceof Error ? e.message : String(e),
@@ -370,11 +382,11 @@ export class FlowLoop {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return this.#done;
     if (this.#state === "new") {
-      this.#state = "stopped";
+      this.#setState("stopped");
       this.#resolveDone();
       return;
     }
-    if (this.#state !== "failed") this.#state = "stopping";
+    if (this.#state !== "failed") this.#setState("stopping");
     const limit = this.plan.runtime.forceShutdownTimeoutMs;
     if (limit === null) return await this.#shut(true);
     // streaming.runtime.force_shutdown_timeout_ms: give up waiting for the graceful path (flush, deliver,
@@ -388,7 +400,7 @@ export class FlowLoop {
         `graceful shutdown did not finish within force_shutdown_timeout_ms (${limit} ms); ` +
           "messages that were not committed will be delivered again after a restart",
       );
-      this.#state = "failed";
+      this.#setState("failed");
       this.#log.error("forced_shutdown", { flow: this.plan.name, timeout_ms: limit });
       this.#resolveDone();
     }
@@ -400,7 +412,7 @@ export class FlowLoop {
    */
   async abandon(): Promise<void> {
     this.#failure ??= new Error("the flow loop was abandoned (simulated crash)");
-    this.#state = "failed";
+    this.#setState("failed");
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     try {
@@ -433,7 +445,7 @@ export class FlowLoop {
     await attempt(() => this.consumer.disconnect());
     if (this.#o.producer?.disconnect) await attempt(() => this.#o.producer!.disconnect!());
     await attempt(() => this.driver.stop());
-    if (this.#state !== "failed") this.#state = "stopped";
+    if (this.#state !== "failed") this.#setState("stopped");
     for (const e of errors) {
       this.#log.error("shutdown_error", { reason: e instanceof Error ? e.message : String(e) });
     }

@@ -54,6 +54,8 @@ export interface RecordBatch {
   readonly partition: number;
   /** The records, in offset order. */
   readonly records: readonly SourceRecord[];
+  /** End offset (high watermark) of the partition when the fetch returned, if the adapter knows it. */
+  readonly highWatermark?: number;
 }
 
 /**

@@ -51,3 +51,39 @@ export {
   type SourceEnvelopeFields,
   Wire,
 } from "./_wire.ts";
+export {
+  Counter,
+  DURATION_BUCKETS,
+  Gauge,
+  Histogram,
+  HistogramChild,
+  type HistogramSample,
+  mergeMetrics,
+  type MetricFamily,
+  MetricFamilyBase,
+  MetricsRegistry,
+  type MetricType,
+  ScalarChild,
+  type ScalarSample,
+} from "./observe/_metrics.ts";
+export { PROMETHEUS_CONTENT_TYPE, toPrometheusText } from "./observe/_prometheus.ts";
+export { combineObservers, type FlowObserver } from "./observe/_observer.ts";
+export { FlowMetrics, type FlowStatsSource, type PartitionStatus } from "./observe/_flow_metrics.ts";
+export {
+  type EventLogLevel,
+  jsonLinesObserver,
+  type LifecycleEvent,
+  lifecycleFlowObserver,
+  lifecycleNodeTimer,
+  type LifecycleObserver,
+  type LifecycleScope,
+  ObservabilityRuntime,
+  prometheusObserver,
+} from "./observe/_events.ts";
+export {
+  type AdminSettings,
+  type ObservabilityConfig,
+  readAdminSettings,
+  readObservabilityConfig,
+} from "./observe/_config.ts";
+export { instrumentPlan, type NodeTimer } from "./observe/_node_timing.ts";

@@ -598,7 +598,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     const kb = payload.batch;
     const messages = kb.messages;
     if (messages.length === 0) return;
-    const batch = toRecordBatch(kb.topic, kb.partition, messages);
+    const batch = toRecordBatch(kb.topic, kb.partition, messages, Number(kb.highWatermark));
     this.#lastHeartbeat = payload.heartbeat;
     this.#inflight++;
     const generation = this.#generation;

@@ -88,6 +88,7 @@ export const toRecordBatch = (
   topic: string,
   partition: number,
   messages: readonly KafkaMessage[],
+  highWatermark?: number, // the end offset, for lag metrics
 ): RecordBatch => {
   const n = messages.length;
   const records = new Array<SourceRecord>(n);
@@ -104,5 +105,7 @@ export const toRecordBatch = (
       timestampMs: ts >= 0 ? ts : null,
     };
   }
-  return { topic, partition, records };
+  return highWatermark === undefined
+    ? { topic, partition, records }
+    : { topic, partition, records, highWatermark };
 };

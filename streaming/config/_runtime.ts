@@ -41,6 +41,8 @@ const runtimeSchema = v.strictObject({
   transport: v.optional(v.picklist(["memory", "kafka"]), "memory"),
   delivery_retries: v.optional(intAtLeast(0), 3),
   retry_backoff_ms: v.optional(intAtLeast(0), 100),
+  // read by the runtime (streaming/observe/_config.ts readAdminSettings)
+  admin: v.optional(v.unknown()),
   recovery: v.optional(v.unknown()),
   async_backend: v.optional(v.unknown()),
   use_uvloop: v.optional(v.unknown()),

@@ -1,0 +1,168 @@
+/**
+ * `FlowInstance`: one KafkaFlowRunner with its metrics and lifecycle events — what each Web Worker
+ * runs, and what the main thread runs when there is a single worker. It reports itself as a
+ * {@link WorkerSnapshot} (plain data, posted from a worker to the supervisor).
+ *
+ * @module
+ */
+import type { Logger } from "../../streaming/_driver.ts";
+import type { CompiledPlan } from "../../streaming/_plan.ts";
+import { FlowMetrics, type PartitionStatus } from "../../streaming/observe/_flow_metrics.ts";
+import { type MetricFamily, MetricsRegistry } from "../../streaming/observe/_metrics.ts";
+import { combineObservers, type FlowObserver } from "../../streaming/observe/_observer.ts";
+import {
+  jsonLinesObserver,
+  lifecycleFlowObserver,
+  lifecycleNodeTimer,
+  type LifecycleObserver,
+  ObservabilityRuntime,
+  prometheusObserver,
+} from "../../streaming/observe/_events.ts";
+import type { ObservabilityConfig } from "../../streaming/observe/_config.ts";
+import { instrumentPlan } from "../../streaming/observe/_node_timing.ts";
+import { KafkaFlowRunner, type KafkaRunnerOptions } from "../_kafka_runner.ts";
+import { redactSecrets } from "../admin/_redact.ts";
+
+/**
+ * The state of one worker as the supervisor sees it (plain data).
+ *
+ * @example
+ * ```ts
+ * import type { WorkerSnapshot } from "@loom/streaming/runtime";
+ * const s: WorkerSnapshot = { state: "running", joined: true, assigned: [], partitions: [], metrics: [], failure: null };
+ * ```
+ */
+export interface WorkerSnapshot {
+  /** Loop state. */
+  readonly state: string;
+  /** True once the consumer joined the group. */
+  readonly joined: boolean;
+  /** Assigned partitions as `topic[partition]`. */
+  readonly assigned: readonly string[];
+  /** Offsets and lag of the assigned partitions. */
+  readonly partitions: readonly PartitionStatus[];
+  /** Metric snapshot. */
+  readonly metrics: readonly MetricFamily[];
+  /** Failure text, if the loop failed. */
+  readonly failure: string | null;
+}
+
+/**
+ * Options of {@link FlowInstance}.
+ *
+ * @example
+ * ```ts ignore
+ * const instance = new FlowInstance(plan, { logger, observability: readObservabilityConfig(config) });
+ * ```
+ */
+export interface FlowInstanceOptions {
+  /** Structured logger. */
+  readonly logger?: Logger;
+  /** The `observability` section (lifecycle observers). */
+  readonly observability?: ObservabilityConfig;
+  /** Where the JSON-lines lifecycle logger writes (default: stderr). */
+  readonly writeLine?: (line: string) => void;
+  /** Extra runner options (tests). */
+  readonly runner?: Omit<KafkaRunnerOptions, "observer" | "logger">;
+  /** Extra observer (tests). */
+  readonly observer?: FlowObserver;
+}
+
+/**
+ * A runner with its metrics and lifecycle events.
+ *
+ * @example
+ * ```ts ignore
+ * const instance = new FlowInstance(plan);
+ * await instance.start();
+ * console.log(instance.snapshot().metrics.length);
+ * await instance.stop();
+ * ```
+ */
+export class FlowInstance {
+  /** The runner. */
+  readonly runner: KafkaFlowRunner;
+  /** The flow's metrics. */
+  readonly metrics: FlowMetrics;
+  /** The metrics registry. */
+  readonly registry: MetricsRegistry;
+  #joined = false;
+
+  /**
+   * Creates the instance (nothing is connected yet).
+   *
+   * @param plan compiled plan
+   * @param options logger, observability, runner options
+   */
+  constructor(readonly plan: CompiledPlan, options: FlowInstanceOptions = {}) {
+    this.registry = new MetricsRegistry();
+    let runner: KafkaFlowRunner | null = null;
+    this.metrics = new FlowMetrics(plan.name, {
+      get stats() {
+        return runner!.driver.stats;
+      },
+      inFlight: () => runner?.driver.inFlight ?? 0,
+    }, this.registry);
+    const obs = options.observability;
+    const observers: LifecycleObserver[] = [];
+    if (obs?.log.enabled !== false) {
+      observers.push(jsonLinesObserver(obs?.log.level ?? "info", options.writeLine));
+    }
+    if (obs?.prometheus.enabled) observers.push(prometheusObserver(this.registry));
+    const events = new ObservabilityRuntime(observers, (e) => {
+      options.logger?.warn("observer_error", { reason: e instanceof Error ? e.message : String(e) });
+    });
+    const joined: FlowObserver = { assigned: () => void (this.#joined = true) };
+    const log = options.logger;
+    // per-node durations: the steps of a copy of the plan time themselves
+    const nodeMetrics = this.metrics.nodeTimer();
+    const nodeEvents = lifecycleNodeTimer(plan, events);
+    const timedPlan = instrumentPlan(
+      plan,
+      nodeEvents === null ? nodeMetrics : (path, name, ms, error) => {
+        nodeMetrics(path, name, ms, error);
+        nodeEvents(path, name, ms, error);
+      },
+    );
+    runner = new KafkaFlowRunner(timedPlan, {
+      // kafkajs lines go through the JSON logger too (stderr stays JSON lines)
+      client: log
+        ? {
+          logger: (r) =>
+            log[r.level === "error" ? "error" : r.level === "warn" ? "warn" : "info"]("kafka_client", {
+              namespace: r.namespace,
+              message: r.message,
+              ...(redactSecrets(r.fields) as Record<string, unknown>),
+            }),
+        }
+        : undefined,
+      ...options.runner,
+      logger: options.logger,
+      observer: combineObservers(this.metrics, lifecycleFlowObserver(plan, events), joined, options.observer),
+    });
+    this.runner = runner;
+  }
+
+  /** Starts the runner. */
+  start(): Promise<void> {
+    return this.runner.start();
+  }
+
+  /** Stops the runner gracefully. */
+  stop(): Promise<void> {
+    return this.runner.stop();
+  }
+
+  /** A snapshot for the supervisor. */
+  snapshot(): WorkerSnapshot {
+    const f = this.runner.failure;
+    return {
+      state: this.runner.state,
+      joined: this.#joined,
+      assigned: this.metrics.assignment.map((t) => `${t.topic}[${t.partition}]`),
+      partitions: this.metrics.partitions(),
+      metrics: this.registry.collect(),
+      failure: f ? (f instanceof Error ? `${f.name}: ${f.message}` : String(f)) : null,
+    };
+  }
+}
