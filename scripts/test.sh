@@ -13,6 +13,7 @@ case "${1:-}" in
 esac
 files=("$@")
 
+cleanup=true
 if [ -f scripts/kafka.sh ]; then
   # Start the broker when needed; stop it at exit only if this run started it (a running one is left alone).
   # tests/kafka_outage_test.ts runs a private broker on a port of this run's own (LOOM_OUTAGE_PORT, so
@@ -26,6 +27,25 @@ if [ -f scripts/kafka.sh ]; then
   bash scripts/kafka.sh ensure >&2 || { echo "test: could not start the Kafka broker (see above)" >&2; echo "0 passed, 1 failed"; exit 1; }
   export LOOM_KAFKA_BROKERS="${LOOM_KAFKA_BROKERS:-127.0.0.1:${LOOM_KAFKA_PORT:-19092}}"
 fi
+
+# PostgreSQL and ClickHouse for the table-sink tests (tests/sinks_*_test.ts): started when needed, stopped at
+# exit only when this run started them. LOOM_KEEP_DBS=1 leaves them running.
+# tests/sinks_outage_test.ts runs a private PostgreSQL on port 15433 and stops it itself; if that test dies
+# early, it is stopped here.
+[ -f scripts/postgres.sh ] && cleanup="$cleanup; LOOM_PG_PORT=15433 bash scripts/postgres.sh stop >/dev/null 2>&1 || true"
+trap "$cleanup" EXIT
+for svc in postgres clickhouse; do
+  [ -f "scripts/$svc.sh" ] || continue
+  if ! bash "scripts/$svc.sh" status >/dev/null 2>&1 && [ "${LOOM_KEEP_DBS:-0}" != 1 ]; then
+    cleanup="$cleanup; bash scripts/$svc.sh stop >&2 || true"
+    trap "$cleanup" EXIT
+  fi
+  url=$(bash "scripts/$svc.sh" ensure) || { echo "test: could not start $svc (see above)" >&2; echo "0 passed, 1 failed"; exit 1; }
+  case "$svc" in
+    postgres) export LOOM_PG_URL="${LOOM_PG_URL:-$url}" ;;
+    clickhouse) export LOOM_CLICKHOUSE_URL="${LOOM_CLICKHOUSE_URL:-$url}" ;;
+  esac
+done
 
 reports=()
 status=0

@@ -1,48 +1,51 @@
 /**
- * Storage sinks: the contracts a table backend implements ({@link SinkWriter}, {@link IntoSink}) and a
- * registry of writers by sink name used by the runtime. Table backends (PostgreSQL, ClickHouse, Delta
- * Lake) plug in here.
+ * Table sinks: PostgreSQL, ClickHouse and Delta Lake writers behind `IntoTable`, with the shared buffer
+ * policy (flush on records, bytes or age, at revoke and at shutdown; transient failures retried; refused
+ * rows error-routed) and commit coupling (an input is committed only once the flush holding its rows
+ * succeeded). {@link openTableWriters} opens the writers of a compiled plan for the Kafka runner.
+ *
+ * A custom storage sink needs no registration: any `IntoSink` with a `createWriter` is run as is (it may
+ * return a {@link BufferedTableWriter} over its own {@link TableBackend} to get the same buffering).
  *
  * @example
  * ```ts
- * import { SinkRegistry } from "@loom/streaming/sinks";
- * const registry = new SinkRegistry();
- * registry.register("orders_sink", { write(rows) { console.log(rows.length); } });
+ * import type { CompiledPlan } from "@loom/streaming";
+ * import { KafkaFlowRunner } from "@loom/streaming/runtime";
+ * import { openTableWriters } from "@loom/streaming/sinks";
+ * export async function run(plan: CompiledPlan): Promise<KafkaFlowRunner> {
+ *   const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
+ *   await runner.start();
+ *   return runner;
+ * }
  * ```
  *
  * @module
  */
-import type { SinkWriter } from "../streaming/dsl/mod.ts";
 export type { IntoSink, SinkContext, SinkWriter } from "../streaming/dsl/mod.ts";
 export { Backend, IntoTable } from "../streaming/dsl/mod.ts";
-
-/**
- * Writers of storage sinks by sink name (`IntoTable({ name })`), handed to the runtime.
- *
- * @example
- * ```ts
- * import { SinkRegistry } from "@loom/streaming/sinks";
- * const r = new SinkRegistry().register("audit", { write() {} });
- * r.get("audit");
- * ```
- */
-export class SinkRegistry {
-  readonly #writers = new Map<string, SinkWriter>();
-
-  /** Registers (or replaces) the writer of a sink. */
-  register(name: string, writer: SinkWriter): this {
-    if (!name) throw new Error("sink name must not be empty");
-    this.#writers.set(name, writer);
-    return this;
-  }
-
-  /** The writer of a sink, or undefined. */
-  get(name: string): SinkWriter | undefined {
-    return this.#writers.get(name);
-  }
-
-  /** Writers as a map (for `KafkaRunnerOptions.tables`). */
-  toMap(): ReadonlyMap<string, SinkWriter> {
-    return new Map(this.#writers);
-  }
-}
+export {
+  type BufferedSinkWriter,
+  isBufferedSinkWriter,
+  type RowFailure,
+  type RowSource,
+} from "../streaming/_table_delivery.ts";
+export {
+  BufferedTableWriter,
+  type BufferPolicy,
+  DEFAULT_BUFFER_POLICY,
+  estimateSize,
+  type FlushInfo,
+  type TableBackend,
+} from "./_buffer.ts";
+export { type Column, type ColumnKind, columnsOf } from "./_columns.ts";
+export { redact, SinkOptions } from "./_config.ts";
+export {
+  PostgresBackend,
+  type PostgresConfig,
+  quoteTable,
+  readPostgresConfig,
+  RowError,
+} from "./_postgres.ts";
+export { chString, ClickHouseBackend, type ClickHouseConfig, readClickHouseConfig } from "./_clickhouse.ts";
+export { DeltaBackend, type DeltaConfig, readDeltaConfig } from "./_delta.ts";
+export { isTableSink, openTableWriter, openTableWriters, type TableWriterOptions } from "./_writers.ts";

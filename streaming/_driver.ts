@@ -26,6 +26,7 @@ import type {
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
 import { HEADERS, Wire } from "./_wire.ts";
+import { isBufferedSinkWriter, TableDelivery } from "./_table_delivery.ts";
 import type { ErrorKind } from "./_message.ts";
 import type { FlowObserver } from "./observe/_observer.ts";
 
@@ -225,6 +226,7 @@ export class FlowDriver {
   readonly stats: DriverStats;
   readonly #o: DriverOptions;
   readonly #log: Logger;
+  readonly #buffered: TableDelivery;
 
   /**
    * Creates a {@link FlowDriver}.
@@ -247,6 +249,15 @@ export class FlowDriver {
       beforeStep: options.beforeStep,
     });
     this.stats = emptyStats();
+    this.#buffered = new TableDelivery({
+      tracker: this.tracker,
+      tableRows: this.stats.tableRows,
+      maxInFlight: plan.runtime.maxInFlight,
+      fail: (item, reason, path, em) => this.engine.fail(item, reason, "task", path, em),
+      emission: () => new Emission(),
+      deliver: (em) => this.deliver(em),
+      deliveryFailure: (target, cause) => new DeliveryFailure(target, cause),
+    });
   }
 
   /** Opens worker-scoped resources. */
@@ -256,6 +267,7 @@ export class FlowDriver {
 
   /** Processes one fetched batch and delivers everything it produced. */
   async handle(batch: RecordBatch): Promise<void> {
+    this.#buffered.throwIfFailed();
     this.stats.consumed += batch.records.length;
     this.stats.batches++;
     const obs = this.#o.observer;
@@ -278,18 +290,24 @@ export class FlowDriver {
 
   /** Fires expired CollectBatch timeouts and delivers the result. */
   async tick(): Promise<void> {
+    this.#buffered.throwIfFailed();
     const em = await this.engine.tick();
     await this.deliver(em);
   }
 
-  /** Flushes every buffered batch (end of input / graceful shutdown) and delivers the result. */
+  /**
+   * Flushes every buffered batch (end of input / revoke / graceful shutdown) and delivers the result, then
+   * flushes buffered table writers and waits until their rows are settled.
+   */
   async flush(): Promise<void> {
     const em = await this.engine.flush();
     await this.deliver(em);
+    await this.#buffered.flushAll();
   }
 
-  /** Earliest CollectBatch deadline (clock time), or null. */
+  /** Earliest CollectBatch deadline (clock time), or null; "now" once a table sink has failed (so the caller ticks and fails). */
   nextDeadline(): number | null {
+    if (this.#buffered.failure !== null) return Number.NEGATIVE_INFINITY;
     return this.engine.nextDeadline();
   }
 
@@ -324,6 +342,7 @@ export class FlowDriver {
         errors.push(e);
       }
     }
+    await this.#buffered.settled();
     if (errors.length === 1) throw errors[0];
     if (errors.length > 1) throw new AggregateError(errors, "errors while stopping the flow");
   }
@@ -454,12 +473,16 @@ export class FlowDriver {
     }
   }
 
-  /** Writes one table batch through its sink writer (with retries), else throws. */
+  /**
+   * Writes one table batch through its sink writer (with retries), else throws. A buffered writer
+   * (`BufferedSinkWriter`) is not waited for: its rows settle when the flush holding them resolves.
+   */
   private async writeTable(t: TableBatch): Promise<void> {
     const w = this.#o.tables?.get(t.path);
     if (!w) {
       throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
     }
+    if (isBufferedSinkWriter(w)) return this.#buffered.enqueue(t, w);
     const err = await this.attempt(`table:${t.name}`, async () => {
       await w.write(t.rows);
     }, t.rows as readonly object[]);

@@ -47,3 +47,9 @@ export { CompilationError, type CompilationIssue, compileFlow } from "./compiler
 export * from "./_clock.ts";
 export { TaskTimeoutError, type UnroutedError, UnroutedErrorFailure } from "./engine/mod.ts";
 export { ERROR_RECORD_LIMITS } from "./_error_limits.ts";
+export {
+  type BufferedSinkWriter,
+  isBufferedSinkWriter,
+  type RowFailure,
+  type RowSource,
+} from "./_table_delivery.ts";

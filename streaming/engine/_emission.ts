@@ -73,6 +73,8 @@ export interface TableBatch {
   readonly rows: unknown[];
   /** Origin settled by each row once written (same index). */
   readonly origins: Origin[];
+  /** The message of each row (same index): a row the sink refuses is error-routed with it. */
+  readonly items: Item[];
 }
 
 /**
@@ -160,6 +162,7 @@ export class Emission {
       if (perm !== null) {
         permute(t.rows, perm);
         permute(t.origins, perm);
+        permute(t.items, perm);
       }
     }
   }

@@ -38,7 +38,7 @@ export class TableOp implements Op {
   push(chunk: Chunk, em: Emission): Flow {
     let t = em.tables.get(this.path);
     if (!t) {
-      t = { path: this.path, name: this.name, rows: [], origins: [] };
+      t = { path: this.path, name: this.name, rows: [], origins: [], items: [] };
       em.tables.set(this.path, t);
     }
     for (const x of chunk) {
@@ -46,10 +46,12 @@ export class TableOp implements Op {
         for (const it of x) {
           t.rows.push(it.message.payload);
           t.origins.push(it.origin);
+          t.items.push(it);
         }
       } else {
         t.rows.push(x.message.payload);
         t.origins.push(x.origin);
+        t.items.push(x);
       }
     }
   }
