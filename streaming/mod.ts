@@ -34,6 +34,7 @@ export {
   consumerFor,
   DEFAULT_BUFFER_SETTINGS,
   DEFAULT_RUNTIME_SETTINGS,
+  isSecretKey,
   KAFKA_MANAGED_KEYS,
   parseConfig,
   type ParseConfigOptions,
@@ -42,6 +43,7 @@ export {
   readKafkaSettings,
   readRuntimeSettings,
   readSinkSection,
+  redactConfig,
 } from "./config/mod.ts";
 export { CompilationError, type CompilationIssue, compileFlow } from "./compiler/mod.ts";
 export * from "./_clock.ts";

@@ -7,13 +7,14 @@
 import * as v from "valibot";
 import {
   buildError,
-  type ConfigError,
+  ConfigError,
   type ConfigLocation,
   describeValue,
   pathText,
   type Segment,
   type Segments,
 } from "./_errors.ts";
+import { isSecretPath, REDACTED } from "./_redact.ts";
 import { IGNORED_RUNTIME_KEYS } from "./_schemas.ts";
 import { isPlainObject, setOwn } from "./_tree.ts";
 
@@ -60,7 +61,8 @@ function laxChoice(options: readonly unknown[], value: unknown): unknown {
   return value;
 }
 
-type UnknownKeyHandler = (segs: Segments, key: string, allowed: readonly string[]) => never;
+/** Reports an unknown key of a strict object, or (`key` null) a list where a map is expected. */
+type UnknownKeyHandler = (segs: Segments, key: string | null, allowed: readonly string[]) => never;
 
 /**
  * Returns a copy of `value` with strings converted where the schema wants numbers or booleans
@@ -113,6 +115,7 @@ function lax(
         return out;
       });
     case "record": {
+      if (Array.isArray(value) && onUnknown !== null) onUnknown([...segs], null, []);
       if (!isPlainObject(value)) return value;
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
@@ -126,6 +129,9 @@ function lax(
     case "loose_object":
     case "strict_object":
     case "object_with_rest": {
+      if (Array.isArray(value) && onUnknown !== null) {
+        onUnknown([...segs], null, Object.keys(schema.entries!));
+      }
       if (!isPlainObject(value)) return value;
       const entries = schema.entries!;
       const out: Record<string, unknown> = {};
@@ -237,6 +243,21 @@ interface ValidationTarget {
 }
 
 function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): ConfigError {
+  const err = describeIssue(target, issue);
+  const rel: Segment[] = (issue.path ?? []).map((p) => typeof p.key === "number" ? p.key : String(p.key));
+  const input = issue.input;
+  if (!isSecretPath([...target.segs, ...rel]) || input === null || typeof input === "object") return err;
+  // A custom schema message may quote the value: never let a secret through.
+  const text = String(input);
+  if (text === "" || !err.message.includes(text)) return err;
+  return new ConfigError(err.message.split(text).join(REDACTED), {
+    file: err.file,
+    line: err.line,
+    path: err.path,
+  });
+}
+
+function describeIssue(target: ValidationTarget, issue: v.BaseIssue<unknown>): ConfigError {
   const rel: Segment[] = (issue.path ?? []).map((p) =>
     typeof p.key === "number" ? p.key : String(p.key as string)
   );
@@ -246,6 +267,7 @@ function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): Conf
   const loc = fromOverride ? target.locate(target.segs) : target.locate(segs);
   const suffix = fromOverride ? " (value given in overrides)" : "";
   const last = issue.path?.[issue.path.length - 1];
+  const secret = isSecretPath(segs);
 
   if (
     issue.kind === "schema" && issue.input === undefined && last !== undefined && last.type === "object" &&
@@ -274,12 +296,19 @@ function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): Conf
     const expected = expectedPhrase(issue);
     const quotable = typeof issue.input === "number" || typeof issue.input === "boolean";
     const hint = issue.type === "string" && quotable && !fromOverride
-      ? `quote the value if it is meant as text: "${String(issue.input)}"`
+      ? (secret
+        ? "quote the value if it is meant as text"
+        : `quote the value if it is meant as text: "${String(issue.input)}"`)
       : undefined;
-    return buildError(loc, segs, `expected ${expected}, got ${describeValue(issue.input)}${suffix}`, hint);
+    return buildError(
+      loc,
+      segs,
+      `expected ${expected}, got ${describeValue(issue.input, secret)}${suffix}`,
+      hint,
+    );
   }
   if (issue.type === "integer") {
-    return buildError(loc, segs, `expected an integer, got ${describeValue(issue.input)}${suffix}`);
+    return buildError(loc, segs, `expected an integer, got ${describeValue(issue.input, secret)}${suffix}`);
   }
   return buildError(loc, segs, `${issue.message}${suffix}`);
 }
@@ -290,6 +319,13 @@ export function validate<TSchema extends v.GenericSchema>(
   value: unknown,
 ): v.InferOutput<TSchema> {
   const onUnknown: UnknownKeyHandler = (segs, key, allowed) => {
+    if (key === null) {
+      const keys = allowed.filter((k) => !IGNORED_RUNTIME_KEYS.has(k));
+      const hint = keys.length > 0
+        ? `write it as 'key: value' lines (keys: ${keys.join(", ")}), not as a '- item' list`
+        : "write it as 'name: value' lines, not as a '- item' list";
+      throw buildError(target.locate(segs), segs, "expected a map, got a list", hint);
+    }
     const suggestion = suggestKey(key, allowed);
     // The runtime section's Python-only keys are accepted silently but not advertised.
     const hint = suggestion !== null
