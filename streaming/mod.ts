@@ -34,8 +34,13 @@ export {
   consumerFor,
   DEFAULT_BUFFER_SETTINGS,
   DEFAULT_RUNTIME_SETTINGS,
+  extraKeyProblem,
   isSecretKey,
+  KAFKA_EXTRA_KEYS,
   KAFKA_MANAGED_KEYS,
+  KAFKA_ROLE_MANAGED_KEYS,
+  KAFKA_UNSUPPORTED_EXTRA_KEYS,
+  type KafkaRole,
   parseConfig,
   type ParseConfigOptions,
   producerFor,
@@ -44,6 +49,7 @@ export {
   readRuntimeSettings,
   readSinkSection,
   redactConfig,
+  supportedExtraKeys,
 } from "./config/mod.ts";
 export { CompilationError, type CompilationIssue, compileFlow } from "./compiler/mod.ts";
 export * from "./_clock.ts";

@@ -54,6 +54,12 @@ export class Compiler {
   readonly topicSinks: Map<string, CompiledTopicSink> = new Map();
   readonly storageSinks: Map<string, CompiledStorageSink> = new Map();
   kafka: KafkaSettings | null = null;
+  /** Logical names the flow writes to (every IntoTopic, output, error route), resolved or not. */
+  readonly producerRefs: Set<string> = new Set();
+  /** Logical names the flow reads from (its source). */
+  readonly consumerRefs: Set<string> = new Set();
+  /** Config paths read by the flow's bindings (`X.fromConfig(path)`). */
+  readonly bindingPaths: Set<string> = new Set();
 
   constructor(readonly ctx: ConfigContext) {}
 

@@ -187,7 +187,7 @@ function normalizeKey(key: string): string {
 }
 
 /** The closest allowed key to `key`, when it is plausibly a typo. */
-function suggestKey(key: string, allowed: readonly string[]): string | null {
+export function suggestKey(key: string, allowed: readonly string[]): string | null {
   const norm = normalizeKey(key);
   let best: string | null = null;
   let bestDistance = Infinity;
