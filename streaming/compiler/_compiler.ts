@@ -10,6 +10,7 @@ import {
   Broadcast,
   CollectBatch,
   ConfigBinding,
+  definitionProblems,
   Drain,
   ExpandRoutes,
   Explode,
@@ -75,6 +76,7 @@ export class Compiler {
   process(proc: Process, path: string, shape: StreamShape, mode: Mode): CompiledProcess {
     const nodes: CompiledNode[] = [];
     let current: StreamShape = shape;
+    for (const problem of definitionProblems(proc)) this.error(path, problem);
     const list = proc.nodes;
     for (let i = 0; i < list.length; i++) {
       const p = `${path}[${i}]`;
@@ -98,7 +100,9 @@ export class Compiler {
           } after it (move it into a branch or remove it)`,
         );
       }
-      const compiled = this.node(node, p, current, mode, list[i + 1]);
+      const problems = definitionProblems(node);
+      for (const problem of problems) this.error(p, problem);
+      const compiled = problems.length > 0 ? null : this.node(node, p, current, mode, list[i + 1]);
       if (!compiled) {
         // keep the current shape so later nodes are still checked
         if (isTerminalLeaf(node)) {
