@@ -34,7 +34,13 @@ export {
   consumerFor,
   DEFAULT_BUFFER_SETTINGS,
   DEFAULT_RUNTIME_SETTINGS,
+  extraKeyProblem,
+  isSecretKey,
+  KAFKA_EXTRA_KEYS,
   KAFKA_MANAGED_KEYS,
+  KAFKA_ROLE_MANAGED_KEYS,
+  KAFKA_UNSUPPORTED_EXTRA_KEYS,
+  type KafkaRole,
   parseConfig,
   type ParseConfigOptions,
   producerFor,
@@ -42,6 +48,8 @@ export {
   readKafkaSettings,
   readRuntimeSettings,
   readSinkSection,
+  redactConfig,
+  supportedExtraKeys,
 } from "./config/mod.ts";
 export { CompilationError, type CompilationIssue, compileFlow } from "./compiler/mod.ts";
 export * from "./_clock.ts";

@@ -20,8 +20,15 @@ import type {
   KafkaSecuritySettings,
   ProducerSettings,
 } from "../../streaming/_settings.ts";
-// From the package's core entry point (it stays put while streaming/ is reorganised).
-import { KAFKA_MANAGED_KEYS } from "../../streaming/mod.ts";
+// From the package's core entry point (it stays put while streaming/ is reorganised). The key table
+// (roles, unsupported keys, managed keys) is the core's, so `compileFlow` checks `extra` the same way.
+import {
+  KAFKA_EXTRA_KEYS,
+  KAFKA_ROLE_MANAGED_KEYS,
+  KAFKA_UNSUPPORTED_EXTRA_KEYS,
+  type KafkaRole,
+  supportedExtraKeys,
+} from "../../streaming/mod.ts";
 import { KafkaConfigError } from "./_errors.ts";
 import { consoleKafkaLogger, type KafkaClientOptions, LOG_LEVEL_NUMBER, makeLogCreator } from "./_logger.ts";
 
@@ -103,7 +110,7 @@ export interface KafkaJsConsumerOptions {
   readonly enableAutoCommit: boolean;
 }
 
-type Role = "producer" | "consumer";
+type Role = KafkaRole;
 
 interface Draft {
   client: KafkaConfig & { retry: RetryOptions };
@@ -115,10 +122,7 @@ interface Draft {
   maxRequestBytes: number;
 }
 
-interface ExtraKey {
-  readonly roles: readonly Role[];
-  readonly apply: (draft: Draft, value: KafkaConfigValue, key: string, role: Role) => void;
-}
+type ApplyExtra = (draft: Draft, value: KafkaConfigValue, key: string, role: Role) => void;
 
 const asInt = (key: string, value: KafkaConfigValue, min = 0): number => {
   const n = typeof value === "number" ? value : typeof value === "string" ? Number(value.trim()) : NaN;
@@ -164,10 +168,6 @@ const parseCompression = (key: string, value: KafkaConfigValue): CompressionType
   throw new KafkaConfigError(`kafka extra "${key}" must be none or gzip, got ${JSON.stringify(value)}`, key);
 };
 
-const BOTH: readonly Role[] = ["producer", "consumer"];
-const PRODUCER: readonly Role[] = ["producer"];
-const CONSUMER: readonly Role[] = ["consumer"];
-
 const setMetadataMaxAge = (d: Draft, v: KafkaConfigValue, k: string, role: Role): void => {
   if (role === "producer") d.producer.metadataMaxAge = asInt(k, v);
   else d.consumer.metadataMaxAge = asInt(k, v);
@@ -200,66 +200,43 @@ const consumerInt = (
     | "maxWaitTimeInMs"
     | "maxBytesPerPartition",
   min = 1,
-): ExtraKey => ({
-  roles: CONSUMER,
-  apply: (d, v, k) => {
-    d.consumer[field] = asInt(k, v, min);
-  },
-});
+): ApplyExtra =>
+(d, v, k) => {
+  d.consumer[field] = asInt(k, v, min);
+};
 
-/** `extra` keys with a kafkajs equivalent (Java names, plus a few librdkafka aliases). */
-const EXTRA_KEYS: Readonly<Record<string, ExtraKey>> = {
-  "request.timeout.ms": {
-    roles: BOTH,
-    apply: (d, v, k) => {
-      d.client.requestTimeout = asInt(k, v, 1);
-      d.timeout = d.client.requestTimeout;
-    },
+/** How each supported `extra` key ({@link KAFKA_EXTRA_KEYS}, with its roles) maps onto kafkajs options. */
+const APPLY_EXTRA: Readonly<Record<string, ApplyExtra>> = {
+  "request.timeout.ms": (d, v, k) => {
+    d.client.requestTimeout = asInt(k, v, 1);
+    d.timeout = d.client.requestTimeout;
   },
-  "socket.connection.setup.timeout.ms": {
-    roles: BOTH,
-    apply: (d, v, k) => {
-      d.client.connectionTimeout = asInt(k, v, 1);
-    },
+  "socket.connection.setup.timeout.ms": (d, v, k) => {
+    d.client.connectionTimeout = asInt(k, v, 1);
   },
-  "retries": { roles: BOTH, apply: setRetries },
-  "message.send.max.retries": { roles: PRODUCER, apply: setRetries },
-  "retry.backoff.ms": {
-    roles: BOTH,
-    apply: (d, v, k) => {
-      d.client.retry.initialRetryTime = asInt(k, v, 1);
-    },
+  "retries": setRetries,
+  "message.send.max.retries": setRetries,
+  "retry.backoff.ms": (d, v, k) => {
+    d.client.retry.initialRetryTime = asInt(k, v, 1);
   },
-  "retry.backoff.max.ms": {
-    roles: BOTH,
-    apply: (d, v, k) => {
-      d.client.retry.maxRetryTime = asInt(k, v, 1);
-    },
+  "retry.backoff.max.ms": (d, v, k) => {
+    d.client.retry.maxRetryTime = asInt(k, v, 1);
   },
-  "metadata.max.age.ms": { roles: BOTH, apply: setMetadataMaxAge },
-  "allow.auto.create.topics": { roles: BOTH, apply: setAutoCreate },
-  "max.in.flight.requests.per.connection": { roles: BOTH, apply: setMaxInFlight },
-  "acks": { roles: PRODUCER, apply: setAcks },
-  "request.required.acks": { roles: PRODUCER, apply: setAcks },
-  "compression.type": { roles: PRODUCER, apply: setCompression },
-  "compression.codec": { roles: PRODUCER, apply: setCompression },
-  "max.request.size": {
-    roles: PRODUCER,
-    apply: (d, v, k) => {
-      d.maxRequestBytes = asInt(k, v, 1024);
-    },
+  "metadata.max.age.ms": setMetadataMaxAge,
+  "allow.auto.create.topics": setAutoCreate,
+  "max.in.flight.requests.per.connection": setMaxInFlight,
+  "acks": setAcks,
+  "request.required.acks": setAcks,
+  "compression.type": setCompression,
+  "compression.codec": setCompression,
+  "max.request.size": (d, v, k) => {
+    d.maxRequestBytes = asInt(k, v, 1024);
   },
-  "enable.idempotence": {
-    roles: PRODUCER,
-    apply: (d, v, k) => {
-      d.producer.idempotent = asBool(k, v);
-    },
+  "enable.idempotence": (d, v, k) => {
+    d.producer.idempotent = asBool(k, v);
   },
-  "client.id": {
-    roles: CONSUMER,
-    apply: (d, v) => {
-      d.client.clientId = String(v);
-    },
+  "client.id": (d, v) => {
+    d.client.clientId = String(v);
   },
   "session.timeout.ms": consumerInt("sessionTimeout"),
   "heartbeat.interval.ms": consumerInt("heartbeatInterval"),
@@ -270,75 +247,25 @@ const EXTRA_KEYS: Readonly<Record<string, ExtraKey>> = {
   "fetch.wait.max.ms": consumerInt("maxWaitTimeInMs", 0),
   "max.partition.fetch.bytes": consumerInt("maxBytesPerPartition"),
   "fetch.message.max.bytes": consumerInt("maxBytesPerPartition"),
-  "isolation.level": {
-    roles: CONSUMER,
-    apply: (d, v, k) => {
-      const s = String(v).trim().toLowerCase();
-      if (s !== "read_committed" && s !== "read_uncommitted") {
-        throw new KafkaConfigError(
-          `kafka extra "${k}" must be read_committed or read_uncommitted, got ${JSON.stringify(v)}`,
-          k,
-        );
-      }
-      d.consumer.readUncommitted = s === "read_uncommitted";
-    },
+  "isolation.level": (d, v, k) => {
+    const s = String(v).trim().toLowerCase();
+    if (s !== "read_committed" && s !== "read_uncommitted") {
+      throw new KafkaConfigError(
+        `kafka extra "${k}" must be read_committed or read_uncommitted, got ${JSON.stringify(v)}`,
+        k,
+      );
+    }
+    d.consumer.readUncommitted = s === "read_uncommitted";
   },
-  "client.rack": {
-    roles: CONSUMER,
-    apply: (d, v) => {
-      d.consumer.rackId = String(v);
-    },
+  "client.rack": (d, v) => {
+    d.consumer.rackId = String(v);
   },
 };
 
-/** Well-known client keys kafkajs cannot honour, with the reason given in the error. */
-const UNSUPPORTED_KEYS: Readonly<Record<string, string>> = {
-  "linger.ms": "kafkajs sends each call as its own request; the engine already sends one request per " +
-    "processed batch",
-  "queue.buffering.max.ms": "kafkajs has no client-side send queue; the engine batches per processed batch",
-  "batch.size": "kafkajs has no client-side batching; the engine sends one request per processed batch",
-  "batch.num.messages":
-    "kafkajs has no client-side batching; the engine sends one request per processed batch",
-  "buffer.memory": "kafkajs has no client-side send buffer",
-  "delivery.timeout.ms": "kafkajs has no delivery timeout; bound a send with request.timeout.ms and retries",
-  "message.timeout.ms": "kafkajs has no delivery timeout; bound a send with request.timeout.ms and retries",
-  "transactional.id": "transactions are not used by the kafkajs transport",
-  "connections.max.idle.ms": "kafkajs does not close idle connections",
-  "enable.auto.offset.store": "offsets are stored and committed by the engine",
-  "auto.commit.interval.ms": "the kafkajs consumer never auto-commits; the engine commits",
-  "partition.assignment.strategy": "the kafkajs transport always uses kafkajs's round-robin assigner",
-  "group.instance.id": "kafkajs does not support static group membership",
-  "group.protocol": "kafkajs only speaks the classic consumer group protocol",
-  "key.serializer": "keys are bytes; serialisation is done by the engine",
-  "value.serializer": "values are bytes; serialisation is done by the engine",
-  "key.deserializer": "keys are bytes; deserialisation is done by the engine",
-  "value.deserializer": "values are bytes; deserialisation is done by the engine",
-};
-
-/**
- * The typed-settings keys of each role's client: repeating one in `extra` is an error (as in the Python
- * original). They are the core's {@link KAFKA_MANAGED_KEYS} (what the config reader rejects in `extra`)
- * without the keys this role's typed settings have no field for — a producer has no group, offset reset
- * or auto-commit (those stay unknown producer keys), a consumer has no client id (its `client.id` is a
- * supported `extra` key) — plus the librdkafka spelling `sasl.mechanisms` of `sasl.mechanism`.
- */
-const NOT_TYPED: Readonly<Record<Role, readonly string[]>> = {
-  producer: ["group.id", "auto.offset.reset", "enable.auto.commit"],
-  consumer: ["client.id"],
-};
-const MANAGED_ALIASES: Readonly<Record<string, string>> = { "sasl.mechanisms": "sasl.mechanism" };
-const managedKeys = (role: Role): readonly string[] => {
-  const keys = KAFKA_MANAGED_KEYS.filter((k) => !NOT_TYPED[role].includes(k));
-  for (const alias in MANAGED_ALIASES) if (keys.includes(MANAGED_ALIASES[alias])) keys.push(alias);
-  return Object.freeze(keys);
-};
-const MANAGED_KEYS: Readonly<Record<Role, readonly string[]>> = {
-  producer: managedKeys("producer"),
-  consumer: managedKeys("consumer"),
-};
-
-const supportedKeys = (role: Role): string[] =>
-  Object.keys(EXTRA_KEYS).filter((k) => EXTRA_KEYS[k].roles.includes(role)).sort();
+/** Every supported key has a mapping (a key added to the core table without one fails at load). */
+for (const key of Object.keys(KAFKA_EXTRA_KEYS)) {
+  if (!Object.hasOwn(APPLY_EXTRA, key)) throw new Error(`kafkajs adapter: no mapping for extra key "${key}"`);
+}
 
 const SASL_MECHANISMS: Readonly<Record<string, "plain" | "scram-sha-256" | "scram-sha-512">> = {
   "PLAIN": "plain",
@@ -524,7 +451,7 @@ export function settingsToKafkaJs(
     draft.consumer.maxWaitTimeInMs = c.pollTimeoutMs;
   }
 
-  const managed = MANAGED_KEYS[role];
+  const managed = KAFKA_ROLE_MANAGED_KEYS[role];
   const clash = Object.keys(settings.extra).filter((k) => managed.includes(k)).sort();
   if (clash.length > 0) {
     throw new KafkaConfigError(
@@ -534,19 +461,20 @@ export function settingsToKafkaJs(
     );
   }
   for (const key of Object.keys(settings.extra).sort()) {
-    const spec = EXTRA_KEYS[key];
-    if (spec === undefined || !spec.roles.includes(role)) {
-      const why = UNSUPPORTED_KEYS[key] ??
-        (spec !== undefined
-          ? `it only applies to a ${spec.roles.join(" or ")}`
-          : "it is not a known client option");
+    const roles = Object.hasOwn(KAFKA_EXTRA_KEYS, key) ? KAFKA_EXTRA_KEYS[key] : undefined;
+    if (roles === undefined || !roles.includes(role)) {
+      const why =
+        (Object.hasOwn(KAFKA_UNSUPPORTED_EXTRA_KEYS, key) ? KAFKA_UNSUPPORTED_EXTRA_KEYS[key] : undefined) ??
+          (roles !== undefined
+            ? `it only applies to a ${roles.join(" or ")}`
+            : "it is not a known client option");
       throw new KafkaConfigError(
         `kafka ${role}.extra key "${key}" is not supported by the kafkajs transport: ${why}. ` +
-          `Supported ${role} keys: ${supportedKeys(role).join(", ")}`,
+          `Supported ${role} keys: ${supportedExtraKeys(role).join(", ")}`,
         key,
       );
     }
-    spec.apply(draft, settings.extra[key], key, role);
+    APPLY_EXTRA[key](draft, settings.extra[key], key, role);
   }
 
   if (role === "producer") {

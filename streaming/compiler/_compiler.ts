@@ -10,6 +10,7 @@ import {
   Broadcast,
   CollectBatch,
   ConfigBinding,
+  definitionProblems,
   Drain,
   ExpandRoutes,
   Explode,
@@ -54,6 +55,12 @@ export class Compiler {
   readonly topicSinks: Map<string, CompiledTopicSink> = new Map();
   readonly storageSinks: Map<string, CompiledStorageSink> = new Map();
   kafka: KafkaSettings | null = null;
+  /** Logical names the flow writes to (every IntoTopic, output, error route), resolved or not. */
+  readonly producerRefs: Set<string> = new Set();
+  /** Logical names the flow reads from (its source). */
+  readonly consumerRefs: Set<string> = new Set();
+  /** Config paths read by the flow's bindings (`X.fromConfig(path)`). */
+  readonly bindingPaths: Set<string> = new Set();
 
   constructor(readonly ctx: ConfigContext) {}
 
@@ -69,6 +76,7 @@ export class Compiler {
   process(proc: Process, path: string, shape: StreamShape, mode: Mode): CompiledProcess {
     const nodes: CompiledNode[] = [];
     let current: StreamShape = shape;
+    for (const problem of definitionProblems(proc)) this.error(path, problem);
     const list = proc.nodes;
     for (let i = 0; i < list.length; i++) {
       const p = `${path}[${i}]`;
@@ -92,7 +100,9 @@ export class Compiler {
           } after it (move it into a branch or remove it)`,
         );
       }
-      const compiled = this.node(node, p, current, mode, list[i + 1]);
+      const problems = definitionProblems(node);
+      for (const problem of problems) this.error(p, problem);
+      const compiled = problems.length > 0 ? null : this.node(node, p, current, mode, list[i + 1]);
       if (!compiled) {
         // keep the current shape so later nodes are still checked
         if (isTerminalLeaf(node)) {

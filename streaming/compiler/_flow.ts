@@ -9,6 +9,7 @@ import { Broadcast, Fork, type StreamFlow } from "../dsl/mod.ts";
 import type { ErrorKind } from "../_message.ts";
 import type { CompiledPlan, CompiledProcess, CompiledTopicSink } from "../_plan.ts";
 import { Compiler } from "./_compiler.ts";
+import { checkConfigAgainstFlow } from "./_config_checks.ts";
 import { nodeName } from "./_node_name.ts";
 import { CompilationError } from "./_errors.ts";
 import { compileSource } from "./_source.ts";
@@ -86,6 +87,7 @@ export function compileFlow(
     const s = topicSink(c, topic, `errors.${kind}`);
     if (s) errorRoutes.set(kind, s);
   }
+  checkConfigAgainstFlow(c);
   if (c.issues.length > 0 || !source || !runtime || !c.kafka) throw new CompilationError(c.issues);
   const plan: CompiledPlan = {
     name: flow.name,

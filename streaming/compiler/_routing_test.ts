@@ -115,9 +115,22 @@ describe("router rules", () => {
       errs.some((e) => e.includes("routes[2].process[0]") && e.includes("Fork is not router-branch safe")),
     );
   });
-  test("Router construction errors", () => {
-    assert.throws(() => new Router({}), /Router requires a selector or at least one predicate route/);
-    assert.throws(() => Router.by(payload.field("x"), {}), /keyed route/);
+  test("Router construction errors are compilation errors with the node path", () => {
+    const compile = (node: Router) =>
+      errorsOf(() =>
+        compileFlow(
+          new StreamFlow({ name: "f", source: src(), process: new Process(node, new Drain()) }),
+          kafkaConfig(),
+        )
+      );
+    assert.match(
+      compile(new Router({})).join("\n"),
+      /^process\[0\]: Router requires a selector or at least one predicate route/,
+    );
+    assert.match(
+      compile(Router.by(payload.field("x"), {})).join("\n"),
+      /^process\[0\]: Router\.by requires at least one keyed route/,
+    );
   });
 });
 
@@ -212,7 +225,13 @@ describe("fork, broadcast, expand rules", () => {
       "orders.fulfillment",
     ]);
     assert.equal(plan.output, null);
-    assert.throws(() => new Broadcast(), /Broadcast requires at least one route/);
+    const empty = errorsOf(() =>
+      compileFlow(
+        new StreamFlow({ name: "f", source: src(), process: new Process(new Broadcast()) }),
+        kafkaConfig(),
+      )
+    );
+    assert.match(empty.join("\n"), /^process\[0\]: Broadcast requires at least one route/);
   });
   test("broadcast routes are shape-checked (QUIRK fixed)", () => {
     const errs = errorsOf(() =>

@@ -15,7 +15,6 @@ import type { Compiler } from "./_compiler.ts";
 // deno-lint-ignore no-explicit-any
 export function compileSource(c: Compiler, flow: StreamFlow<any>): CompiledSource | null {
   const src = flow.source;
-  if (!c.kafka) return null;
   let logical: string;
   try {
     logical = src.logicalRef;
@@ -23,6 +22,8 @@ export function compileSource(c: Compiler, flow: StreamFlow<any>): CompiledSourc
     c.error("source", (e as Error).message);
     return null;
   }
+  c.consumerRefs.add(logical);
+  if (!c.kafka) return null;
   let settings;
   try {
     settings = consumerFor(c.kafka, logical);

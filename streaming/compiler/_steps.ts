@@ -33,6 +33,7 @@ export function resolveNode(c: Compiler, node: ProcessNode, path: string): Proce
 /** Builds the target of a config binding from its validated section, or null (error recorded). */
 export function resolveBinding(c: Compiler, b: ConfigBinding<unknown>, path: string): unknown {
   const label = b.configPath || b.target.name;
+  c.bindingPaths.add(b.configPath);
   const schema = b.target.configSchema;
   if (!schema) {
     c.error(

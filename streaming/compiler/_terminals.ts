@@ -12,6 +12,7 @@ import { nodeName } from "./_node_name.ts";
 
 /** Resolves a Kafka output and registers it under `path`, or returns null (error recorded). */
 export function topicSink(c: Compiler, node: IntoTopic, path: string): CompiledTopicSink | null {
+  c.producerRefs.add(node.name);
   if (!c.kafka) return null;
   try {
     const settings = producerFor(c.kafka, node.name);

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { redactUrlCredentials } from "./_redact.ts";
+
 /**
  * Where the error was found.
  *
@@ -134,11 +136,14 @@ export function buildError(
   return new ConfigError(`${where(loc)}${head}${detail}${tail}`, { file: loc.file, line: loc.line, path });
 }
 
-export function describeValue(value: unknown): string {
+/** Describes a value for a message; `secret` hides it (only its kind is shown). */
+export function describeValue(value: unknown, secret = false): string {
   if (value === null) return "null";
   if (value === undefined) return "nothing";
+  if (secret && typeof value !== "object") return `a ${typeof value} (value hidden: the key holds a secret)`;
   if (typeof value === "string") {
-    const shown = value.length > 60 ? `${value.slice(0, 57)}...` : value;
+    const plain = redactUrlCredentials(value);
+    const shown = plain.length > 60 ? `${plain.slice(0, 57)}...` : plain;
     return `a string (${JSON.stringify(shown)})`;
   }
   if (typeof value === "number") return `a number (${value})`;

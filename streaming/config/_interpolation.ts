@@ -5,6 +5,7 @@
  * @module
  */
 import { buildError, type Segment } from "./_errors.ts";
+import { isSecretPath } from "./_redact.ts";
 import type { CNode } from "./_tree.ts";
 
 export interface InterpolationEnv {
@@ -138,8 +139,12 @@ export function interpolateTree(
 ): void {
   if (node.kind === "leaf") {
     if (typeof node.value === "string" && node.value.includes("${")) {
+      const secret = isSecretPath(segs);
+      // Under a secret key, the quoted fragments of the value are masked.
+      const mask = (text: string | undefined) =>
+        secret && text !== undefined ? text.replace(/'[^']*'/g, "'***'") : text;
       const fail: Fail = (detail, hint) => {
-        throw buildError(node.loc ?? { file, line: null }, segs, detail, hint);
+        throw buildError(node.loc ?? { file, line: null }, segs, mask(detail)!, mask(hint));
       };
       node.value = interpolateString(node.value, ienv, fail);
     }

@@ -25,6 +25,7 @@ import {
   type Segments,
   where,
 } from "./_errors.ts";
+import { redactYamlText } from "./_redact.ts";
 
 interface Loc {
   readonly file: string | null;
@@ -175,8 +176,9 @@ class YamlConverter {
 function yamlError(err: YAMLError, file: string | null): ConfigError {
   const pos = err.linePos?.[0];
   const [first, ...rest] = err.message.split("\n");
-  const reason = first.replace(/ at line \d+, column \d+:?$/, "");
-  const snippet = rest.join("\n").trim();
+  // The snippet shows the offending line: secret values in it are masked.
+  const reason = redactYamlText(first.replace(/ at line \d+, column \d+:?$/, ""));
+  const snippet = redactYamlText(rest.join("\n").trim());
   const col = pos === undefined ? "" : ` (column ${pos.col})`;
   const loc = { file, line: pos?.line ?? null };
   const message = `${where(loc)}invalid YAML: ${reason}${col}${snippet === "" ? "" : `\n${snippet}`}`;

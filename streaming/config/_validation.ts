@@ -7,13 +7,14 @@
 import * as v from "valibot";
 import {
   buildError,
-  type ConfigError,
+  ConfigError,
   type ConfigLocation,
   describeValue,
   pathText,
   type Segment,
   type Segments,
 } from "./_errors.ts";
+import { isSecretPath, REDACTED } from "./_redact.ts";
 import { IGNORED_RUNTIME_KEYS } from "./_schemas.ts";
 import { isPlainObject, setOwn } from "./_tree.ts";
 
@@ -60,7 +61,8 @@ function laxChoice(options: readonly unknown[], value: unknown): unknown {
   return value;
 }
 
-type UnknownKeyHandler = (segs: Segments, key: string, allowed: readonly string[]) => never;
+/** Reports an unknown key of a strict object, or (`key` null) a list where a map is expected. */
+type UnknownKeyHandler = (segs: Segments, key: string | null, allowed: readonly string[]) => never;
 
 /**
  * Returns a copy of `value` with strings converted where the schema wants numbers or booleans
@@ -113,6 +115,7 @@ function lax(
         return out;
       });
     case "record": {
+      if (Array.isArray(value) && onUnknown !== null) onUnknown([...segs], null, []);
       if (!isPlainObject(value)) return value;
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
@@ -126,6 +129,9 @@ function lax(
     case "loose_object":
     case "strict_object":
     case "object_with_rest": {
+      if (Array.isArray(value) && onUnknown !== null) {
+        onUnknown([...segs], null, Object.keys(schema.entries!));
+      }
       if (!isPlainObject(value)) return value;
       const entries = schema.entries!;
       const out: Record<string, unknown> = {};
@@ -162,18 +168,21 @@ function lax(
   }
 }
 
-function levenshtein(a: string, b: string): number {
+/** Edit distance counting a swap of two adjacent characters as one edit (optimal string alignment). */
+function editDistance(a: string, b: string): number {
   if (a === b) return 0;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
-    prev = cur;
   }
-  return prev[b.length];
+  return d[a.length][b.length];
 }
 
 function normalizeKey(key: string): string {
@@ -181,13 +190,13 @@ function normalizeKey(key: string): string {
 }
 
 /** The closest allowed key to `key`, when it is plausibly a typo. */
-function suggestKey(key: string, allowed: readonly string[]): string | null {
+export function suggestKey(key: string, allowed: readonly string[]): string | null {
   const norm = normalizeKey(key);
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const candidate of allowed) {
     if (normalizeKey(candidate) === norm) return candidate;
-    const d = levenshtein(key.toLowerCase(), candidate.toLowerCase());
+    const d = editDistance(key.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) {
       bestDistance = d;
       best = candidate;
@@ -237,6 +246,21 @@ interface ValidationTarget {
 }
 
 function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): ConfigError {
+  const err = describeIssue(target, issue);
+  const rel: Segment[] = (issue.path ?? []).map((p) => typeof p.key === "number" ? p.key : String(p.key));
+  const input = issue.input;
+  if (!isSecretPath([...target.segs, ...rel]) || input === null || typeof input === "object") return err;
+  // A custom schema message may quote the value: never let a secret through.
+  const text = String(input);
+  if (text === "" || !err.message.includes(text)) return err;
+  return new ConfigError(err.message.split(text).join(REDACTED), {
+    file: err.file,
+    line: err.line,
+    path: err.path,
+  });
+}
+
+function describeIssue(target: ValidationTarget, issue: v.BaseIssue<unknown>): ConfigError {
   const rel: Segment[] = (issue.path ?? []).map((p) =>
     typeof p.key === "number" ? p.key : String(p.key as string)
   );
@@ -246,6 +270,7 @@ function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): Conf
   const loc = fromOverride ? target.locate(target.segs) : target.locate(segs);
   const suffix = fromOverride ? " (value given in overrides)" : "";
   const last = issue.path?.[issue.path.length - 1];
+  const secret = isSecretPath(segs);
 
   if (
     issue.kind === "schema" && issue.input === undefined && last !== undefined && last.type === "object" &&
@@ -274,12 +299,19 @@ function issueError(target: ValidationTarget, issue: v.BaseIssue<unknown>): Conf
     const expected = expectedPhrase(issue);
     const quotable = typeof issue.input === "number" || typeof issue.input === "boolean";
     const hint = issue.type === "string" && quotable && !fromOverride
-      ? `quote the value if it is meant as text: "${String(issue.input)}"`
+      ? (secret
+        ? "quote the value if it is meant as text"
+        : `quote the value if it is meant as text: "${String(issue.input)}"`)
       : undefined;
-    return buildError(loc, segs, `expected ${expected}, got ${describeValue(issue.input)}${suffix}`, hint);
+    return buildError(
+      loc,
+      segs,
+      `expected ${expected}, got ${describeValue(issue.input, secret)}${suffix}`,
+      hint,
+    );
   }
   if (issue.type === "integer") {
-    return buildError(loc, segs, `expected an integer, got ${describeValue(issue.input)}${suffix}`);
+    return buildError(loc, segs, `expected an integer, got ${describeValue(issue.input, secret)}${suffix}`);
   }
   return buildError(loc, segs, `${issue.message}${suffix}`);
 }
@@ -290,6 +322,13 @@ export function validate<TSchema extends v.GenericSchema>(
   value: unknown,
 ): v.InferOutput<TSchema> {
   const onUnknown: UnknownKeyHandler = (segs, key, allowed) => {
+    if (key === null) {
+      const keys = allowed.filter((k) => !IGNORED_RUNTIME_KEYS.has(k));
+      const hint = keys.length > 0
+        ? `write it as 'key: value' lines (keys: ${keys.join(", ")}), not as a '- item' list`
+        : "write it as 'name: value' lines, not as a '- item' list";
+      throw buildError(target.locate(segs), segs, "expected a map, got a list", hint);
+    }
     const suggestion = suggestKey(key, allowed);
     // The runtime section's Python-only keys are accepted silently but not advertised.
     const hint = suggestion !== null

@@ -10,3 +10,12 @@ export { consumerFor, KAFKA_MANAGED_KEYS, producerFor, producerTopic, readKafkaS
 export { DEFAULT_RUNTIME_SETTINGS, readRuntimeSettings } from "./_runtime.ts";
 export { DEFAULT_BUFFER_SETTINGS, readSinkSection } from "./_sinks.ts";
 export { bindConfig } from "./_bind.ts";
+export { isSecretKey, redactConfig } from "./_redact.ts";
+export {
+  extraKeyProblem,
+  KAFKA_EXTRA_KEYS,
+  KAFKA_ROLE_MANAGED_KEYS,
+  KAFKA_UNSUPPORTED_EXTRA_KEYS,
+  type KafkaRole,
+  supportedExtraKeys,
+} from "./_kafka_keys.ts";

@@ -3,6 +3,8 @@
  *
  * @module
  */
+import { recordProblem, shown } from "./_problems.ts";
+
 /**
  * Windowing strategy of {@link CollectBatch}. Only `collect` is implemented.
  *
@@ -54,12 +56,23 @@ export class CollectBatch {
     options: { maxRecords: number; timeoutMs: number; window?: WindowStrategy; eventTime?: boolean },
   ) {
     if (!(options.maxRecords > 0) || !Number.isInteger(options.maxRecords)) {
-      throw new Error("CollectBatch.max_records must be greater than zero.");
+      recordProblem(
+        this,
+        `CollectBatch.maxRecords must be an integer greater than zero, got ${shown(options.maxRecords)}`,
+      );
     }
-    if (!(options.timeoutMs > 0)) throw new Error("CollectBatch.timeout_ms must be greater than zero.");
+    if (!(options.timeoutMs > 0)) {
+      recordProblem(
+        this,
+        `CollectBatch.timeoutMs must be greater than zero, got ${shown(options.timeoutMs)}`,
+      );
+    }
     const window = options.window ?? "collect";
     if (options.eventTime && window === "collect") {
-      throw new Error("event_time=True requires a windowing strategy other than COLLECT.");
+      recordProblem(
+        this,
+        'CollectBatch.eventTime: true requires a window other than "collect"; remove eventTime or set window',
+      );
     }
     this.maxRecords = options.maxRecords;
     this.timeoutMs = options.timeoutMs;

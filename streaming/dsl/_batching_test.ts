@@ -1,17 +1,16 @@
 // Node contracts (reference §7.4 and §7.7): construction, validation and stored fields of every node.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { definitionProblems } from "./_problems.ts";
 import { CollectBatch } from "./mod.ts";
 
-function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(
-      e instanceof type,
-      `expected ${type.name}, got ${(e as Error)?.constructor?.name}: ${String(e)}`,
-    );
-    assert.match((e as Error).message, pattern);
-    return true;
-  });
+/** The node's constructor recorded a problem matching `re` (compileFlow reports it with the node's path). */
+function problemWith(make: () => unknown, re: RegExp): void {
+  const problems = definitionProblems(make());
+  assert.ok(
+    problems.some((p) => re.test(p)),
+    `expected a definition problem matching ${re}, got ${JSON.stringify(problems)}`,
+  );
 }
 
 describe("CollectBatch", () => {
@@ -27,29 +26,26 @@ describe("CollectBatch", () => {
 
   test("maxRecords must be a positive integer", () => {
     for (const maxRecords of [0, -1, 1.5, Number.NaN]) {
-      throwsWith(
+      problemWith(
         () => new CollectBatch({ maxRecords, timeoutMs: 1 }),
-        Error,
-        /max_records must be greater than zero/,
+        /CollectBatch\.maxRecords must be an integer greater than zero, got /,
       );
     }
   });
 
   test("timeoutMs must be positive", () => {
     for (const timeoutMs of [0, -5, Number.NaN]) {
-      throwsWith(
+      problemWith(
         () => new CollectBatch({ maxRecords: 1, timeoutMs }),
-        Error,
-        /timeout_ms must be greater than zero/,
+        /CollectBatch\.timeoutMs must be greater than zero, got /,
       );
     }
   });
 
   test("eventTime needs a window other than collect", () => {
-    throwsWith(
+    problemWith(
       () => new CollectBatch({ maxRecords: 1, timeoutMs: 1, eventTime: true }),
-      Error,
-      /event_time=True requires/,
+      /CollectBatch\.eventTime: true requires a window other than "collect"/,
     );
   });
 

@@ -6,6 +6,7 @@
  */
 import type { MessageType } from "../_type.ts";
 import type { Process } from "./_flow.ts";
+import { recordProblem } from "./_problems.ts";
 
 /**
  * Rows returned by a {@link PayloadExpander}: keyed by payload type (or its name).
@@ -103,7 +104,10 @@ export class ExpandRoutes {
       : Object.entries((options.routes ?? {}) as Record<string, Process>);
     this.default = options.default ?? null;
     if (this.routes.length === 0 && !this.default) {
-      throw new Error("ExpandRoutes requires at least one route or a default Process.");
+      recordProblem(
+        this,
+        "ExpandRoutes requires at least one route or a default Process; pass routes or default",
+      );
     }
   }
 }

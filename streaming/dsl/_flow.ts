@@ -12,6 +12,7 @@ import type { Broadcast, Fork, Router } from "./_routing.ts";
 import type { With, WithAsync } from "./_scoped.ts";
 import type { FromMultiTypeTopic, FromTopic } from "./_source.ts";
 import type { ConfigBinding, Step } from "./_steps.ts";
+import { recordProblem } from "./_problems.ts";
 import { type Drain, type IntoSink, IntoTopic } from "./_terminals.ts";
 
 /**
@@ -66,7 +67,9 @@ export class Process<in In = any, out Out = any> implements Iterable<ProcessNode
    * @param nodes at least one node
    */
   constructor(...nodes: ProcessNode[]) {
-    if (nodes.length === 0) throw new Error("Process must contain at least one node.");
+    if (nodes.length === 0) {
+      recordProblem(this, "Process must contain at least one node (e.g. new Process(step, new Drain()))");
+    }
     this.nodes = Object.freeze([...nodes]);
   }
   /** Number of nodes. */

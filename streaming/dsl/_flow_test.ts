@@ -1,6 +1,7 @@
 // Node contracts (reference §7.4 and §7.7): construction, validation and stored fields of every node.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { definitionProblems } from "./_problems.ts";
 import * as v from "valibot";
 import {
   Backend,
@@ -32,6 +33,15 @@ const flow = (errors: unknown) =>
     errors: errors as never,
   });
 
+/** The node's constructor recorded a problem matching `re` (compileFlow reports it with the node's path). */
+function problemWith(make: () => unknown, re: RegExp): void {
+  const problems = definitionProblems(make());
+  assert.ok(
+    problems.some((p) => re.test(p)),
+    `expected a definition problem matching ${re}, got ${JSON.stringify(problems)}`,
+  );
+}
+
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(
@@ -57,7 +67,7 @@ describe("Process", () => {
   });
 
   test("rejects an empty process", () => {
-    throwsWith(() => new Process(), Error, /at least one node/);
+    problemWith(() => new Process(), /at least one node/);
   });
 
   test("its node list is frozen (a copy of the arguments)", () => {

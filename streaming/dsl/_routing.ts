@@ -6,6 +6,7 @@
  */
 import type { PredicateLike, SelectorLike } from "../expr/mod.ts";
 import type { Process } from "./_flow.ts";
+import { recordProblem } from "./_problems.ts";
 import type { IntoTopic } from "./_terminals.ts";
 
 /**
@@ -138,10 +139,12 @@ export abstract class RouteTable<R extends PredicateRoute = PredicateRoute> {
   }
 }
 
-/** Throws unless `routes` holds at least one keyed route (`Router.by`, `Fork.by`). */
-function requireKeyed(routes: KeyedRoutes, what: string): KeyedRoutes {
-  if (toEntries(routes).length === 0) throw new Error(`${what} requires at least one keyed route.`);
-  return routes;
+/** Records a problem on `node` unless `routes` holds at least one keyed route (`Router.by`, `Fork.by`). */
+function requireKeyed<T extends object>(node: T, routes: KeyedRoutes, what: string): T {
+  if (toEntries(routes).length === 0) {
+    recordProblem(node, `${what} requires at least one keyed route; add a {key: new Process(...)} entry`);
+  }
+  return node;
 }
 
 /**
@@ -166,15 +169,20 @@ export class Router extends RouteTable<Route> {
   constructor(options: RouteTableOptions<Route>) {
     super(options);
     if (this.selector === null && this.predicateRoutes.length === 0) {
-      throw new Error("Router requires a selector or at least one predicate route.");
-    }
-    if (this.selector !== null && this.routes.length === 0 && this.predicateRoutes.length === 0) {
-      throw new Error("Router.by requires at least one keyed route.");
+      recordProblem(
+        this,
+        "Router requires a selector or at least one predicate route; use Router.by(selector, {key: process}) " +
+          "or Router.when([new Route(predicate, process)])",
+      );
+    } else if (this.selector !== null && this.routes.length === 0 && this.predicateRoutes.length === 0) {
+      recordProblem(this, "Router.by requires at least one keyed route; add a {key: new Process(...)} entry");
     }
   }
   /** Keyed routing. */
   static by(selector: SelectorLike<any>, routes: KeyedRoutes, options: { default?: Process } = {}): Router {
-    return new Router({ selector, routes: requireKeyed(routes, "Router.by"), default: options.default });
+    const router = new Router({ selector, routes, default: options.default });
+    // The constructor already reports a Router.by without keyed routes.
+    return router;
   }
   /** Ordered predicate routing (first match wins). */
   static when(routes: readonly Route[], options: { default?: Process } = {}): Router {
@@ -221,17 +229,22 @@ export class Fork extends RouteTable<ForkRoute> {
   }
   /** Keyed fork. */
   static by(selector: SelectorLike<any>, branches: KeyedRoutes, options: { default?: Process } = {}): Fork {
-    return new Fork({
-      kind: "keyed",
-      selector,
-      routes: requireKeyed(branches, "Fork.by"),
-      default: options.default,
-    });
+    return requireKeyed(
+      new Fork({ kind: "keyed", selector, routes: branches, default: options.default }),
+      branches,
+      "Fork.by",
+    );
   }
   /** Predicate fork (first match wins). */
   static when(routes: readonly ForkRoute[], options: { default?: Process } = {}): Fork {
-    if (routes.length === 0) throw new Error("Fork.when requires at least one predicate route.");
-    return new Fork({ kind: "predicate", predicateRoutes: routes, default: options.default });
+    const fork = new Fork({ kind: "predicate", predicateRoutes: routes, default: options.default });
+    if (routes.length === 0) {
+      recordProblem(
+        fork,
+        "Fork.when requires at least one predicate route; add a new ForkRoute(predicate, process)",
+      );
+    }
+    return fork;
   }
 }
 
@@ -280,7 +293,9 @@ export class Broadcast {
    * @param routes at least one route
    */
   constructor(...routes: BroadcastRoute[]) {
-    if (routes.length === 0) throw new Error("Broadcast requires at least one route.");
+    if (routes.length === 0) {
+      recordProblem(this, "Broadcast requires at least one route; pass new BroadcastRoute(process, output)");
+    }
     this.routes = routes;
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Process } from "./_flow.ts";
+import { recordProblem, shown } from "./_problems.ts";
 import { ConfigBinding, type MaybePromise } from "./_steps.ts";
 
 /**
@@ -179,8 +180,9 @@ export class With {
         !isDisposable(this.classified.asyncContexts[k])
       );
       if (asyncNames.length) {
-        throw new TypeError(
-          `With only accepts sync context managers. Async context manager(s) found: ${
+        recordProblem(
+          this,
+          `With only accepts sync context managers. Async context manager(s) found in deps: ${
             asyncNames.join(", ")
           }. Use WithAsync for async context managers.`,
         );
@@ -239,11 +241,16 @@ export class WithAsync extends With {
   constructor(options: WithAsyncOptions) {
     super(options);
     const mc = options.maxConcurrency ?? 10;
-    if (!(mc > 0) || !Number.isInteger(mc)) throw new Error("max_concurrency must be greater than zero");
+    if (!(mc > 0) || !Number.isInteger(mc)) {
+      recordProblem(this, `WithAsync.maxConcurrency must be an integer greater than zero, got ${shown(mc)}`);
+    }
     if (
       options.taskTimeoutMs !== undefined && options.taskTimeoutMs !== null && !(options.taskTimeoutMs > 0)
     ) {
-      throw new Error("task_timeout_ms must be greater than zero when provided");
+      recordProblem(
+        this,
+        `WithAsync.taskTimeoutMs must be greater than zero when given, got ${shown(options.taskTimeoutMs)}`,
+      );
     }
     this.maxConcurrency = mc;
     this.taskTimeoutMs = options.taskTimeoutMs ?? null;

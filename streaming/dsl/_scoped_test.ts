@@ -1,12 +1,23 @@
 // Node contracts (reference §7.4 and §7.7): construction, validation and stored fields of every node.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { definitionProblems } from "./_problems.ts";
 import * as v from "valibot";
 import { ConfigBinding, ContextFactory, IntoTopic, Process, RecordStep, With, WithAsync } from "./mod.ts";
 import type { Message } from "../_message.ts";
 import type { Order } from "../_test_support.ts";
 
 const id = (name = "Id") => RecordStep.of((m: Message<Order>) => m.payload, { name });
+
+/** The node's constructor recorded a problem matching `re` (compileFlow reports it with the node's path). */
+function problemWith(make: () => unknown, re: RegExp): void {
+  const problems = definitionProblems(make());
+  assert.ok(
+    problems.some((p) => re.test(p)),
+    `expected a definition problem matching ${re}, got ${JSON.stringify(problems)}`,
+  );
+}
+
 function throwsWith(fn: () => unknown, type: new (...a: never[]) => Error, pattern: RegExp): void {
   assert.throws(fn, (e: unknown) => {
     assert.ok(
@@ -57,9 +68,8 @@ describe("With / WithAsync", () => {
   });
 
   test("With rejects an async-only disposable (use WithAsync), accepts one that is also sync-disposable", () => {
-    throwsWith(
+    problemWith(
       () => new With({ process: inner(), deps: { client: { async [Symbol.asyncDispose]() {} } } }),
-      TypeError,
       /With only accepts sync context managers.*client.*Use WithAsync/,
     );
     const both = { [Symbol.dispose]() {}, async [Symbol.asyncDispose]() {} };
@@ -81,10 +91,9 @@ describe("With / WithAsync", () => {
     assert.equal(new WithAsync({ process: inner() }).maxConcurrency, 10);
     assert.equal(new WithAsync({ process: inner(), maxConcurrency: 3 }).maxConcurrency, 3);
     for (const maxConcurrency of [0, -1, 2.5]) {
-      throwsWith(
+      problemWith(
         () => new WithAsync({ process: inner(), maxConcurrency }),
-        Error,
-        /max_concurrency must be greater than zero/,
+        /WithAsync\.maxConcurrency must be an integer greater than zero, got /,
       );
     }
   });
@@ -93,10 +102,9 @@ describe("With / WithAsync", () => {
     assert.equal(new WithAsync({ process: inner() }).taskTimeoutMs, null);
     assert.equal(new WithAsync({ process: inner(), taskTimeoutMs: 500 }).taskTimeoutMs, 500);
     for (const taskTimeoutMs of [0, -1]) {
-      throwsWith(
+      problemWith(
         () => new WithAsync({ process: inner(), taskTimeoutMs }),
-        Error,
-        /task_timeout_ms must be greater than zero/,
+        /WithAsync\.taskTimeoutMs must be greater than zero when given, got /,
       );
     }
   });

@@ -77,3 +77,4 @@ export {
   type TerminalNode,
 } from "./_flow.ts";
 export { StreamShape } from "./_shape.ts";
+export { definitionProblems } from "./_problems.ts";
