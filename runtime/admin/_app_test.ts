@@ -22,12 +22,13 @@ const config = ConfigContext.fromObject({
         sasl_username: "bob",
         sasl_password: "hunter2",
       },
-      extra: { "ssl.key.password": "k3y", "sasl.oauthbearer.token": "t0kval" },
     },
     producer: { brokers: ["127.0.0.1:1"] },
     producers: { "relay.out": { brokers: ["127.0.0.1:1"], topic: "out.t" } },
   },
   database: { warehouse: { url: "postgresql://u:pa55@db/x" } },
+  // a free-form section of the service's own (extra keys of the Kafka sections are checked at compile time)
+  vault: { ssl: { "key.password": "k3y" }, api_token: "t0kval" },
   streaming: { runtime: { transport: "kafka" } },
 });
 const plan = compileFlow(flow, config);
@@ -125,7 +126,7 @@ describe("admin API routes", () => {
     assert.match(view.mermaid, /tag \(record\)/);
     assert.match(view.mermaid, /topic out\.t/);
     assert.equal(view.config.kafka.consumer.security.sasl_password, "***");
-    assert.equal(view.config.kafka.consumer.extra["ssl.key.password"], "***");
+    assert.equal(view.config.vault.api_token, "***");
     assert.equal(view.config.database.warehouse.url, "postgresql://u:***@db/x");
     assert.ok(view.graph.edges.length >= 2);
     const one = await createAdminApp(source([up(0)])).request("/flows/relay");
