@@ -30,6 +30,7 @@ import {
 } from "./_message.ts";
 import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
 import type { OutgoingRecord, SourceRecord } from "./_transport.ts";
+import type { ErrorSource } from "./engine/_emission.ts";
 import { isMessageType, type MessageType } from "./_type.ts";
 
 /**
@@ -49,6 +50,9 @@ export const HEADERS = {
   errorKind: "x-error-kind",
   errorReason: "x-error-reason",
   dlqError: "x-dlq-error",
+  dlqSourceTopic: "x-dlq-source-topic",
+  dlqSourcePartition: "x-dlq-source-partition",
+  dlqSourceOffset: "x-dlq-source-offset",
 } as const;
 
 const utf8e = new TextEncoder();
@@ -338,6 +342,34 @@ export class Wire {
     };
   }
 
+  /**
+   * The last resort of an error record the error topic refused for its content (too large, say): the same
+   * error encoded again without the original payload (an envelope's original message keeps its meta; a
+   * decode error keeps its coordinates and key but not its raw bytes), input headers over
+   * {@link ERROR_RECORD_LIMITS}`.forwardedHeaderBytes` left out, and the reason prefixed with a marker
+   * saying so and why.
+   */
+  encodeReducedError(src: ErrorSource, refusal: string, sink: CompiledTopicSink): OutgoingRecord {
+    const marker = `[original payload omitted: the error topic refused the error record: ${
+      cut(refusal, 512)
+    }] `;
+    if (src.kind === "decode") {
+      const r = src.record;
+      const reduced: SourceRecord = { ...r, value: EMPTY, headers: smallHeaders(r.headers) };
+      return this.encodeDecodeError(reduced, marker + src.reason, sink);
+    }
+    const e = src.envelope;
+    const o = e.originalMessage;
+    const envelope: ErrorEnvelope = {
+      ...e,
+      reason: marker + e.reason,
+      originalMessage: o === null
+        ? null
+        : { payload: null, meta: { ...o.meta, headers: smallHeaders(o.meta.headers) } },
+    };
+    return this.encodeError(envelope, null, { ...src.meta, headers: smallHeaders(src.meta.headers) }, sink);
+  }
+
   /** Encodes a decode error (lineage from the record's `x-*` headers; raw key and headers kept). */
   encodeDecodeError(r: SourceRecord, reason: string, _sink: CompiledTopicSink): OutgoingRecord {
     const bounded = boundReason(reason);
@@ -415,6 +447,17 @@ function headerReason(reason: string): string {
 function boundedEnvelope(e: ErrorEnvelope): ErrorEnvelope {
   const reason = boundReason(e.reason);
   return reason === e.reason ? e : { ...e, reason };
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** The headers no longer than {@link ERROR_RECORD_LIMITS}`.forwardedHeaderBytes` (reduced error records). */
+function smallHeaders(input: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const name in input) {
+    if (input[name].length <= ERROR_RECORD_LIMITS.forwardedHeaderBytes) out[name] = input[name];
+  }
+  return out;
 }
 
 /** The input headers copied onto an error record: all but the oversized ones (named in a header). */
