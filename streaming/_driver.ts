@@ -26,6 +26,7 @@ import type {
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
 import { HEADERS, Wire } from "./_wire.ts";
+import { coordinates, cutReason, deadLetterRecord, type Unwritable, UNWRITABLE_HINT } from "./_unwritable.ts";
 import type { ErrorKind } from "./_message.ts";
 
 /**
@@ -94,29 +95,6 @@ export class DeliveryFailure extends Error {
     );
     this.name = "DeliveryFailure";
   }
-}
-
-/** The hint of a {@link DeliveryFailure} that `streaming.runtime.on_unwritable` would have let past. */
-const UNWRITABLE_HINT = "the broker refused the record itself: set streaming.runtime.on_unwritable to " +
-  "dead_letter (with dead_letter_topic) or log_and_skip to let the flow go on past such records";
-
-/** An output whose every delivery path failed for its content: its source record goes to `on_unwritable`. */
-interface Unwritable {
-  readonly origin: Origin;
-  readonly target: string;
-  readonly error: unknown;
-}
-
-function coordinates(o: Origin): TopicPartitionOffset | null {
-  const r = o.record;
-  if (r !== null) return { topic: r.topic, partition: r.partition, offset: r.offset };
-  return o.partition === null
-    ? null
-    : { topic: o.partition.topic, partition: o.partition.partition, offset: o.offset };
-}
-
-function cutReason(text: string): string {
-  return text.length <= 512 ? text : `${text.slice(0, 480)} … [cut: ${text.length} characters in all]`;
 }
 
 /**
@@ -410,20 +388,7 @@ export class FlowDriver {
         if (r === null) {
           throw new DeliveryFailure(u.target, u.error, coordinates(u.origin), "its source record is unknown");
         }
-        return {
-          key: r.key,
-          value: r.value ?? new Uint8Array(0),
-          headers: {
-            ...r.headers,
-            [HEADERS.dlqError]: utf8.encode(
-              cutReason(`delivery to ${u.target} failed: ${reasonOf(u.error)}`),
-            ),
-            [HEADERS.dlqSourceTopic]: utf8.encode(r.topic),
-            [HEADERS.dlqSourcePartition]: utf8.encode(String(r.partition)),
-            [HEADERS.dlqSourceOffset]: utf8.encode(String(r.offset)),
-          },
-          timestampMs: r.timestampMs,
-        };
+        return deadLetterRecord(r, `delivery to ${u.target} failed: ${reasonOf(u.error)}`);
       });
       if (recs.length) {
         const err = await this.attempt(dlt, () => this.#o.producer.send(dlt, recs));
