@@ -77,11 +77,20 @@ describe("broker outage", () => {
       await admin.disconnect();
     }
   };
-  const committed = (group: string) =>
-    withAdmin(async (a) => {
-      const [r] = await a.fetchOffsets({ groupId: group, topics: [input] });
-      return new Map(r.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))] as const));
-    });
+  /** The group's committed offsets (retried while a restarted broker's coordinator is still loading). */
+  const committed = async (group: string): Promise<Map<number, number>> => {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await withAdmin(async (a) => {
+          const [r] = await a.fetchOffsets({ groupId: group, topics: [input] });
+          return new Map(r.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))] as const));
+        });
+      } catch (e) {
+        if (attempt >= 50 || !/coordinator is (loading|not available)/i.test(String(e))) throw e;
+        await sleep(200);
+      }
+    }
+  };
   /** The same flow with every client and runtime setting at its default (what a deployment gets). */
   const defaultConfigFor = (group: string) =>
     ConfigContext.fromObject({
