@@ -233,7 +233,7 @@ describe("broker outage", () => {
     );
   });
   // The README documents these timings ("Commit failures and outages"): with the defaults, the runner rides
-  // out about a minute of outage (kafkajs retries 5 times with a backoff growing to 30 s, request timeout
+  // out 70-90 s of outage (kafkajs retries 5 times with a backoff growing to 30 s, request timeout
   // 30 s; then delivery_retries 3 with retry_backoff_ms 100), then stops with an error.
   test("with default settings the runner rides out a short outage, then fails within two minutes", {
     timeout: 150_000,
