@@ -41,6 +41,7 @@ function writeEnvelope(
   payload: unknown,
   codec: PayloadCodec<unknown>,
 ): void {
+  w.depth = 0; // a writer reused after a failed encode starts at the top level again
   w.raw(F_START);
   if (typeof header.messageType !== "string") {
     throw new WireEncodeError(

@@ -17,6 +17,8 @@ import { Reader } from "./_msgpack_reader.ts";
 
 export {
   MALFORMED_PREFIX,
+  MAX_NESTING_DEPTH,
+  TOO_DEEP_REASON,
   TRUNCATED_REASON,
   WireDecodeError,
   WireEncodeError,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { WireEncodeError, WireError } from "./_msgpack_errors.ts";
+import { MAX_NESTING_DEPTH, WireEncodeError, WireError } from "./_msgpack_errors.ts";
 import {
   T_ARRAY,
   T_BIN,
@@ -40,6 +40,7 @@ export function writeAny(w: Writer, value: unknown): void {
       if (value === null) return w.nil();
       if (Array.isArray(value)) {
         const n = value.length;
+        if (++w.depth > MAX_NESTING_DEPTH) throw w.tooDeep();
         w.arrayHeader(n);
         let i = 0;
         try {
@@ -48,12 +49,14 @@ export function writeAny(w: Writer, value: unknown): void {
           if (e instanceof WireError) e.prependPath(`[${i}]`);
           throw e;
         }
+        w.depth--;
         return;
       }
       if (value instanceof Uint8Array) return w.bin(value);
       if (value instanceof Date) return w.timestamp(value);
       if (value instanceof MsgpackExt) return w.ext(value.type, value.data);
       if (value instanceof Map) {
+        if (++w.depth > MAX_NESTING_DEPTH) throw w.tooDeep();
         w.mapHeader(value.size);
         for (const [k, v] of value) {
           try {
@@ -69,6 +72,7 @@ export function writeAny(w: Writer, value: unknown): void {
             throw e;
           }
         }
+        w.depth--;
         return;
       }
       const proto = Object.getPrototypeOf(value);
@@ -76,6 +80,7 @@ export function writeAny(w: Writer, value: unknown): void {
         const obj = value as Record<string, unknown>;
         const keys = Object.keys(obj);
         const n = keys.length;
+        if (++w.depth > MAX_NESTING_DEPTH) throw w.tooDeep();
         w.mapHeader(n);
         let i = 0;
         try {
@@ -87,6 +92,7 @@ export function writeAny(w: Writer, value: unknown): void {
           if (e instanceof WireError) e.prependPath(`.${keys[i]}`);
           throw e;
         }
+        w.depth--;
         return;
       }
       throw new WireEncodeError(
@@ -127,8 +133,10 @@ export function readAny(r: Reader): unknown {
       const n = r.readArrayHeader();
       // Guard against absurd headers in garbage input: every item needs at least one byte.
       if (n > r.end - r.pos) throw r.truncated();
+      if (++r.depth > MAX_NESTING_DEPTH) throw r.tooDeep();
       const out = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readAny(r);
+      r.depth--;
       return out;
     }
     case T_MAP:
@@ -143,6 +151,7 @@ export function readAny(r: Reader): unknown {
 function readAnyMap(r: Reader): unknown {
   const n = r.readMapHeader();
   if (n > r.end - r.pos) throw r.truncated();
+  if (++r.depth > MAX_NESTING_DEPTH) throw r.tooDeep();
   const obj: Record<string, unknown> = {};
   for (let i = 0; i < n; i++) {
     const b = r.peekByte();
@@ -153,11 +162,13 @@ function readAnyMap(r: Reader): unknown {
         const k = readAny(r);
         map.set(k, readAny(r));
       }
+      r.depth--;
       return map;
     }
     const key = r.readKey();
     setOwn(obj, key, readAny(r));
   }
+  r.depth--;
   return obj;
 }
 

@@ -34,6 +34,40 @@ export const TRUNCATED_REASON = "Input data was truncated";
  */
 export const MALFORMED_PREFIX = "MessagePack data is malformed";
 
+/**
+ * The deepest nesting of arrays and maps the codec reads or writes (512 levels). Deeper input is a wire error
+ * (`WireDecodeError`, so a record becomes a `DecodeError` with its raw bytes) and a deeper value a
+ * `WireEncodeError`, identically on every runtime, instead of exhausting the call stack at a depth that
+ * differs between Deno, Bun and Node. The limit counts arrays and maps read or written without a schema
+ * (`unknown`/`any` fields, the dynamic codec) and levels of recursive (`v.lazy`) schemas; a schema that is
+ * not recursive bounds its own depth.
+ *
+ * @example
+ * ```ts
+ * import { decodeAny, MAX_NESTING_DEPTH, WireDecodeError } from "@loom/streaming/kafka";
+ * const deep = new Uint8Array(MAX_NESTING_DEPTH + 2).fill(0x91); // [[[...]]] one level too deep
+ * deep[deep.length - 1] = 0xc0;
+ * try {
+ *   decodeAny(deep);
+ * } catch (e) {
+ *   (e as WireDecodeError).reason; // "MessagePack data is nested deeper than 512 levels (MAX_NESTING_DEPTH)"
+ * }
+ * ```
+ */
+export const MAX_NESTING_DEPTH = 512;
+
+/**
+ * The reason of a wire error for input or values nested deeper than {@link MAX_NESTING_DEPTH}.
+ *
+ * @example
+ * ```ts
+ * import { TOO_DEEP_REASON } from "@loom/streaming/kafka";
+ * TOO_DEEP_REASON.includes("512"); // true
+ * ```
+ */
+export const TOO_DEEP_REASON: string =
+  `MessagePack data is nested deeper than ${MAX_NESTING_DEPTH} levels (MAX_NESTING_DEPTH)`;
+
 function formatWireMessage(reason: string, path: string, inKey: boolean): string {
   if (inKey) return `${reason} - at \`key\` in \`${path}\``;
   if (path === "$") return reason;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { MALFORMED_PREFIX, TRUNCATED_REASON, WireDecodeError } from "./_msgpack_errors.ts";
+import { MALFORMED_PREFIX, TOO_DEEP_REASON, TRUNCATED_REASON, WireDecodeError } from "./_msgpack_errors.ts";
 import { T_INT, T_INVALID, TYPE_OF_BYTE, WIRE_TYPE_NAMES } from "./_msgpack_types.ts";
 import { bi64, bu64, f32, f64, i16, i32, i8, TWO_32, u16, u32 } from "./_msgpack_bytes.ts";
 import { type MsgpackExt, readExtValue, readTimestampValue } from "./_msgpack_ext.ts";
@@ -52,6 +52,11 @@ export class Reader {
   pos: number;
   /** End offset (exclusive). */
   end: number;
+  /**
+   * Nesting level of the value being read (arrays and maps read without a schema, recursive schema levels);
+   * reading deeper than `MAX_NESTING_DEPTH` throws (see {@link Reader.tooDeep}). A counter, not a stack.
+   */
+  depth: number;
 
   /**
    * Creates a reader positioned at the start of `bytes`.
@@ -62,6 +67,7 @@ export class Reader {
     this.buf = bytes;
     this.pos = 0;
     this.end = bytes.length;
+    this.depth = 0;
   }
 
   /**
@@ -79,6 +85,7 @@ export class Reader {
     this.buf = bytes;
     this.pos = 0;
     this.end = bytes.length;
+    this.depth = 0;
   }
 
   /**
@@ -92,6 +99,19 @@ export class Reader {
    */
   truncated(): WireDecodeError {
     return new WireDecodeError(TRUNCATED_REASON);
+  }
+
+  /**
+   * The error for input nested deeper than `MAX_NESTING_DEPTH` (512 levels).
+   *
+   * @example
+   * ```ts
+   * import { Reader } from "@loom/streaming/kafka";
+   * new Reader().tooDeep().message; // "MessagePack data is nested deeper than 512 levels (MAX_NESTING_DEPTH)"
+   * ```
+   */
+  tooDeep(): WireDecodeError {
+    return new WireDecodeError(TOO_DEEP_REASON);
   }
 
   /**

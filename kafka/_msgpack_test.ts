@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   decodeAny,
   encodeAny,
+  MAX_NESTING_DEPTH,
   MsgpackExt,
   Reader,
   T_ARRAY,
@@ -14,6 +15,7 @@ import {
   T_MAP,
   T_NIL,
   T_STR,
+  TOO_DEEP_REASON,
   WireDecodeError,
   WireEncodeError,
   Writer,
@@ -463,5 +465,58 @@ describe("Reader: malformed and truncated input", () => {
     w.nil();
     assert.equal(hex(w.toBytes()), "c0");
     assert.equal(w.written().length, 1);
+  });
+});
+
+describe("nesting depth limit (MAX_NESTING_DEPTH)", () => {
+  /** `levels` nested fixarrays (or fixmaps {"a": ...}) around a nil. */
+  const nested = (levels: number, map = false): Uint8Array => {
+    const unit = map ? [0x81, 0xa1, 0x61] : [0x91];
+    const out = new Uint8Array(levels * unit.length + 1);
+    for (let i = 0; i < levels; i++) out.set(unit, i * unit.length);
+    out[out.length - 1] = 0xc0;
+    return out;
+  };
+  const deepValue = (levels: number): unknown => {
+    let v: unknown = null;
+    for (let i = 0; i < levels; i++) v = [v];
+    return v;
+  };
+
+  test("the limit is 512 levels, for arrays and maps, and deeper input is a WireDecodeError naming it", () => {
+    assert.equal(MAX_NESTING_DEPTH, 512);
+    for (const map of [false, true]) {
+      assert.doesNotThrow(() => decodeAny(nested(MAX_NESTING_DEPTH, map)));
+      for (const levels of [MAX_NESTING_DEPTH + 1, 6000, 100_000]) {
+        assert.throws(() => decodeAny(nested(levels, map)), (e: unknown) => {
+          assert.ok(e instanceof WireDecodeError, String(e));
+          assert.equal(e.reason, TOO_DEEP_REASON);
+          assert.match(e.message, /512 levels/);
+          return true;
+        });
+      }
+    }
+  });
+
+  test("a reader is reusable after a too-deep value (the counter is reset)", () => {
+    const r = new Reader(nested(600));
+    assert.throws(() => r.readAny(), WireDecodeError);
+    r.reset(nested(MAX_NESTING_DEPTH));
+    assert.doesNotThrow(() => r.readAny());
+  });
+
+  test("the writer refuses values nested deeper than the limit, and stays usable", () => {
+    const w = new Writer();
+    w.any(deepValue(MAX_NESTING_DEPTH));
+    w.reset();
+    assert.throws(() => w.any(deepValue(MAX_NESTING_DEPTH + 1)), (e: unknown) => {
+      assert.ok(e instanceof WireEncodeError);
+      assert.equal(e.reason, TOO_DEEP_REASON);
+      return true;
+    });
+    assert.throws(() => encodeAny(deepValue(6000)), WireEncodeError);
+    w.reset();
+    w.any(deepValue(MAX_NESTING_DEPTH));
+    assert.deepEqual(decodeAny(w.toBytes()), deepValue(MAX_NESTING_DEPTH));
   });
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { WireEncodeError } from "./_msgpack_errors.ts";
+import { TOO_DEEP_REASON, WireEncodeError } from "./_msgpack_errors.ts";
 import { TWO_32 } from "./_msgpack_bytes.ts";
 import { writeAny } from "./_msgpack_any.ts";
 
@@ -39,6 +39,11 @@ export class Writer {
   pos: number;
   /** Offset where the current message starts (advanced by {@link Writer.finish}). */
   start: number;
+  /**
+   * Nesting level of the value being written (arrays and maps written without a schema, recursive schema
+   * levels); writing deeper than `MAX_NESTING_DEPTH` throws (see {@link Writer.tooDeep}).
+   */
+  depth: number;
 
   /**
    * Creates a writer with an initial buffer (it grows by doubling).
@@ -50,6 +55,7 @@ export class Writer {
     this.view = new DataView(this.buf.buffer);
     this.pos = 0;
     this.start = 0;
+    this.depth = 0;
   }
 
   /**
@@ -66,6 +72,20 @@ export class Writer {
    */
   reset(): void {
     this.pos = this.start;
+    this.depth = 0;
+  }
+
+  /**
+   * The error for a value nested deeper than `MAX_NESTING_DEPTH` (512 levels).
+   *
+   * @example
+   * ```ts
+   * import { Writer } from "@loom/streaming/kafka";
+   * new Writer().tooDeep().message; // "MessagePack data is nested deeper than 512 levels (MAX_NESTING_DEPTH)"
+   * ```
+   */
+  tooDeep(): WireEncodeError {
+    return new WireEncodeError(TOO_DEEP_REASON);
   }
 
   /**

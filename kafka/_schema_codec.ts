@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { Reader, Writer } from "./_msgpack.ts";
+import { MAX_NESTING_DEPTH, Reader, Writer } from "./_msgpack.ts";
 import { type AnySchema, isMessageType, type MessageType, type SchemaOutput } from "./_type.ts";
 import { A_ALL, A_STR, type Node, type PayloadCodec, type SchemaLike } from "./_schema_codec_node.ts";
 import {
@@ -289,8 +289,18 @@ function compileUncached(schema: SchemaLike, path: string): Node {
         accepts: A_ALL,
         missing: required,
         matches: (x) => get().matches(x),
-        encode: (w, x) => get().encode(w, x),
-        decode: (r) => get().decode(r),
+        // Each level of a recursive schema counts towards MAX_NESTING_DEPTH (a counter on the writer/reader).
+        encode: (w, x) => {
+          if (++w.depth > MAX_NESTING_DEPTH) throw w.tooDeep();
+          get().encode(w, x);
+          w.depth--;
+        },
+        decode: (r) => {
+          if (++r.depth > MAX_NESTING_DEPTH) throw r.tooDeep();
+          const value = get().decode(r);
+          r.depth--;
+          return value;
+        },
       };
       break;
     }

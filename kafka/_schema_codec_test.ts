@@ -449,6 +449,27 @@ describe("compileSchema: unions, variants, dynamic parts", () => {
     assert.deepEqual(decodeWith(codec, encodeWith(codec, tree)), tree);
   });
 
+  test("recursive schemas count towards MAX_NESTING_DEPTH (a wire error, not a stack overflow)", () => {
+    type L = { n: L | null };
+    const LSchema: v.GenericSchema<L> = v.object({ n: v.nullable(v.lazy(() => LSchema)) });
+    const codec = compileSchema(LSchema);
+    let deep: L = { n: null };
+    for (let i = 0; i < 6000; i++) deep = { n: deep };
+    assert.throws(
+      () => encodeWith(codec, deep),
+      (e: unknown) => e instanceof Error && /512 levels/.test(e.message),
+    );
+    const bytes = new Uint8Array(6000 * 3 + 1).fill(0xc0);
+    for (let i = 0; i < 6000; i++) bytes.set([0x81, 0xa1, 0x6e], i * 3); // {"n": {"n": ... nil}}
+    assert.throws(
+      () => decodeWith(codec, bytes),
+      (e: unknown) => e instanceof Error && /512 levels/.test(e.message),
+    );
+    let ok: L = { n: null };
+    for (let i = 0; i < 100; i++) ok = { n: ok };
+    assert.deepEqual(decodeWith(codec, encodeWith(codec, ok)), ok);
+  });
+
   test("a nested MessageType's schema simply nests; compile is cached", () => {
     const Inner = messageType("inner", v.object({ x: int() }));
     const Outer = messageType("outer", v.object({ inner: Inner.schema, n: v.nullable(Inner.schema) }));

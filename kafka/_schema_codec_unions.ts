@@ -50,7 +50,7 @@ export function unionNode(options: readonly Node[]): Node {
       const candidates = byType[t];
       if (candidates.length === 0) throw r.typeError(expects);
       if (candidates.length === 1) return candidates[0].decode(r);
-      const start = r.pos;
+      const start = r.pos, depth = r.depth;
       let first: unknown = null;
       for (const c of candidates) {
         try {
@@ -59,6 +59,7 @@ export function unionNode(options: readonly Node[]): Node {
           if (!(e instanceof WireDecodeError)) throw e;
           first ??= e;
           r.pos = start;
+          r.depth = depth;
         }
       }
       throw first;
@@ -142,12 +143,13 @@ export function withFallback(inner: Node, schema: SchemaLike): Node {
   return {
     ...inner,
     decode(r) {
-      const start = r.pos;
+      const start = r.pos, depth = r.depth;
       try {
         return inner.decode(r);
       } catch (e) {
         if (!(e instanceof WireDecodeError) || e.reason.startsWith("Input data was truncated")) throw e;
         r.pos = start;
+        r.depth = depth;
         r.skip();
         return fallback();
       }

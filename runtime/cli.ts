@@ -151,10 +151,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.error(
       `error: ${
         e instanceof Error ? (operational ? `${e.name}: ${e.message}` : e.stack ?? e.message) : String(e)
-      }`,
+      }${localBrokerHint(e)}`,
     );
     return 1;
   }
+}
+
+/** The broker of a development setup (`scripts/kafka.sh`), also the CLI's default for `record`. */
+const LOCAL_DEFAULT_BROKER = "127.0.0.1:19092";
+
+/**
+ * A development hint for a connection failure to the local default broker (library messages carry none).
+ *
+ * @example
+ * ```ts
+ * import { localBrokerHint } from "./cli.ts";
+ * localBrokerHint(new Error("could not connect to 127.0.0.1:19092: ECONNREFUSED")).length > 0; // true
+ * ```
+ */
+export function localBrokerHint(e: unknown): string {
+  if (!(e instanceof Error) || !/^Kafka\w*Error$/.test(e.name)) return "";
+  if (!e.message.includes(`could not connect to ${LOCAL_DEFAULT_BROKER}`)) return "";
+  return "\n(hint: scripts/kafka.sh ensure starts a local broker on 127.0.0.1:19092)";
 }
 
 function numberFlag(args: CliArgs, flag: string): number | undefined {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { loadConfigFile, loadFlowModule, main, parseArgs, runInMemory } from "./mod.ts";
 import { CompilationError } from "../mod.ts";
+import { localBrokerHint } from "./cli.ts";
 
 const root = new URL("../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
@@ -67,5 +68,16 @@ describe("cli", () => {
   test("a module without a StreamFlow is rejected with a hint", async () => {
     await assert.rejects(() => loadFlowModule(path("streaming/_test_support.ts")), /exports no StreamFlow/);
     assert.ok(CompilationError);
+  });
+});
+
+describe("cli: local broker hint", () => {
+  test("only a connection failure to the local default broker gets the scripts/kafka.sh hint", () => {
+    const err = (name: string, message: string) => Object.assign(new Error(message), { name });
+    const local = err("KafkaConsumerError", "could not connect to 127.0.0.1:19092: ECONNREFUSED.");
+    assert.match(localBrokerHint(local), /scripts\/kafka\.sh ensure/);
+    assert.equal(localBrokerHint(err("KafkaConsumerError", "could not connect to kafka.prod:9092: x")), "");
+    assert.equal(localBrokerHint(err("Error", "could not connect to 127.0.0.1:19092")), "");
+    assert.equal(localBrokerHint("text"), "");
   });
 });

@@ -14,9 +14,9 @@ import {
   type TopicBatch,
   type UnroutedError,
 } from "./engine/mod.ts";
-import type { CompiledPlan } from "./_plan.ts";
+import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
 import type { SinkWriter } from "./dsl/mod.ts";
-import { OffsetTracker } from "./_tracker.ts";
+import { OffsetTracker, type Origin } from "./_tracker.ts";
 import type {
   OutgoingRecord,
   ProducerPort,
@@ -27,6 +27,7 @@ import type {
 import { isRecordSpecificFailure } from "./_transport.ts";
 import { HEADERS, Wire } from "./_wire.ts";
 import { isBufferedSinkWriter, TableDelivery } from "./_table_delivery.ts";
+import { coordinates, cutReason, deadLetterRecord, type Unwritable, UNWRITABLE_HINT } from "./_unwritable.ts";
 import type { ErrorKind } from "./_message.ts";
 import type { FlowObserver } from "./observe/_observer.ts";
 
@@ -80,8 +81,20 @@ export class DeliveryFailure extends Error {
    * @param target topic or table
    * @param cause underlying error
    */
-  constructor(readonly target: string, override readonly cause: unknown) {
-    super(`delivery to ${target} failed: ${reasonOf(cause)}`);
+  constructor(
+    readonly target: string,
+    override readonly cause: unknown,
+    /** The source record whose output could not be written, when known. */
+    readonly record: TopicPartitionOffset | null = null,
+    hint?: string,
+  ) {
+    super(
+      `delivery to ${target} failed: ${reasonOf(cause)}` +
+        (record === null
+          ? ""
+          : ` (the output of the record ${record.topic}[${record.partition}]@${record.offset}`) +
+        (record === null ? "" : hint === undefined ? ")" : `; ${hint})`),
+    );
     this.name = "DeliveryFailure";
   }
 }
@@ -109,8 +122,12 @@ export interface DriverStats {
   discarded: number;
   /** Errors without an error route (policy `log`). */
   unrouted: number;
-  /** Records sent to dead-letter topics. */
+  /** Records sent to dead-letter topics (IntoTopic DLQs and `on_unwritable: dead_letter`). */
   deadLettered: number;
+  /** Error records written again as a reduced envelope (original payload omitted) after a refusal. */
+  reducedErrors: number;
+  /** Source records skipped by `on_unwritable: log_and_skip` (logged, committed, nothing written). */
+  skipped: number;
   /** Delivery retries (produces and table writes). */
   retries: number;
   /** Batches handled. */
@@ -183,6 +200,8 @@ export function emptyStats(): DriverStats {
     discarded: 0,
     unrouted: 0,
     deadLettered: 0,
+    reducedErrors: 0,
+    skipped: 0,
     retries: 0,
     batches: 0,
   };
@@ -227,6 +246,7 @@ export class FlowDriver {
   readonly #o: DriverOptions;
   readonly #log: Logger;
   readonly #buffered: TableDelivery;
+  readonly #wire: Wire;
 
   /**
    * Creates a {@link FlowDriver}.
@@ -240,6 +260,7 @@ export class FlowDriver {
     this.#log = options.logger ?? silentLogger;
     this.tracker = options.tracker ?? new OffsetTracker();
     const wire = new Wire(plan, options.clock, options.ids);
+    this.#wire = wire;
     this.engine = new Engine(plan, {
       clock: options.clock,
       ids: options.ids,
@@ -365,10 +386,80 @@ export class FlowDriver {
     if (em.empty) return;
     em.orderByInput();
     const work: Promise<void>[] = [];
-    for (const tb of em.topics.values()) work.push(this.sendTopic(tb));
+    const unwritable: Unwritable[] = [];
+    for (const tb of em.topics.values()) work.push(this.sendTopic(tb, unwritable));
     for (const t of em.tables.values()) work.push(this.writeTable(t));
     if (work.length) await Promise.all(work);
+    if (unwritable.length) await this.#lastResort(unwritable);
     for (const o of em.releases) this.tracker.release(o);
+  }
+
+  /**
+   * `streaming.runtime.on_unwritable`: the fate of source records one of whose outputs the broker refused
+   * for its content on every path. `fail` stops the flow naming the record; `dead_letter` writes each
+   * record as it was fetched (key, value, headers) to `dead_letter_topic` with the reason in `x-dlq-error`
+   * and its coordinates in `x-dlq-source-*`, and settles it once that write is acknowledged;
+   * `log_and_skip` logs, counts and settles it. A record is dead-lettered or skipped once, however many
+   * of its outputs failed.
+   */
+  async #lastResort(list: readonly Unwritable[]): Promise<void> {
+    const rt = this.plan.runtime;
+    const policy = rt.onUnwritable ?? "fail";
+    // in input order (the error topics and outputs were sent concurrently)
+    const sorted = list.length > 1 ? [...list].sort((a, b) => a.origin.offset - b.origin.offset) : list;
+    if (policy === "fail") {
+      const u = sorted[0];
+      throw new DeliveryFailure(u.target, u.error, coordinates(u.origin), UNWRITABLE_HINT);
+    }
+    const fresh: Unwritable[] = [];
+    const seen = new Set<Origin>();
+    for (const u of sorted) {
+      if (u.origin.lastResort === null && !seen.has(u.origin)) fresh.push(u);
+      seen.add(u.origin);
+    }
+    if (policy === "dead_letter") {
+      const dlt = rt.deadLetterTopic!;
+      const recs: OutgoingRecord[] = fresh.map((u) => {
+        const r = u.origin.record;
+        if (r === null) {
+          throw new DeliveryFailure(u.target, u.error, coordinates(u.origin), "its source record is unknown");
+        }
+        return deadLetterRecord(r, `delivery to ${u.target} failed: ${reasonOf(u.error)}`);
+      });
+      if (recs.length) {
+        const err = await this.attempt(dlt, () => this.#o.producer.send(dlt, recs));
+        if (err !== null) {
+          const u = fresh[0];
+          throw new DeliveryFailure(
+            `${u.target} (and the dead-letter topic ${dlt} of on_unwritable)`,
+            err,
+            coordinates(u.origin),
+          );
+        }
+      }
+      this.stats.deadLettered += recs.length;
+      this.stats.produced[dlt] = (this.stats.produced[dlt] ?? 0) + recs.length;
+      for (const u of fresh) {
+        u.origin.lastResort = "dead_letter";
+        this.#log.warn("unwritable_dead_lettered", {
+          ...coordinates(u.origin),
+          target: u.target,
+          dead_letter_topic: dlt,
+          reason: cutReason(reasonOf(u.error)),
+        });
+      }
+    } else {
+      this.stats.skipped += fresh.length;
+      for (const u of fresh) {
+        u.origin.lastResort = "log_and_skip";
+        this.#log.error("unwritable_skipped", {
+          ...coordinates(u.origin),
+          target: u.target,
+          reason: cutReason(reasonOf(u.error)),
+        });
+      }
+    }
+    for (const u of list) this.tracker.release(u.origin);
   }
 
   /** Runs `fn` with the configured retries and backoff; resolves to the last error, or null on success. */
@@ -407,8 +498,13 @@ export class FlowDriver {
     return last ?? new Error("delivery failed");
   }
 
-  /** Produces one topic batch; on failure dead-letters the records that have a DLQ, else throws. */
-  private async sendTopic(tb: TopicBatch): Promise<void> {
+  /**
+   * Produces one topic batch. When the broker refuses records for their content, the batch is bisected
+   * down to them; a refused error record is written again as a reduced envelope; what has a DLQ is
+   * dead-lettered; a record still refused for its content is added to `unwritable` (its source record
+   * goes to `on_unwritable`); any other failure throws {@link DeliveryFailure}.
+   */
+  private async sendTopic(tb: TopicBatch, unwritable: Unwritable[]): Promise<void> {
     const producer = this.#o.producer;
     const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records), tb.records);
     if (err === null) {
@@ -428,14 +524,40 @@ export class FlowDriver {
       this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + written;
       for (let i = 0; i < tb.origins.length; i++) if (!failed.has(i)) this.tracker.release(tb.origins[i]);
     }
-    // Dead-letter what has a DLQ; anything else fails the delivery (nothing of it is committed).
+    // An error record refused for its content gets a second chance as a reduced envelope.
+    for (const [i, e] of failed) {
+      const src = tb.errors[i];
+      if (src === null || !isRecordSpecificFailure(e)) continue;
+      let reduced: OutgoingRecord;
+      try {
+        reduced = this.#wire.encodeReducedError(src, reasonOf(e), this.#sinkOf(tb.topic));
+      } catch (encodeError) {
+        failed.set(i, encodeError);
+        continue;
+      }
+      const again = await this.attempt(tb.topic, () => producer.send(tb.topic, [reduced]));
+      if (again !== null) {
+        failed.set(i, again);
+        continue;
+      }
+      failed.delete(i);
+      this.#log.warn("error_record_reduced", { topic: tb.topic, reason: cutReason(reasonOf(e)) });
+      this.stats.reducedErrors++;
+      this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + 1;
+      this.tracker.release(tb.origins[i]);
+    }
+    // Dead-letter what has a DLQ; what the broker refused for its content goes to on_unwritable; anything
+    // else fails the delivery (nothing of it is committed).
     const byDlq = new Map<string, number[]>();
     for (const [i, e] of failed) {
       const d = tb.dlqs[i];
-      if (d === null) throw new DeliveryFailure(tb.topic, e);
-      let l = byDlq.get(d);
-      if (!l) byDlq.set(d, l = []);
-      l.push(i);
+      if (d !== null) {
+        let l = byDlq.get(d);
+        if (!l) byDlq.set(d, l = []);
+        l.push(i);
+      } else if (isRecordSpecificFailure(e)) {
+        unwritable.push({ origin: tb.origins[i], target: tb.topic, error: e });
+      } else throw new DeliveryFailure(tb.topic, e, coordinates(tb.origins[i]));
     }
     for (const [dlq, idx] of byDlq) {
       const recs: OutgoingRecord[] = idx.map((i) => {
@@ -444,20 +566,45 @@ export class FlowDriver {
         const reason = utf8.encode(reasonOf(failed.get(i)));
         return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
-      const dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs), recs);
-      if (dlqErr !== null) {
-        throw new DeliveryFailure(`${tb.topic} (and its dead-letter topic ${dlq})`, dlqErr);
+      let dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs), recs);
+      let done = idx;
+      if (dlqErr !== null && isRecordSpecificFailure(dlqErr)) {
+        // The DLQ refused a record too: write them one by one, the refused ones go to on_unwritable.
+        done = [];
+        dlqErr = null;
+        for (let k = 0; k < idx.length && dlqErr === null; k++) {
+          const e = await this.attempt(dlq, () => producer.send(dlq, [recs[k]]), [recs[k]]);
+          if (e === null) done.push(idx[k]);
+          else if (isRecordSpecificFailure(e)) {
+            const target = `${tb.topic} (and its dead-letter topic ${dlq})`;
+            unwritable.push({ origin: tb.origins[idx[k]], target, error: e });
+          } else dlqErr = e;
+        }
       }
+      if (dlqErr !== null) {
+        throw new DeliveryFailure(
+          `${tb.topic} (and its dead-letter topic ${dlq})`,
+          dlqErr,
+          coordinates(tb.origins[idx[0]]),
+        );
+      }
+      if (done.length === 0) continue;
       this.#log.warn("dead_lettered", {
         topic: tb.topic,
         dlq,
-        records: recs.length,
-        reason: reasonOf(failed.get(idx[0])),
+        records: done.length,
+        reason: reasonOf(failed.get(done[0])),
       });
-      this.stats.deadLettered += recs.length;
-      this.stats.produced[dlq] = (this.stats.produced[dlq] ?? 0) + recs.length;
-      for (const i of idx) this.tracker.release(tb.origins[i]);
+      this.stats.deadLettered += done.length;
+      this.stats.produced[dlq] = (this.stats.produced[dlq] ?? 0) + done.length;
+      for (const i of done) this.tracker.release(tb.origins[i]);
     }
+  }
+
+  /** The error-route sink writing to `topic` (for re-encoding a refused error record). */
+  #sinkOf(topic: string): CompiledTopicSink {
+    for (const sink of this.plan.errorRoutes.values()) if (sink.topic === topic) return sink;
+    throw new Error(`no error route writes to ${topic}`);
   }
 
   /** Bisects `idx` (records the broker refused as a group) until each refused record is alone. */

@@ -34,7 +34,8 @@ export const ERROR_RECORD_LIMITS: {
 /** Header listing the input headers not copied onto an error record (see {@link ERROR_RECORD_LIMITS}). */
 const HEADERS_OMITTED = "x-error-headers-omitted";
 
-function cut(text: string, max: number): string {
+/** `text` cut to `max` characters with a marker saying how long it was. */
+export function cut(text: string, max: number): string {
   if (text.length <= max) return text;
   const marker = ` … [cut: ${text.length} characters in all]`;
   let end = Math.max(0, max - marker.length);
@@ -69,6 +70,15 @@ export function forwardedErrorHeaders(
   }
   if (omitted) {
     out[HEADERS_OMITTED] = utf8e.encode(cut(omitted.join(","), ERROR_RECORD_LIMITS.headerReasonChars));
+  }
+  return out;
+}
+
+/** The headers no longer than `ERROR_RECORD_LIMITS.forwardedHeaderBytes` (reduced error records). */
+export function smallHeaders(input: Readonly<Record<string, Uint8Array>>): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (const name in input) {
+    if (input[name].length <= ERROR_RECORD_LIMITS.forwardedHeaderBytes) out[name] = input[name];
   }
   return out;
 }

@@ -154,7 +154,27 @@ export interface RuntimeSettings {
   readonly retryBackoffMs: number;
   /** `kafka_client`: the Kafka client adapter of the runner (`kafkajs`, the default, or `platformatic`). */
   readonly kafkaClient: "platformatic" | "kafkajs";
+  /**
+   * What happens to a record whose fate cannot be written — the broker refused one of its outputs, its
+   * dead-letter topic and (for error records) its reduced envelope: stop the flow naming the record (`fail`,
+   * the default when absent), write the raw input record to {@link RuntimeSettings.deadLetterTopic}
+   * (`dead_letter`), or log, count and commit past it (`log_and_skip`).
+   */
+  readonly onUnwritable?: UnwritablePolicy;
+  /** Topic of `on_unwritable: dead_letter` (required with it). */
+  readonly deadLetterTopic?: string;
 }
+
+/**
+ * The policies of `streaming.runtime.on_unwritable`.
+ *
+ * @example
+ * ```ts
+ * import type { UnwritablePolicy } from "@loom/streaming";
+ * const policy: UnwritablePolicy = "dead_letter";
+ * ```
+ */
+export type UnwritablePolicy = "fail" | "dead_letter" | "log_and_skip";
 
 /**
  * Buffer policy shared by every table sink.

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { TopicPartition, TopicPartitionOffset } from "./_transport.ts";
+import type { SourceRecord, TopicPartition, TopicPartitionOffset } from "./_transport.ts";
 
 /**
  * The completion state of one fetched record.
@@ -25,12 +25,23 @@ export class Origin {
   /** True once every fate is settled. */
   done = false;
   /**
+   * Set once the record itself was dead-lettered or skipped (`streaming.runtime.on_unwritable`) because
+   * one of its outputs could not be written: its other failed outputs settle without a second write.
+   */
+  lastResort: "dead_letter" | "log_and_skip" | null = null;
+  /**
    * Creates a {@link Origin}.
    *
    * @param partition owning partition state (null for untracked test injections)
    * @param offset record offset
+   * @param record the fetched record (its raw key, value and headers: the last resort of
+   *   `on_unwritable: dead_letter` writes it as it came), or null when unknown
    */
-  constructor(readonly partition: PartitionState | null, readonly offset: number) {}
+  constructor(
+    readonly partition: PartitionState | null,
+    readonly offset: number,
+    readonly record: SourceRecord | null = null,
+  ) {}
 }
 
 /**
@@ -108,22 +119,22 @@ export class OffsetTracker {
   }
 
   /** Registers a fetched record; records must be registered in offset order per partition. */
-  register(topic: string, partition: number, offset: number): Origin {
-    return this.registerIn(this.partition(topic, partition), offset);
+  register(topic: string, partition: number, offset: number, record: SourceRecord | null = null): Origin {
+    return this.registerIn(this.partition(topic, partition), offset, record);
   }
 
   /**
    * Registers a fetched record of a partition state already looked up with {@link partition} (one lookup
-   * per fetched batch instead of one per record).
+   * per fetched batch instead of one per record). The origin keeps a reference to `record` (no copy).
    */
-  registerIn(p: PartitionState, offset: number): Origin {
+  registerIn(p: PartitionState, offset: number, record: SourceRecord | null = null): Origin {
     if (offset <= p.last) {
       throw new Error(
         `offset ${offset} of ${p.topic}[${p.partition}] registered after ${p.last}: records must arrive in offset order`,
       );
     }
     p.last = offset;
-    const o = new Origin(p, offset);
+    const o = new Origin(p, offset, record);
     p.queue.push(o);
     p.unfinished++;
     this.#inFlight++;

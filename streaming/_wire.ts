@@ -30,7 +30,15 @@ import {
 } from "./_message.ts";
 import type { CompiledPlan, CompiledTopicSink } from "./_plan.ts";
 import type { OutgoingRecord, SourceRecord } from "./_transport.ts";
-import { boundedEnvelope, boundReason, forwardedErrorHeaders, headerReason } from "./_error_limits.ts";
+import {
+  boundedEnvelope,
+  boundReason,
+  cut,
+  forwardedErrorHeaders,
+  headerReason,
+  smallHeaders,
+} from "./_error_limits.ts";
+import type { ErrorSource } from "./engine/_emission.ts";
 import { isMessageType, type MessageType } from "./_type.ts";
 
 /**
@@ -50,6 +58,9 @@ export const HEADERS = {
   errorKind: "x-error-kind",
   errorReason: "x-error-reason",
   dlqError: "x-dlq-error",
+  dlqSourceTopic: "x-dlq-source-topic",
+  dlqSourcePartition: "x-dlq-source-partition",
+  dlqSourceOffset: "x-dlq-source-offset",
 } as const;
 
 const utf8e = new TextEncoder();
@@ -351,6 +362,34 @@ export class Wire {
     };
   }
 
+  /**
+   * The last resort of an error record the error topic refused for its content (too large, say): the same
+   * error encoded again without the original payload (an envelope's original message keeps its meta; a
+   * decode error keeps its coordinates and key but not its raw bytes), input headers over
+   * `ERROR_RECORD_LIMITS.forwardedHeaderBytes` left out, and the reason prefixed with a marker
+   * saying so and why.
+   */
+  encodeReducedError(src: ErrorSource, refusal: string, sink: CompiledTopicSink): OutgoingRecord {
+    const marker = `[original payload omitted: the error topic refused the error record: ${
+      cut(refusal, 512)
+    }] `;
+    if (src.kind === "decode") {
+      const r = src.record;
+      const reduced: SourceRecord = { ...r, value: EMPTY, headers: smallHeaders(r.headers) };
+      return this.encodeDecodeError(reduced, marker + src.reason, sink);
+    }
+    const e = src.envelope;
+    const o = e.originalMessage;
+    const envelope: ErrorEnvelope = {
+      ...e,
+      reason: marker + e.reason,
+      originalMessage: o === null
+        ? null
+        : { payload: null, meta: { ...o.meta, headers: smallHeaders(o.meta.headers) } },
+    };
+    return this.encodeError(envelope, null, { ...src.meta, headers: smallHeaders(src.meta.headers) }, sink);
+  }
+
   /** Encodes a decode error (lineage from the record's `x-*` headers; raw key and headers kept). */
   encodeDecodeError(r: SourceRecord, reason: string, _sink: CompiledTopicSink): OutgoingRecord {
     const bounded = boundReason(reason);
@@ -381,6 +420,8 @@ export class Wire {
     return { key: r.key, value, headers: traceHeaders(headers, header), timestampMs: this.#clock.now() };
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 const KINDS: ReadonlySet<unknown> = new Set(ERROR_KINDS);
 

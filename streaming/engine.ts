@@ -21,6 +21,7 @@ export {
   Emission,
   Engine,
   type EngineOptions,
+  type ErrorSource,
   type Item,
   type TableBatch,
   TaskTimeoutError,

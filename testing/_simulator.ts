@@ -619,6 +619,8 @@ export class FlowSimulator {
       sum.discarded += s.discarded;
       sum.unrouted += s.unrouted;
       sum.deadLettered += s.deadLettered;
+      sum.reducedErrors += s.reducedErrors;
+      sum.skipped += s.skipped;
       sum.retries += s.retries;
       sum.batches += s.batches;
       for (const [k, v] of Object.entries(s.produced)) sum.produced[k] = (sum.produced[k] ?? 0) + v;

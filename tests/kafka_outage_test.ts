@@ -77,10 +77,28 @@ describe("broker outage", () => {
       await admin.disconnect();
     }
   };
-  const committed = (group: string) =>
-    withAdmin(async (a) => {
-      const [r] = await a.fetchOffsets({ groupId: group, topics: [input] });
-      return new Map(r.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))] as const));
+  /** The group's committed offsets (retried while a restarted broker's coordinator is still loading). */
+  const committed = async (group: string): Promise<Map<number, number>> => {
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await withAdmin(async (a) => {
+          const [r] = await a.fetchOffsets({ groupId: group, topics: [input] });
+          return new Map(r.partitions.map((p) => [p.partition, Math.max(0, Number(p.offset))] as const));
+        });
+      } catch (e) {
+        if (attempt >= 50 || !/coordinator is (loading|not available)/i.test(String(e))) throw e;
+        await sleep(200);
+      }
+    }
+  };
+  /** The same flow with every client and runtime setting at its default (what a deployment gets). */
+  const defaultConfigFor = (group: string) =>
+    ConfigContext.fromObject({
+      kafka: {
+        consumer: { brokers: [bootstrap], group_id: group, topics: [input], enable_auto_commit: false },
+        producer: { brokers: [bootstrap] },
+        producers: { out: { brokers: [bootstrap], topic: out } },
+      },
     });
   const configFor = (group: string) => {
     const client = { retries: 2, "retry.backoff.ms": 200, "request.timeout.ms": 3000 };
@@ -213,5 +231,36 @@ describe("broker outage", () => {
     console.log(
       `outage test: ${producedBefore}/${N} written before the broker stopped; failure detected after ${detectedMs} ms: ${reason}`,
     );
+  });
+  // The README documents these timings ("Commit failures and outages"): with the defaults, the runner rides
+  // out 70-90 s of outage (kafkajs retries 5 times with a backoff growing to 30 s, request timeout
+  // 30 s; then delivery_retries 3 with retry_backoff_ms 100), then stops with an error.
+  test("with default settings the runner rides out a short outage, then fails within two minutes", {
+    timeout: 150_000,
+  }, async () => {
+    const N = 3000;
+    const producer = kafka().producer();
+    await producer.connect();
+    const messages = Array.from({ length: N }, (_, i) => ({
+      key: `d-${i}`,
+      value: Buffer.from(encodeSourceValue({ id: `d-${i}` }, Job, { producedAtMs: 1 })),
+    }));
+    await producer.send({ topic: input, messages, acks: -1 });
+    await producer.disconnect();
+    const runner = new KafkaFlowRunner(compileFlow(flow, defaultConfigFor(unique("group-defaults"))), {
+      client: { ...quiet, logLevel: "nothing" },
+    });
+    await runner.start();
+    await waitFor(() => (runner.driver.stats.produced[out] ?? 0) >= 300, 30_000, "the flow to get going");
+    broker("stop");
+    const stoppedAt = performance.now();
+    await Promise.race([runner.done, sleep(125_000)]);
+    const detectedMs = Math.round(performance.now() - stoppedAt);
+    const reason = String((runner.failure as Error)?.message ?? runner.failure);
+    console.log(`outage test (defaults): failure detected after ${detectedMs} ms: ${reason}`);
+    assert.equal(runner.state, "failed", `the runner stops on its own (${detectedMs} ms)`);
+    assert.ok(detectedMs >= 10_000, `a short outage is ridden out (failed after ${detectedMs} ms)`);
+    assert.ok(detectedMs <= 120_000, `failed after ${detectedMs} ms`);
+    bootstrap = broker("ensure");
   });
 });

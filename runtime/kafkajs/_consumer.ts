@@ -190,7 +190,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
         `Kafka consumer (group "${this.#groupId}") could not connect to ${this.#brokers}: ${
           describeError(e)
         }. ` +
-          `Check that the brokers are reachable (scripts/kafka.sh ensure starts a local one).`,
+          `Check that the brokers are reachable.`,
         this.#groupId,
         e,
       );

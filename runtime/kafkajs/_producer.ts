@@ -74,7 +74,7 @@ export class KafkaProducerClient implements KafkaProducerPort {
     } catch (e) {
       throw new KafkaDeliveryError(
         `Kafka producer could not connect to ${this.#brokers}: ${describeError(e)}. ` +
-          `Check that the brokers are reachable (scripts/kafka.sh ensure starts a local one).`,
+          `Check that the brokers are reachable.`,
         [],
         0,
         e,

@@ -5,7 +5,7 @@
  */
 import * as v from "valibot";
 import type { RuntimeSettings } from "../_settings.ts";
-import { type ConfigContext, resolvePath, validateAt } from "./_context.ts";
+import { type ConfigContext, errorAt, resolvePath, validateAt } from "./_context.ts";
 import { intAtLeast, nonEmptyString } from "./_schemas.ts";
 
 /**
@@ -44,6 +44,8 @@ const runtimeSchema = v.strictObject({
   transport: v.optional(v.picklist(["memory", "kafka"]), "memory"),
   delivery_retries: v.optional(intAtLeast(0), 3),
   retry_backoff_ms: v.optional(intAtLeast(0), 100),
+  on_unwritable: v.optional(v.picklist(["fail", "dead_letter", "log_and_skip"])),
+  dead_letter_topic: v.optional(nonEmptyString("a topic name")),
   kafka_client: v.optional(v.picklist(["platformatic", "kafkajs"]), "kafkajs"),
   // read by the runtime (streaming/observe/_config.ts readAdminSettings)
   admin: v.optional(v.unknown()),
@@ -79,5 +81,27 @@ export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
     deliveryRetries: raw.delivery_retries,
     retryBackoffMs: raw.retry_backoff_ms,
     kafkaClient: raw.kafka_client,
+    ...unwritableSettings(ctx, path, raw.on_unwritable, raw.dead_letter_topic),
+  };
+}
+
+/** `on_unwritable` and `dead_letter_topic` (set only when configured; `dead_letter` needs the topic). */
+function unwritableSettings(
+  ctx: ConfigContext,
+  path: readonly string[],
+  policy: "fail" | "dead_letter" | "log_and_skip" | undefined,
+  topic: string | undefined,
+): Pick<RuntimeSettings, "onUnwritable" | "deadLetterTopic"> {
+  if (policy === "dead_letter" && topic === undefined) {
+    throw errorAt(
+      ctx,
+      [...path, "on_unwritable"],
+      "dead_letter needs streaming.runtime.dead_letter_topic",
+      "set it to the topic that receives the raw input records whose outputs cannot be written",
+    );
+  }
+  return {
+    ...(policy !== undefined && { onUnwritable: policy }),
+    ...(topic !== undefined && { deadLetterTopic: topic }),
   };
 }

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { ErrorKind, Message } from "../_message.ts";
+import type { ErrorEnvelope, ErrorKind, Message, MessageMeta } from "../_message.ts";
 import type { Origin } from "../_tracker.ts";
-import type { OutgoingRecord } from "../_transport.ts";
+import type { OutgoingRecord, SourceRecord } from "../_transport.ts";
 import type { MessageType } from "../_type.ts";
 
 /**
@@ -36,6 +36,25 @@ export interface Item {
 }
 
 /**
+ * What an error record was encoded from, kept so that the driver can write it again as a reduced envelope
+ * (original payload omitted) when the error topic refuses the record itself (too large, say): an
+ * {@link ErrorEnvelope} and the meta of the failed message, or the source record of a decode error.
+ *
+ * @example
+ * ```ts
+ * import type { ErrorSource } from "@loom/streaming/engine";
+ * const source: ErrorSource = {
+ *   kind: "decode",
+ *   reason: "Input data was truncated",
+ *   record: { topic: "orders", partition: 0, offset: 7, key: null, value: new Uint8Array([0x92]), headers: {}, timestampMs: 0 },
+ * };
+ * ```
+ */
+export type ErrorSource =
+  | { readonly kind: "envelope"; readonly envelope: ErrorEnvelope; readonly meta: MessageMeta }
+  | { readonly kind: "decode"; readonly record: SourceRecord; readonly reason: string };
+
+/**
  * Records for one output topic, with the origin each record settles once acknowledged.
  *
  * @example
@@ -53,6 +72,8 @@ export interface TopicBatch {
   readonly origins: Origin[];
   /** Dead-letter topic per record (null: none). */
   readonly dlqs: (string | null)[];
+  /** What each error record was encoded from (null for records that are not error records). */
+  readonly errors: (ErrorSource | null)[];
 }
 
 /**
@@ -123,16 +144,23 @@ export class Emission {
   /** Origins settled without delivery (discards); the driver releases them after a successful delivery. */
   readonly releases: Origin[] = [];
 
-  /** Adds an outgoing record. */
-  addRecord(topic: string, record: OutgoingRecord, origin: Origin, dlq: string | null): void {
+  /** Adds an outgoing record (`error`: what an error record was encoded from). */
+  addRecord(
+    topic: string,
+    record: OutgoingRecord,
+    origin: Origin,
+    dlq: string | null,
+    error: ErrorSource | null = null,
+  ): void {
     let b = this.topics.get(topic);
     if (!b) {
-      b = { topic, records: [], origins: [], dlqs: [] };
+      b = { topic, records: [], origins: [], dlqs: [], errors: [] };
       this.topics.set(topic, b);
     }
     b.records.push(record);
     b.origins.push(origin);
     b.dlqs.push(dlq);
+    b.errors.push(error);
   }
 
   /** True when nothing needs delivering. */
@@ -155,6 +183,7 @@ export class Emission {
         permute(b.records, perm);
         permute(b.origins, perm);
         permute(b.dlqs, perm);
+        permute(b.errors, perm);
       }
     }
     for (const t of this.tables.values()) {

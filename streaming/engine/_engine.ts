@@ -262,7 +262,7 @@ export class Engine {
     const part = tracker.partition(batch.topic, batch.partition); // a batch is one partition
     for (let i = 0; i < recs.length; i++) {
       const r = recs[i];
-      const origin = tracker.registerIn(part, r.offset);
+      const origin = tracker.registerIn(part, r.offset, r);
       const decoded = wire.decode(r);
       if (decoded.ok) items.push({ message: decoded.message, type: decoded.type, origin, mark: 0 });
       else this.decodeFailed(r, decoded.error, origin, em);
@@ -396,7 +396,11 @@ export class Engine {
       );
       return;
     }
-    em.addRecord(sink.topic, rec, item.origin, sink.dlq);
+    em.addRecord(sink.topic, rec, item.origin, sink.dlq, {
+      kind: "envelope",
+      envelope,
+      meta: item.message.meta,
+    });
   }
 
   /** Counts a record that could not be decoded and routes it to the `wire` error route. */
@@ -416,7 +420,11 @@ export class Engine {
       );
       return;
     }
-    em.addRecord(sink.topic, this.#o.wire.encodeDecodeError(record, reason, sink), origin, sink.dlq);
+    em.addRecord(sink.topic, this.#o.wire.encodeDecodeError(record, reason, sink), origin, sink.dlq, {
+      kind: "decode",
+      record,
+      reason,
+    });
   }
 
   /** Fails the call (policy `fail`) or records the unrouted error and settles its origin (policy `log`). */

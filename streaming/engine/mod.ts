@@ -5,5 +5,12 @@
  * @module
  */
 export { Engine, type EngineOptions } from "./_engine.ts";
-export { Emission, type Item, type TableBatch, type TopicBatch, type UnroutedError } from "./_emission.ts";
+export {
+  Emission,
+  type ErrorSource,
+  type Item,
+  type TableBatch,
+  type TopicBatch,
+  type UnroutedError,
+} from "./_emission.ts";
 export { reasonOf, TaskTimeoutError, UnroutedErrorFailure } from "./_errors.ts";
