@@ -35,7 +35,7 @@ import { flow, Item } from "./flows/sink_child.ts";
 // error is tolerated here, anything else uncaught still fails the test (checked in after()).
 const strayErrors: unknown[] = [];
 const isPostgresDeadSocket = (e: unknown): boolean =>
-  e instanceof TypeError && /socket\.write/.test(e.message) &&
+  e instanceof TypeError && /\bnextWrite\b/.test(e.stack ?? "") &&
   /postgres[\\/]src[\\/]connection/.test(e.stack ?? "");
 const onUncaught = (e: unknown): void => {
   if (!isPostgresDeadSocket(e)) strayErrors.push(e);
