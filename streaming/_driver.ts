@@ -3,6 +3,9 @@
  * It runs a batch through the {@link Engine}, delivers the emission (one produce per topic, one write
  * per table), settles every message's fate, and exposes the commit watermarks.
  *
+ * Slightly over ~600 lines: delivery with its retry, bisection, dead-letter and last-resort paths is one
+ * concept; the policies themselves live in `_unwritable.ts` and `_table_delivery.ts`.
+ *
  * @module
  */
 import type { Clock, IdSource } from "./_clock.ts";

@@ -3,6 +3,9 @@
  * multi-type), and encoding outputs, error envelopes and decode errors into Kafka records with their
  * keys, headers and trace lineage.
  *
+ * Slightly over ~600 lines: decoding and encoding of one record share the codec caches and header rules
+ * kept here; error-record limits live in `_error_limits.ts`.
+ *
  * @module
  */
 import type { Clock, IdSource } from "./_clock.ts";

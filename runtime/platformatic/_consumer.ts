@@ -1,6 +1,10 @@
 /**
  * The @platformatic/kafka group consumer behind the core's {@link ConsumerPort}.
  *
+ * Over ~600 lines for now: one class whose revocation protocol (holding the join, resetting fetch
+ * positions) is documented in place; sharing its grouping and revoke logic with the kafkajs adapter's
+ * consumer is the next split.
+ *
  * @module
  */
 
