@@ -21,11 +21,11 @@ import type { ProducerSettings } from "../streaming/_settings.ts";
 import type { SinkWriter } from "../streaming/dsl/mod.ts";
 import type { TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { FlowObserver } from "../streaming/observe/_observer.ts";
-import {
-  type KafkaClientOptions,
-  type KafkaConsumerError,
-  type KafkaConsumerPort,
-  type KafkaProducerPort,
+import type {
+  KafkaClientOptions,
+  KafkaConsumerError,
+  KafkaConsumerPort,
+  KafkaProducerPort,
 } from "./kafkajs/mod.ts";
 import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
 
