@@ -2,39 +2,21 @@
 // a step returning decodeError.error writes an ErrorEnvelope of kind wire that reads back.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import * as v from "valibot";
 import {
   ConfigContext,
   type DecodeError,
   DecodeErrors,
   type ErrorEnvelope,
   errorEnvelopeOf,
-  ErrorRoute,
   FromMultiTypeTopic,
-  FromTopic,
   IntoTopic,
   type Message,
-  messageType,
   Process,
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
-import { FlowSimulator } from "../testing/mod.ts";
+import { A, upstreamErrors } from "../testing/_error_flows.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
-
-const A = messageType("a.A", v.object({ id: v.string(), n: v.pipe(v.number(), v.integer()) }));
-type AT = v.InferOutput<typeof A.schema>;
-
-const upstream = new StreamFlow<AT>({
-  name: "upstream",
-  source: new FromTopic("a.raw", A),
-  process: new Process(RecordStep.of((m: Message<AT>) => {
-    if (m.payload.n < 0) throw new Error(`negative ${m.payload.n}`);
-    return m.payload;
-  })),
-  output: new IntoTopic("a.ok"),
-  errors: new ErrorRoute(["wire", "task"], new IntoTopic("a.errors")),
-});
 
 const unwrap = new StreamFlow({
   name: "unwrap",
@@ -48,11 +30,7 @@ const unwrap = new StreamFlow({
 
 describe("runInMemory", () => {
   test("reports error payloads written by a flow (an ErrorEnvelope of kind wire among them)", async () => {
-    const up = await FlowSimulator.create(upstream);
-    up.send({ id: "x1", n: -1 });
-    up.sendRaw(new Uint8Array([0xc1, 0xff]));
-    await up.run();
-    const fixture = up.records("a.errors").map((r) =>
+    const fixture = (await upstreamErrors()).map((r) =>
       JSON.stringify({ topic: "errs", value: { base64: btoa(String.fromCharCode(...r.value!)) } })
     ).join("\n");
     const report = await runInMemory(

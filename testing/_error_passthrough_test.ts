@@ -23,28 +23,7 @@ import { dynamicCodec } from "../kafka/_schema_codec.ts";
 import { decodeEnvelope } from "../kafka/_envelope.ts";
 import { FlowSimulator } from "./mod.ts";
 
-const A = messageType("a.A", v.object({ id: v.string(), n: v.pipe(v.number(), v.integer()) }));
-type AT = v.InferOutput<typeof A.schema>;
-
-/** Upstream service: fails for n < 0, writes task envelopes and decode errors to `a.errors`. */
-const upstream = new StreamFlow<AT>({
-  name: "upstream",
-  source: new FromTopic("a.raw", A),
-  process: new Process(RecordStep.of((m: Message<AT>) => {
-    if (m.payload.n < 0) throw new Error(`negative ${m.payload.n}`);
-    return m.payload;
-  })),
-  output: new IntoTopic("a.ok"),
-  errors: new ErrorRoute(["wire", "task"], new IntoTopic("a.errors")),
-});
-
-const upstreamErrors = async () => {
-  const up = await FlowSimulator.create(upstream);
-  up.send({ id: "x1", n: -1 }, { key: "x1", traceId: "t-x1", correlationId: "c-x1" });
-  up.sendRaw(new Uint8Array([0xc1, 0xff]), { key: "junk" });
-  await up.run();
-  return up.records("a.errors");
-};
+import { A, type AT, upstreamErrors } from "./_error_flows.ts";
 
 /** The keys of the wire payload map, read without a schema. */
 const wireKeys = (value: Uint8Array | null): string[] => {
