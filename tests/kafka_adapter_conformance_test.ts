@@ -526,6 +526,8 @@ for (const a of ADAPTERS) {
       // 16 KiB holds ~70 records of this size; a fetch may end in the middle of a record batch.
       assert.ok(biggest <= 160, `largest batch ${biggest} records (unbounded: 2000 in one)`);
       assert.ok(batches.length >= 2000 / 160, `${batches.length} batches`);
+      // every batch reports the partition's end offset (lag metrics): all 2000 were written before the fetches
+      assert.deepEqual([...new Set(batches.map((b) => b.highWatermark))], [2000]);
     });
 
     test("pause stops fetching a partition and resume restarts it", { timeout: 60_000 }, async () => {

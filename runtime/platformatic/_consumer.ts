@@ -95,6 +95,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #state: State = "new";
   #handler: ConsumerHandler | null = null;
   #topics: string[] = [];
+  /** Topic name → topic id (fetch responses name topics by id), from the metadata loaded by `subscribe`. */
+  readonly #topicIds = new Map<string, string>();
   #fromBeginning = true;
   #stream: Stream | null = null;
   #starting: Promise<unknown> | null = null;
@@ -219,7 +221,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     }
     if (topics.length === 0) return;
     try {
-      await this.#consumer.metadata({ topics: [...topics] });
+      const metadata = await this.#consumer.metadata({ topics: [...topics] });
+      for (const [name, t] of metadata.topics) this.#topicIds.set(name, t.id);
     } catch (e) {
       const missing = /unknown topic|UNKNOWN_TOPIC/i.test(describeError(e));
       throw new KafkaConsumerError(
@@ -571,8 +574,19 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       isRunning: () => this.#state === "running",
       isStale: () => generation !== this.#generation,
     };
+    const topicId = this.#topicIds.get(tp.topic);
+    const reported = topicId === undefined ? undefined : this.#fetches.highWatermark(topicId, tp.partition);
+    // a fetch reports the end offset when it was served; records appended since can only raise it
+    const highWatermark = reported === undefined
+      ? undefined
+      : Math.max(reported, records.length > 0 ? records[records.length - 1].offset + 1 : 0);
     try {
-      await this.#handler!.onBatch({ topic: tp.topic, partition: tp.partition, records }, ctl);
+      await this.#handler!.onBatch(
+        highWatermark === undefined
+          ? { topic: tp.topic, partition: tp.partition, records }
+          : { topic: tp.topic, partition: tp.partition, records, highWatermark },
+        ctl,
+      );
     } catch (e) {
       this.#fail(e, tp.topic, tp.partition);
     }

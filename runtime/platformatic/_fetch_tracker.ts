@@ -3,6 +3,10 @@
  * published after the response's records were pushed into the stream). A revocation waits for them: a
  * fetch sent under the old assignment must not deliver records once the new one is in place.
  *
+ * The same channel gives each partition's end offset (high watermark): platformatic's messages carry no
+ * fetch metadata, so the fetch response (`asyncStart`, before its records are pushed) is read here, and
+ * the batches built from those records report it for lag metrics.
+ *
  * @module
  */
 
@@ -11,7 +15,35 @@ import { consumerFetchesChannel } from "@platformatic/kafka";
 interface Counter {
   n: number;
   waiters: (() => void)[];
+  /** End offset per topic id (platformatic's fetch v13+ responses name topics by id) and partition. */
+  readonly highWatermarks: Map<string, Map<number, number>>;
 }
+
+/** The fields of a fetch response read here (platformatic's `FetchResponse`). */
+interface FetchResult {
+  readonly responses?: readonly {
+    readonly topicId?: string;
+    readonly partitions?: readonly {
+      readonly partitionIndex: number;
+      readonly errorCode?: number;
+      readonly highWatermark?: bigint;
+    }[];
+  }[];
+}
+
+const noteHighWatermarks = (c: Counter, result: FetchResult | undefined): void => {
+  const responses = result?.responses;
+  if (responses === undefined) return;
+  for (const t of responses) {
+    if (t.topicId === undefined || t.partitions === undefined) continue;
+    let byPartition = c.highWatermarks.get(t.topicId);
+    for (const p of t.partitions) {
+      if (p.errorCode || typeof p.highWatermark !== "bigint" || p.highWatermark < 0n) continue;
+      if (byPartition === undefined) c.highWatermarks.set(t.topicId, byPartition = new Map());
+      byPartition.set(p.partitionIndex, Number(p.highWatermark));
+    }
+  }
+};
 
 const counters = new WeakMap<object, Counter>();
 let hooked = false;
@@ -25,6 +57,10 @@ const hook = (): void => {
     const c = counters.get(clientOf(ctx));
     if (c !== undefined) c.n++;
   });
+  consumerFetchesChannel.asyncStart.subscribe((ctx) => {
+    const c = counters.get(clientOf(ctx));
+    if (c !== undefined) noteHighWatermarks(c, (ctx as { result?: FetchResult }).result);
+  });
   consumerFetchesChannel.asyncEnd.subscribe((ctx) => {
     const c = counters.get(clientOf(ctx));
     if (c === undefined || c.n === 0) return;
@@ -36,9 +72,9 @@ const hook = (): void => {
   });
 };
 
-/** Counts the fetches of one platformatic consumer. */
+/** Counts the fetches of one platformatic consumer and keeps the end offsets they reported. */
 export class FetchTracker {
-  readonly #counter: Counter = { n: 0, waiters: [] };
+  readonly #counter: Counter = { n: 0, waiters: [], highWatermarks: new Map() };
 
   /**
    * Starts counting the fetches of `client`.
@@ -70,5 +106,16 @@ export class FetchTracker {
         resolve();
       });
     });
+  }
+
+  /**
+   * The end offset of a partition as last reported by a fetch, if any.
+   *
+   * @param topicId The topic's id (from the cluster metadata).
+   * @param partition The partition.
+   * @returns The high watermark, or undefined.
+   */
+  highWatermark(topicId: string, partition: number): number | undefined {
+    return this.#counter.highWatermarks.get(topicId)?.get(partition);
   }
 }
