@@ -47,7 +47,7 @@ export interface KafkaRunnerOptions {
   readonly logger?: Logger;
   /** Kafka client logging. */
   readonly client?: KafkaClientOptions;
-  /** The Kafka client adapter (default: `streaming.runtime.kafka_client`, itself `kafkajs` by default). */
+  /** The Kafka client adapter (default: `streaming.runtime.kafka_client`, itself `platformatic` by default). */
   readonly kafkaClient?: KafkaClientKind;
   /** Writers of storage sinks by sink name (table backends are provided by `@loom/streaming/sinks`). */
   readonly tables?: ReadonlyMap<string, SinkWriter>;

@@ -47,6 +47,12 @@ for svc in postgres clickhouse; do
   esac
 done
 
+# Debian's chromium for the status-page test (installed with apt-get when missing).
+if [ -f scripts/chromium.sh ]; then
+  chrome=$(bash scripts/chromium.sh ensure) || { echo "test: could not install chromium (see above)" >&2; echo "0 passed, 1 failed"; exit 1; }
+  export LOOM_CHROMIUM="${LOOM_CHROMIUM:-$chrome}"
+fi
+
 reports=()
 status=0
 for rt in $runtimes; do

@@ -152,7 +152,7 @@ export interface RuntimeSettings {
   readonly deliveryRetries: number;
   /** Backoff before the first retry (doubled each time). */
   readonly retryBackoffMs: number;
-  /** `kafka_client`: the Kafka client adapter of the runner (`kafkajs`, the default, or `platformatic`). */
+  /** `kafka_client`: the Kafka client adapter of the runner (`platformatic`, the default: @platformatic/kafka, or `kafkajs`). */
   readonly kafkaClient: "platformatic" | "kafkajs";
   /**
    * What happens to a record whose fate cannot be written — the broker refused one of its outputs, its

@@ -155,7 +155,7 @@ describe("full example (§3.7)", () => {
       transport: "memory",
       deliveryRetries: 3,
       retryBackoffMs: 100,
-      kafkaClient: "kafkajs",
+      kafkaClient: "platformatic",
     });
   });
 

@@ -31,7 +31,7 @@ describe("streaming.runtime", () => {
       transport: "memory",
       deliveryRetries: 3,
       retryBackoffMs: 100,
-      kafkaClient: "kafkajs",
+      kafkaClient: "platformatic",
     });
     assert.deepEqual(readRuntimeSettings(parseConfig("streaming:\n  runtime:\n")), DEFAULT_RUNTIME_SETTINGS);
   });
@@ -92,9 +92,9 @@ describe("streaming.runtime transport and delivery keys", () => {
 
 describe("streaming.runtime.kafka_client", () => {
   test("selects the Kafka adapter; an unknown one is a config error naming the choices", () => {
-    assert.equal(readRuntimeSettings(parseConfig("streaming:\n  runtime: {}\n")).kafkaClient, "kafkajs");
-    const ctx = parseConfig("streaming:\n  runtime:\n    kafka_client: platformatic\n");
-    assert.equal(readRuntimeSettings(ctx).kafkaClient, "platformatic");
+    assert.equal(readRuntimeSettings(parseConfig("streaming:\n  runtime: {}\n")).kafkaClient, "platformatic");
+    const ctx = parseConfig("streaming:\n  runtime:\n    kafka_client: kafkajs\n");
+    assert.equal(readRuntimeSettings(ctx).kafkaClient, "kafkajs");
     assert.throws(
       () => readRuntimeSettings(parseConfig("streaming:\n  runtime:\n    kafka_client: rdkafka\n")),
       /kafka_client.*(platformatic|kafkajs)/s,
