@@ -1,8 +1,11 @@
 /**
  * Engine benchmark (in-memory, no broker): N messages through decode → record step → router → encode,
- * delivered to a counting producer in batches of 500 per partition, with exact commit tracking.
+ * delivered to a counting producer in batches of 500 per partition, with exact commit tracking — next to
+ * the **floor**: a bare loop over the same envelopes that only decodes each one with the source schema's
+ * codec and re-encodes its payload (no engine, no headers, no tracking). The two run interleaved, ROUNDS
+ * times; `engine ÷ floor` (median of the rounds' ratios) is what the engine costs over the codec itself.
  *
- *   deno run -A bench/engine_bench.ts [N]      bun bench/engine_bench.ts [N]
+ *   deno run -A bench/engine_bench.ts [N] [ROUNDS]      bun bench/engine_bench.ts [N] [ROUNDS]
  *
  * Prints a table and one JSON line.
  *
@@ -24,9 +27,12 @@ import {
   systemClock,
 } from "../mod.ts";
 import { encodeSourceValue, FlowDriver, type ProducerPort, type SourceRecord } from "../streaming/engine.ts";
+import { decodeEnvelope, encodeEnvelope } from "../kafka/mod.ts";
+import { payloadCodec } from "../streaming/_wire.ts";
 import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);
+const ROUNDS = Number(globalThis.process?.argv?.[3] ?? 3);
 const BATCH = 500;
 
 const Order = BenchOrder;
@@ -145,30 +151,67 @@ async function run(n: number): Promise<{ seconds: number; committed: number }> {
   return { seconds, committed };
 }
 
+/** The floor: decode each envelope and re-encode its payload, in the same batches, nothing else. */
+function floor(n: number): { seconds: number; bytes: number } {
+  const codec = payloadCodec(Order);
+  let bytes = 0, sent = 0;
+  const t0 = performance.now();
+  while (sent < n) {
+    const size = Math.min(BATCH, n - sent);
+    for (let i = 0; i < size; i++) {
+      const d = decodeEnvelope(values[(sent + i) % distinct], codec, 1_700_000_000_000);
+      bytes += encodeEnvelope(d.header, d.payload, codec).length;
+    }
+    sent += size;
+  }
+  return { seconds: (performance.now() - t0) / 1000, bytes };
+}
+
+const rss = (): number =>
+  (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
 await run(Math.min(100_000, N)); // warm-up
-produced = 0;
-producedBytes = 0;
-const mem0 =
-  (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
-const r = await run(N);
-const mem1 =
-  (globalThis as { process?: { memoryUsage?: () => { rss: number } } }).process?.memoryUsage?.().rss ?? 0;
-if (produced !== N) throw new Error(`expected ${N} outputs, got ${produced}`);
+floor(Math.min(100_000, N));
+const mem0 = rss();
+const engineRates: number[] = [], floorRates: number[] = [], ratios: number[] = [];
+let r = { seconds: 0, committed: 0 };
+for (let round = 0; round < ROUNDS; round++) {
+  produced = 0;
+  producedBytes = 0;
+  const f0 = round % 2 === 0 ? null : floor(N); // alternate which runs first
+  r = await run(N);
+  if (produced !== N) throw new Error(`expected ${N} outputs, got ${produced}`);
+  const f = f0 ?? floor(N);
+  engineRates.push(N / r.seconds);
+  floorRates.push(N / f.seconds);
+  ratios.push(f.seconds / r.seconds);
+}
+const mem1 = rss();
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const engineRate = median(engineRates);
 const runtime = runtimeName();
 const result = {
   bench: "engine",
   runtime,
   messages: N,
+  rounds: ROUNDS,
   avg_input_bytes: Math.round(avgBytes),
-  seconds: Number(r.seconds.toFixed(3)),
-  msgs_per_s: Math.round(N / r.seconds),
-  mb_per_s_in: Number(((N * avgBytes) / r.seconds / 1e6).toFixed(1)),
+  msgs_per_s: Math.round(engineRate),
+  floor_msgs_per_s: Math.round(median(floorRates)),
+  engine_vs_floor: Number(median(ratios).toFixed(2)),
+  mb_per_s_in: Number(((engineRate * avgBytes) / 1e6).toFixed(1)),
   rss_mb: Math.round(mem1 / 1e6),
   rss_growth_mb: Math.round((mem1 - mem0) / 1e6),
 };
-console.log("| bench | runtime | messages | avg bytes | seconds | msgs/s | MB/s in | RSS MB |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("| bench | runtime | messages | avg bytes | msgs/s (median) | MB/s in | RSS MB |");
+console.log("|---|---|---|---|---|---|---|");
 console.log(
-  `| engine: decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.seconds} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
+  `| engine: decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
 );
+console.log(
+  `| floor: decode → re-encode, nothing else | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.floor_msgs_per_s} | | |`,
+);
+console.log(`engine ÷ floor: ${result.engine_vs_floor} (median of ${ROUNDS} interleaved rounds)`);
 console.log(JSON.stringify(result));

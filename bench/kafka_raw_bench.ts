@@ -1,29 +1,31 @@
 /**
- * The Kafka client adapters compared on a raw consume → produce → commit pipe against the local broker:
- * kafkajs (`KafkaConsumerClient` / `KafkaProducerClient`) and @platformatic/kafka
- * (`PlatformaticConsumerClient` / `PlatformaticProducerClient`), through the core's ports, so the numbers
- * are what the run loop gets. The clients run interleaved, round after round, on the same records.
+ * The Kafka client adapters compared on the local broker, interleaved round after round on the same records:
+ * kafkajs and @platformatic/kafka, each as
+ * - a **raw pipe** through the core's ports (`createKafkaClients(kind)`): consume a batch → produce it to an
+ *   output topic in sends of at most BATCH (acks=all, bytes and the 4 trace headers copied) → commit the
+ *   batch's next offset; what the run loop gets from the client, without our engine;
+ * - the **flow**: `KafkaFlowRunner` with `kafkaClient: kind` running decode → record step → encode with exact
+ *   commits (the trace headers it writes are the same 4 keys).
  *
- * Per round and client:
- * 1. pre-produces N records (SIZE-byte values, keyed, 4 small headers) to a fresh 3-partition input topic
- *    in sends of BATCH (acks=all);
- * 2. consumes them with the adapter's consumer (`partitionsConsumedConcurrently` = CONCURRENCY), produces
- *    each batch to a fresh output topic in sends of at most BATCH (acks=all), then commits the batch's
- *    next offset;
- * 3. checks the output topic holds N records.
- * Prints a table (median msgs/s per client, the platformatic ÷ kafkajs ratio, peak RSS) and one JSON line
- * (`{"bench":"kafka_raw",...}`).
+ * The input is N envelopes of the 8-field bench order (390 B) with the 4 trace headers a loom producer
+ * writes, produced once on a 3-partition topic; every run reads it with its own group and writes a fresh
+ * output topic, timed from its first batch to its last commit. Prints a table (median msgs/s of each pipe,
+ * flow ÷ raw per client, platformatic ÷ kafkajs, peak RSS) and one JSON line (`{"bench":"kafka_raw",...}`).
  *
  * Run (the broker is started with scripts/kafka.sh ensure unless LOOM_KAFKA_BOOTSTRAP is set):
- *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--size=390] [--batch=1000] [--concurrency=3] [--rounds=3]
+ *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--batch=1000] [--concurrency=3] [--rounds=3]
  *   bun bench/kafka_raw_bench.ts [same flags]
+ * `--only=platformatic/flow` (client/pipe) runs one pipe alone, e.g. under `deno run --cpu-prof`.
  *
  * @module
  */
 
 import process from "node:process";
-import { kafkaBootstrap, runtimeName } from "./_common.ts";
-import { createKafkaClients, KafkaAdmin, type KafkaClientKind } from "../runtime/mod.ts";
+import type * as v from "valibot";
+import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
+import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { encodeSourceValue, HEADERS } from "../streaming/engine.ts";
+import { createKafkaClients, KafkaAdmin, type KafkaClientKind, KafkaFlowRunner } from "../runtime/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 
@@ -35,11 +37,12 @@ const flag = (name: string, fallback: number): number => {
 };
 
 const N = flag("n", 200_000);
-const SIZE = flag("size", 390);
 const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
 const ROUNDS = flag("rounds", 3);
+const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
+type Mode = "raw" | "flow";
 
 const brokers = [kafkaBootstrap()];
 const tag = Date.now().toString(36);
@@ -63,22 +66,46 @@ const consumerSettings = (groupId: string): ConsumerSettings => ({
 const quiet = { logLevel: "error" as const };
 const admin = new KafkaAdmin(producerSettings);
 
-// The same records for every client and round.
-const enc = new TextEncoder();
-const filler = new Uint8Array(SIZE - 16).fill(120);
-const headers = {
-  "loom-type": enc.encode("bench.Order"),
-  "loom-version": enc.encode("1"),
-  "loom-trace": enc.encode("0af7651916cd43dd8448eb211c80319c"),
-  "content-type": enc.encode("application/msgpack"),
-};
-const records: OutgoingRecord[] = new Array(N);
-for (let i = 0; i < N; i++) {
-  const value = new Uint8Array(SIZE);
-  value.set(enc.encode(String(i).padStart(16, "0")));
-  value.set(filler, 16);
-  records[i] = { key: enc.encode(`key-${i % 10_000}`), value, headers, timestampMs: null };
+type O = v.InferOutput<typeof BenchOrder.schema>;
+const input = `bench-raw-in-${tag}`;
+await admin.createTopics([{ topic: input, partitions: PARTITIONS }]);
+let envelopeBytes = 0;
+{
+  const enc = new TextEncoder();
+  const trace = enc.encode("0af7651916cd43dd8448eb211c80319c");
+  const headers = {
+    [HEADERS.traceId]: trace,
+    [HEADERS.parentTraceId]: trace,
+    [HEADERS.correlationId]: trace,
+    [HEADERS.causationId]: trace,
+  };
+  const producer = createKafkaClients("platformatic", quiet).producer(producerSettings);
+  await producer.connect();
+  for (let i = 0; i < N; i += BATCH) {
+    const out: OutgoingRecord[] = [];
+    for (let j = i; j < Math.min(N, i + BATCH); j++) {
+      const value = encodeSourceValue(
+        {
+          order_id: `order-${j.toString().padStart(8, "0")}`,
+          customer: `customer-${j % 997}`,
+          amount: 10.5 + (j % 100),
+          quantity: 1 + (j % 7),
+          segment: j % 3 ? "standard" : "vip",
+          country: j % 2 ? "ES" : "FR",
+          paid: j % 5 !== 0,
+          created_at_ms: 1_700_000_000_000 + j,
+        },
+        BenchOrder,
+        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
+      );
+      envelopeBytes = value.length;
+      out.push({ key: enc.encode(`k-${j % 1000}`), value, headers, timestampMs: null });
+    }
+    await producer.send(input, out);
+  }
+  await producer.disconnect();
 }
+const ends = await admin.endOffsets(input);
 
 let peakRss = 0;
 const sampler = setInterval(() => {
@@ -86,32 +113,20 @@ const sampler = setInterval(() => {
 }, 50);
 
 interface Result {
-  readonly produce: number;
-  readonly pipe: number;
+  readonly rate: number;
   readonly rssMb: number;
 }
 
-const runOnce = async (kind: KafkaClientKind, round: number): Promise<Result> => {
+const rawPipe = async (kind: KafkaClientKind, output: string, group: string): Promise<number> => {
   const clients = createKafkaClients(kind, quiet);
-  const input = `bench-raw-in-${tag}-${kind}-${round}`;
-  const output = `bench-raw-out-${tag}-${kind}-${round}`;
-  await admin.createTopics([{ topic: input, partitions: 3 }, { topic: output, partitions: 3 }]);
   const producer = clients.producer(producerSettings);
   await producer.connect();
-  peakRss = process.memoryUsage().rss;
-  const t0 = performance.now();
-  for (let start = 0; start < N; start += BATCH) {
-    await producer.send(input, records.slice(start, start + BATCH));
-  }
-  const produceSeconds = (performance.now() - t0) / 1000;
-
-  const consumer = clients.consumer(consumerSettings(`bench-raw-${tag}-${kind}-${round}`));
+  const consumer = clients.consumer(consumerSettings(group));
   await consumer.connect();
   await consumer.subscribe([input], true);
   let piped = 0;
   let firstBatchAt = 0;
   const { promise: done, resolve, reject } = Promise.withResolvers<void>();
-  peakRss = process.memoryUsage().rss;
   await consumer.run({
     onBatch: async (batch) => {
       if (firstBatchAt === 0) firstBatchAt = performance.now();
@@ -136,85 +151,162 @@ const runOnce = async (kind: KafkaClientKind, round: number): Promise<Result> =>
     onError: reject,
   }, { partitionsConsumedConcurrently: CONCURRENCY });
   await done;
-  const pipeSeconds = (performance.now() - firstBatchAt) / 1000;
-  const rssMb = Math.round(peakRss / 1048576);
+  const seconds = (performance.now() - firstBatchAt) / 1000;
   await consumer.disconnect();
   await producer.disconnect();
-  const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
-  await admin.deleteTopics([input, output]).catch(() => {});
-  if (written !== N) throw new Error(`${kind}: output topic holds ${written} records, expected ${N}`);
-  return { produce: N / produceSeconds, pipe: N / pipeSeconds, rssMb };
+  return seconds;
 };
 
-const results: Record<KafkaClientKind, Result[]> = { kafkajs: [], platformatic: [] };
+const flowPipe = async (kind: KafkaClientKind, output: string, group: string): Promise<number> => {
+  const enrich = RecordStep.of((m: Message<O>) => ({
+    order_id: m.payload.order_id,
+    customer: m.payload.customer,
+    total: m.payload.amount * m.payload.quantity,
+    segment: m.payload.segment,
+  }), { name: "enrich" });
+  const flow = new StreamFlow({
+    name: "bench",
+    source: new FromTopic("in", BenchOrder),
+    process: new Process(enrich),
+    output: new IntoTopic("out"),
+  });
+  const plan = compileFlow(flow, {
+    kafka: {
+      consumer: { brokers, group_id: group, topics: [input], enable_auto_commit: false },
+      producer: { brokers },
+      producers: { out: { brokers, topic: output } },
+    },
+    streaming: { runtime: { kafka_client: kind } },
+  });
+  let firstBatchAt = 0;
+  const committed = new Map<number, number>();
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>();
+  const runner = new KafkaFlowRunner(plan, {
+    client: quiet,
+    partitionsConsumedConcurrently: CONCURRENCY,
+    observer: {
+      batchStarted: () => {
+        if (firstBatchAt === 0) firstBatchAt = performance.now();
+      },
+    },
+    onCommit: (offsets) => {
+      for (const o of offsets) committed.set(o.partition, o.offset);
+      if ([...ends].every(([p, e]) => (committed.get(p) ?? 0) >= e)) resolve();
+    },
+  });
+  runner.start().catch(reject);
+  await done;
+  const seconds = (performance.now() - firstBatchAt) / 1000;
+  await runner.stop();
+  return seconds;
+};
+
+const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promise<Result> => {
+  const output = `bench-raw-out-${tag}-${kind}-${mode}-${round}`;
+  await admin.createTopics([{ topic: output, partitions: PARTITIONS }]);
+  peakRss = process.memoryUsage().rss;
+  const group = `bench-raw-${tag}-${kind}-${mode}-${round}`;
+  const seconds = await (mode === "raw" ? rawPipe : flowPipe)(kind, output, group);
+  const rssMb = Math.round(peakRss / 1048576);
+  const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
+  await admin.deleteTopics([output]).catch(() => {});
+  if (written !== N) throw new Error(`${kind} ${mode}: output topic holds ${written} records, expected ${N}`);
+  return { rate: N / seconds, rssMb };
+};
+
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
+const RUNS: readonly [KafkaClientKind, Mode][] = CLIENTS.flatMap((k) => [[k, "raw"], [k, "flow"]] as const)
+  .filter(([k, m]) => only === undefined || only === `${k}/${m}`);
+if (RUNS.length === 0) throw new Error(`--only=${only}: expected kafkajs|platformatic / raw|flow`);
+const results = new Map<string, Result[]>(RUNS.map(([k, m]) => [`${k}/${m}`, []]));
 for (let round = 0; round < ROUNDS; round++) {
-  // Alternate the order so neither client always runs on a warmer broker.
-  const order = round % 2 === 0 ? CLIENTS : [...CLIENTS].reverse();
-  for (const kind of order) {
-    const r = await runOnce(kind, round);
-    results[kind].push(r);
+  // Alternate the order so no pipe always runs on a warmer broker.
+  const order = round % 2 === 0 ? RUNS : [...RUNS].reverse();
+  for (const [kind, mode] of order) {
+    const r = await runOnce(kind, mode, round);
+    results.get(`${kind}/${mode}`)!.push(r);
     console.error(
-      `round ${round + 1}/${ROUNDS} ${kind}: produce ${Math.round(r.produce)} msgs/s, pipe ${
-        Math.round(r.pipe)
-      } msgs/s, peak RSS ${r.rssMb} MB`,
+      `round ${round + 1}/${ROUNDS} ${kind} ${mode}: ${Math.round(r.rate)} msgs/s, peak RSS ${r.rssMb} MB`,
     );
   }
 }
 clearInterval(sampler);
+await admin.deleteTopics([input]).catch(() => {});
 await admin.close();
+if (only !== undefined) process.exit(0);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const med = (kind: KafkaClientKind, f: (r: Result) => number) => median(results[kind].map(f));
-const rows: [string, number, number][] = [
-  [
-    `produce (sends of ${BATCH}, acks=all)`,
-    med("kafkajs", (r) => r.produce),
-    med("platformatic", (r) => r.produce),
-  ],
-  [
-    `consume→produce→commit (${CONCURRENCY} partitions at once)`,
-    med("kafkajs", (r) => r.pipe),
-    med("platformatic", (r) => r.pipe),
-  ],
-  ["peak RSS during the phase, MB", med("kafkajs", (r) => r.rssMb), med("platformatic", (r) => r.rssMb)],
-];
+const med = (kind: KafkaClientKind, mode: Mode, f: (r: Result) => number) =>
+  median(results.get(`${kind}/${mode}`)!.map(f));
+const rate = (k: KafkaClientKind, m: Mode) => Math.round(med(k, m, (r) => r.rate));
+const rss = (k: KafkaClientKind, m: Mode) => med(k, m, (r) => r.rssMb);
+// ratios of one round's runs, then their median (the runs of a round are adjacent in time)
+const roundRatio = (a: [KafkaClientKind, Mode], b: [KafkaClientKind, Mode]) =>
+  Number(
+    median(results.get(a.join("/"))!.map((r, i) => r.rate / results.get(b.join("/"))![i].rate)).toFixed(2),
+  );
+const flowVsRaw = { kafkajs: roundRatio(["kafkajs", "flow"], ["kafkajs", "raw"]), platformatic: 0 };
+flowVsRaw.platformatic = roundRatio(["platformatic", "flow"], ["platformatic", "raw"]);
+const rawRatio = roundRatio(["platformatic", "raw"], ["kafkajs", "raw"]);
+const flowRatio = roundRatio(["platformatic", "flow"], ["kafkajs", "flow"]);
+
 const rt = runtimeName();
 console.log(
-  `\nkafka raw pipe, kafkajs vs @platformatic/kafka — ${rt}, ${N} records of ${SIZE} B + 4 headers, ` +
-    `median of ${ROUNDS} interleaved rounds, brokers ${brokers.join(",")}\n`,
+  `\nkafka pipes, kafkajs vs @platformatic/kafka — ${rt}, ${N} envelopes of ${envelopeBytes} B + 4 trace ` +
+    `headers, ${PARTITIONS} partitions (${CONCURRENCY} at once), median of ${ROUNDS} interleaved rounds, ` +
+    `brokers ${brokers.join(",")}\n`,
 );
-console.log(
-  `| ${"phase".padEnd(48)} | ${"kafkajs".padStart(9)} | ${"platformatic".padStart(12)} | ${
-    "ratio".padStart(6)
-  } |`,
-);
-console.log(`|${"-".repeat(50)}|${"-".repeat(11)}|${"-".repeat(14)}|${"-".repeat(8)}|`);
-for (const [phase, k, p] of rows) {
-  console.log(
-    `| ${phase.padEnd(48)} | ${String(Math.round(k)).padStart(9)} | ${String(Math.round(p)).padStart(12)} | ${
-      (p / k).toFixed(2).padStart(6)
-    } |`,
-  );
-}
+const row = (cells: string[]) => console.log(`| ${cells.join(" | ")} |`);
+row(["pipe".padEnd(46), "kafkajs".padStart(9), "platformatic".padStart(12), "ratio".padStart(6)]);
+row(["-".repeat(46), "-".repeat(9), "-".repeat(12), "-".repeat(6)]);
+row([
+  "raw consume → produce → commit, msgs/s".padEnd(46),
+  String(rate("kafkajs", "raw")).padStart(9),
+  String(rate("platformatic", "raw")).padStart(12),
+  rawRatio.toFixed(2).padStart(6),
+]);
+row([
+  "flow: decode → step → encode, exact commits".padEnd(46),
+  String(rate("kafkajs", "flow")).padStart(9),
+  String(rate("platformatic", "flow")).padStart(12),
+  flowRatio.toFixed(2).padStart(6),
+]);
+row([
+  "flow ÷ raw (same client)".padEnd(46),
+  flowVsRaw.kafkajs.toFixed(2).padStart(9),
+  flowVsRaw.platformatic.toFixed(2).padStart(12),
+  "".padStart(6),
+]);
+row([
+  "peak RSS raw / flow, MB".padEnd(46),
+  `${rss("kafkajs", "raw")}/${rss("kafkajs", "flow")}`.padStart(9),
+  `${rss("platformatic", "raw")}/${rss("platformatic", "flow")}`.padStart(12),
+  "".padStart(6),
+]);
 console.log(
   JSON.stringify({
     bench: "kafka_raw",
     runtime: rt,
     n: N,
-    size: SIZE,
+    envelope_bytes: envelopeBytes,
     headers: 4,
     batch: BATCH,
     concurrency: CONCURRENCY,
     rounds: ROUNDS,
-    kafkajs_produce_msgs_per_s: Math.round(rows[0][1]),
-    platformatic_produce_msgs_per_s: Math.round(rows[0][2]),
-    kafkajs_pipe_msgs_per_s: Math.round(rows[1][1]),
-    platformatic_pipe_msgs_per_s: Math.round(rows[1][2]),
-    pipe_ratio: Number((rows[1][2] / rows[1][1]).toFixed(2)),
-    kafkajs_peak_rss_mb: rows[2][1],
-    platformatic_peak_rss_mb: rows[2][2],
+    kafkajs_raw_msgs_per_s: rate("kafkajs", "raw"),
+    platformatic_raw_msgs_per_s: rate("platformatic", "raw"),
+    kafkajs_flow_msgs_per_s: rate("kafkajs", "flow"),
+    platformatic_flow_msgs_per_s: rate("platformatic", "flow"),
+    raw_ratio_platformatic_vs_kafkajs: rawRatio,
+    flow_ratio_platformatic_vs_kafkajs: flowRatio,
+    flow_vs_raw_kafkajs: flowVsRaw.kafkajs,
+    flow_vs_raw_platformatic: flowVsRaw.platformatic,
+    peak_rss_mb: Object.fromEntries(
+      [...results.keys()].map((k) => [k, rss(...k.split("/") as [KafkaClientKind, Mode])]),
+    ),
   }),
 );
+process.exit(0);
