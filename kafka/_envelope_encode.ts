@@ -35,11 +35,35 @@ function requiredInt(w: Writer, value: number, path: string): void {
   w.int(value);
 }
 
+/** Start of a str's bytes written at `at` (after its header), or -1 for nil. */
+function strData(w: Writer, at: number): number {
+  const b = w.buf[at];
+  if ((b & 0xe0) === 0xa0) return at + 1;
+  return b === 0xd9 ? at + 2 : b === 0xda ? at + 3 : b === 0xdb ? at + 5 : -1;
+}
+
+/** Writes an optional trace field and notes where its UTF-8 bytes sit (relative to the message start). */
+function traceField(
+  w: Writer,
+  value: string | null | undefined,
+  path: string,
+  spans: Int32Array | undefined,
+  i: number,
+): void {
+  const rel = w.pos - w.start; // relative: a grow while writing moves the message to a new buffer
+  optionalStr(w, value, path);
+  if (spans === undefined) return;
+  const data = strData(w, w.start + rel);
+  spans[i] = data < 0 ? -1 : data - w.start;
+  spans[i + 1] = data < 0 ? -1 : w.pos - w.start;
+}
+
 function writeEnvelope(
   w: Writer,
   header: EnvelopeHeader,
   payload: unknown,
   codec: PayloadCodec<unknown>,
+  spans?: Int32Array,
 ): void {
   w.depth = 0; // a writer reused after a failed encode starts at the top level again
   w.raw(F_START);
@@ -53,13 +77,13 @@ function writeEnvelope(
   w.raw(F_MESSAGE_VERSION);
   requiredInt(w, header.messageVersion, "$.meta.descriptor.message_version");
   w.raw(F_CONTENT_TO_TRACE);
-  optionalStr(w, header.traceId, "$.meta.trace_id");
+  traceField(w, header.traceId, "$.meta.trace_id", spans, 0);
   w.raw(F_PARENT_TRACE_ID);
-  optionalStr(w, header.parentTraceId, "$.meta.parent_trace_id");
+  traceField(w, header.parentTraceId, "$.meta.parent_trace_id", spans, 2);
   w.raw(F_CORRELATION_ID);
-  optionalStr(w, header.correlationId, "$.meta.correlation_id");
+  traceField(w, header.correlationId, "$.meta.correlation_id", spans, 4);
   w.raw(F_CAUSATION_ID);
-  optionalStr(w, header.causationId, "$.meta.causation_id");
+  traceField(w, header.causationId, "$.meta.causation_id", spans, 6);
   w.raw(F_PRODUCED_AT_MS);
   requiredInt(w, header.producedAtMs, "$.meta.produced_at_ms");
   w.raw(F_PAYLOAD);
@@ -79,6 +103,10 @@ function writeEnvelope(
  * convert it, e.g. `Buffer.from(b.buffer, b.byteOffset, b.length)`). Throws {@link WireEncodeError} (with a `$.payload...` path) when the payload
  * does not match its schema.
  *
+ * `traceSpans` (8 slots), when given, receives where the UTF-8 bytes of `trace_id`, `parent_trace_id`,
+ * `correlation_id` and `causation_id` sit in the returned bytes (`[start, end)` pairs in that order; -1 for
+ * nil), so a producer can hand them out as Kafka header values without encoding them again.
+ *
  * @example
  * ```ts
  * import * as v from "valibot";
@@ -90,17 +118,22 @@ function writeEnvelope(
  * }, { order_id: "o-1", amount: 5 }, Order); // the 255-byte golden vector
  * ```
  */
-export function encodeEnvelope<P>(header: EnvelopeHeader, payload: P, codec: PayloadCodec<P>): Uint8Array {
+export function encodeEnvelope<P>(
+  header: EnvelopeHeader,
+  payload: P,
+  codec: PayloadCodec<P>,
+  traceSpans?: Int32Array,
+): Uint8Array {
   const anyCodec = codec as PayloadCodec<unknown>;
   if (sharedBusy) {
     const w = new Writer(512);
-    writeEnvelope(w, header, payload, anyCodec);
+    writeEnvelope(w, header, payload, anyCodec, traceSpans);
     return w.toBytes();
   }
   sharedBusy = true;
   try {
     sharedWriter.reset();
-    writeEnvelope(sharedWriter, header, payload, anyCodec);
+    writeEnvelope(sharedWriter, header, payload, anyCodec, traceSpans);
     return sharedWriter.finish();
   } finally {
     sharedBusy = false;

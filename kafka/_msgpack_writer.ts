@@ -133,7 +133,9 @@ export class Writer {
    * ```
    */
   finish(): Uint8Array {
-    const out = this.buf.subarray(this.start, this.pos);
+    const buf = this.buf;
+    // not `subarray`: it looks up the species constructor, which is slow on JSC
+    const out = new Uint8Array(buf.buffer, buf.byteOffset + this.start, this.pos - this.start);
     this.start = this.pos;
     return out;
   }

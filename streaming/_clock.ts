@@ -50,8 +50,6 @@ export const systemClock: Clock = {
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
 
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
 /**
  * Random trace ids (128 random bits from `crypto.getRandomValues`, drawn from a pooled buffer, as 32
  * lowercase hex characters like Python's `uuid4().hex`).
@@ -63,20 +61,30 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(
  * ```
  */
 export const randomIds: IdSource = (() => {
-  const pool = new Uint8Array(16 * 1024);
-  let pos = pool.length;
+  // 1024 ids at a time: their random bytes rendered as one hex string by one decode; an id is a 32-char
+  // slice of it (cheap on V8 and JSC), not 16 concatenations.
+  const IDS = 1024;
+  const random = new Uint8Array(16 * IDS);
+  const ascii = new Uint8Array(32 * IDS);
+  const digits = new TextEncoder().encode("0123456789abcdef");
+  const latin1 = new TextDecoder("latin1");
+  let hex = "";
+  let pos = ascii.length;
   return {
     traceId(): string {
-      if (pos + 16 > pool.length) {
-        crypto.getRandomValues(pool);
+      if (pos + 32 > ascii.length) {
+        crypto.getRandomValues(random);
+        for (let i = 0, o = 0; i < random.length; i++, o += 2) {
+          const b = random[i];
+          ascii[o] = digits[b >>> 4];
+          ascii[o + 1] = digits[b & 15];
+        }
+        hex = latin1.decode(ascii);
         pos = 0;
       }
-      const p = pool;
       const i = pos;
-      pos += 16;
-      return HEX[p[i]] + HEX[p[i + 1]] + HEX[p[i + 2]] + HEX[p[i + 3]] + HEX[p[i + 4]] + HEX[p[i + 5]] +
-        HEX[p[i + 6]] + HEX[p[i + 7]] + HEX[p[i + 8]] + HEX[p[i + 9]] + HEX[p[i + 10]] + HEX[p[i + 11]] +
-        HEX[p[i + 12]] + HEX[p[i + 13]] + HEX[p[i + 14]] + HEX[p[i + 15]];
+      pos += 32;
+      return hex.slice(i, i + 32);
     },
   };
 })();
