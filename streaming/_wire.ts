@@ -110,8 +110,19 @@ function keyToBytes(key: Uint8Array | string | null): Uint8Array | null {
   return typeof key === "string" ? utf8e.encode(key) : key;
 }
 
+// The `topic:partition:` prefix of the last record's message id: records come in batches of one partition,
+// so a message id costs one concatenation instead of a three-part template.
+let idTopic = "";
+let idPartition = -1;
+let idPrefix = ":-1:";
+
 function messageIdOf(r: SourceRecord): string {
-  return `${r.topic}:${r.partition}:${r.offset}`;
+  if (r.partition !== idPartition || r.topic !== idTopic) {
+    idTopic = r.topic;
+    idPartition = r.partition;
+    idPrefix = `${r.topic}:${r.partition}:`;
+  }
+  return idPrefix + r.offset;
 }
 
 /**
