@@ -1,15 +1,20 @@
 /**
- * Backlog memory benchmark on the real broker: pre-produces a backlog of N records (default 1,000,000), then
- * drains it with KafkaFlowRunner through a flow that buffers (CollectBatch of 5,000 per partition) and does
- * async work per message, with `max_in_flight` = 20,000. Samples RSS and the in-flight count every 100 ms and
- * prints the peak values: memory stays bounded by `max_in_flight` and the fetch size, not by the backlog.
+ * Backlog memory benchmark on the real broker: a child process pre-produces a backlog of N records (default
+ * 1,000,000; the producer's memory is not this process's), then this process drains it with KafkaFlowRunner
+ * through a flow that buffers (CollectBatch of 5,000 per partition) and does async work per message, with
+ * the default `max_in_flight` (10,000) and Kafka client (@platformatic/kafka) unless told otherwise. Samples
+ * RSS and the in-flight count every 100 ms and prints the peak values next to the bound they should stay
+ * under: memory is bounded by `max_in_flight` and the fetch size, not by the backlog.
  *
- *   deno run -A bench/kafka_backlog_bench.ts [--n=1000000]      bun bench/kafka_backlog_bench.ts [--n=...]
+ *   deno run -A bench/kafka_backlog_bench.ts [--n=1000000] [--max-in-flight=10000] [--client=platformatic|kafkajs]
+ *   bun bench/kafka_backlog_bench.ts [same flags]
  *
  * @module
  */
 import { Buffer } from "node:buffer";
+import { spawnSync } from "node:child_process";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import * as v from "valibot";
 import {
@@ -29,25 +34,19 @@ import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
 
-const arg = process.argv.find((a) => a.startsWith("--n="));
-const N = arg ? Number(arg.slice(4)) : 1_000_000;
-const MAX_IN_FLIGHT = 20_000;
+const opt = (name: string): string | undefined =>
+  process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const N = Number(opt("n") ?? 1_000_000);
+const MAX_IN_FLIGHT = Number(opt("max-in-flight") ?? 10_000);
+const CLIENT = (opt("client") ?? "platformatic") as "platformatic" | "kafkajs";
+const PRODUCE_TOPIC = opt("produce-into"); // the child's role
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
 const Tick = messageType("bench.Tick", v.object({ id: v.pipe(v.number(), v.integer()), s: v.string() }));
 type T = v.InferOutput<typeof Tick.schema>;
 
-const tag = Date.now().toString(36);
-const input = `bench-backlog-${tag}`;
 const kafka = new Kafka({ brokers, clientId: "loom-backlog-bench", logLevel: logLevel.WARN });
-const admin = kafka.admin();
-await admin.connect();
-await admin.createTopics({
-  topics: [{ topic: input, numPartitions: 3 }, { topic: `${input}.out`, numPartitions: 3 }],
-  waitForLeaders: true,
-});
-const t0 = performance.now();
-{
+if (PRODUCE_TOPIC !== undefined) {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const BATCH = 5000;
@@ -57,9 +56,30 @@ const t0 = performance.now();
       const v = encodeSourceValue({ id: j, s: "x".repeat(40) }, Tick, { producedAtMs: 1 });
       messages.push({ key: `k${j % 512}`, value: Buffer.from(v.buffer, v.byteOffset, v.length) });
     }
-    await producer.send({ topic: input, acks: 1, messages });
+    await producer.send({ topic: PRODUCE_TOPIC, acks: 1, messages });
   }
   await producer.disconnect();
+  process.exit(0);
+}
+
+const tag = Date.now().toString(36);
+const input = `bench-backlog-${tag}`;
+const admin = kafka.admin();
+await admin.connect();
+await admin.createTopics({
+  topics: [{ topic: input, numPartitions: 3 }, { topic: `${input}.out`, numPartitions: 3 }],
+  waitForLeaders: true,
+});
+const t0 = performance.now();
+{
+  // the same script and runtime in a child process, so the producer's memory is not measured here
+  const self = fileURLToPath(import.meta.url);
+  const args = "Deno" in globalThis ? ["run", "-A", self] : [self];
+  const r = spawnSync(process.execPath, [...args, `--n=${N}`, `--produce-into=${input}`], {
+    stdio: "inherit",
+    env: { ...process.env, LOOM_KAFKA_BOOTSTRAP: brokers[0] },
+  });
+  if (r.status !== 0) throw new Error(`producing the backlog failed (exit ${r.status})`);
 }
 const produceSeconds = (performance.now() - t0) / 1000;
 const ends = new Map((await admin.fetchTopicOffsets(input)).map((e) => [e.partition, Number(e.high)]));
@@ -84,13 +104,25 @@ const flow = new StreamFlow({
 });
 const plan = compileFlow(flow, {
   kafka: {
-    consumer: { brokers, group_id: `backlog-${tag}`, topics: [input] },
+    consumer: {
+      brokers,
+      group_id: `backlog-${tag}`,
+      topics: [input],
+      ...(opt("fetch-max-bytes")
+        ? {
+          extra: {
+            "fetch.max.bytes": Number(opt("fetch-max-bytes")),
+            "max.partition.fetch.bytes": Math.min(1048576, Number(opt("fetch-max-bytes"))),
+          },
+        }
+        : {}),
+    },
     producer: { brokers },
     producers: { out: { brokers, topic: `${input}.out` } },
   },
-  streaming: { runtime: { max_in_flight: MAX_IN_FLIGHT } },
+  streaming: { runtime: { max_in_flight: MAX_IN_FLIGHT, kafka_client: CLIENT } },
 });
-let peakRss = 0, peakInFlight = 0, pauses = 0;
+let peakRss = 0, peakInFlight = 0, pauses = 0, peakHeap = 0, peakBuffers = 0;
 const committed = new Map<number, number>();
 const rss = () => process.memoryUsage().rss;
 const baseRss = rss();
@@ -113,7 +145,10 @@ await new Promise<void>((resolve) => {
     },
   });
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rss());
+    const m = process.memoryUsage();
+    peakRss = Math.max(peakRss, m.rss);
+    peakHeap = Math.max(peakHeap, m.heapUsed);
+    peakBuffers = Math.max(peakBuffers, m.arrayBuffers ?? m.external);
     peakInFlight = Math.max(peakInFlight, runner.driver.inFlight);
   }, 100);
   void runner.start();
@@ -129,6 +164,8 @@ const result = {
   backpressure_pauses: pauses,
   base_rss_mb: Math.round(baseRss / 1e6),
   peak_rss_mb: Math.round(peakRss / 1e6),
+  peak_heap_mb: Math.round(peakHeap / 1e6),
+  peak_array_buffers_mb: Math.round(peakBuffers / 1e6),
   produce_seconds: Number(produceSeconds.toFixed(1)),
   drain_seconds: Number(drainSeconds.toFixed(1)),
   drain_msgs_per_s: Math.round(N / drainSeconds),

@@ -215,7 +215,9 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
 };
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
-const RUNS: readonly [KafkaClientKind, Mode][] = CLIENTS.flatMap((k) => [[k, "raw"], [k, "flow"]] as const)
+const RUNS: readonly (readonly [KafkaClientKind, Mode])[] = CLIENTS.flatMap((k) =>
+  [[k, "raw"], [k, "flow"]] as const
+)
   .filter(([k, m]) => only === undefined || only === `${k}/${m}`);
 if (RUNS.length === 0) throw new Error(`--only=${only}: expected kafkajs|platformatic / raw|flow`);
 const results = new Map<string, Result[]>(RUNS.map(([k, m]) => [`${k}/${m}`, []]));
