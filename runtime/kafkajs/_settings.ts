@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { readFileSync } from "node:fs";
 import {
   CompressionTypes,
   type ConsumerConfig,
@@ -30,6 +29,7 @@ import {
   supportedExtraKeys,
 } from "../../streaming/mod.ts";
 import { KafkaConfigError } from "./_errors.ts";
+import { resolveSecurity } from "../_kafka_security.ts";
 import { consoleKafkaLogger, type KafkaClientOptions, LOG_LEVEL_NUMBER, makeLogCreator } from "./_logger.ts";
 
 /**
@@ -267,69 +267,14 @@ for (const key of Object.keys(KAFKA_EXTRA_KEYS)) {
   if (!Object.hasOwn(APPLY_EXTRA, key)) throw new Error(`kafkajs adapter: no mapping for extra key "${key}"`);
 }
 
-const SASL_MECHANISMS: Readonly<Record<string, "plain" | "scram-sha-256" | "scram-sha-512">> = {
-  "PLAIN": "plain",
-  "SCRAM-SHA-256": "scram-sha-256",
-  "SCRAM-SHA-512": "scram-sha-512",
-};
-
+/** `ssl` and `sasl` from the security section (checked once for both adapters). */
 const applySecurity = (client: KafkaConfig, security: KafkaSecuritySettings | null, role: Role): void => {
-  if (security === null || security.protocol === "PLAINTEXT") {
-    if (security !== null && (security.saslMechanism !== null || security.sslCaLocation !== null)) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: protocol PLAINTEXT ignores sasl_mechanism/ssl_ca_location; ` +
-          `set protocol to SSL, SASL_SSL or SASL_PLAINTEXT, or remove them`,
-        "security.protocol",
-      );
-    }
-    return;
-  }
-  const { protocol } = security;
-  if (protocol === "SSL" || protocol === "SASL_SSL") {
-    if (security.sslCaLocation !== null) {
-      let ca: string;
-      try {
-        ca = readFileSync(security.sslCaLocation, "utf8");
-      } catch (e) {
-        throw new KafkaConfigError(
-          `kafka ${role} security.ssl_ca_location: cannot read CA file "${security.sslCaLocation}": ` +
-            `${(e as Error).message}`,
-          "ssl.ca.location",
-        );
-      }
-      client.ssl = { ca: [ca] };
-    } else {
-      client.ssl = true;
-    }
-  } else if (security.sslCaLocation !== null) {
-    throw new KafkaConfigError(
-      `kafka ${role} security: ssl_ca_location needs protocol SSL or SASL_SSL (got ${protocol})`,
-      "ssl.ca.location",
-    );
-  }
-  if (protocol === "SASL_SSL" || protocol === "SASL_PLAINTEXT") {
-    const raw = security.saslMechanism;
-    const mechanism = raw === null ? undefined : SASL_MECHANISMS[raw.trim().toUpperCase()];
-    if (mechanism === undefined) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: protocol ${protocol} needs sasl_mechanism PLAIN, SCRAM-SHA-256 or ` +
-          `SCRAM-SHA-512 (got ${JSON.stringify(raw)}; kafkajs does not support GSSAPI here)`,
-        "sasl.mechanism",
-      );
-    }
-    if (security.saslUsername === null || security.saslPassword === null) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: sasl_mechanism ${raw} needs sasl_username and sasl_password`,
-        "sasl.username",
-      );
-    }
-    const sasl: SASLOptions = { mechanism, username: security.saslUsername, password: security.saslPassword };
-    client.sasl = sasl;
-  } else if (security.saslMechanism !== null || security.saslUsername !== null) {
-    throw new KafkaConfigError(
-      `kafka ${role} security: sasl_* fields need protocol SASL_SSL or SASL_PLAINTEXT (got ${protocol})`,
-      "sasl.mechanism",
-    );
+  const { tls, sasl } = resolveSecurity(security, role);
+  if (tls !== null) client.ssl = tls.ca === undefined ? true : { ca: [...tls.ca] };
+  if (sasl !== null) {
+    const mechanism = sasl.mechanism.toLowerCase() as "plain" | "scram-sha-256" | "scram-sha-512";
+    const options: SASLOptions = { mechanism, username: sasl.username, password: sasl.password };
+    client.sasl = options;
   }
 };
 

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { readFileSync } from "node:fs";
 import type {
   ConsumerSettings,
   KafkaConfigValue,
@@ -14,6 +13,7 @@ import type {
   ProducerSettings,
 } from "../../streaming/_settings.ts";
 import { KafkaConfigError } from "../kafkajs/mod.ts";
+import { resolveSecurity } from "../_kafka_security.ts";
 
 /** Client-level options shared by producers and consumers (a subset of platformatic's `BaseOptions`). */
 export interface PlatformaticBaseOptions {
@@ -337,73 +337,15 @@ const MANAGED_KEYS: Readonly<Record<Role, readonly string[]>> = {
 const supportedKeys = (role: Role): string[] =>
   Object.keys(EXTRA_KEYS).filter((k) => EXTRA_KEYS[k].roles.includes(role)).sort();
 
-const SASL_MECHANISMS: Readonly<Record<string, "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512">> = {
-  "PLAIN": "PLAIN",
-  "SCRAM-SHA-256": "SCRAM-SHA-256",
-  "SCRAM-SHA-512": "SCRAM-SHA-512",
-};
-
+/** TLS and SASL from the security section (checked once for both adapters). */
 const applySecurity = (
   base: PlatformaticBaseOptions,
   security: KafkaSecuritySettings | null,
   role: Role,
 ): void => {
-  if (security === null || security.protocol === "PLAINTEXT") {
-    if (security !== null && (security.saslMechanism !== null || security.sslCaLocation !== null)) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: protocol PLAINTEXT ignores sasl_mechanism/ssl_ca_location; ` +
-          `set protocol to SSL, SASL_SSL or SASL_PLAINTEXT, or remove them`,
-        "security.protocol",
-      );
-    }
-    return;
-  }
-  const { protocol } = security;
-  if (protocol === "SSL" || protocol === "SASL_SSL") {
-    if (security.sslCaLocation !== null) {
-      let ca: string;
-      try {
-        ca = readFileSync(security.sslCaLocation, "utf8");
-      } catch (e) {
-        throw new KafkaConfigError(
-          `kafka ${role} security.ssl_ca_location: cannot read CA file "${security.sslCaLocation}": ` +
-            `${(e as Error).message}`,
-          "ssl.ca.location",
-        );
-      }
-      base.tls = { ca: [ca] };
-    } else {
-      base.tls = {};
-    }
-  } else if (security.sslCaLocation !== null) {
-    throw new KafkaConfigError(
-      `kafka ${role} security: ssl_ca_location needs protocol SSL or SASL_SSL (got ${protocol})`,
-      "ssl.ca.location",
-    );
-  }
-  if (protocol === "SASL_SSL" || protocol === "SASL_PLAINTEXT") {
-    const raw = security.saslMechanism;
-    const mechanism = raw === null ? undefined : SASL_MECHANISMS[raw.trim().toUpperCase()];
-    if (mechanism === undefined) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: protocol ${protocol} needs sasl_mechanism PLAIN, SCRAM-SHA-256 or ` +
-          `SCRAM-SHA-512 (got ${JSON.stringify(raw)})`,
-        "sasl.mechanism",
-      );
-    }
-    if (security.saslUsername === null || security.saslPassword === null) {
-      throw new KafkaConfigError(
-        `kafka ${role} security: sasl_mechanism ${raw} needs sasl_username and sasl_password`,
-        "sasl.username",
-      );
-    }
-    base.sasl = { mechanism, username: security.saslUsername, password: security.saslPassword };
-  } else if (security.saslMechanism !== null || security.saslUsername !== null) {
-    throw new KafkaConfigError(
-      `kafka ${role} security: sasl_* fields need protocol SASL_SSL or SASL_PLAINTEXT (got ${protocol})`,
-      "sasl.mechanism",
-    );
-  }
+  const { tls, sasl } = resolveSecurity(security, role);
+  if (tls !== null) base.tls = tls.ca === undefined ? {} : { ca: [...tls.ca] };
+  if (sasl !== null) base.sasl = { ...sasl };
 };
 
 /** Default client id, as the kafkajs adapter. */
