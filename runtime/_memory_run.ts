@@ -107,6 +107,7 @@ export async function runInMemory(
     throw e;
   }
   if (fixture) sim.loadFixture(fixture, source);
+  await sim.end(); // the end of the fixture is the end of the input: every table writer is flushed
   await sim.stop();
   const topics: Record<
     string,

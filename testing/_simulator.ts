@@ -534,9 +534,15 @@ export class FlowSimulator {
     this.#throwIfFailed();
   }
 
-  /** Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources. */
+  /**
+   * Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources.
+   * Table writers with `flush_on_shutdown: false` are not flushed (their inputs stay uncommitted and
+   * come back to the next simulator on the same broker); {@link end} first to write them.
+   */
   async stop(): Promise<void> {
-    await this.end();
+    await this.run();
+    this.#driver.beginShutdown();
+    await this.#loop.flush();
     await this.#loop.stop();
     this.#throwIfFailed();
   }
