@@ -7,14 +7,20 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { Buffer } from "node:buffer";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { encodeSourceValue } from "../streaming/engine.ts";
 import { OrderPlaced } from "../examples/orders/flow.ts";
-import { bootstrap, committedOffsets, createTopics, deleteTopics, endOffsets, unique } from "./_support.ts";
+import {
+  bootstrap,
+  committedOffsets,
+  createTopics,
+  deleteTopics,
+  endOffsets,
+  sendRecords,
+  unique,
+} from "./_support.ts";
 import { pgUrl, uniqueTable } from "./_db.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -52,15 +58,11 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
 
   const orders = async (topic: string) => {
     await createTopics([topic], 3);
-    const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
-      .producer();
-    await producer.connect();
-    await producer.send({
+    await sendRecords(
       topic,
-      acks: -1,
-      messages: Array.from({ length: N }, (_, i) => ({
+      Array.from({ length: N }, (_, i) => ({
         key: `c${i % 7}`,
-        value: Buffer.from(encodeSourceValue(
+        value: encodeSourceValue(
           {
             order_id: `o-${i}`,
             customer: `c${i % 7}`,
@@ -69,10 +71,9 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
           },
           OrderPlaced,
           { producedAtMs: 1_700_000_000_000 + i },
-        )),
+        ),
       })),
-    });
-    await producer.disconnect();
+    );
   };
 
   for (const workers of [1, 2]) {

@@ -6,10 +6,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { Buffer } from "node:buffer";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { compileFlow } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
@@ -22,6 +20,7 @@ import {
   deleteTopics,
   endOffsets,
   quiet,
+  sendRecords,
   sleep,
   unique,
   waitFor,
@@ -54,18 +53,14 @@ describe("table sink outage (real Kafka + a private PostgreSQL)", () => {
     await sql.unsafe(`CREATE TABLE "${table}" (id bigint PRIMARY KEY, v text)`);
     await sql.end();
     await createTopics([topic], 3);
-    const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
-      .producer();
-    await producer.connect();
-    for (let from = 0; from < N; from += 5000) {
-      const messages = Array.from({ length: 5000 }, (_, k) => from + k).map((i) => ({
+    await sendRecords(
+      topic,
+      Array.from({ length: N }, (_, i) => ({
         partition: i % 3, // id i is at offset floor(i / 3) of partition i % 3
         key: `k${i}`,
-        value: Buffer.from(encodeSourceValue({ id: i, v: "in" }, Item, { producedAtMs: 0 })),
-      }));
-      await producer.send({ topic, messages, acks: -1 });
-    }
-    await producer.disconnect();
+        value: encodeSourceValue({ id: i, v: "in" }, Item, { producedAtMs: 0 }),
+      })),
+    );
   });
   after(async () => {
     await deleteTopics([topic]);

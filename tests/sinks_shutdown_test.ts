@@ -4,8 +4,6 @@
 // Run: deno test -A tests/sinks_shutdown_test.ts   |   bun test tests/sinks_shutdown_test.ts
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
-import { Kafka, logLevel } from "kafkajs";
 import postgres from "postgres";
 import { compileFlow } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
@@ -18,6 +16,7 @@ import {
   deleteTopics,
   endOffsets,
   quiet,
+  sendRecords,
   unique,
   waitFor,
 } from "./_support.ts";
@@ -36,19 +35,14 @@ describe("flush_on_shutdown (real Kafka + real PostgreSQL)", () => {
     sql = postgres(pgUrl(), { onnotice: () => {} });
     await sql.unsafe(`CREATE TABLE "${table}" (id bigint PRIMARY KEY, v text)`);
     await createTopics([topic], 3);
-    const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
-      .producer();
-    await producer.connect();
-    await producer.send({
+    await sendRecords(
       topic,
-      acks: -1,
-      messages: Array.from({ length: N }, (_, i) => ({
+      Array.from({ length: N }, (_, i) => ({
         partition: i % 3,
         key: `k${i}`,
-        value: Buffer.from(encodeSourceValue({ id: i, v: "in" }, Item, { producedAtMs: 0 })),
+        value: encodeSourceValue({ id: i, v: "in" }, Item, { producedAtMs: 0 }),
       })),
-    });
-    await producer.disconnect();
+    );
   });
   after(async () => {
     await sql.end({ timeout: 5 });
