@@ -175,7 +175,8 @@ export async function main(argv: readonly string[], options: CliOptions = {}): P
     // Operational failures and bad input (broker, delivery, unrouted errors, fixture files, flow modules)
     // say everything in their message; anything else is a bug somewhere and keeps its stack.
     const operational = e instanceof Error &&
-      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure|FixtureError|FlowModuleError)$/.test(e.name);
+      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure|FixtureError|FlowModuleError|TableSinkError)$/
+        .test(e.name);
     console.error(
       `error: ${
         e instanceof Error ? (operational ? `${e.name}: ${e.message}` : e.stack ?? e.message) : String(e)

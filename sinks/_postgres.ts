@@ -470,12 +470,14 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
       w.on("error", reject);
       timer = setTimeout(() => reject(new CopyStalled("COPY did not complete")), c.copyTimeoutMs);
     });
+    // a failure while the loop below waits for "drain" is awaited through the race, not left unhandled
+    done.catch(() => {});
     try {
       const CHUNK = 4096;
       for (let i = 0; i < values.length; i += CHUNK) {
         let s = "";
         for (const v of values.slice(i, i + CHUNK)) s += copyLine(v);
-        if (!w.write(s)) await new Promise<void>((r) => w.once("drain", () => r()));
+        if (!w.write(s)) await Promise.race([new Promise<void>((r) => w.once("drain", () => r())), done]);
       }
       w.end();
       await done;

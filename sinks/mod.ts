@@ -48,4 +48,10 @@ export {
 } from "./_postgres.ts";
 export { chString, ClickHouseBackend, type ClickHouseConfig, readClickHouseConfig } from "./_clickhouse.ts";
 export { DeltaBackend, type DeltaConfig, readDeltaConfig } from "./_delta.ts";
-export { isTableSink, openTableWriter, openTableWriters, type TableWriterOptions } from "./_writers.ts";
+export {
+  isTableSink,
+  openTableWriter,
+  openTableWriters,
+  TableSinkError,
+  type TableWriterOptions,
+} from "./_writers.ts";

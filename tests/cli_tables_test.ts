@@ -1,8 +1,9 @@
 // The edge CLI (cli.ts: `deno task run`, `bun cli.ts run`) runs a flow with an IntoTable on the REAL broker
 // and the REAL PostgreSQL (Deno and Bun): the rows land in the table, every input is committed, on one
 // worker (main thread) and on two Web Workers (each imports the table writers by URL); on the memory
-// transport the fixture's rows land in PostgreSQL too. runtime/cli.ts alone (no table backends) refuses
-// the flow with an error naming the sink and the edge CLI.
+// transport the fixture's rows land in PostgreSQL too; an unreachable database is a one-line error naming
+// the sink. runtime/cli.ts alone (no table backends) refuses the flow with an error naming the sink and the
+// edge CLI.
 // Run: deno test -A tests/cli_tables_test.ts   |   bun test tests/cli_tables_test.ts
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -121,6 +122,23 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
       x.order_id
     );
     assert.deepEqual(ids, ["o-1", "o-2", "o-3", "o-4"]);
+  });
+
+  test("an unreachable database is a one-line startup error naming the sink, without the password", {
+    timeout: 120_000,
+  }, () => {
+    const r = cli("cli.ts", ["--fixture", "examples/orders/orders.jsonl"], {
+      LOOM_TRANSPORT: "memory",
+      LOOM_PG_URL: "postgres://postgres:s3cret@127.0.0.1:1/loom",
+      ORDERS_TABLE: uniqueTable("cli_orders_down"),
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: TableSinkError: table sink 'orders_table' \(streaming\.sinks\.orders_table\): cannot reach PostgreSQL/,
+    );
+    assert.doesNotMatch(r.stderr, /s3cret/);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   });
 
   test("runtime/cli.ts alone (no table backends) refuses the flow, naming the sink and the edge CLI", {
