@@ -2,7 +2,7 @@
 // and the REAL PostgreSQL (Deno and Bun): the rows land in the table, every input is committed, on one
 // worker (main thread) and on two Web Workers (each imports the table writers by URL); on the memory
 // transport the fixture's rows land in PostgreSQL too; an unreachable database is a one-line error naming
-// the sink. runtime/cli.ts alone (no table backends) refuses the flow with an error naming the sink and the
+// the sink; SIGTERM with a 1 h buffer flushes the rows and commits their inputs. runtime/cli.ts alone (no table backends) refuses the flow with an error naming the sink and the
 // edge CLI.
 // Run: deno test -A tests/cli_tables_test.ts   |   bun test tests/cli_tables_test.ts
 import { after, before, describe, test } from "node:test";
@@ -20,8 +20,10 @@ import {
   deleteTopics,
   endOffsets,
   sendRecords,
+  sleep,
   unique,
 } from "./_support.ts";
+import { spawnCli } from "./_runtime_support.ts";
 import { pgUrl, uniqueTable } from "./_db.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -106,6 +108,53 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
       assert.deepEqual(await committedOffsets(group, topic), await endOffsets(topic));
     });
   }
+
+  test(
+    "SIGTERM flushes the buffered rows and commits their inputs, exit 0 (1 h buffer age and commit delay)",
+    {
+      timeout: 150_000,
+    },
+    async () => {
+      const topic = unique("cli-orders-term");
+      const group = unique("cli-orders-term-group");
+      const table = uniqueTable("cli_orders_term");
+      topics.push(topic);
+      await orders(topic);
+      const child = spawnCli(["cli.ts", "run", FLOW, "--config", CONFIG, "--admin-port", "0"], {
+        NODE_NO_WARNINGS: "1",
+        LOOM_LOG_LEVEL: "info",
+        LOOM_TRANSPORT: "kafka",
+        LOOM_KAFKA_BROKERS: bootstrap(),
+        LOOM_PG_URL: pgUrl(),
+        ORDERS_TOPIC: topic,
+        ORDERS_GROUP: group,
+        ORDERS_TABLE: table,
+        ORDERS_BUFFER_AGE_S: "3600",
+      });
+      try {
+        const deadline = performance.now() + 90_000;
+        let url: string | null = null;
+        for (; url === null; await sleep(50)) {
+          assert.ok(performance.now() < deadline && child.running(), child.logs.join(""));
+          const line = child.logs.join("").split("\n").find((l) => l.includes('"event":"admin_listening"'));
+          if (line) url = JSON.parse(line).url as string;
+        }
+        for (;; await sleep(100)) {
+          assert.ok(performance.now() < deadline && child.running(), child.logs.join(""));
+          const status = await (await fetch(`${url}/status`)).json() as { totals: { consumed: number } };
+          if (status.totals.consumed === N) break;
+        }
+        assert.equal((await sql.unsafe(`SELECT 1 FROM "${table}"`)).length, 0, "the rows are still buffered");
+        assert.deepEqual(await committedOffsets(group, topic), new Map(), "so nothing is committed yet");
+        child.kill("SIGTERM");
+        assert.equal(await child.exited, 0, child.logs.join(""));
+      } finally {
+        if (child.running()) child.kill("SIGINT");
+      }
+      assert.equal((await sql.unsafe(`SELECT order_id FROM "${table}"`)).length, N);
+      assert.deepEqual(await committedOffsets(group, topic), await endOffsets(topic));
+    },
+  );
 
   test("on the memory transport the fixture's rows land in PostgreSQL", { timeout: 120_000 }, async () => {
     const table = uniqueTable("cli_orders_mem");
