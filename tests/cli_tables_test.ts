@@ -1,9 +1,9 @@
 // The edge CLI (cli.ts: `deno task run`, `bun cli.ts run`) runs a flow with an IntoTable on the REAL broker
 // and the REAL PostgreSQL (Deno and Bun): the rows land in the table, every input is committed, on one
-// worker (main thread) and on two Web Workers (each imports the table writers by URL); on the memory
-// transport the fixture's rows land in PostgreSQL too; an unreachable database is a one-line error naming
-// the sink; SIGTERM with a 1 h buffer flushes the rows and commits their inputs. runtime/cli.ts alone (no table backends) refuses the flow with an error naming the sink and the
-// edge CLI.
+// worker (main thread) and on two Web Workers (each imports the table writers by URL); SIGTERM with a 1 h
+// buffer flushes the rows and commits their inputs; on the memory transport the fixture's rows land in
+// PostgreSQL too; an unreachable database is a one-line error naming the sink. runtime/cli.ts alone (no
+// table backends) refuses the flow with an error naming the sink and the edge CLI.
 // Run: deno test -A tests/cli_tables_test.ts   |   bun test tests/cli_tables_test.ts
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
