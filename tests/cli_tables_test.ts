@@ -48,6 +48,16 @@ const cli = (entry: string, args: string[], env: Record<string, string>) =>
     env: { ...process.env, NODE_NO_WARNINGS: "1", LOOM_LOG_LEVEL: "warn", ...env },
   });
 
+/** The example config's environment for a run on the real broker. */
+const onKafka = (topic: string, group: string, table: string): Record<string, string> => ({
+  LOOM_TRANSPORT: "kafka",
+  LOOM_KAFKA_BROKERS: bootstrap(),
+  LOOM_PG_URL: pgUrl(),
+  ORDERS_TOPIC: topic,
+  ORDERS_GROUP: group,
+  ORDERS_TABLE: table,
+});
+
 describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQL)", () => {
   let sql: postgres.Sql;
   const topics: string[] = [];
@@ -88,14 +98,11 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
       const table = uniqueTable("cli_orders");
       topics.push(topic);
       await orders(topic);
-      const r = cli("cli.ts", ["--workers", String(workers), "--max-messages", String(N)], {
-        LOOM_TRANSPORT: "kafka",
-        LOOM_KAFKA_BROKERS: bootstrap(),
-        LOOM_PG_URL: pgUrl(),
-        ORDERS_TOPIC: topic,
-        ORDERS_GROUP: group,
-        ORDERS_TABLE: table,
-      });
+      const r = cli(
+        "cli.ts",
+        ["--workers", String(workers), "--max-messages", String(N)],
+        onKafka(topic, group, table),
+      );
       assert.equal(r.status, 0, r.stderr);
       const rows = await sql.unsafe(
         `SELECT order_id, customer, amount, vip, placed_at FROM "${table}" ORDER BY amount`,
@@ -121,14 +128,9 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
       topics.push(topic);
       await orders(topic);
       const child = spawnCli(["cli.ts", "run", FLOW, "--config", CONFIG, "--admin-port", "0"], {
+        ...onKafka(topic, group, table),
         NODE_NO_WARNINGS: "1",
         LOOM_LOG_LEVEL: "info",
-        LOOM_TRANSPORT: "kafka",
-        LOOM_KAFKA_BROKERS: bootstrap(),
-        LOOM_PG_URL: pgUrl(),
-        ORDERS_TOPIC: topic,
-        ORDERS_GROUP: group,
-        ORDERS_TABLE: table,
         ORDERS_BUFFER_AGE_S: "3600",
       });
       try {
@@ -196,14 +198,11 @@ describe("the edge CLI with a PostgreSQL table sink (real broker, real PostgreSQ
     const topic = unique("cli-orders-none");
     topics.push(topic);
     await createTopics([topic], 1);
-    const r = cli("runtime/cli.ts", [], {
-      LOOM_TRANSPORT: "kafka",
-      LOOM_KAFKA_BROKERS: bootstrap(),
-      LOOM_PG_URL: pgUrl(),
-      ORDERS_TOPIC: topic,
-      ORDERS_GROUP: unique("cli-orders-none-group"),
-      ORDERS_TABLE: uniqueTable("cli_orders_none"),
-    });
+    const r = cli(
+      "runtime/cli.ts",
+      [],
+      onKafka(topic, unique("cli-orders-none-group"), uniqueTable("cli_orders_none")),
+    );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /storage sink 'orders_table'/);
     assert.match(r.stderr, /cli\.ts/);
