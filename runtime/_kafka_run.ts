@@ -9,6 +9,7 @@ import type { ConfigContext } from "../streaming/config/mod.ts";
 import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
 import { jsonLogger } from "./_logger.ts";
+import type { TableWriterFactory } from "./_table_writers.ts";
 
 /**
  * Options of {@link runOnKafka}.
@@ -24,6 +25,8 @@ import { jsonLogger } from "./_logger.ts";
 export interface KafkaRunOptions {
   /** Stop gracefully after this many consumed messages (tests, one-shot jobs). */
   readonly maxMessages?: number;
+  /** Opens the flow's table sinks (`openTableWriters` of `@loom/streaming/sinks`; see `KafkaRunnerOptions`). */
+  readonly openTables?: TableWriterFactory;
 }
 
 /**
@@ -44,7 +47,7 @@ export async function runOnKafka(
 ): Promise<number> {
   const plan = compileFlow(flow, config);
   const logger = jsonLogger((process.env.LOOM_LOG_LEVEL as "info" | "warn" | "error") ?? "info");
-  const runner = new KafkaFlowRunner(plan, { logger });
+  const runner = new KafkaFlowRunner(plan, { logger, openTables: options.openTables });
   const stop = () => void runner.stop();
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);

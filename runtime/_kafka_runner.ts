@@ -28,6 +28,7 @@ import type {
   KafkaProducerPort,
 } from "./kafkajs/mod.ts";
 import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
+import type { TableWriterFactory } from "./_table_writers.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.
@@ -51,6 +52,11 @@ export interface KafkaRunnerOptions {
   readonly kafkaClient?: KafkaClientKind;
   /** Writers of storage sinks by sink name (table backends are provided by `@loom/streaming/sinks`). */
   readonly tables?: ReadonlyMap<string, SinkWriter>;
+  /**
+   * Opens, at {@link KafkaFlowRunner.start}, the writers of the storage sinks `tables` does not cover
+   * (`openTableWriters` of `@loom/streaming/sinks`). They are flushed and closed when the runner stops.
+   */
+  readonly openTables?: TableWriterFactory;
   /** Partitions processed concurrently (default: 1). */
   readonly partitionsConsumedConcurrently?: number;
   /** Interval of the timer loop that fires CollectBatch timeouts and commits settled offsets (default 50 ms). */
@@ -116,6 +122,7 @@ export class KafkaFlowRunner {
   /** The run loop. */
   readonly loop: FlowLoop;
   readonly #tables: Map<string, SinkWriter>;
+  readonly #openTables: TableWriterFactory | null;
   readonly #log: Logger;
 
   /**
@@ -136,13 +143,10 @@ export class KafkaFlowRunner {
     for (const [path, s] of plan.storageSinks) {
       const w = options.tables?.get(s.name);
       if (w) tables.set(path, w);
-      else if (typeof s.sink.createWriter !== "function") {
-        throw new Error(
-          `storage sink '${s.name}' (${path}) has no writer: pass one in KafkaRunnerOptions.tables (table backends live in @loom/streaming/sinks) or give the sink a createWriter()`,
-        );
-      }
+      else if (typeof s.sink.createWriter !== "function" && !options.openTables) throw noWriter(s.name, path);
     }
     this.#tables = tables;
+    this.#openTables = options.openTables ?? null;
     this.driver = new FlowDriver(plan, {
       producer: this.producer,
       tables,
@@ -190,20 +194,14 @@ export class KafkaFlowRunner {
           "enable_auto_commit: true is served by committing settled offsets after delivery (never before)",
       });
     }
-    for (const [path, s] of this.plan.storageSinks) {
-      if (this.#tables.has(path)) continue;
-      // the sink brings its own writer (IntoSink.createWriter)
-      this.#tables.set(
-        path,
-        await s.sink.createWriter!({
-          section: s.section,
-          config: this.plan.config,
-          workerIndex: 0,
-          workerCount: 1,
-        }),
-      );
+    const opened = await this.#openWriters();
+    try {
+      await this.loop.start();
+    } catch (e) {
+      // the loop never ran: close the writers opened here (nothing was buffered)
+      await Promise.all(opened.map((w) => Promise.resolve(w.close?.()).catch(() => {})));
+      throw e;
     }
-    await this.loop.start();
     const rt = this.plan.runtime;
     if (rt.processId !== null || rt.addresses !== null) {
       this.#log.info("cluster_settings_ignored", {
@@ -214,6 +212,47 @@ export class KafkaFlowRunner {
     this.#log.info("flow_started", { flow: this.plan.name, topics: src.topics, group: src.settings.groupId });
   }
 
+  /**
+   * The writers of the storage sinks not given in `tables`: from the table-writer factory (table sinks),
+   * else the sink's own `createWriter`. Returns those opened here.
+   */
+  async #openWriters(): Promise<SinkWriter[]> {
+    const missing = [...this.plan.storageSinks].filter(([path]) => !this.#tables.has(path));
+    const opened: SinkWriter[] = [];
+    const closeAll = () => Promise.all(opened.map((w) => Promise.resolve(w.close?.()).catch(() => {})));
+    try {
+      if (this.#openTables && missing.some(([, s]) => typeof s.sink.createWriter !== "function")) {
+        const fromFactory = await this.#openTables(this.plan, { logger: this.#log });
+        const used = new Set<SinkWriter>();
+        for (const [path, s] of missing) {
+          const w = fromFactory.get(s.name);
+          if (w) this.#tables.set(path, w), used.add(w);
+        }
+        for (const w of fromFactory.values()) {
+          if (used.has(w)) opened.push(w);
+          else await Promise.resolve(w.close?.()).catch(() => {}); // a sink `tables` already covers
+        }
+      }
+      for (const [path, s] of missing) {
+        if (this.#tables.has(path)) continue;
+        if (typeof s.sink.createWriter !== "function") throw noWriter(s.name, path);
+        // the sink brings its own writer (IntoSink.createWriter)
+        const w = await s.sink.createWriter({
+          section: s.section,
+          config: this.plan.config,
+          workerIndex: 0,
+          workerCount: 1,
+        });
+        opened.push(w);
+        this.#tables.set(path, w);
+      }
+    } catch (e) {
+      await closeAll();
+      throw e;
+    }
+    return opened;
+  }
+
   /** Graceful stop: flushes buffers, delivers, commits, leaves the group, disposes resources. */
   stop(): Promise<void> {
     return this.loop.stop();
@@ -221,6 +260,14 @@ export class KafkaFlowRunner {
 }
 
 export type { KafkaConsumerError };
+
+function noWriter(name: string, path: string): Error {
+  return new Error(
+    `storage sink '${name}' (${path}) has no writer: run the flow with the edge CLI (cli.ts: deno task run, ` +
+      "bun cli.ts run), which opens table sinks, or give the runner one (KafkaRunnerOptions.tables, or " +
+      "openTables: openTableWriters from @loom/streaming/sinks), or give the sink a createWriter()",
+  );
+}
 
 /**
  * One kafkajs producer per distinct producer configuration of the plan (outputs may name producers on

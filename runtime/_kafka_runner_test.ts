@@ -10,6 +10,7 @@ import {
   compileFlow,
   ForEach,
   FromTopic,
+  IntoTable,
   IntoTopic,
   type Message,
   messageType,
@@ -278,5 +279,61 @@ describe("KafkaFlowRunner and streaming.runtime", () => {
       consumer.commits.filter((c) => c.offset === 21).map((c) => c.partition).sort(),
       [0, 1, 2],
     );
+  });
+});
+
+describe("KafkaFlowRunner table writers (openTables)", () => {
+  const tableFlow = new StreamFlow<{ id: string }>({
+    name: "tables",
+    source: new FromTopic("in", Item),
+    process: new Process(
+      RecordStep.of((m: Message<{ id: string }>) => m.payload, { name: "pass", output: Item }),
+      new IntoTable({ name: "items", payload: Item }),
+    ),
+  });
+  const tableConfig = { ...config, streaming: { sinks: { items: { table: "items" } } } };
+
+  test("the factory's writers are opened at start, written to, and closed at stop", async () => {
+    const consumer = new ScriptedConsumer();
+    const rows: unknown[] = [];
+    let opened = 0, closed = 0;
+    const runner = new KafkaFlowRunner(compileFlow(tableFlow, tableConfig), {
+      consumer,
+      producer: producerOn(new InMemoryBroker({ clock: new VirtualClock(0) })),
+      openTables: (plan) => {
+        opened++;
+        assert.equal(plan.name, "tables");
+        return Promise.resolve(
+          new Map([["items", {
+            write: (items: readonly unknown[]) => void rows.push(...items),
+            close: () => void closed++,
+          }]]),
+        );
+      },
+    });
+    assert.equal(opened, 0, "nothing is opened before start");
+    await runner.start();
+    assert.equal(opened, 1);
+    await consumer.deliver(3);
+    await runner.stop();
+    assert.deepEqual(rows, [{ id: "p0-0" }, { id: "p0-1" }, { id: "p0-2" }]);
+    assert.equal(closed, 1);
+    assert.deepEqual(consumer.commits.at(-1), { topic: "in", partition: 0, offset: 3 });
+  });
+
+  test("without writers or a factory the runner names the sink and the edge CLI", () => {
+    assert.throws(
+      () => new KafkaFlowRunner(compileFlow(tableFlow, tableConfig), { consumer: new ScriptedConsumer() }),
+      /storage sink 'items' \(.*\) has no writer: run the flow with the edge CLI \(cli\.ts/,
+    );
+  });
+
+  test("a factory that fails makes start fail with its error", async () => {
+    const runner = new KafkaFlowRunner(compileFlow(tableFlow, tableConfig), {
+      consumer: new ScriptedConsumer(),
+      producer: producerOn(new InMemoryBroker({ clock: new VirtualClock(0) })),
+      openTables: () => Promise.reject(new Error("table sink 'items': cannot reach PostgreSQL")),
+    });
+    await assert.rejects(runner.start(), /cannot reach PostgreSQL/);
   });
 });

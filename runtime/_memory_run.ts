@@ -4,9 +4,30 @@
  *
  * @module
  */
+import { compileFlow } from "../streaming/compiler/mod.ts";
 import type { ConfigContext } from "../streaming/config/mod.ts";
 import type { StreamFlow } from "../streaming/dsl/mod.ts";
 import { FlowSimulator } from "../testing/_simulator.ts";
+import type { TableWriterFactory } from "./_table_writers.ts";
+
+/**
+ * Options of {@link runInMemory}.
+ *
+ * @example
+ * ```ts
+ * import type { MemoryRunOptions } from "@loom/streaming/runtime";
+ * import { openTableWriters } from "@loom/streaming/sinks";
+ * const options: MemoryRunOptions = { openTables: openTableWriters };
+ * ```
+ */
+export interface MemoryRunOptions {
+  /**
+   * Opens the real table sinks (`openTableWriters` of `@loom/streaming/sinks`; the edge CLI passes it):
+   * the replayed rows are written to the configured backends, flushed and closed at the end. Without it
+   * table sinks write to in-memory twins (nothing leaves the process).
+   */
+  readonly openTables?: TableWriterFactory;
+}
 
 /**
  * Result of {@link runInMemory}.
@@ -40,6 +61,8 @@ export interface MemoryRunReport {
   readonly discarded: number;
   /** Records sent to dead-letter topics. */
   readonly deadLettered: number;
+  /** Rows written per table sink (to the real backend with `openTables`, else to its in-memory twin). */
+  readonly tables: Readonly<Record<string, number>>;
 }
 
 const utf8 = new TextDecoder();
@@ -73,9 +96,18 @@ export async function runInMemory(
   config: ConfigContext,
   fixture: string | null,
   source = "<fixture>",
+  options: MemoryRunOptions = {},
 ): Promise<MemoryRunReport> {
-  const sim = await FlowSimulator.create(flow, { config, startTimeMs: 1_700_000_000_000 });
+  const tables = options.openTables ? await options.openTables(compileFlow(flow, config), {}) : undefined;
+  let sim: FlowSimulator;
+  try {
+    sim = await FlowSimulator.create(flow, { config, startTimeMs: 1_700_000_000_000, tables });
+  } catch (e) {
+    await Promise.all([...tables?.values() ?? []].map((w) => Promise.resolve(w.close?.()).catch(() => {})));
+    throw e;
+  }
   if (fixture) sim.loadFixture(fixture, source);
+  await sim.end(); // the end of the fixture is the end of the input: every table writer is flushed
   await sim.stop();
   const topics: Record<
     string,
@@ -103,6 +135,7 @@ export async function runInMemory(
     errors: { ...s.errors },
     discarded: s.discarded,
     deadLettered: s.deadLettered,
+    tables: { ...s.tableRows },
   };
 }
 
@@ -130,6 +163,8 @@ export function formatMemoryReport(r: MemoryRunReport): string {
   }
   lines.push(`\nerrors: ${Object.entries(r.errors).map(([k, n]) => `${k}=${n}`).join(" ")}`);
   lines.push(`discarded: ${r.discarded}, dead-lettered: ${r.deadLettered}`);
+  const tables = Object.entries(r.tables);
+  if (tables.length) lines.push(`table rows: ${tables.map(([t, n]) => `${t}=${n}`).join(" ")}`);
   lines.push(
     `committed offsets: ${Object.entries(r.committed).map(([tp, o]) => `${tp}=${o ?? "-"}`).join(" ")}`,
   );

@@ -46,6 +46,11 @@ export interface FlowRunOptions {
   readonly statusLine?: boolean;
   /** Minimum log level (default `LOOM_LOG_LEVEL` or `info`). */
   readonly logLevel?: LogLevel;
+  /**
+   * URL of a module exporting `openTableWriters` (`@loom/streaming/sinks`): the workers open the flow's
+   * table sinks with it (the edge CLI, `cli.ts`, passes it).
+   */
+  readonly tableWriters?: string | URL;
   /** Called once the admin API listens (its URL) — tests. */
   readonly onAdmin?: (server: AdminServer) => void;
 }
@@ -105,6 +110,7 @@ export async function runFlowModule(
     workers: options.workers,
     logger,
     logLevel: level,
+    tableWriters: options.tableWriters,
   });
   let server: AdminServer | null = null;
   const abort = new AbortController();

@@ -2,6 +2,10 @@
  * Command line: `run` a flow (in-memory broker by default, Kafka when the config says
  * `streaming.runtime.transport: kafka`) and `record` real topic traffic into a fixture.
  *
+ * This entry knows no table backend (they live above the runtime, in `sinks/`): a flow with `IntoTable`
+ * runs from the edge entry `cli.ts` (`deno task run`, `bun cli.ts run`), which calls {@link main} with
+ * `tableWriters` set to `@loom/streaming/sinks`.
+ *
  *   deno run -A runtime/cli.ts run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json]
  *       [--workers N] [--admin-port P] [--admin-host H] [--max-messages N]   (Kafka: `bun runtime/cli.ts run …` too)
  *   deno run -A runtime/cli.ts record [--config <config.yaml> | --brokers <b>] --topic <topic> --out <file.jsonl> [--limit N]
@@ -14,6 +18,7 @@ import { CompilationError } from "../streaming/compiler/mod.ts";
 import { ConfigContext, ConfigError, readRuntimeSettings } from "../streaming/config/mod.ts";
 import { loadConfigFile, loadFlowModule } from "./_load.ts";
 import { formatMemoryReport, runInMemory } from "./_memory_run.ts";
+import { loadTableWriterFactory } from "./_table_writers.ts";
 
 const USAGE = `usage:
   run <flow.ts> --config <config.yaml> [--fixture <records.jsonl>] [--json] [--workers N] [--admin-port P] [--admin-host H]
@@ -71,6 +76,24 @@ function need(args: CliArgs, flag: string): string {
 class UsageError extends Error {}
 
 /**
+ * What the entry point supplies to {@link main}.
+ *
+ * @example
+ * ```ts
+ * import type { CliOptions } from "@loom/streaming/runtime";
+ * const options: CliOptions = { tableWriters: new URL("../sinks/mod.ts", import.meta.url) };
+ * ```
+ */
+export interface CliOptions {
+  /**
+   * URL of a module exporting `openTableWriters` (`@loom/streaming/sinks`): table sinks are opened with it
+   * on both transports (Kafka workers import it). Without it a flow with `IntoTable` fails to start on
+   * Kafka and writes to in-memory twins on the memory transport.
+   */
+  readonly tableWriters?: string | URL;
+}
+
+/**
  * Runs the CLI; returns the process exit code.
  *
  * @example
@@ -79,8 +102,9 @@ class UsageError extends Error {}
  * const code = await main(["run", "examples/orders/flow.ts", "--config", "examples/orders/orders.yaml"]);
  * ```
  */
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], options: CliOptions = {}): Promise<number> {
   const args = parseArgs(argv);
+  const tableWriters = options.tableWriters === undefined ? undefined : String(options.tableWriters);
   try {
     switch (args.command) {
       case "run": {
@@ -97,13 +121,17 @@ export async function main(argv: readonly string[]): Promise<number> {
             adminPort: numberFlag(args, "admin-port"),
             adminHost: typeof args.flags["admin-host"] === "string" ? args.flags["admin-host"] : undefined,
             maxMessages: numberFlag(args, "max-messages"),
+            tableWriters,
           });
         }
         // transport: memory runs in one thread
         const flow = await loadFlowModule(flowPath);
         const fixturePath = typeof args.flags.fixture === "string" ? args.flags.fixture : null;
         const fixture = fixturePath ? readFileSync(fixturePath, "utf8") : null;
-        const report = await runInMemory(flow, config, fixture, fixturePath ?? "<none>");
+        const openTables = tableWriters === undefined
+          ? undefined
+          : await loadTableWriterFactory(tableWriters);
+        const report = await runInMemory(flow, config, fixture, fixturePath ?? "<none>", { openTables });
         console.log(args.flags.json ? JSON.stringify(report) : formatMemoryReport(report));
         return 0;
       }
@@ -147,7 +175,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Operational failures and bad input (broker, delivery, unrouted errors, fixture files, flow modules)
     // say everything in their message; anything else is a bug somewhere and keeps its stack.
     const operational = e instanceof Error &&
-      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure|FixtureError|FlowModuleError)$/.test(e.name);
+      /^(Kafka\w*Error|DeliveryFailure|UnroutedErrorFailure|FixtureError|FlowModuleError|TableSinkError)$/
+        .test(e.name);
     console.error(
       `error: ${
         e instanceof Error ? (operational ? `${e.name}: ${e.message}` : e.stack ?? e.message) : String(e)

@@ -47,10 +47,20 @@ export {
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
 export { FlowModuleError, loadConfigFile, loadFlowModule } from "./_load.ts";
 export { jsonLogger, type LogLevel } from "./_logger.ts";
-export { formatMemoryReport, type MemoryRunReport, runInMemory } from "./_memory_run.ts";
+export {
+  formatMemoryReport,
+  type MemoryRunOptions,
+  type MemoryRunReport,
+  runInMemory,
+} from "./_memory_run.ts";
+export {
+  loadTableWriterFactory,
+  type TableFactoryOptions,
+  type TableWriterFactory,
+} from "./_table_writers.ts";
 export { type KafkaRunOptions, runOnKafka } from "./_kafka_run.ts";
 export { recordFixture, type RecordOptions } from "./_record.ts";
-export { type CliArgs, main, parseArgs } from "./cli.ts";
+export { type CliArgs, type CliOptions, main, parseArgs } from "./cli.ts";
 export {
   createKafkaClients,
   KAFKA_CLIENT_KINDS,

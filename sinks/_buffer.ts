@@ -210,6 +210,11 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     this.#log = logger;
   }
 
+  /** `flush_on_shutdown`: false leaves the buffered rows (and their inputs) alone at a graceful shutdown. */
+  get flushOnShutdown(): boolean {
+    return this.#p.flushOnShutdown;
+  }
+
   /** Rows buffered and not yet handed to a flush. */
   get buffered(): number {
     return this.#rows;

@@ -92,11 +92,13 @@ export function readDeltaConfig(
   let path = uri;
   if (/^file:\/\//i.test(uri)) path = decodeURIComponent(new URL(uri).pathname);
   else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    // the Parquet and _delta_log writers here write files; an object store needs put-if-absent commits
+    // through its own API (S3 conditional writes, GCS preconditions, Azure leases), which is not done
     return o.fail(
       "uri",
-      `object-store URIs are not supported yet (got ${
+      `only local paths are supported: object-store URIs (s3://, gs://, az://, abfss://, …) are not (got ${
         uri.split("://")[0]
-      }://…): write to a local folder or file:// URI`,
+      }://…); write to a local folder or file:// URI (a bucket mounted as a folder works)`,
     );
   }
   const wp = o.raw("writer_properties") as Record<string, unknown> | undefined;

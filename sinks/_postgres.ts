@@ -245,6 +245,26 @@ function pgReason(e: unknown): string {
 
 class CopyStalled extends Error {}
 
+/** A pool for the sink's settings. */
+function connect(c: PostgresConfig): postgres.Sql {
+  return postgres(c.url, {
+    max: c.poolSize,
+    connect_timeout: c.connectTimeoutS,
+    onnotice: () => {},
+    prepare: false,
+  });
+}
+
+/**
+ * A statement refused by the server on a connection that stays usable (an `ERROR`, after which the server
+ * is ready for the next query), unlike a lost connection, a `FATAL` error, or a COPY given up.
+ */
+function isStatementError(e: unknown): e is postgres.PostgresError {
+  if (!(e instanceof postgres.PostgresError)) return false;
+  const severity = e.severity ?? e.severity_local;
+  return severity !== "FATAL" && severity !== "PANIC";
+}
+
 /**
  * The PostgreSQL {@link TableBackend}.
  *
@@ -267,7 +287,8 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
   /** The table's columns (written in this order). */
   readonly columns: readonly Column[];
   readonly #c: PostgresConfig;
-  readonly #sql: postgres.Sql;
+  #sql: postgres.Sql;
+  #lost = false;
   #insertOnly = -1;
 
   private constructor(c: PostgresConfig, sql: postgres.Sql, columns: readonly Column[]) {
@@ -284,12 +305,7 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
    * @param payload row type (columns); when absent the table's columns are used
    */
   static async open<E>(c: PostgresConfig, payload?: MessageType | null): Promise<PostgresBackend<E>> {
-    const sql = postgres(c.url, {
-      max: c.poolSize,
-      connect_timeout: c.connectTimeoutS,
-      onnotice: () => {},
-      prepare: false,
-    });
+    const sql = connect(c);
     try {
       const [{ reg }] = await sql.unsafe<{ reg: string | null }[]>("SELECT to_regclass($1)::text AS reg", [
         quoteTable(c.table),
@@ -377,17 +393,68 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
     const values = this.#encode(rows);
     if (this.#c.copy && this.#insertOnly !== info.sequence) {
       try {
-        await this.#sql.begin((tx) => this.#copy(tx, values));
+        await this.#transaction((tx) => this.#copy(tx, values));
         return;
       } catch (e) {
         if (!(e instanceof CopyStalled)) throw e;
         this.#insertOnly = info.sequence; // the rest of this flush (and its bisection) uses INSERTs
       }
     }
-    await this.#sql.begin((tx) => this.#insert(tx, values));
+    await this.#transaction((tx) => this.#insert(tx, values));
   }
 
-  async #copy(tx: postgres.TransactionSql, values: (string | null)[][]): Promise<void> {
+  /**
+   * Runs `fn` in one transaction on a reserved connection. Not `sql.begin()`: when its connection is lost
+   * mid-transaction, postgres.js 3.4.9 still sends its own ROLLBACK on it, and that write runs from a
+   * `setImmediate` on the torn-down socket (an uncatchable TypeError in `nextWrite`, porsager/postgres
+   * #1066 / #1208). Here a connection that failed other than by a statement error is never written to
+   * again: the server rolls its transaction back, and the whole pool is replaced before the next flush (a
+   * connection lost with a write pending keeps that write's state, which later stalls its reconnect).
+   */
+  async #transaction(fn: (tx: postgres.ReservedSql) => Promise<void>): Promise<void> {
+    const sql = this.#pool();
+    let tx: postgres.ReservedSql;
+    try {
+      tx = await sql.reserve();
+    } catch (e) {
+      this.#lost = true;
+      throw e;
+    }
+    try {
+      await tx.unsafe("BEGIN");
+      await fn(tx);
+      await tx.unsafe("COMMIT");
+    } catch (e) {
+      if (!isStatementError(e)) {
+        this.#lost = true; // not released: postgres.js has already taken the dead connection back
+        throw e;
+      }
+      try {
+        await tx.unsafe("ROLLBACK");
+      } catch (r) {
+        if (!isStatementError(r)) {
+          this.#lost = true;
+          throw e;
+        }
+      }
+      tx.release();
+      throw Object.assign(new Error(pgReason(e)), { code: e.code, cause: e });
+    }
+    tx.release();
+  }
+
+  /** The pool, a fresh one after a lost connection (the old one is ended without waiting). */
+  #pool(): postgres.Sql {
+    if (this.#lost) {
+      this.#lost = false;
+      const old = this.#sql;
+      this.#sql = connect(this.#c);
+      void old.end({ timeout: 0 }).catch(() => {});
+    }
+    return this.#sql;
+  }
+
+  async #copy(tx: postgres.ReservedSql, values: (string | null)[][]): Promise<void> {
     const c = this.#c;
     const cols = this.columns.map((x) => quoteIdent(x.name)).join(", ");
     const target = c.upsertKey.length ? "loom_sink_stage" : quoteTable(c.table);
@@ -403,12 +470,14 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
       w.on("error", reject);
       timer = setTimeout(() => reject(new CopyStalled("COPY did not complete")), c.copyTimeoutMs);
     });
+    // a failure while the loop below waits for "drain" is awaited through the race, not left unhandled
+    done.catch(() => {});
     try {
       const CHUNK = 4096;
       for (let i = 0; i < values.length; i += CHUNK) {
         let s = "";
         for (const v of values.slice(i, i + CHUNK)) s += copyLine(v);
-        if (!w.write(s)) await new Promise<void>((r) => w.once("drain", () => r()));
+        if (!w.write(s)) await Promise.race([new Promise<void>((r) => w.once("drain", () => r())), done]);
       }
       w.end();
       await done;
@@ -430,7 +499,7 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
     return `INSERT INTO ${quoteTable(c.table)} (${cols.join(", ")}) ${source} ${conflict}`;
   }
 
-  async #insert(tx: postgres.TransactionSql, values: (string | null)[][]): Promise<void> {
+  async #insert(tx: postgres.ReservedSql, values: (string | null)[][]): Promise<void> {
     const n = this.columns.length;
     const chunk = Math.max(1, Math.min(this.#c.chunkSize, Math.floor(65534 / Math.max(1, n))));
     const cols = this.columns.map((x) => quoteIdent(x.name)).join(", ");
@@ -462,11 +531,7 @@ export class PostgresBackend<E = Record<string, unknown>> implements TableBacken
       const text = this.#c.upsertKey.length
         ? this.#upsertFrom(vals)
         : `INSERT INTO ${quoteTable(this.#c.table)} (${cols}) ${vals}`;
-      try {
-        await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
-      } catch (e) {
-        throw Object.assign(new Error(pgReason(e)), { code: (e as { code?: string }).code });
-      }
+      await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[]);
     }
   }
 

@@ -14,6 +14,29 @@ import { ClickHouseBackend, readClickHouseConfig } from "./_clickhouse.ts";
 import { DeltaBackend, readDeltaConfig } from "./_delta.ts";
 
 /**
+ * A table sink that cannot start (unreachable server, missing table, bad settings): the message names the
+ * sink, its `streaming.sinks.<name>` section and the fix; the original error is the `cause`.
+ *
+ * @example
+ * ```ts
+ * import { TableSinkError } from "@loom/streaming/sinks";
+ * new TableSinkError("table sink 'orders' (streaming.sinks.orders): table missing").name; // "TableSinkError"
+ * ```
+ */
+export class TableSinkError extends Error {
+  /**
+   * Creates a {@link TableSinkError}.
+   *
+   * @param message what is wrong, naming the sink
+   * @param options the underlying error
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TableSinkError";
+  }
+}
+
+/**
  * Options of {@link openTableWriter} and {@link openTableWriters}.
  *
  * @example
@@ -75,7 +98,7 @@ export async function openTableWriter<E = unknown>(
     }
   } catch (e) {
     const m = e instanceof Error ? e.message : String(e);
-    throw new Error(`table sink '${sink.name}' (streaming.sinks.${sink.name}): ${m}`, { cause: e });
+    throw new TableSinkError(`table sink '${sink.name}' (streaming.sinks.${sink.name}): ${m}`, { cause: e });
   }
   return new BufferedTableWriter<E>(backend, policy, log);
 }

@@ -2,7 +2,8 @@
  * Table sinks: PostgreSQL, ClickHouse and Delta Lake writers behind `IntoTable`, with the shared buffer
  * policy (flush on records, bytes or age, at revoke and at shutdown; transient failures retried; refused
  * rows error-routed) and commit coupling (an input is committed only once the flush holding its rows
- * succeeded). {@link openTableWriters} opens the writers of a compiled plan for the Kafka runner.
+ * succeeded). {@link openTableWriters} opens the writers of a compiled plan for the Kafka runner (as its
+ * `openTables` factory, or opened up front as `tables`); the edge CLI (`cli.ts`) hands it to the runtime.
  *
  * A custom storage sink needs no registration: any `IntoSink` with a `createWriter` is run as is (it may
  * return a {@link BufferedTableWriter} over its own {@link TableBackend} to get the same buffering).
@@ -13,8 +14,8 @@
  * import { KafkaFlowRunner } from "@loom/streaming/runtime";
  * import { openTableWriters } from "@loom/streaming/sinks";
  * export async function run(plan: CompiledPlan): Promise<KafkaFlowRunner> {
- *   const runner = new KafkaFlowRunner(plan, { tables: await openTableWriters(plan) });
- *   await runner.start();
+ *   const runner = new KafkaFlowRunner(plan, { openTables: openTableWriters });
+ *   await runner.start(); // opens the tables; stop() flushes and closes them
  *   return runner;
  * }
  * ```
@@ -48,4 +49,10 @@ export {
 } from "./_postgres.ts";
 export { chString, ClickHouseBackend, type ClickHouseConfig, readClickHouseConfig } from "./_clickhouse.ts";
 export { DeltaBackend, type DeltaConfig, readDeltaConfig } from "./_delta.ts";
-export { isTableSink, openTableWriter, openTableWriters, type TableWriterOptions } from "./_writers.ts";
+export {
+  isTableSink,
+  openTableWriter,
+  openTableWriters,
+  TableSinkError,
+  type TableWriterOptions,
+} from "./_writers.ts";

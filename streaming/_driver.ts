@@ -329,6 +329,14 @@ export class FlowDriver {
     await this.#buffered.flushAll();
   }
 
+  /**
+   * A graceful shutdown began (the loop calls it first): later flushes leave the table writers with
+   * `flush_on_shutdown: false` unflushed, so their inputs are not committed and come back after a restart.
+   */
+  beginShutdown(): void {
+    this.#buffered.beginShutdown();
+  }
+
   /** Earliest CollectBatch deadline (clock time), or null; "now" once a table sink has failed (so the caller ticks and fails). */
   nextDeadline(): number | null {
     if (this.#buffered.failure !== null) return Number.NEGATIVE_INFINITY;

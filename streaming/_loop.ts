@@ -429,6 +429,7 @@ export class FlowLoop {
   async #doShutdown(graceful: boolean): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.driver.beginShutdown();
     const errors: unknown[] = [];
     const attempt = async (f: () => Promise<unknown>) => {
       try {

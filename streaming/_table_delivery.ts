@@ -77,6 +77,12 @@ export interface BufferedSinkWriter<E = unknown> extends SinkWriter<E> {
   flush(): Promise<void>;
   /** Rows buffered and not yet handed to a flush. */
   readonly buffered: number;
+  /**
+   * `flush_on_shutdown` (absent: true). When false, a graceful shutdown neither flushes the buffered rows
+   * nor commits their inputs: closing the writer discards them (their `enqueue` promises reject) and they
+   * are delivered again after a restart.
+   */
+  readonly flushOnShutdown?: boolean;
 }
 
 /**
@@ -127,9 +133,10 @@ export interface TableDeliveryHost {
  */
 export class TableDelivery {
   readonly #host: TableDeliveryHost;
-  readonly #pending = new Set<Promise<void>>();
+  readonly #pending = new Map<Promise<void>, BufferedSinkWriter<unknown>>();
   readonly #writers = new Set<BufferedSinkWriter<unknown>>();
   #failure: unknown = null;
+  #shuttingDown = false;
 
   /**
    * Creates a {@link TableDelivery}.
@@ -143,6 +150,19 @@ export class TableDelivery {
   /** The error of a sink that stayed down, or null. */
   get failure(): unknown {
     return this.#failure;
+  }
+
+  /**
+   * A graceful shutdown began: from now on writers with `flushOnShutdown: false` are not flushed (nor
+   * waited for), and their rows rejected at close leave their inputs uncommitted instead of failing.
+   */
+  beginShutdown(): void {
+    this.#shuttingDown = true;
+  }
+
+  /** The writers a flush now covers (at shutdown, not those with `flushOnShutdown: false`). */
+  #flushable(): BufferedSinkWriter<unknown>[] {
+    return [...this.#writers].filter((w) => !this.#shuttingDown || w.flushOnShutdown !== false);
   }
 
   /** Throws the error of a sink that stayed down (the driver then fails). */
@@ -163,27 +183,32 @@ export class TableDelivery {
     } catch (e) {
       p = Promise.resolve(this.#down(t, e));
     }
-    this.#track(p);
+    this.#track(p, w);
     const h = this.#host;
     if (h.tracker.inFlight >= Math.max(1, Math.floor(h.maxInFlight / 2))) {
-      for (const x of this.#writers) if (x.buffered > 0) this.#track(x.flush().catch(() => {}));
+      for (const x of this.#flushable()) if (x.buffered > 0) this.#track(x.flush().catch(() => {}), x);
     }
   }
 
-  /** Flushes every buffered writer and waits until every enqueued row is settled; then throws a sink failure. */
+  /**
+   * Flushes every buffered writer and waits until every enqueued row is settled; then throws a sink
+   * failure. During a shutdown, writers with `flushOnShutdown: false` are left as they are.
+   */
   async flushAll(): Promise<void> {
-    await Promise.all([...this.#writers].map((w) => w.flush().catch(() => {})));
-    while (this.#pending.size) await Promise.all([...this.#pending]);
+    const writers = new Set(this.#flushable());
+    await Promise.all([...writers].map((w) => w.flush().catch(() => {})));
+    const waiting = () => [...this.#pending].filter(([, w]) => writers.has(w)).map(([p]) => p);
+    for (let ps = waiting(); ps.length; ps = waiting()) await Promise.all(ps);
     this.throwIfFailed();
   }
 
   /** Waits until every enqueued row is settled (no flush requested). */
   async settled(): Promise<void> {
-    while (this.#pending.size) await Promise.all([...this.#pending]);
+    while (this.#pending.size) await Promise.all([...this.#pending.keys()]);
   }
 
-  #track(p: Promise<void>): void {
-    this.#pending.add(p);
+  #track(p: Promise<void>, w: BufferedSinkWriter<unknown>): void {
+    this.#pending.set(p, w);
     void p.finally(() => this.#pending.delete(p));
   }
 
@@ -207,7 +232,8 @@ export class TableDelivery {
   }
 
   #down(t: TableBatch, e: unknown): void {
-    if (this.#failure !== null) return;
+    // rows discarded at close during a shutdown (flush_on_shutdown: false): their inputs stay uncommitted
+    if (this.#failure !== null || this.#shuttingDown) return;
     this.#failure = this.#host.deliveryFailure(`table sink '${t.name}'`, e);
   }
 }

@@ -78,6 +78,13 @@ export interface SimulatorOptions {
   readonly broker?: InMemoryBroker;
   /** The virtual clock (default: a new one at `startTimeMs`; pass the broker's clock with `broker`). */
   readonly clock?: VirtualClock;
+  /**
+   * Writers of storage sinks by sink name, instead of their in-memory twins ({@link MemoryTable}): e.g. the
+   * real backends of `openTableWriters` (`@loom/streaming/sinks`), to check a flow's tables, or a buffered
+   * writer over an in-memory backend. The simulator closes them when it stops (or crashes): give fresh
+   * ones to a new simulator.
+   */
+  readonly tables?: ReadonlyMap<string, SinkWriter>;
 }
 
 /**
@@ -285,7 +292,9 @@ export class FlowSimulator {
 
   async #boot(): Promise<void> {
     const tables = new Map<string, SinkWriter>();
-    for (const [path, s] of this.plan.storageSinks) tables.set(path, this.#tables.get(s.name)!);
+    for (const [path, s] of this.plan.storageSinks) {
+      tables.set(path, this.#opts.tables?.get(s.name) ?? this.#tables.get(s.name)!);
+    }
     const producer = this.broker.producer();
     this.#driver = new FlowDriver(this.plan, {
       producer,
@@ -525,9 +534,15 @@ export class FlowSimulator {
     this.#throwIfFailed();
   }
 
-  /** Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources. */
+  /**
+   * Graceful shutdown: processes what is left, flushes, commits, leaves the group, disposes resources.
+   * Table writers with `flush_on_shutdown: false` are not flushed (their inputs stay uncommitted and
+   * come back to the next simulator on the same broker); {@link end} first to write them.
+   */
   async stop(): Promise<void> {
-    await this.end();
+    await this.run();
+    this.#driver.beginShutdown();
+    await this.#loop.flush();
     await this.#loop.stop();
     this.#throwIfFailed();
   }

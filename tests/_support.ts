@@ -1,4 +1,5 @@
 // Shared helpers of the integration tests that talk to the REAL local Kafka broker (scripts/kafka.sh).
+import { Buffer } from "node:buffer";
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { type Admin, Kafka, logLevel } from "kafkajs";
@@ -41,6 +42,28 @@ export const withAdmin = async <T>(fn: (admin: Admin) => Promise<T>): Promise<T>
     return await fn(admin);
   } finally {
     await admin.disconnect();
+  }
+};
+
+/** A record for {@link sendRecords}. */
+export interface RawRecord {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly partition?: number;
+}
+
+/** Produces raw records to `topic` with a throw-away kafkajs producer (acks from all replicas). */
+export const sendRecords = async (topic: string, records: readonly RawRecord[]): Promise<void> => {
+  const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
+    .producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < records.length; i += 5000) {
+      const messages = records.slice(i, i + 5000).map((r) => ({ ...r, value: Buffer.from(r.value) }));
+      await producer.send({ topic, messages, acks: -1 });
+    }
+  } finally {
+    await producer.disconnect();
   }
 };
 

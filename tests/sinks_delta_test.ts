@@ -176,7 +176,7 @@ describe("Delta Lake sink (read back by Python deltalake)", () => {
         new IntoTable({ name: "ev", backend: "delta", payload: Ev }),
         config("ev", { uri: "s3://bucket/t" }),
       ),
-      /streaming\.sinks\.ev\.uri: object-store URIs are not supported yet/,
+      /streaming\.sinks\.ev\.uri: only local paths are supported/,
     );
   });
 });

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import * as v from "valibot";
 import { IntoTable, messageType } from "../mod.ts";
-import { openTableWriter } from "../sinks/mod.ts";
+import { openTableWriter, PostgresBackend, readPostgresConfig } from "../sinks/mod.ts";
 import { pgUrl, uniqueTable } from "./_db.ts";
 
 const int = v.pipe(v.number(), v.integer());
@@ -139,6 +139,59 @@ describe("PostgreSQL sink (real server)", () => {
     assert.equal(back[5].v, "last");
     assert.equal(back[6].v, "second");
   });
+
+  for (const copy of [true, false]) {
+    // postgres.js's sql.begin() sends its own ROLLBACK on a connection lost mid-transaction, from a
+    // setImmediate on the torn-down socket: an uncaught TypeError (nextWrite) that no handler could catch.
+    // The test runner fails the test on any uncaught error, so this fails if that path comes back.
+    test(
+      `a connection killed mid-flush is a failed write, not a crash; the next flush succeeds (${
+        copy ? "COPY" : "INSERT"
+      })`,
+      async () => {
+        const table = uniqueTable("pg_killed");
+        await sql.unsafe(`CREATE TABLE "${table}" (id bigint PRIMARY KEY, v text)`);
+        const K = messageType("loom.it.Killed", v.object({ id: int, v: v.string() }));
+        const b = await PostgresBackend.open(
+          readPostgresConfig(config("k", { table, copy, upsert_key: ["id"] }), "k", ""),
+          K,
+        );
+        const rows = Array.from({ length: 50 }, (_, i) => ({ id: i, v: "x" }));
+        const info = (sequence: number) => ({ sequence, attempt: 0, sources: [] });
+        try {
+          // hold the table so the flush waits on the server, then kill that backend
+          const lock = await sql.reserve();
+          await lock.unsafe("BEGIN");
+          await lock.unsafe(`LOCK TABLE "${table}" IN ACCESS EXCLUSIVE MODE`);
+          // settled at once: the write fails while the test still awaits the kill (no unhandled rejection)
+          const write = b.write(rows, info(1)).then(() => null, (e: unknown) => e);
+          let pid: number | undefined;
+          for (let i = 0; i < 200 && pid === undefined; i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            const [w] = await sql.unsafe(
+              `SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1`,
+              [`%${table}%`],
+            );
+            pid = w?.pid;
+          }
+          assert.ok(pid !== undefined, "the flush never waited on the table lock");
+          await sql.unsafe("SELECT pg_terminate_backend($1)", [pid]);
+          const failed = await write;
+          assert.ok(failed instanceof Error, "the flush on the killed connection fails");
+          assert.doesNotMatch(failed.message, /null|undefined/);
+          await lock.unsafe("ROLLBACK");
+          lock.release();
+          for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); // a stray write would run now
+          await new Promise((r) => setTimeout(r, 50));
+          await b.write(rows, info(2));
+          const [{ n }] = await sql.unsafe(`SELECT count(*)::int AS n FROM "${table}"`);
+          assert.equal(n, 50);
+        } finally {
+          await b.close();
+        }
+      },
+    );
+  }
 
   test("an unknown key of the sink section is a configuration error naming the closest key", async () => {
     await assert.rejects(

@@ -22,6 +22,8 @@ export interface StartMessage {
   readonly snapshotMs: number;
   /** Extra kafkajs consumer/producer logging off (tests). */
   readonly quietClient: boolean;
+  /** URL of the module whose `openTableWriters` opens the table sinks (null: none). */
+  readonly tableWriters: string | null;
 }
 
 /** Supervisor → worker: stop gracefully. */

@@ -27,6 +27,7 @@ import {
   totalsOf,
   type WorkerStatus,
 } from "../admin/_source.ts";
+import { loadTableWriterFactory, type TableWriterFactory } from "../_table_writers.ts";
 import { FlowInstance, type WorkerSnapshot } from "./_instance.ts";
 import type { FromWorker, StartMessage } from "./_protocol.ts";
 
@@ -63,6 +64,11 @@ export interface SupervisorOptions {
   readonly stableAfterMs?: number;
   /** Silence kafkajs client logs (tests). */
   readonly quietClient?: boolean;
+  /**
+   * URL of a module exporting `openTableWriters` (a {@link TableWriterFactory}, e.g. `@loom/streaming/sinks`):
+   * each worker imports it to open the flow's table sinks. Without it a flow with `IntoTable` cannot start.
+   */
+  readonly tableWriters?: string | URL;
 }
 
 interface Slot {
@@ -242,6 +248,7 @@ export class FlowSupervisor implements AdminSource {
         logLevel: this.#o.logLevel ?? "info",
         snapshotMs: this.#o.snapshotMs ?? 250,
         quietClient: this.#o.quietClient ?? false,
+        tableWriters: this.#o.tableWriters === undefined ? null : String(this.#o.tableWriters),
       };
       w.postMessage(msg);
     });
@@ -249,10 +256,14 @@ export class FlowSupervisor implements AdminSource {
 
   async #spawnMain(slot: Slot): Promise<void> {
     const gen = slot.generation;
+    const tables = this.#o.tableWriters;
+    const openTables: TableWriterFactory | undefined = tables === undefined
+      ? undefined
+      : async (plan, options) => (await loadTableWriterFactory(String(tables)))(plan, options);
     const instance = new FlowInstance(this.plan, {
       logger: this.#log,
       observability: readObservabilityConfig(this.#o.config),
-      runner: this.#o.quietClient ? { client: { logger: () => {} } } : {},
+      runner: { ...(this.#o.quietClient ? { client: { logger: () => {} } } : {}), openTables },
     });
     slot.main = instance;
     try {

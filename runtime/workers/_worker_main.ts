@@ -13,6 +13,7 @@ import { ConfigContext } from "../../streaming/config/mod.ts";
 import { readObservabilityConfig } from "../../streaming/observe/_config.ts";
 import { loadFlowModule } from "../_load.ts";
 import { jsonLogger } from "../_logger.ts";
+import { loadTableWriterFactory } from "../_table_writers.ts";
 import { FlowInstance } from "./_instance.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./_protocol.ts";
 
@@ -42,7 +43,10 @@ async function start(m: StartMessage): Promise<void> {
       logger,
       observability: readObservabilityConfig(config),
       writeLine: (line) => console.error(line.replace(/^\{/, `{"worker":${m.index},`)),
-      runner: m.quietClient ? { client: { logger: () => {} } } : {},
+      runner: {
+        ...(m.quietClient ? { client: { logger: () => {} } } : {}),
+        openTables: m.tableWriters === null ? undefined : await loadTableWriterFactory(m.tableWriters),
+      },
     });
     await instance.start();
     post({ type: "started", snapshot: instance.snapshot() });
