@@ -66,6 +66,32 @@ export interface FlowInstanceOptions {
   readonly runner?: Omit<KafkaRunnerOptions, "observer" | "logger">;
   /** Extra observer (tests). */
   readonly observer?: FlowObserver;
+  /** Extra lifecycle observers (the OpenTelemetry one: see {@link configuredLifecycleObservers}). */
+  readonly lifecycleObservers?: readonly LifecycleObserver[];
+}
+
+/**
+ * The lifecycle observers `observability` asks for beyond the logger and Prometheus: the OpenTelemetry
+ * observer when `otel.enabled` (its module, and `@opentelemetry/api`, are loaded only then).
+ *
+ * @example
+ * ```ts ignore
+ * const extra = await configuredLifecycleObservers(readObservabilityConfig(config), logger);
+ * const instance = new FlowInstance(plan, { logger, lifecycleObservers: extra });
+ * ```
+ */
+export async function configuredLifecycleObservers(
+  obs: ObservabilityConfig,
+  logger?: Logger,
+): Promise<LifecycleObserver[]> {
+  if (!obs.otel.enabled) return [];
+  if (obs.otel.exportLogs) {
+    logger?.warn("otel_export_logs_not_supported", {
+      reason: "observability.otel.export_logs: logs stay JSON lines on stderr (Deno's OTEL_DENO exports console output)",
+    });
+  }
+  const { otelObserver, otelOptionsFromConfig } = await import("../otel/_observer.ts");
+  return [otelObserver(otelOptionsFromConfig(obs.otel.config, logger))];
 }
 
 /**
@@ -109,6 +135,7 @@ export class FlowInstance {
       observers.push(jsonLinesObserver(obs?.log.level ?? "info", options.writeLine));
     }
     if (obs?.prometheus.enabled) observers.push(prometheusObserver(this.registry));
+    observers.push(...options.lifecycleObservers ?? []);
     const events = new ObservabilityRuntime(observers, (e) => {
       options.logger?.warn("observer_error", { reason: e instanceof Error ? e.message : String(e) });
     });
@@ -119,9 +146,9 @@ export class FlowInstance {
     const nodeEvents = lifecycleNodeTimer(plan, events);
     const timedPlan = instrumentPlan(
       plan,
-      nodeEvents === null ? nodeMetrics : (path, name, ms, error) => {
+      nodeEvents === null ? nodeMetrics : (path, name, ms, error, input) => {
         nodeMetrics(path, name, ms, error);
-        nodeEvents(path, name, ms, error);
+        nodeEvents(path, name, ms, error, input);
       },
     );
     runner = new KafkaFlowRunner(timedPlan, {

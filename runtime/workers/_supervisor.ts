@@ -27,7 +27,8 @@ import {
   totalsOf,
   type WorkerStatus,
 } from "../admin/_source.ts";
-import { FlowInstance, type WorkerSnapshot } from "./_instance.ts";
+import { configuredLifecycleObservers, FlowInstance, type WorkerSnapshot } from "./_instance.ts";
+import type { LifecycleObserver } from "../../streaming/observe/_events.ts";
 import type { FromWorker, StartMessage } from "./_protocol.ts";
 
 /**
@@ -249,9 +250,19 @@ export class FlowSupervisor implements AdminSource {
 
   async #spawnMain(slot: Slot): Promise<void> {
     const gen = slot.generation;
+    const observability = readObservabilityConfig(this.#o.config);
+    let lifecycleObservers: LifecycleObserver[];
+    try {
+      lifecycleObservers = await configuredLifecycleObservers(observability, this.#log);
+    } catch (e) {
+      this.#ended(slot, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      return;
+    }
+    if (slot.generation !== gen) return;
     const instance = new FlowInstance(this.plan, {
       logger: this.#log,
-      observability: readObservabilityConfig(this.#o.config),
+      observability,
+      lifecycleObservers,
       runner: this.#o.quietClient ? { client: { logger: () => {} } } : {},
     });
     slot.main = instance;

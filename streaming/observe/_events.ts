@@ -8,6 +8,7 @@
  */
 import type { CompiledPlan } from "../_plan.ts";
 import type { RecordBatch } from "../_transport.ts";
+import type { Message } from "../_message.ts";
 import type { LoopState } from "../_loop.ts";
 import { HEADERS } from "../_wire.ts";
 import { DURATION_BUCKETS, type MetricsRegistry } from "./_metrics.ts";
@@ -251,6 +252,8 @@ export function prometheusObserver(registry: MetricsRegistry): LifecycleObserver
 }
 
 const utf8 = new TextDecoder();
+const errorType = (e: unknown): { error_type?: string } =>
+  e === null || e === undefined ? {} : { error_type: e instanceof Error ? e.name : typeof e };
 const text = (h: Readonly<Record<string, Uint8Array>> | null | undefined, k: string): string | null => {
   const v = h?.[k];
   return v === undefined ? null : utf8.decode(v);
@@ -317,7 +320,7 @@ export function lifecycleFlowObserver(
       name: `${flow}:${b.topic}`,
       kind: "START",
       ...batchFields(b),
-      meta: { flow, partition: b.partition, batch_size: b.records.length },
+      meta: { flow, topic: b.topic, partition: b.partition, batch_size: b.records.length },
     });
   };
   observer.batchHandled = (b, ms, error) => {
@@ -328,10 +331,10 @@ export function lifecycleFlowObserver(
       durationMs: ms,
       error: error ? (error instanceof Error ? error.message : String(error)) : null,
       ...batchFields(b),
-      meta: { flow, partition: b.partition, batch_size: b.records.length },
+      meta: { flow, topic: b.topic, partition: b.partition, batch_size: b.records.length, ...errorType(error) },
     });
   };
-  observer.delivered = (target, records, ms, error, headers) => {
+  observer.delivered = (target, records, ms, error, headers, source) => {
     runtime.emit({
       scope: "write",
       name: `${flow}:${target}`,
@@ -340,15 +343,34 @@ export function lifecycleFlowObserver(
       traceId: text(headers, HEADERS.traceId),
       correlationId: text(headers, HEADERS.correlationId),
       error: error ? (error instanceof Error ? error.message : String(error)) : null,
-      meta: { flow, sink: target, batch_size: records },
+      meta: source
+        ? {
+          flow,
+          sink: target,
+          batch_size: records,
+          source_topic: source.topic,
+          source_partition: source.partition,
+          ...errorType(error),
+        }
+        : { flow, sink: target, batch_size: records, ...errorType(error) },
     });
   };
   return observer;
 }
 
+/** The first message of a step input (a message, or the messages of a batch step), else null. */
+function firstMessage(input: unknown): Message | null {
+  const m = Array.isArray(input) ? input[0] : input;
+  return m !== null && typeof m === "object" && "meta" in m && m.meta !== null && typeof m.meta === "object"
+    ? m as Message
+    : null;
+}
+
 /**
- * NODE lifecycle events (END or ERROR with the duration, `flow`, `node_idx` = path, `node_type` = name) of
- * every step invocation, or null when no observer wants per-invocation detail (debug level).
+ * NODE lifecycle events (END or ERROR with the duration, `flow`, `node_idx` = path, `node_type` = name,
+ * the trace and correlation ids of the (first) input message and its source partition as `source_topic`
+ * and `source_partition`) of every step invocation, or null when no observer wants per-invocation detail
+ * (debug level, Prometheus lifecycle histograms, OpenTelemetry spans).
  *
  * @example
  * ```ts ignore
@@ -359,14 +381,26 @@ export function lifecycleFlowObserver(
 export function lifecycleNodeTimer(plan: CompiledPlan, runtime: ObservabilityRuntime): NodeTimer | null {
   if (!runtime.detailed) return null;
   const flow = plan.name;
-  return (path, name, ms, error) => {
+  return (path, name, ms, error, input) => {
+    const meta = firstMessage(input)?.meta;
     runtime.emit({
       scope: "node",
       name: `${flow}:${path}`,
       kind: error === null ? "END" : "ERROR",
       durationMs: ms,
+      traceId: meta?.traceId ?? null,
+      correlationId: meta?.correlationId ?? null,
       error: error === null ? null : error instanceof Error ? error.message : String(error),
-      meta: { flow, node_idx: path, node_type: name },
+      meta: meta && meta.topic !== null && meta.partition !== null
+        ? {
+          flow,
+          node_idx: path,
+          node_type: name,
+          source_topic: meta.topic,
+          source_partition: meta.partition,
+          ...errorType(error),
+        }
+        : { flow, node_idx: path, node_type: name, ...errorType(error) },
     });
   };
 }

@@ -10,7 +10,8 @@ import type { CompiledNode, CompiledPlan, CompiledProcess } from "../_plan.ts";
 import type { Step } from "../dsl/mod.ts";
 
 /**
- * Receives the duration of each step invocation.
+ * Receives the duration of each step invocation, and the step's input (a message for a record step, the
+ * messages for a batch step) so a receiver can read the trace ids and the source partition of what ran.
  *
  * @example
  * ```ts
@@ -18,7 +19,13 @@ import type { Step } from "../dsl/mod.ts";
  * const timer: NodeTimer = (path, name, ms, error) => console.log(path, name, ms, error === null);
  * ```
  */
-export type NodeTimer = (path: string, name: string, durationMs: number, error: unknown) => void;
+export type NodeTimer = (
+  path: string,
+  name: string,
+  durationMs: number,
+  error: unknown,
+  input?: unknown,
+) => void;
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null && (typeof v === "object" || typeof v === "function") &&
@@ -38,18 +45,18 @@ function timed(step: AnyStep, path: string, name: string, timer: NodeTimer): Any
     try {
       r = original.execute(input, deps);
     } catch (e) {
-      timer(path, name, performance.now() - t0, e);
+      timer(path, name, performance.now() - t0, e, input);
       throw e;
     }
     if (!isThenable(r)) {
-      timer(path, name, performance.now() - t0, null);
+      timer(path, name, performance.now() - t0, null, input);
       return r;
     }
     return Promise.resolve(r).then((v) => {
-      timer(path, name, performance.now() - t0, null);
+      timer(path, name, performance.now() - t0, null, input);
       return v;
     }, (e) => {
-      timer(path, name, performance.now() - t0, e);
+      timer(path, name, performance.now() - t0, e, input);
       throw e;
     });
   };

@@ -1,0 +1,242 @@
+/**
+ * The OpenTelemetry lifecycle observer (`observability.otel.enabled`): lifecycle events become spans
+ * through `@opentelemetry/api`, so whatever tracer provider is registered exports them — Deno's built-in
+ * one with `OTEL_DENO=true`, or one the flow module registers (Bun, or a custom SDK setup).
+ *
+ * Spans (named `<scope>:<name>` as in the original):
+ * - `flow:<flow>` — the run of one flow instance (one per worker), from `running` to `stopped`/`failed`;
+ * - `poll_cycle:<flow>:<topic>` — one fetched batch, child of the flow span;
+ * - `node:<flow>:<path>` — one step invocation, child of the poll cycle of its input's source partition;
+ * - `write:<flow>:<target>` — one delivery (topic send, dead-letter send, table write), child of the poll
+ *   cycle of its first record's source partition (of the flow span when written by a CollectBatch timeout
+ *   or a flush, outside any poll cycle).
+ *
+ * Node and write events come after the fact with their duration, so those spans are started back-dated.
+ * This module loads `@opentelemetry/api`: the runtime imports it only when otel is enabled.
+ *
+ * @module
+ */
+import {
+  type Attributes,
+  context,
+  isSpanContextValid,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Tracer,
+  type TracerProvider,
+} from "@opentelemetry/api";
+import type { Logger } from "../../streaming/_driver.ts";
+import type { LifecycleEvent, LifecycleObserver } from "../../streaming/observe/_events.ts";
+
+/**
+ * Options of {@link otelObserver}.
+ *
+ * @example
+ * ```ts ignore
+ * const options: OtelObserverOptions = { tracerName: "orders", spanAttributes: { "deployment.environment": "prod" } };
+ * ```
+ */
+export interface OtelObserverOptions {
+  /** Tracer provider (default: the global one of `@opentelemetry/api`, looked up when the flow starts). */
+  readonly tracerProvider?: TracerProvider;
+  /** Tracer name (`otel.config.tracer_name`, default `loom`). */
+  readonly tracerName?: string;
+  /** Tracer version (`otel.config.tracer_version`, default none). */
+  readonly tracerVersion?: string;
+  /** Attributes added to every span (`otel.config.span_attributes`). */
+  readonly spanAttributes?: Readonly<Record<string, string | number | boolean>>;
+  /** Told once when spans go nowhere (no tracer provider is registered). */
+  readonly logger?: Logger;
+}
+
+/** Lifecycle meta keys and the span attributes they become (others become `loom.<key>`). */
+const ATTRIBUTE: Readonly<Record<string, string>> = {
+  flow: "loom.flow",
+  node_count: "loom.flow.node_count",
+  node_idx: "loom.node.path",
+  node_type: "loom.node.type",
+  sink: "loom.sink",
+  batch_size: "messaging.batch.message_count",
+  topic: "messaging.destination.name",
+  source_topic: "loom.source.topic",
+  source_partition: "loom.source.partition",
+  error_type: "error.type",
+};
+
+const now = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * A {@link LifecycleObserver} turning lifecycle events into OpenTelemetry spans (see the module
+ * documentation for the span tree).
+ *
+ * @example
+ * ```ts ignore
+ * const events = new ObservabilityRuntime([otelObserver({ tracerProvider: provider })]);
+ * ```
+ */
+export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserver {
+  let tracer: Tracer | null = null;
+  const getTracer = (): Tracer =>
+    tracer ??= (options.tracerProvider ?? trace.getTracerProvider()).getTracer(
+      options.tracerName ?? "loom",
+      options.tracerVersion || undefined,
+    );
+  const common: Attributes = { ...options.spanAttributes };
+  let flowSpan: Span | null = null;
+  let warned = false;
+  /** Open poll-cycle spans by `topic\0partition` (a partition's batches run one at a time). */
+  const polls = new Map<string, Span>();
+  const key = (topic: unknown, partition: unknown) => `${topic}\u0000${partition}`;
+
+  const attributes = (e: LifecycleEvent): Attributes => {
+    const a: Attributes = { ...common, "loom.scope": e.scope, "loom.name": e.name };
+    if (e.scope === "flow") a["loom.flow"] = e.name;
+    if (e.id !== null) a["loom.id"] = e.id;
+    if (e.traceId !== null) a["loom.trace_id"] = e.traceId;
+    if (e.correlationId !== null) a["loom.correlation_id"] = e.correlationId;
+    for (const [k, v] of Object.entries(e.meta)) {
+      if (v === null || v === undefined) continue;
+      if (k === "partition") {
+        a["messaging.destination.partition.id"] = String(v);
+        continue;
+      }
+      a[ATTRIBUTE[k] ?? `loom.${k}`] = typeof v === "number" || typeof v === "boolean" ? v : String(v);
+    }
+    if (e.scope === "poll_cycle" || (e.scope === "write" && !e.name.includes(":table:"))) {
+      a["messaging.system"] = "kafka";
+    }
+    return a;
+  };
+  const finish = (span: Span, e: LifecycleEvent, at: number = now()) => {
+    if (e.kind === "ERROR") {
+      const message = e.error ?? "failed";
+      const type = String(e.meta.error_type ?? "Error");
+      span.setAttribute("error.type", type);
+      span.recordException({ name: type, message }, at);
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+    } // success leaves the status unset (the OpenTelemetry guidance for instrumentation libraries)
+    if (e.durationMs !== null) span.setAttribute("loom.duration_ms", e.durationMs);
+    span.end(at);
+  };
+  const parentOf = (e: LifecycleEvent) => {
+    const poll = polls.get(key(e.meta.source_topic, e.meta.source_partition));
+    const parent = poll ?? flowSpan;
+    return parent ? trace.setSpan(context.active(), parent) : context.active();
+  };
+  const kindOf = (e: LifecycleEvent): SpanKind =>
+    e.scope === "poll_cycle"
+      ? SpanKind.CONSUMER
+      : e.scope === "write"
+      ? (e.name.includes(":table:") ? SpanKind.CLIENT : SpanKind.PRODUCER)
+      : SpanKind.INTERNAL;
+  /** A span for an event reported after the fact (END or ERROR with its duration). */
+  const afterTheFact = (e: LifecycleEvent) => {
+    const end = now();
+    const span = getTracer().startSpan(`${e.scope}:${e.name}`, {
+      kind: kindOf(e),
+      startTime: end - (e.durationMs ?? 0),
+      attributes: attributes(e),
+    }, parentOf(e));
+    finish(span, e, end);
+  };
+
+  return {
+    wantsDetail: true,
+    onEvent(e) {
+      switch (e.scope) {
+        case "flow":
+          if (e.kind === "START") {
+            flowSpan?.end();
+            flowSpan = getTracer().startSpan(`flow:${e.name}`, { attributes: attributes(e) }, context.active());
+            if (!warned && !isSpanContextValid(flowSpan.spanContext())) {
+              warned = true;
+              options.logger?.warn("otel_no_tracer_provider", {
+                reason:
+                  "observability.otel is enabled but no OpenTelemetry tracer provider is registered: spans go nowhere",
+                fix:
+                  "on Deno run with OTEL_DENO=true; on Bun register a provider (trace.setGlobalTracerProvider) in the flow module",
+              });
+            }
+          } else if (flowSpan) {
+            for (const span of polls.values()) span.end();
+            polls.clear();
+            finish(flowSpan, e);
+            flowSpan = null;
+          }
+          return;
+        case "poll_cycle": {
+          const k = key(e.meta.topic, e.meta.partition);
+          if (e.kind === "START") {
+            const parent = flowSpan ? trace.setSpan(context.active(), flowSpan) : context.active();
+            polls.set(
+              k,
+              getTracer().startSpan(`poll_cycle:${e.name}`, {
+                kind: SpanKind.CONSUMER,
+                attributes: attributes(e),
+              }, parent),
+            );
+          } else {
+            const span = polls.get(k);
+            if (span === undefined) return;
+            polls.delete(k);
+            finish(span, e);
+          }
+          return;
+        }
+        case "node":
+        case "write":
+          if (e.kind !== "START") afterTheFact(e);
+          return;
+        default:
+          return;
+      }
+    },
+  };
+}
+
+/**
+ * {@link OtelObserverOptions} from `observability.otel.config` (`tracer_name`, `tracer_version`,
+ * `span_attributes`, checked by `readObservabilityConfig`). The exporter keys of the original (`endpoint`, `protocol`, `headers`, `insecure`,
+ * `exporter_kwargs`, `span_processor_kwargs`, `service_name`, `resource_attributes`) belong to the
+ * registered provider here (Deno reads `OTEL_EXPORTER_OTLP_*` and `OTEL_SERVICE_NAME`): when set, they are
+ * reported once as `otel_exporter_keys_ignored`.
+ *
+ * @example
+ * ```ts ignore
+ * const options = otelOptionsFromConfig({ tracer_name: "orders", span_attributes: { team: "payments" } }, logger);
+ * ```
+ */
+export function otelOptionsFromConfig(
+  config: Readonly<Record<string, unknown>> | null,
+  logger?: Logger,
+): OtelObserverOptions {
+  const c = config ?? {};
+  const str = (k: string): string | undefined => (typeof c[k] === "string" ? c[k] as string : undefined);
+  const attrs: Record<string, string | number | boolean> = {};
+  const raw = c.span_attributes;
+  if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
+    for (const [k, v] of Object.entries(raw)) {
+      attrs[k] = typeof v === "number" || typeof v === "boolean" ? v : String(v);
+    }
+  }
+  const ignored = [
+    "endpoint",
+    "protocol",
+    "headers",
+    "insecure",
+    "exporter_kwargs",
+    "span_processor_kwargs",
+    "service_name",
+    "resource_attributes",
+  ].filter((k) => c[k] !== undefined && c[k] !== null && c[k] !== "");
+  if (ignored.length) {
+    logger?.warn("otel_exporter_keys_ignored", {
+      keys: ignored,
+      reason:
+        "spans go to the registered OpenTelemetry provider, which owns export (Deno: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME…)",
+    });
+  }
+  return { tracerName: str("tracer_name"), tracerVersion: str("tracer_version"), spanAttributes: attrs, logger };
+}
