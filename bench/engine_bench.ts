@@ -2,7 +2,12 @@
  * Engine benchmark (in-memory, no broker): N messages through decode → record step → router → encode,
  * delivered to a counting producer in batches of 500 per partition, with exact commit tracking.
  *
- *   deno run -A bench/engine_bench.ts [N]      bun bench/engine_bench.ts [N]
+ *   deno run -A bench/engine_bench.ts [N] [observe]      bun bench/engine_bench.ts [N] [observe]
+ *
+ * `observe`: `off` (default: no observer, the disabled case), `info` (what a worker runs by default: flow
+ * metrics and the JSON-lines lifecycle logger at info), `otel` (the same plus the OpenTelemetry observer on
+ * the reference SDK with a batch span processor and an exporter that drops the spans), `otel-noop` (the
+ * OpenTelemetry observer with no provider registered: the API's no-op spans).
  *
  * Prints a table and one JSON line.
  *
@@ -23,10 +28,31 @@ import {
   StreamFlow,
   systemClock,
 } from "../mod.ts";
-import { encodeSourceValue, FlowDriver, type ProducerPort, type SourceRecord } from "../streaming/engine.ts";
+import {
+  combineObservers,
+  encodeSourceValue,
+  FlowDriver,
+  FlowMetrics,
+  type FlowObserver,
+  instrumentPlan,
+  jsonLinesObserver,
+  lifecycleFlowObserver,
+  lifecycleNodeTimer,
+  type LifecycleObserver,
+  MetricsRegistry,
+  ObservabilityRuntime,
+  type ProducerPort,
+  type SourceRecord,
+} from "../streaming/engine.ts";
+import type { CompiledPlan } from "../streaming/_plan.ts";
+import type { TracerProvider } from "@opentelemetry/api";
 import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);
+const OBSERVE = globalThis.process?.argv?.[3] ?? "off";
+if (!["off", "info", "otel", "otel-noop"].includes(OBSERVE)) {
+  throw new Error(`observe must be off, info, otel or otel-noop, not '${OBSERVE}'`);
+}
 const BATCH = 500;
 
 const Order = BenchOrder;
@@ -114,8 +140,55 @@ const producer: ProducerPort = {
   },
 };
 
+/** The driver's plan and observer for the `observe` mode (as FlowInstance wires them). */
+async function observed(): Promise<{ plan: CompiledPlan; observer?: FlowObserver }> {
+  if (OBSERVE === "off") return { plan };
+  const observers: LifecycleObserver[] = [jsonLinesObserver("info", () => {})];
+  if (OBSERVE.startsWith("otel")) {
+    const { otelObserver } = await import("../runtime/otel/_observer.ts");
+    let tracerProvider: TracerProvider | undefined;
+    if (OBSERVE === "otel") {
+      const sdk = await import("@opentelemetry/sdk-trace");
+      const exporter = {
+        export: (_s: unknown, done: (r: { code: 0 }) => void) => done({ code: 0 }),
+        shutdown: () => Promise.resolve(),
+      };
+      tracerProvider = new sdk.TracerProvider({ spanProcessors: [new sdk.BatchSpanProcessor({ exporter })] });
+    }
+    observers.push(otelObserver({ tracerProvider }));
+  }
+  const events = new ObservabilityRuntime(observers);
+  const metrics = new FlowMetrics(plan.name, {
+    get stats() {
+      return current!.stats;
+    },
+    inFlight: () => current?.inFlight ?? 0,
+  }, new MetricsRegistry());
+  const nodeMetrics = metrics.nodeTimer();
+  const nodeEvents = lifecycleNodeTimer(plan, events);
+  const timedPlan = instrumentPlan(
+    plan,
+    nodeEvents === null ? nodeMetrics : (path, name, ms, error, input) => {
+      nodeMetrics(path, name, ms, error);
+      nodeEvents(path, name, ms, error, input);
+    },
+  );
+  const flowObserver = lifecycleFlowObserver(plan, events);
+  flowObserver.stateChanged?.("running", null);
+  return { plan: timedPlan, observer: combineObservers(metrics, flowObserver) };
+}
+/** The driver of the current run (the metrics read its stats). */
+let current: FlowDriver | null = null;
+const setup = await observed();
+
 async function run(n: number): Promise<{ seconds: number; committed: number }> {
-  const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+  const driver = new FlowDriver(setup.plan, {
+    producer,
+    clock: systemClock,
+    ids: randomIds,
+    observer: setup.observer,
+  });
+  current = driver;
   await driver.start();
   const partitions = 4;
   const next = [0, 0, 0, 0];
@@ -158,6 +231,7 @@ const runtime = runtimeName();
 const result = {
   bench: "engine",
   runtime,
+  observe: OBSERVE,
   messages: N,
   avg_input_bytes: Math.round(avgBytes),
   seconds: Number(r.seconds.toFixed(3)),
@@ -166,9 +240,9 @@ const result = {
   rss_mb: Math.round(mem1 / 1e6),
   rss_growth_mb: Math.round((mem1 - mem0) / 1e6),
 };
-console.log("| bench | runtime | messages | avg bytes | seconds | msgs/s | MB/s in | RSS MB |");
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("| bench | runtime | observe | messages | avg bytes | seconds | msgs/s | MB/s in | RSS MB |");
+console.log("|---|---|---|---|---|---|---|---|---|");
 console.log(
-  `| engine: decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.seconds} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
+  `| engine: decode → step → router → encode | ${result.runtime} | ${OBSERVE} | ${N} | ${result.avg_input_bytes} | ${result.seconds} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
 );
 console.log(JSON.stringify(result));

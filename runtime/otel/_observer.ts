@@ -5,21 +5,26 @@
  *
  * Spans (named `<scope>:<name>` as in the original):
  * - `flow:<flow>` — the run of one flow instance (one per worker), from `running` to `stopped`/`failed`;
- * - `poll_cycle:<flow>:<topic>` — one fetched batch, child of the flow span;
- * - `node:<flow>:<path>` — one step invocation, child of the poll cycle of its input's source partition;
+ * - `poll_cycle:<flow>:<topic>` — one fetched batch. Each starts its own trace (a flow runs for days: one
+ *   trace per batch keeps traces small and lets samplers decide per batch) with a link to the flow span;
+ * - `node:<flow>:<path>` — the invocations of one step in one poll cycle (child of the cycle of its input's
+ *   source partition): start of the first to end of the last, `loom.node.invocations`, `loom.node.errors`,
+ *   the summed duration, and one exception event per failed invocation (the first ten). One span per node
+ *   and batch, not per record, so tracing stays affordable at full throughput;
  * - `write:<flow>:<target>` — one delivery (topic send, dead-letter send, table write), child of the poll
- *   cycle of its first record's source partition (of the flow span when written by a CollectBatch timeout
- *   or a flush, outside any poll cycle).
+ *   cycle of its first record's source partition.
+ * Node and write events written outside a poll cycle (a CollectBatch timeout, a flush) become spans of
+ * their own, linked to the flow span. Node and write events come after the fact with their duration, so
+ * those spans are back-dated.
  *
- * Node and write events come after the fact with their duration, so those spans are started back-dated.
  * This module loads `@opentelemetry/api`: the runtime imports it only when otel is enabled.
  *
  * @module
  */
 import {
   type Attributes,
-  context,
   isSpanContextValid,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -67,6 +72,27 @@ const ATTRIBUTE: Readonly<Record<string, string>> = {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
+/** Step invocations of one node within one poll cycle, reported as one span when the cycle ends. */
+interface NodeRun {
+  readonly first: LifecycleEvent;
+  start: number;
+  end: number;
+  invocations: number;
+  totalMs: number;
+  errors: LifecycleEvent[];
+  errorAt: number[];
+  errorCount: number;
+}
+
+/** An open poll cycle: its span and the node invocations seen in it. */
+interface Poll {
+  readonly span: Span;
+  readonly nodes: Map<string, NodeRun>;
+}
+
+/** Failed invocations recorded as exception events on a node span (the count is always complete). */
+const MAX_EXCEPTIONS = 10;
+
 /**
  * A {@link LifecycleObserver} turning lifecycle events into OpenTelemetry spans (see the module
  * documentation for the span tree).
@@ -85,19 +111,21 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
     );
   const common: Attributes = { ...options.spanAttributes };
   let flowSpan: Span | null = null;
+  let runId: string | null = null;
   let warned = false;
-  /** Open poll-cycle spans by `topic\0partition` (a partition's batches run one at a time). */
-  const polls = new Map<string, Span>();
+  /** Open poll cycles by `topic\0partition` (a partition's batches run one at a time). */
+  const polls = new Map<string, Poll>();
   const key = (topic: unknown, partition: unknown) => `${topic}\u0000${partition}`;
 
   const attributes = (e: LifecycleEvent): Attributes => {
     const a: Attributes = { ...common, "loom.scope": e.scope, "loom.name": e.name };
     if (e.scope === "flow") a["loom.flow"] = e.name;
     if (e.id !== null) a["loom.id"] = e.id;
+    if (runId !== null) a["loom.run_id"] = runId;
     if (e.traceId !== null) a["loom.trace_id"] = e.traceId;
     if (e.correlationId !== null) a["loom.correlation_id"] = e.correlationId;
     for (const [k, v] of Object.entries(e.meta)) {
-      if (v === null || v === undefined) continue;
+      if (v === null || v === undefined || (k === "error_type" && e.kind !== "ERROR")) continue;
       if (k === "partition") {
         a["messaging.destination.partition.id"] = String(v);
         continue;
@@ -109,37 +137,96 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
     }
     return a;
   };
+  const fail = (span: Span, e: LifecycleEvent, at: number) => {
+    const message = e.error ?? "failed";
+    const type = String(e.meta.error_type ?? "Error");
+    span.setAttribute("error.type", type);
+    span.recordException({ name: type, message }, at);
+    span.setStatus({ code: SpanStatusCode.ERROR, message });
+  };
+  // success leaves the status unset (the OpenTelemetry guidance for instrumentation libraries)
   const finish = (span: Span, e: LifecycleEvent, at: number = now()) => {
-    if (e.kind === "ERROR") {
-      const message = e.error ?? "failed";
-      const type = String(e.meta.error_type ?? "Error");
-      span.setAttribute("error.type", type);
-      span.recordException({ name: type, message }, at);
-      span.setStatus({ code: SpanStatusCode.ERROR, message });
-    } // success leaves the status unset (the OpenTelemetry guidance for instrumentation libraries)
+    if (e.kind === "ERROR") fail(span, e, at);
     if (e.durationMs !== null) span.setAttribute("loom.duration_ms", e.durationMs);
     span.end(at);
   };
-  const parentOf = (e: LifecycleEvent) => {
-    const poll = polls.get(key(e.meta.source_topic, e.meta.source_partition));
-    const parent = poll ?? flowSpan;
-    return parent ? trace.setSpan(context.active(), parent) : context.active();
-  };
+  /** Poll cycles start their own trace (one per batch, so samplers decide per batch), linked to the run. */
+  const rootOptions = () =>
+    flowSpan && isSpanContextValid(flowSpan.spanContext())
+      ? { links: [{ context: flowSpan.spanContext() }] }
+      : {};
   const kindOf = (e: LifecycleEvent): SpanKind =>
-    e.scope === "poll_cycle"
-      ? SpanKind.CONSUMER
-      : e.scope === "write"
+    e.scope === "write"
       ? (e.name.includes(":table:") ? SpanKind.CLIENT : SpanKind.PRODUCER)
       : SpanKind.INTERNAL;
   /** A span for an event reported after the fact (END or ERROR with its duration). */
-  const afterTheFact = (e: LifecycleEvent) => {
+  const afterTheFact = (e: LifecycleEvent, poll: Poll | undefined) => {
     const end = now();
     const span = getTracer().startSpan(`${e.scope}:${e.name}`, {
       kind: kindOf(e),
       startTime: end - (e.durationMs ?? 0),
       attributes: attributes(e),
-    }, parentOf(e));
+      ...(poll ? {} : rootOptions()),
+    }, poll ? trace.setSpan(ROOT_CONTEXT, poll.span) : ROOT_CONTEXT);
     finish(span, e, end);
+  };
+  const onNode = (e: LifecycleEvent) => {
+    const poll = polls.get(key(e.meta.source_topic, e.meta.source_partition));
+    if (poll === undefined) return afterTheFact(e, undefined); // a CollectBatch timeout or a flush
+    const end = now();
+    const ms = e.durationMs ?? 0;
+    let run = poll.nodes.get(e.name);
+    if (run === undefined) {
+      run = {
+        first: e,
+        start: end - ms,
+        end,
+        invocations: 0,
+        totalMs: 0,
+        errors: [],
+        errorAt: [],
+        errorCount: 0,
+      };
+      poll.nodes.set(e.name, run);
+    }
+    run.invocations++;
+    run.totalMs += ms;
+    run.end = end;
+    if (e.kind === "ERROR") {
+      run.errorCount++;
+      if (run.errors.length < MAX_EXCEPTIONS) {
+        run.errors.push(e);
+        run.errorAt.push(end);
+      }
+    }
+  };
+  /** Ends a poll cycle: one span per node that ran in it, then the cycle's own span. */
+  const endPoll = (poll: Poll, e: LifecycleEvent | null) => {
+    const parent = trace.setSpan(ROOT_CONTEXT, poll.span);
+    for (const run of poll.nodes.values()) {
+      const span = getTracer().startSpan(`node:${run.first.name}`, {
+        startTime: run.start,
+        attributes: {
+          ...attributes(run.first),
+          "loom.node.invocations": run.invocations,
+          "loom.node.errors": run.errorCount,
+          "loom.duration_ms": run.totalMs,
+        },
+      }, parent);
+      run.errors.forEach((err, i) => {
+        span.recordException(
+          { name: String(err.meta.error_type ?? "Error"), message: err.error ?? "failed" },
+          run.errorAt[i],
+        );
+        if (i === 0) {
+          span.setAttribute("error.type", String(err.meta.error_type ?? "Error"));
+          span.setStatus({ code: SpanStatusCode.ERROR, message: err.error ?? "failed" });
+        }
+      });
+      span.end(run.end);
+    }
+    if (e) finish(poll.span, e);
+    else poll.span.end();
   };
 
   return {
@@ -149,7 +236,8 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
         case "flow":
           if (e.kind === "START") {
             flowSpan?.end();
-            flowSpan = getTracer().startSpan(`flow:${e.name}`, { attributes: attributes(e) }, context.active());
+            runId = e.id;
+            flowSpan = getTracer().startSpan(`flow:${e.name}`, { attributes: attributes(e) }, ROOT_CONTEXT);
             if (!warned && !isSpanContextValid(flowSpan.spanContext())) {
               warned = true;
               options.logger?.warn("otel_no_tracer_provider", {
@@ -160,7 +248,7 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
               });
             }
           } else if (flowSpan) {
-            for (const span of polls.values()) span.end();
+            for (const poll of polls.values()) endPoll(poll, null);
             polls.clear();
             finish(flowSpan, e);
             flowSpan = null;
@@ -169,25 +257,27 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
         case "poll_cycle": {
           const k = key(e.meta.topic, e.meta.partition);
           if (e.kind === "START") {
-            const parent = flowSpan ? trace.setSpan(context.active(), flowSpan) : context.active();
-            polls.set(
-              k,
-              getTracer().startSpan(`poll_cycle:${e.name}`, {
-                kind: SpanKind.CONSUMER,
-                attributes: attributes(e),
-              }, parent),
-            );
+            const span = getTracer().startSpan(`poll_cycle:${e.name}`, {
+              kind: SpanKind.CONSUMER,
+              attributes: attributes(e),
+              ...rootOptions(),
+            }, ROOT_CONTEXT);
+            polls.set(k, { span, nodes: new Map() });
           } else {
-            const span = polls.get(k);
-            if (span === undefined) return;
+            const poll = polls.get(k);
+            if (poll === undefined) return;
             polls.delete(k);
-            finish(span, e);
+            endPoll(poll, e);
           }
           return;
         }
         case "node":
+          if (e.kind !== "START") onNode(e);
+          return;
         case "write":
-          if (e.kind !== "START") afterTheFact(e);
+          if (e.kind !== "START") {
+            afterTheFact(e, polls.get(key(e.meta.source_topic, e.meta.source_partition)));
+          }
           return;
         default:
           return;
@@ -238,5 +328,10 @@ export function otelOptionsFromConfig(
         "spans go to the registered OpenTelemetry provider, which owns export (Deno: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME…)",
     });
   }
-  return { tracerName: str("tracer_name"), tracerVersion: str("tracer_version"), spanAttributes: attrs, logger };
+  return {
+    tracerName: str("tracer_name"),
+    tracerVersion: str("tracer_version"),
+    spanAttributes: attrs,
+    logger,
+  };
 }

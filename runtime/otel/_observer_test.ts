@@ -80,7 +80,11 @@ function setup(): Setup {
 function send(broker: InMemoryBroker, partition: number, id: string, traceId: string | null = null): void {
   broker.produce("in", [{
     key: utf8.encode(id),
-    value: encodeSourceValue({ id }, Item, { producedAtMs: 1_700_000_000_000, traceId, correlationId: `c-${id}` }),
+    value: encodeSourceValue({ id }, Item, {
+      producedAtMs: 1_700_000_000_000,
+      traceId,
+      correlationId: `c-${id}`,
+    }),
     // the headers a loom producer writes next to the envelope
     headers: {
       ...(traceId ? { "x-trace-id": utf8.encode(traceId) } : {}),
@@ -127,7 +131,7 @@ const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 const idOf = (s: ReadableSpan) => s.spanContext().spanId;
 
 describe("OpenTelemetry lifecycle observer (memory transport)", () => {
-  test("flow, poll-cycle, node and write spans form one tree with the records' ids", async () => {
+  test("a flow span per run; per batch a trace of poll cycle, node and write spans with the records' ids", async () => {
     const s = setup();
     send(s.broker, 0, "a1", TRACE);
     send(s.broker, 0, "bad1");
@@ -143,55 +147,74 @@ describe("OpenTelemetry lifecycle observer (memory transport)", () => {
     assert.equal(parentOf(root), undefined);
     assert.equal(root.attributes["loom.flow"], "traced");
     assert.equal(root.attributes["loom.flow.node_count"], 2);
-    assert.equal(typeof root.attributes["loom.id"], "string");
+    const runId = root.attributes["loom.id"];
+    assert.equal(typeof runId, "string");
     assert.equal(root.status.code, SpanStatusCode.UNSET);
     assert.equal(root.instrumentationScope.name, "loom");
     assert.equal(root.instrumentationScope.version, "9.9");
-    // every span is in the flow's trace
-    for (const x of spans) assert.equal(x.spanContext().traceId, root.spanContext().traceId, x.name);
+    for (const x of spans) assert.equal(x.attributes["loom.run_id"], runId, x.name);
 
+    // each poll cycle is the root of its own trace, linked to the flow span
     const polls = byName(spans, "poll_cycle:traced:in");
     assert.equal(polls.length, 2);
     const poll = new Map(polls.map((p) => [p.attributes["messaging.destination.partition.id"], p]));
     assert.deepEqual([...poll.keys()].sort(), ["0", "1"]);
     for (const p of polls) {
-      assert.equal(parentOf(p), idOf(root));
+      assert.equal(parentOf(p), undefined);
+      assert.notEqual(p.spanContext().traceId, root.spanContext().traceId);
+      assert.deepEqual(p.links.map((l) => l.context.spanId), [idOf(root)]);
       assert.equal(p.kind, SpanKind.CONSUMER);
       assert.equal(p.attributes["messaging.system"], "kafka");
       assert.equal(p.attributes["messaging.destination.name"], "in");
+      assert.equal(p.status.code, SpanStatusCode.UNSET);
     }
     const p0 = poll.get("0")!, p1 = poll.get("1")!;
+    assert.notEqual(p0.spanContext().traceId, p1.spanContext().traceId);
     assert.equal(p0.attributes["messaging.batch.message_count"], 2);
     assert.equal(p1.attributes["messaging.batch.message_count"], 1);
     assert.equal(p0.attributes["loom.trace_id"], TRACE);
     assert.equal(p0.attributes["loom.correlation_id"], "c-a1");
     assert.equal(p0.attributes["loom.id"], "in[0]@0");
 
-    // one node span per step invocation, under the poll cycle of its record's partition
+    // one node span per step and batch, under the poll cycle of its records' partition
     const nodes = spans.filter((x) => x.name.startsWith("node:traced:"));
-    const check = nodes.filter((x) => x.attributes["loom.node.type"] === "check");
-    const upper = nodes.filter((x) => x.attributes["loom.node.type"] === "upper");
-    assert.equal(check.length, 3);
-    assert.equal(upper.length, 2);
+    assert.equal(nodes.length, 4);
+    const node = (p: ReadableSpan, type: string) => {
+      const found = nodes.filter((n) => parentOf(n) === idOf(p) && n.attributes["loom.node.type"] === type);
+      assert.equal(found.length, 1, `${type} under ${p.attributes["messaging.destination.partition.id"]}`);
+      return found[0];
+    };
     for (const n of nodes) {
-      const expected = n.attributes["loom.source.partition"] === 0 ? p0 : p1;
-      assert.equal(parentOf(n), idOf(expected), n.name);
       assert.equal(n.attributes["loom.source.topic"], "in");
       assert.equal(n.kind, SpanKind.INTERNAL);
       assert.equal(typeof n.attributes["loom.node.path"], "string");
       assert.equal(n.name, `node:traced:${n.attributes["loom.node.path"]}`);
+      const p = parentOf(n) === idOf(p0) ? p0 : p1;
+      assert.equal(n.spanContext().traceId, p.spanContext().traceId);
+      assert.equal(
+        String(n.attributes["loom.source.partition"]),
+        p.attributes["messaging.destination.partition.id"],
+      );
     }
-    const failed = check.filter((n) => n.status.code === SpanStatusCode.ERROR);
-    assert.equal(failed.length, 1);
-    assert.equal(failed[0].status.message, "bad item bad1");
-    assert.equal(failed[0].attributes["error.type"], "TypeError");
-    assert.equal(failed[0].attributes["loom.correlation_id"], "c-bad1");
-    const exception = failed[0].events.find((e) => e.name === "exception");
-    assert.equal(exception?.attributes?.["exception.type"], "TypeError");
-    assert.equal(exception?.attributes?.["exception.message"], "bad item bad1");
-    const a1 = check.find((n) => n.attributes["loom.correlation_id"] === "c-a1");
-    assert.equal(a1?.attributes["loom.trace_id"], TRACE);
-    assert.equal(a1?.status.code, SpanStatusCode.UNSET);
+    const check0 = node(p0, "check");
+    assert.equal(check0.attributes["loom.node.invocations"], 2);
+    assert.equal(check0.attributes["loom.node.errors"], 1);
+    assert.equal(check0.attributes["loom.trace_id"], TRACE); // the first input's
+    assert.equal(check0.attributes["loom.correlation_id"], "c-a1");
+    assert.equal(check0.status.code, SpanStatusCode.ERROR);
+    assert.equal(check0.status.message, "bad item bad1");
+    assert.equal(check0.attributes["error.type"], "TypeError");
+    const exceptions = check0.events.filter((e) => e.name === "exception");
+    assert.equal(exceptions.length, 1);
+    assert.equal(exceptions[0].attributes?.["exception.type"], "TypeError");
+    assert.equal(exceptions[0].attributes?.["exception.message"], "bad item bad1");
+    assert.equal(node(p0, "upper").attributes["loom.node.invocations"], 1);
+    const check1 = node(p1, "check");
+    assert.equal(check1.attributes["loom.node.invocations"], 1);
+    assert.equal(check1.attributes["loom.node.errors"], 0);
+    assert.equal(check1.attributes["loom.correlation_id"], "c-b1");
+    assert.equal(check1.status.code, SpanStatusCode.UNSET);
+    assert.equal(node(p1, "upper").attributes["loom.node.invocations"], 1);
 
     // writes: one per topic and batch, under their poll cycle
     const outs = byName(spans, "write:traced:out");
@@ -207,9 +230,10 @@ describe("OpenTelemetry lifecycle observer (memory transport)", () => {
     assert.equal(parentOf(err), idOf(p0));
     // children lie within their parents
     const ns = (t: readonly [number, number]) => t[0] * 1e9 + t[1];
-    for (const x of [...nodes, ...outs, err, ...polls]) {
-      assert.ok(ns(x.startTime) >= ns(root.startTime) - 1e6, `${x.name} starts before the flow`);
-      assert.ok(ns(x.endTime) <= ns(root.endTime) + 1e6, `${x.name} ends after the flow`);
+    for (const x of [...nodes, ...outs, err]) {
+      const p = parentOf(x) === idOf(p0) ? p0 : p1;
+      assert.ok(ns(x.startTime) >= ns(p.startTime) - 1e6, `${x.name} starts before its poll cycle`);
+      assert.ok(ns(x.endTime) <= ns(p.endTime) + 1e6, `${x.name} ends after its poll cycle`);
     }
   });
 
@@ -235,7 +259,8 @@ describe("OpenTelemetry lifecycle observer (memory transport)", () => {
   test("otel.config: tracer name and span attributes; exporter keys reported; off unless enabled", async () => {
     const warnings: string[] = [];
     const logger = { info: () => {}, warn: (e: string) => void warnings.push(e), error: () => {} };
-    const obsOf = (otel: unknown) => readObservabilityConfig(ConfigContext.fromObject({ observability: { otel } }));
+    const obsOf = (otel: unknown) =>
+      readObservabilityConfig(ConfigContext.fromObject({ observability: { otel } }));
     assert.deepEqual(await configuredLifecycleObservers(obsOf({ enabled: false }), logger), []);
     const cfg = obsOf({
       enabled: true,
