@@ -476,7 +476,14 @@ export class FlowDriver {
     if (obs === undefined) return this.#attempt(target, fn);
     const t0 = performance.now();
     const err = await this.#attempt(target, fn);
-    obs(target, records.length, performance.now() - t0, err, records[0]?.headers ?? null, origin?.partition ?? null);
+    obs(
+      target,
+      records.length,
+      performance.now() - t0,
+      err,
+      records[0]?.headers ?? null,
+      origin?.partition ?? null,
+    );
     return err;
   }
 
@@ -544,7 +551,12 @@ export class FlowDriver {
         failed.set(i, encodeError);
         continue;
       }
-      const again = await this.attempt(tb.topic, () => producer.send(tb.topic, [reduced]), [reduced], tb.origins[i]);
+      const again = await this.attempt(
+        tb.topic,
+        () => producer.send(tb.topic, [reduced]),
+        [reduced],
+        tb.origins[i],
+      );
       if (again !== null) {
         failed.set(i, again);
         continue;
@@ -582,7 +594,12 @@ export class FlowDriver {
         done = [];
         dlqErr = null;
         for (let k = 0; k < idx.length && dlqErr === null; k++) {
-          const e = await this.attempt(dlq, () => producer.send(dlq, [recs[k]]), [recs[k]], tb.origins[idx[k]]);
+          const e = await this.attempt(
+            dlq,
+            () => producer.send(dlq, [recs[k]]),
+            [recs[k]],
+            tb.origins[idx[k]],
+          );
           if (e === null) done.push(idx[k]);
           else if (isRecordSpecificFailure(e)) {
             const target = `${tb.topic} (and its dead-letter topic ${dlq})`;
@@ -639,9 +656,14 @@ export class FlowDriver {
       throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
     }
     if (isBufferedSinkWriter(w)) return this.#buffered.enqueue(t, w);
-    const err = await this.attempt(`table:${t.name}`, async () => {
-      await w.write(t.rows);
-    }, t.rows as readonly object[], t.origins[0]);
+    const err = await this.attempt(
+      `table:${t.name}`,
+      async () => {
+        await w.write(t.rows);
+      },
+      t.rows as readonly object[],
+      t.origins[0],
+    );
     if (err !== null) throw new DeliveryFailure(`table sink '${t.name}'`, err);
     this.stats.tableRows[t.name] = (this.stats.tableRows[t.name] ?? 0) + t.rows.length;
     for (const o of t.origins) this.tracker.release(o);

@@ -13,8 +13,15 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** npm packages that are Kafka, database or HTTP clients: only the runtime and the sinks may load them. */
-const CLIENTS = ["kafkajs", "@platformatic/kafka", "postgres", "@clickhouse/client", "hono"];
+/** npm packages that are Kafka, database, HTTP or telemetry clients: only the runtime and the sinks may load them. */
+const CLIENTS = [
+  "kafkajs",
+  "@platformatic/kafka",
+  "postgres",
+  "@clickhouse/client",
+  "hono",
+  "@opentelemetry/api",
+];
 
 interface Dependency {
   readonly specifier: string;

@@ -331,7 +331,13 @@ export function lifecycleFlowObserver(
       durationMs: ms,
       error: error ? (error instanceof Error ? error.message : String(error)) : null,
       ...batchFields(b),
-      meta: { flow, topic: b.topic, partition: b.partition, batch_size: b.records.length, ...errorType(error) },
+      meta: {
+        flow,
+        topic: b.topic,
+        partition: b.partition,
+        batch_size: b.records.length,
+        ...errorType(error),
+      },
     });
   };
   observer.delivered = (target, records, ms, error, headers, source) => {
