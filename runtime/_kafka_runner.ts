@@ -51,7 +51,7 @@ export interface KafkaRunnerOptions {
   readonly kafkaClient?: KafkaClientKind;
   /** Writers of storage sinks by sink name (table backends are provided by `@loom/streaming/sinks`). */
   readonly tables?: ReadonlyMap<string, SinkWriter>;
-  /** Partitions processed concurrently (default: 1). */
+  /** Partitions processed concurrently (default: `streaming.runtime.partition_concurrency`, itself 1). */
   readonly partitionsConsumedConcurrently?: number;
   /** Interval of the timer loop that fires CollectBatch timeouts and commits settled offsets (default 50 ms). */
   readonly tickMs?: number;
