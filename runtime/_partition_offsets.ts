@@ -14,7 +14,15 @@ import type { TopicPartition } from "../streaming/_transport.ts";
 import type { FlowMetrics } from "../streaming/observe/_flow_metrics.ts";
 import { KafkaAdmin } from "./platformatic/_admin.ts";
 
-/** What the poller asks of an admin client (the @platformatic/kafka `KafkaAdmin`; a stand-in in tests). */
+/**
+ * What the poller asks of an admin client (the @platformatic/kafka `KafkaAdmin`; a stand-in in tests).
+ *
+ * @example
+ * ```ts
+ * import { KafkaAdmin, type OffsetsAdmin } from "@loom/streaming/runtime";
+ * const admin: OffsetsAdmin = new KafkaAdmin({ brokers: ["127.0.0.1:19092"], clientId: null, topic: null, security: null, extra: {} });
+ * ```
+ */
 export interface OffsetsAdmin {
   /** Partition → end offset. */
   endOffsets(topic: string): Promise<Map<number, number>>;
@@ -26,7 +34,15 @@ export interface OffsetsAdmin {
   close(): Promise<void>;
 }
 
-/** One partition's offsets as read. */
+/**
+ * One partition's offsets as read.
+ *
+ * @example
+ * ```ts
+ * import type { ReadOffsets } from "@loom/streaming/runtime";
+ * const o: ReadOffsets = { topic: "orders", partition: 0, committed: 90, end: 100 };
+ * ```
+ */
 export interface ReadOffsets {
   /** Topic. */
   readonly topic: string;
@@ -43,8 +59,15 @@ export interface ReadOffsets {
  * reset position (`earliest`: the start offset; `latest`: the end offset).
  *
  * @example
- * ```ts ignore
- * const offsets = await readPartitionOffsets(admin, plan.source.settings, [{ topic: "orders", partition: 0 }]);
+ * ```ts
+ * import { KafkaAdmin, readPartitionOffsets } from "@loom/streaming/runtime";
+ * const admin = new KafkaAdmin({ brokers: ["127.0.0.1:19092"], clientId: null, topic: null, security: null, extra: {} });
+ * const settings = {
+ *   brokers: ["127.0.0.1:19092"], groupId: "orders-group", topics: ["orders"], autoOffsetReset: "earliest" as const,
+ *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: {},
+ * };
+ * const offsets = await readPartitionOffsets(admin, settings, [{ topic: "orders", partition: 0 }]);
+ * await admin.close();
  * ```
  */
 export async function readPartitionOffsets(
@@ -81,8 +104,9 @@ export async function readPartitionOffsets(
  * Options of {@link PartitionOffsetsPoller}.
  *
  * @example
- * ```ts ignore
- * const options: PartitionOffsetsPollerOptions = { intervalMs: 5_000, logger };
+ * ```ts
+ * import { jsonLogger, type PartitionOffsetsPollerOptions } from "@loom/streaming/runtime";
+ * const options: PartitionOffsetsPollerOptions = { intervalMs: 5_000, logger: jsonLogger() };
  * ```
  */
 export interface PartitionOffsetsPollerOptions {
@@ -98,8 +122,15 @@ export interface PartitionOffsetsPollerOptions {
  * Polls the assigned partitions' offsets into a {@link FlowMetrics} (see the module documentation).
  *
  * @example
- * ```ts ignore
- * const poller = new PartitionOffsetsPoller(plan.source.settings, metrics);
+ * ```ts
+ * import { PartitionOffsetsPoller } from "@loom/streaming/runtime";
+ * import { emptyStats, FlowMetrics } from "@loom/streaming/engine";
+ * const metrics = new FlowMetrics("orders", { stats: emptyStats(), inFlight: () => 0 });
+ * const settings = {
+ *   brokers: ["127.0.0.1:19092"], groupId: "orders-group", topics: ["orders"], autoOffsetReset: "earliest" as const,
+ *   pollTimeoutMs: 100, enableAutoCommit: false, security: null, extra: {},
+ * };
+ * const poller = new PartitionOffsetsPoller(settings, metrics, { intervalMs: 5_000 });
  * poller.start();
  * poller.assigned(); // after each assignment: poll now
  * await poller.stop();
