@@ -29,6 +29,7 @@ import {
   systemClock,
 } from "../mod.ts";
 import {
+  bothNodeTimers,
   combineObservers,
   encodeSourceValue,
   FlowDriver,
@@ -164,14 +165,9 @@ async function observed(): Promise<{ plan: CompiledPlan; observer?: FlowObserver
     },
     inFlight: () => current?.inFlight ?? 0,
   }, new MetricsRegistry());
-  const nodeMetrics = metrics.nodeTimer();
-  const nodeEvents = lifecycleNodeTimer(plan, events);
   const timedPlan = instrumentPlan(
     plan,
-    nodeEvents === null ? nodeMetrics : (path, name, ms, error, input) => {
-      nodeMetrics(path, name, ms, error);
-      nodeEvents(path, name, ms, error, input);
-    },
+    bothNodeTimers(metrics.nodeTimer(), lifecycleNodeTimer(plan, events)),
   );
   const flowObserver = lifecycleFlowObserver(plan, events);
   flowObserver.stateChanged?.("running", null);

@@ -9,36 +9,13 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { compileFlow, ConfigContext } from "../mod.ts";
-import { encodeSourceValue } from "../streaming/engine.ts";
-import { createAdminApp, FlowSupervisor, KafkaProducerClient, serveAdmin } from "../runtime/mod.ts";
+import { createAdminApp, FlowSupervisor, serveAdmin } from "../runtime/mod.ts";
 import { parsePrometheusText, sampleSum } from "../streaming/observe/_test_support.ts";
-import { flow, relayConfig, RelayRow } from "./flows/relay.ts";
-import { bootstrap, createTopics, deleteTopics, quiet, unique, waitFor } from "./_support.ts";
+import { flow, relayConfig } from "./flows/relay.ts";
+import { produce } from "./_runtime_support.ts";
+import { bootstrap, createTopics, deleteTopics, unique, waitFor } from "./_support.ts";
 
 const FLOW_MODULE = fileURLToPath(new URL("./flows/relay.ts", import.meta.url));
-
-/** Produces `n` relay rows to one partition. */
-async function produceTo(topic: string, partition: number, n: number): Promise<void> {
-  const producer = new KafkaProducerClient(
-    { brokers: [bootstrap()], clientId: "loom-offsets-it", topic: null, security: null, extra: {} },
-    quiet,
-  );
-  await producer.connect();
-  try {
-    await producer.send(
-      topic,
-      Array.from({ length: n }, (_, k) => ({
-        key: null,
-        value: encodeSourceValue({ id: partition * 1000 + k }, RelayRow, { producedAtMs: 1_700_000_000_000 }),
-        headers: {},
-        timestampMs: null,
-        partition,
-      })),
-    );
-  } finally {
-    await producer.disconnect();
-  }
-}
 
 type Offsets = Record<number, { committed?: number; end?: number; lag?: number }>;
 
@@ -54,8 +31,8 @@ describe("offsets of partitions that deliver nothing", () => {
     const t = { in: unique("offsets-in"), out: unique("offsets-out") };
     cleanup.push(t.in, t.out);
     await createTopics([t.in, t.out], 4);
-    await produceTo(t.in, 0, 7);
-    await produceTo(t.in, 1, 4);
+    await produce(t.in, 0, 7, 0);
+    await produce(t.in, 100, 4, 1);
     const group = unique("g-offsets");
     const config = ConfigContext.fromObject(relayConfig(t, group, [bootstrap()]));
     const plan = compileFlow(flow, config);
@@ -120,7 +97,7 @@ describe("offsets of partitions that deliver nothing", () => {
       // nothing was fetched: every value above was read, none came from a batch
       assert.equal(sampleSum(parsePrometheusText(text), "loom_records_consumed_total"), 0);
 
-      await produceTo(t.in, 3, 5);
+      await produce(t.in, 300, 5, 3);
       await waitFor(() => sup.status().totals.produced >= 5, 60_000, "the new records' outputs");
       await settle({
         0: { committed: 7, end: 7, lag: 0 },

@@ -19,7 +19,7 @@ import {
   prometheusObserver,
 } from "../../streaming/observe/_events.ts";
 import type { ObservabilityConfig } from "../../streaming/observe/_config.ts";
-import { instrumentPlan } from "../../streaming/observe/_node_timing.ts";
+import { bothNodeTimers, instrumentPlan } from "../../streaming/observe/_node_timing.ts";
 import { KafkaFlowRunner, type KafkaRunnerOptions } from "../_kafka_runner.ts";
 import { PartitionOffsetsPoller, type PartitionOffsetsPollerOptions } from "../_partition_offsets.ts";
 import { redactSecrets } from "../admin/_redact.ts";
@@ -162,14 +162,9 @@ export class FlowInstance {
     };
     const log = options.logger;
     // per-node durations: the steps of a copy of the plan time themselves
-    const nodeMetrics = this.metrics.nodeTimer();
-    const nodeEvents = lifecycleNodeTimer(plan, events);
     const timedPlan = instrumentPlan(
       plan,
-      nodeEvents === null ? nodeMetrics : (path, name, ms, error, input) => {
-        nodeMetrics(path, name, ms, error);
-        nodeEvents(path, name, ms, error, input);
-      },
+      bothNodeTimers(this.metrics.nodeTimer(), lifecycleNodeTimer(plan, events)),
     );
     runner = new KafkaFlowRunner(timedPlan, {
       // kafkajs lines go through the JSON logger too (stderr stays JSON lines)

@@ -106,3 +106,24 @@ function mapNode(n: CompiledNode, timer: NodeTimer): CompiledNode {
 export function instrumentPlan(plan: CompiledPlan, timer: NodeTimer): CompiledPlan {
   return { ...plan, process: mapProcess(plan.process, timer) };
 }
+
+/**
+ * One {@link NodeTimer} calling both (the second skipped when null): e.g. the flow metrics' timer and the
+ * lifecycle events' one, which is null unless some observer wants per-invocation events.
+ *
+ * @example
+ * ```ts
+ * import { bothNodeTimers, type NodeTimer } from "@loom/streaming/engine";
+ * const seen: string[] = [];
+ * const metrics: NodeTimer = (path) => void seen.push(`metrics ${path}`);
+ * const events: NodeTimer | null = (path) => void seen.push(`events ${path}`);
+ * bothNodeTimers(metrics, events)("process[0]", "enrich", 1.2, null);
+ * seen; // ["metrics process[0]", "events process[0]"]
+ * ```
+ */
+export function bothNodeTimers(first: NodeTimer, second: NodeTimer | null): NodeTimer {
+  return second === null ? first : (path, name, ms, error, input) => {
+    first(path, name, ms, error, input);
+    second(path, name, ms, error, input);
+  };
+}
