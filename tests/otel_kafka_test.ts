@@ -4,9 +4,19 @@
 // spans must account for every record: one flow span; poll cycles (each the root of its trace, linked to
 // the flow span) covering the records of both partitions; under each, one node span counting its records
 // with its first record's trace id (an output's parent trace id), and writes summing to the outputs.
+// On Deno, the CLI with `OTEL_DENO=true` and two Web Workers exports the spans with Deno's built-in OTLP
+// exporter to a collector stand-in (an HTTP server in this test that keeps the request bodies). On both
+// runtimes, a flow module that registers a provider itself (the README's way on Bun) gets the spans of
+// every worker.
 // Run: deno test -A tests/otel_kafka_test.ts   |   bun test tests/otel_kafka_test.ts
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { SpanStatusCode, trace } from "@opentelemetry/api";
 import {
@@ -23,6 +33,9 @@ import { produce } from "./_runtime_support.ts";
 import { bootstrap, createTopics, deleteTopics, readTopics, unique, waitFor } from "./_support.ts";
 
 const FLOW_MODULE = fileURLToPath(new URL("./flows/relay.ts", import.meta.url));
+const TRACED_MODULE = fileURLToPath(new URL("./flows/relay_traced.ts", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
 describe("OpenTelemetry spans on a real broker", () => {
   const cleanup: string[] = [];
@@ -122,6 +135,108 @@ describe("OpenTelemetry spans on a real broker", () => {
       for (const w of writes) assert.ok(pollById.has(parent(w) ?? ""), `${w.name} outside a poll cycle`);
       assert.equal(writes.reduce((a, w) => a + Number(w.attributes["messaging.batch.message_count"]), 0), N);
       assert.ok(spans.every((s) => s.status.code !== SpanStatusCode.ERROR), "no span failed");
+    },
+  );
+
+  /** Runs the CLI (two workers, 200 records) with otel enabled; returns what `collector` received. */
+  const runCli = async (
+    flowModule: string,
+    env: (url: string) => Record<string, string>,
+  ): Promise<{ t: { in: string; out: string }; bodies: { path: string; body: Buffer }[] }> => {
+    const t = { in: unique("otel-cli-in"), out: unique("otel-cli-out") };
+    cleanup.push(t.in, t.out);
+    await createTopics([t.in, t.out], 4);
+    const cfg = join(ROOT, ".cache", `${unique("otel-cli")}.json`);
+    writeFileSync(
+      cfg,
+      JSON.stringify(relayConfig(t, unique("g-otel-cli"), [bootstrap()], {}, {
+        observability: { otel: { enabled: true } },
+      })),
+    );
+    const bodies: { path: string; body: Buffer }[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        bodies.push({ path: req.url ?? "", body: Buffer.concat(chunks) });
+        res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const args = [
+        "runtime/cli.ts",
+        "run",
+        flowModule,
+        "--config",
+        cfg,
+        "--workers",
+        "2",
+        "--max-messages",
+        "200",
+      ];
+      const child = spawn(process.execPath, isDeno ? ["run", "-A", ...args] : args, {
+        cwd: ROOT,
+        env: { ...process.env, ...env(url) },
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      const closed = new Promise<number | null>((r) => child.on("close", r));
+      // the records come once both workers are in the group, so both process some
+      await waitFor(() => stderr.includes('"workers_started"'), 45_000, "both workers started").catch((e) => {
+        child.kill("SIGKILL");
+        throw new Error(`${e.message}\n${stderr}`);
+      });
+      await produce(t.in, 0, 200);
+      const code = await closed;
+      assert.equal(code, 0, stderr);
+      assert.doesNotMatch(stderr, /otel_no_tracer_provider/);
+    } finally {
+      await new Promise((r) => server.close(r));
+      rmSync(cfg, { force: true });
+    }
+    return { t, bodies };
+  };
+
+  test("on Deno, OTEL_DENO=true exports the spans of every worker over OTLP", {
+    timeout: 90_000,
+    skip: isDeno ? false : "Deno's built-in exporter (Bun: register a provider in the flow module)",
+  }, async () => {
+    const { t, bodies } = await runCli(FLOW_MODULE, (url) => ({
+      OTEL_DENO: "true",
+      OTEL_EXPORTER_OTLP_ENDPOINT: url,
+      OTEL_DENO_CONSOLE: "ignore",
+    }));
+    const traces = Buffer.concat(bodies.filter((b) => b.path === "/v1/traces").map((b) => b.body)).toString(
+      "latin1",
+    );
+    const count = (s: string) => traces.split(s).length - 1;
+    // the protobuf carries the span names as plain strings: one flow span per worker, batches of both
+    assert.equal(count("flow:relay"), 2, "a flow span per worker");
+    assert.ok(count(`poll_cycle:relay:${t.in}`) >= 2, "poll cycles");
+    assert.ok(count("node:relay:process[0]") >= 2, "node spans");
+    assert.ok(count(`write:relay:${t.out}`) >= 2, "write spans");
+  });
+
+  test(
+    "a provider registered by the flow module gets the spans of every worker",
+    { timeout: 90_000 },
+    async () => {
+      const { t, bodies } = await runCli(TRACED_MODULE, (url) => ({ LOOM_TEST_SPAN_SINK: url }));
+      const spans = bodies.flatMap((b) =>
+        JSON.parse(b.body.toString("utf8")) as { name: string; attributes: Record<string, unknown> }[]
+      );
+      const polls = spans.filter((s) => s.name === `poll_cycle:relay:${t.in}`);
+      const consumed = polls.reduce((a, p) => a + Number(p.attributes["messaging.batch.message_count"]), 0);
+      assert.ok(consumed >= 200, `poll cycles cover ${consumed} of 200 records`);
+      const partitions = new Set(polls.map((p) => p.attributes["messaging.destination.partition.id"]));
+      assert.deepEqual([...partitions].sort(), ["0", "1", "2", "3"]);
+      const runs = new Set(polls.map((p) => p.attributes["loom.run_id"]));
+      assert.equal(runs.size, 2, "spans of both workers");
+      assert.ok(spans.some((s) => s.name === "node:relay:process[0]"));
+      assert.ok(spans.some((s) => s.name === `write:relay:${t.out}`));
     },
   );
 });
