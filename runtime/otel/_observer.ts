@@ -113,9 +113,19 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
   let flowSpan: Span | null = null;
   let runId: string | null = null;
   let warned = false;
-  /** Open poll cycles by `topic\0partition` (a partition's batches run one at a time). */
-  const polls = new Map<string, Poll>();
-  const key = (topic: unknown, partition: unknown) => `${topic}\u0000${partition}`;
+  /** Open poll cycles by topic and partition (a partition's batches run one at a time). */
+  const polls = new Map<unknown, Map<unknown, Poll>>();
+  let open = 0;
+  const pollOf = (topic: unknown, partition: unknown): Poll | undefined =>
+    open === 0 ? undefined : polls.get(topic)?.get(partition);
+  const setPoll = (topic: unknown, partition: unknown, poll: Poll | null) => {
+    let byPartition = polls.get(topic);
+    if (!byPartition) polls.set(topic, byPartition = new Map());
+    if (poll) {
+      if (!byPartition.has(partition)) open++;
+      byPartition.set(partition, poll);
+    } else if (byPartition.delete(partition)) open--;
+  };
 
   const attributes = (e: LifecycleEvent): Attributes => {
     const a: Attributes = { ...common, "loom.scope": e.scope, "loom.name": e.name };
@@ -171,7 +181,7 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
     finish(span, e, end);
   };
   const onNode = (e: LifecycleEvent) => {
-    const poll = polls.get(key(e.meta.source_topic, e.meta.source_partition));
+    const poll = pollOf(e.meta.source_topic, e.meta.source_partition);
     if (poll === undefined) return afterTheFact(e, undefined); // a CollectBatch timeout or a flush
     const end = now();
     const ms = e.durationMs ?? 0;
@@ -248,25 +258,28 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
               });
             }
           } else if (flowSpan) {
-            for (const poll of polls.values()) endPoll(poll, null);
+            for (const byPartition of polls.values()) {
+              for (const poll of byPartition.values()) endPoll(poll, null);
+            }
             polls.clear();
+            open = 0;
             finish(flowSpan, e);
             flowSpan = null;
           }
           return;
         case "poll_cycle": {
-          const k = key(e.meta.topic, e.meta.partition);
+          const { topic, partition } = e.meta;
           if (e.kind === "START") {
             const span = getTracer().startSpan(`poll_cycle:${e.name}`, {
               kind: SpanKind.CONSUMER,
               attributes: attributes(e),
               ...rootOptions(),
             }, ROOT_CONTEXT);
-            polls.set(k, { span, nodes: new Map() });
+            setPoll(topic, partition, { span, nodes: new Map() });
           } else {
-            const poll = polls.get(k);
+            const poll = pollOf(topic, partition);
             if (poll === undefined) return;
-            polls.delete(k);
+            setPoll(topic, partition, null);
             endPoll(poll, e);
           }
           return;
@@ -276,7 +289,7 @@ export function otelObserver(options: OtelObserverOptions = {}): LifecycleObserv
           return;
         case "write":
           if (e.kind !== "START") {
-            afterTheFact(e, polls.get(key(e.meta.source_topic, e.meta.source_partition)));
+            afterTheFact(e, pollOf(e.meta.source_topic, e.meta.source_partition));
           }
           return;
         default:

@@ -114,14 +114,16 @@ export class ObservabilityRuntime {
   /** Emits an event (missing fields default to null / `{}`). */
   emit(e: Partial<LifecycleEvent> & Pick<LifecycleEvent, "scope" | "name" | "kind">): void {
     const event: LifecycleEvent = {
-      traceId: null,
-      correlationId: null,
-      id: null,
-      durationMs: null,
-      status: e.kind === "START" ? null : e.kind === "END" ? "success" : "failure",
-      error: null,
-      meta: {},
-      ...e,
+      scope: e.scope,
+      name: e.name,
+      kind: e.kind,
+      traceId: e.traceId ?? null,
+      correlationId: e.correlationId ?? null,
+      id: e.id ?? null,
+      durationMs: e.durationMs ?? null,
+      status: e.status ?? (e.kind === "START" ? null : e.kind === "END" ? "success" : "failure"),
+      error: e.error ?? null,
+      meta: e.meta ?? {},
     };
     for (const o of this.observers) {
       try {
@@ -387,26 +389,28 @@ function firstMessage(input: unknown): Message | null {
 export function lifecycleNodeTimer(plan: CompiledPlan, runtime: ObservabilityRuntime): NodeTimer | null {
   if (!runtime.detailed) return null;
   const flow = plan.name;
+  // called once per step invocation (per record for record steps): one event object, its meta, no spreads
+  const names = new Map<string, string>();
   return (path, name, ms, error, input) => {
     const meta = firstMessage(input)?.meta;
+    let eventName = names.get(path);
+    if (eventName === undefined) names.set(path, eventName = `${flow}:${path}`);
+    const fields: Record<string, unknown> = { flow, node_idx: path, node_type: name };
+    if (meta && meta.topic !== null && meta.partition !== null) {
+      fields.source_topic = meta.topic;
+      fields.source_partition = meta.partition;
+    }
+    const failed = error !== null && error !== undefined;
+    if (failed) fields.error_type = error instanceof Error ? error.name : typeof error;
     runtime.emit({
       scope: "node",
-      name: `${flow}:${path}`,
-      kind: error === null ? "END" : "ERROR",
+      name: eventName,
+      kind: failed ? "ERROR" : "END",
       durationMs: ms,
       traceId: meta?.traceId ?? null,
       correlationId: meta?.correlationId ?? null,
-      error: error === null ? null : error instanceof Error ? error.message : String(error),
-      meta: meta && meta.topic !== null && meta.partition !== null
-        ? {
-          flow,
-          node_idx: path,
-          node_type: name,
-          source_topic: meta.topic,
-          source_partition: meta.partition,
-          ...errorType(error),
-        }
-        : { flow, node_idx: path, node_type: name, ...errorType(error) },
+      error: failed ? (error instanceof Error ? error.message : String(error)) : null,
+      meta: fields,
     });
   };
 }
