@@ -5,7 +5,12 @@
  * codec and re-encodes its payload (no engine, no headers, no tracking). The two run interleaved, ROUNDS
  * times; `engine ÷ floor` (median of the rounds' ratios) is what the engine costs over the codec itself.
  *
- *   deno run -A bench/engine_bench.ts [N] [ROUNDS]      bun bench/engine_bench.ts [N] [ROUNDS]
+ *   deno run -A bench/engine_bench.ts [N] [ROUNDS] [observe]      bun bench/engine_bench.ts [same]
+ *
+ * `observe`: `off` (default: no observer, the disabled case), `info` (what a worker runs by default: flow
+ * metrics and the JSON-lines lifecycle logger at info), `otel` (the same plus the OpenTelemetry observer on
+ * the reference SDK with a batch span processor and an exporter that drops the spans), `otel-noop` (the
+ * OpenTelemetry observer with no provider registered: the API's no-op spans).
  *
  * Prints a table and one JSON line.
  *
@@ -26,13 +31,35 @@ import {
   StreamFlow,
   systemClock,
 } from "../mod.ts";
-import { encodeSourceValue, FlowDriver, type ProducerPort, type SourceRecord } from "../streaming/engine.ts";
+import {
+  bothNodeTimers,
+  combineObservers,
+  encodeSourceValue,
+  FlowDriver,
+  FlowMetrics,
+  type FlowObserver,
+  instrumentPlan,
+  jsonLinesObserver,
+  lifecycleFlowObserver,
+  lifecycleNodeTimer,
+  type LifecycleObserver,
+  MetricsRegistry,
+  ObservabilityRuntime,
+  type ProducerPort,
+  type SourceRecord,
+} from "../streaming/engine.ts";
+import type { CompiledPlan } from "../streaming/_plan.ts";
+import type { TracerProvider } from "@opentelemetry/api";
 import { decodeEnvelope, encodeEnvelope } from "../kafka/mod.ts";
 import { payloadCodec } from "../streaming/_wire.ts";
 import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);
 const ROUNDS = Number(globalThis.process?.argv?.[3] ?? 3);
+const OBSERVE = globalThis.process?.argv?.[4] ?? "off";
+if (!["off", "info", "otel", "otel-noop"].includes(OBSERVE)) {
+  throw new Error(`observe must be off, info, otel or otel-noop, not '${OBSERVE}'`);
+}
 const BATCH = 500;
 
 const Order = BenchOrder;
@@ -128,6 +155,42 @@ const producer: ProducerPort = {
   },
 };
 
+/** The driver's plan and observer for the `observe` mode (as FlowInstance wires them). */
+async function observed(): Promise<{ plan: CompiledPlan; observer?: FlowObserver }> {
+  if (OBSERVE === "off") return { plan };
+  const observers: LifecycleObserver[] = [jsonLinesObserver("info", () => {})];
+  if (OBSERVE.startsWith("otel")) {
+    const { otelObserver } = await import("../runtime/otel/_observer.ts");
+    let tracerProvider: TracerProvider | undefined;
+    if (OBSERVE === "otel") {
+      const sdk = await import("@opentelemetry/sdk-trace");
+      const exporter = {
+        export: (_s: unknown, done: (r: { code: 0 }) => void) => done({ code: 0 }),
+        shutdown: () => Promise.resolve(),
+      };
+      tracerProvider = new sdk.TracerProvider({ spanProcessors: [new sdk.BatchSpanProcessor({ exporter })] });
+    }
+    observers.push(otelObserver({ tracerProvider }));
+  }
+  const events = new ObservabilityRuntime(observers);
+  const metrics = new FlowMetrics(plan.name, {
+    get stats() {
+      return current!.stats;
+    },
+    inFlight: () => current?.inFlight ?? 0,
+  }, new MetricsRegistry());
+  const timedPlan = instrumentPlan(
+    plan,
+    bothNodeTimers(metrics.nodeTimer(), lifecycleNodeTimer(plan, events)),
+  );
+  const flowObserver = lifecycleFlowObserver(plan, events);
+  flowObserver.stateChanged?.("running", null);
+  return { plan: timedPlan, observer: combineObservers(metrics, flowObserver) };
+}
+/** The driver of the current run (the metrics read its stats). */
+let current: FlowDriver | null = null;
+const setup = await observed();
+
 /** CPU seconds (user + system) of this process: on a shared VM they move much less than wall time. */
 const cpu = (): number => {
   const u = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process
@@ -136,7 +199,13 @@ const cpu = (): number => {
 };
 
 async function run(n: number): Promise<{ seconds: number; cpuSeconds: number; committed: number }> {
-  const driver = new FlowDriver(plan, { producer, clock: systemClock, ids: randomIds });
+  const driver = new FlowDriver(setup.plan, {
+    producer,
+    clock: systemClock,
+    ids: randomIds,
+    observer: setup.observer,
+  });
+  current = driver;
   await driver.start();
   const partitions = 4;
   const next = [0, 0, 0, 0];
@@ -214,6 +283,7 @@ const runtime = runtimeName();
 const result = {
   bench: "engine",
   runtime,
+  observe: OBSERVE,
   messages: N,
   rounds: ROUNDS,
   avg_input_bytes: Math.round(avgBytes),
@@ -228,7 +298,7 @@ const result = {
 console.log("| bench | runtime | messages | avg bytes | msgs/s (median) | MB/s in | RSS MB |");
 console.log("|---|---|---|---|---|---|---|");
 console.log(
-  `| engine: decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
+  `| engine (observe: ${OBSERVE}): decode → step → router → encode | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.msgs_per_s} | ${result.mb_per_s_in} | ${result.rss_mb} |`,
 );
 console.log(
   `| floor: decode → re-encode, nothing else | ${result.runtime} | ${N} | ${result.avg_input_bytes} | ${result.floor_msgs_per_s} | | |`,

@@ -57,7 +57,7 @@ export interface KafkaRunnerOptions {
    * (`openTableWriters` of `@loom/streaming/sinks`). They are flushed and closed when the runner stops.
    */
   readonly openTables?: TableWriterFactory;
-  /** Partitions processed concurrently (default: 1). */
+  /** Partitions processed concurrently (default: `streaming.runtime.partition_concurrency`, itself 1). */
   readonly partitionsConsumedConcurrently?: number;
   /** Interval of the timer loop that fires CollectBatch timeouts and commits settled offsets (default 50 ms). */
   readonly tickMs?: number;

@@ -179,15 +179,22 @@ describe("KafkaFlowRunner and streaming.runtime", () => {
   const withRuntime = (runtime: Record<string, unknown>) =>
     compileFlow(flow, { ...config, streaming: { runtime } });
 
-  test("workers_per_process is the number of partitions processed concurrently", async () => {
-    const consumer = new ScriptedConsumer();
-    const runner = new KafkaFlowRunner(withRuntime({ workers_per_process: 4 }), {
-      consumer,
-      producer: producerOn(new InMemoryBroker()),
-    });
-    await runner.start();
-    assert.equal(consumer.runOptions?.partitionsConsumedConcurrently, 4);
-    await runner.stop();
+  test("partition_concurrency is the number of partitions one consumer processes at once (default 1)", async () => {
+    const concurrency = async (runtime: Record<string, unknown>) => {
+      const consumer = new ScriptedConsumer();
+      const runner = new KafkaFlowRunner(withRuntime(runtime), {
+        consumer,
+        producer: producerOn(new InMemoryBroker()),
+      });
+      await runner.start();
+      await runner.stop();
+      return consumer.runOptions?.partitionsConsumedConcurrently;
+    };
+    assert.equal(await concurrency({ partition_concurrency: 4 }), 4);
+    assert.equal(await concurrency({}), 1);
+    // workers_per_process is the number of Web Workers, not a per-consumer setting
+    assert.equal(await concurrency({ workers_per_process: 4 }), 1);
+    assert.equal(await concurrency({ workers_per_process: 2, partition_concurrency: 3 }), 3);
   });
 
   test("epoch_interval_ms: settled offsets are committed at most once per epoch", async () => {
@@ -258,7 +265,7 @@ describe("KafkaFlowRunner and streaming.runtime", () => {
     });
     const broker = new InMemoryBroker();
     const runner = new KafkaFlowRunner(
-      compileFlow(concurrent, { ...config, streaming: { runtime: { workers_per_process: 3 } } }),
+      compileFlow(concurrent, { ...config, streaming: { runtime: { partition_concurrency: 3 } } }),
       {
         consumer,
         producer: producerOn(broker),

@@ -90,11 +90,6 @@ export async function runFlowModule(
   if (observability.prometheus.pushgatewayUrl !== null) {
     logger.warn("pushgateway_not_supported", { reason: "metrics are served at /metrics; nothing is pushed" });
   }
-  if (observability.otel.enabled) {
-    logger.warn("otel_not_supported", {
-      reason: "observability.otel is accepted but spans are not exported",
-    });
-  }
   let admin: AdminSettings | null = readAdminSettings(config);
   if (options.adminPort !== undefined) {
     admin = { host: options.adminHost ?? admin?.host ?? "127.0.0.1", port: options.adminPort };

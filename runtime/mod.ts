@@ -82,4 +82,11 @@ export {
 export { type FlowRunOptions, runFlowModule } from "./_serve_run.ts";
 export { FlowSupervisor, type SupervisorOptions } from "./workers/_supervisor.ts";
 export { FlowInstance, type FlowInstanceOptions, type WorkerSnapshot } from "./workers/_instance.ts";
+export {
+  type OffsetsAdmin,
+  PartitionOffsetsPoller,
+  type PartitionOffsetsPollerOptions,
+  type ReadOffsets,
+  readPartitionOffsets,
+} from "./_partition_offsets.ts";
 export * from "./admin/mod.ts";

@@ -438,7 +438,7 @@ export class FlowDriver {
         return deadLetterRecord(r, `delivery to ${u.target} failed: ${reasonOf(u.error)}`);
       });
       if (recs.length) {
-        const err = await this.attempt(dlt, () => this.#o.producer.send(dlt, recs));
+        const err = await this.attempt(dlt, () => this.#o.producer.send(dlt, recs), recs, fresh[0].origin);
         if (err !== null) {
           const u = fresh[0];
           throw new DeliveryFailure(
@@ -478,12 +478,20 @@ export class FlowDriver {
     target: string,
     fn: () => Promise<void>,
     records: readonly { readonly headers?: Readonly<Record<string, Uint8Array>> }[] = [],
+    origin: Origin | undefined = undefined,
   ): Promise<unknown | null> {
     const obs = this.#o.observer?.delivered;
     if (obs === undefined) return this.#attempt(target, fn);
     const t0 = performance.now();
     const err = await this.#attempt(target, fn);
-    obs(target, records.length, performance.now() - t0, err, records[0]?.headers ?? null);
+    obs(
+      target,
+      records.length,
+      performance.now() - t0,
+      err,
+      records[0]?.headers ?? null,
+      origin?.partition ?? null,
+    );
     return err;
   }
 
@@ -517,7 +525,12 @@ export class FlowDriver {
    */
   private async sendTopic(tb: TopicBatch, unwritable: Unwritable[]): Promise<void> {
     const producer = this.#o.producer;
-    const err = await this.attempt(tb.topic, () => producer.send(tb.topic, tb.records), tb.records);
+    const err = await this.attempt(
+      tb.topic,
+      () => producer.send(tb.topic, tb.records),
+      tb.records,
+      tb.origins[0],
+    );
     if (err === null) {
       this.stats.produced[tb.topic] = (this.stats.produced[tb.topic] ?? 0) + tb.records.length;
       for (const o of tb.origins) this.tracker.release(o);
@@ -546,7 +559,12 @@ export class FlowDriver {
         failed.set(i, encodeError);
         continue;
       }
-      const again = await this.attempt(tb.topic, () => producer.send(tb.topic, [reduced]));
+      const again = await this.attempt(
+        tb.topic,
+        () => producer.send(tb.topic, [reduced]),
+        [reduced],
+        tb.origins[i],
+      );
       if (again !== null) {
         failed.set(i, again);
         continue;
@@ -577,14 +595,19 @@ export class FlowDriver {
         const reason = utf8.encode(reasonOf(failed.get(i)));
         return { ...r, partition: undefined, headers: { ...r.headers, [HEADERS.dlqError]: reason } };
       });
-      let dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs), recs);
+      let dlqErr = await this.attempt(dlq, () => producer.send(dlq, recs), recs, tb.origins[idx[0]]);
       let done = idx;
       if (dlqErr !== null && isRecordSpecificFailure(dlqErr)) {
         // The DLQ refused a record too: write them one by one, the refused ones go to on_unwritable.
         done = [];
         dlqErr = null;
         for (let k = 0; k < idx.length && dlqErr === null; k++) {
-          const e = await this.attempt(dlq, () => producer.send(dlq, [recs[k]]), [recs[k]]);
+          const e = await this.attempt(
+            dlq,
+            () => producer.send(dlq, [recs[k]]),
+            [recs[k]],
+            tb.origins[idx[k]],
+          );
           if (e === null) done.push(idx[k]);
           else if (isRecordSpecificFailure(e)) {
             const target = `${tb.topic} (and its dead-letter topic ${dlq})`;
@@ -641,9 +664,14 @@ export class FlowDriver {
       throw new DeliveryFailure(`table sink '${t.name}'`, new Error("no writer configured for this sink"));
     }
     if (isBufferedSinkWriter(w)) return this.#buffered.enqueue(t, w);
-    const err = await this.attempt(`table:${t.name}`, async () => {
-      await w.write(t.rows);
-    }, t.rows as readonly object[]);
+    const err = await this.attempt(
+      `table:${t.name}`,
+      async () => {
+        await w.write(t.rows);
+      },
+      t.rows as readonly object[],
+      t.origins[0],
+    );
     if (err !== null) throw new DeliveryFailure(`table sink '${t.name}'`, err);
     this.stats.tableRows[t.name] = (this.stats.tableRows[t.name] ?? 0) + t.rows.length;
     for (const o of t.origins) this.tracker.release(o);

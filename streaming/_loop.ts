@@ -77,7 +77,7 @@ export interface FlowLoopOptions {
    * calls `tick()` (the simulator does, on its virtual clock).
    */
   readonly tickMs?: number | null;
-  /** Partitions processed concurrently (default: `streaming.runtime.workers_per_process`). */
+  /** Partitions processed concurrently (default: `streaming.runtime.partition_concurrency`). */
   readonly partitionsConsumedConcurrently?: number;
   /**
    * How long offset commits may keep failing (rebalance, coordinator move, broker unreachable) before the
@@ -217,7 +217,7 @@ export class FlowLoop {
         onError: (e) => this.#fail(e),
       }, {
         partitionsConsumedConcurrently: this.#o.partitionsConsumedConcurrently ??
-          this.plan.runtime.workersPerProcess,
+          this.plan.runtime.partitionConcurrency,
       });
     } catch (e) {
       this.#failure = e;

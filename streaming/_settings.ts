@@ -132,8 +132,16 @@ export interface KafkaSettings {
  * ```
  */
 export interface RuntimeSettings {
-  /** Partitions the Kafka runner processes concurrently in this process (the original's worker threads; default 1). */
+  /**
+   * Web Workers `run` starts on Kafka, each a consumer in the group (the original's worker threads; default
+   * 1: the main thread). `--workers N` overrides it.
+   */
   readonly workersPerProcess: number;
+  /**
+   * `partition_concurrency`: partitions one consumer (each worker) processes at once (default 1: one batch at
+   * a time; more overlaps the batches of different partitions, e.g. for flows that wait on I/O).
+   */
+  readonly partitionConcurrency: number;
   /** Cluster process index, or null (Bytewax clusters only: accepted and ignored, with an info log). */
   readonly processId: number | null;
   /** `host:port` of every cluster process, or null (Bytewax clusters only: accepted and ignored, with an info log). */

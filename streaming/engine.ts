@@ -87,4 +87,4 @@ export {
   readAdminSettings,
   readObservabilityConfig,
 } from "./observe/_config.ts";
-export { instrumentPlan, type NodeTimer } from "./observe/_node_timing.ts";
+export { bothNodeTimers, instrumentPlan, type NodeTimer } from "./observe/_node_timing.ts";

@@ -11,8 +11,8 @@ import { bootstrap, quiet, readTopics, sleep } from "./_support.ts";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const enc = new TextEncoder();
 
-/** Produces relay rows `from` … `from + n - 1` (keyed, spread over the partitions). */
-export const produce = async (topic: string, from: number, n: number): Promise<void> => {
+/** Produces relay rows `from` … `from + n - 1` (keyed, spread over the partitions, or all to `partition`). */
+export const produce = async (topic: string, from: number, n: number, partition?: number): Promise<void> => {
   const producer = new KafkaProducerClient(
     { brokers: [bootstrap()], clientId: "loom-workers-it", topic: null, security: null, extra: {} },
     quiet,
@@ -26,6 +26,7 @@ export const produce = async (topic: string, from: number, n: number): Promise<v
         value: encodeSourceValue({ id: from + k }, RelayRow, { producedAtMs: 1_700_000_000_000 }),
         headers: {},
         timestampMs: null,
+        partition,
       })),
     );
   } finally {

@@ -4,7 +4,7 @@
 // Run: deno test -A tests/cli_run_test.ts   |   bun test tests/cli_run_test.ts
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,12 +12,17 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { relayConfig } from "./flows/relay.ts";
 import { outputIds, produce, produceStream, spawnCli } from "./_runtime_support.ts";
-import { bootstrap, createTopics, deleteTopics, sleep, unique } from "./_support.ts";
+import { bootstrap, createTopics, deleteTopics, sleep, unique, waitFor } from "./_support.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FLOW_MODULE = fileURLToPath(new URL("./flows/relay.ts", import.meta.url));
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const cliArgs = (args: string[]) => (isBun ? args : ["run", "-A", ...args]);
+const withoutNoWarnings = (): Record<string, string> => {
+  const env = { ...process.env } as Record<string, string>;
+  delete env.NODE_NO_WARNINGS;
+  return env;
+};
 
 describe("the CLI on a real broker", () => {
   const cleanup: string[] = [];
@@ -56,9 +61,8 @@ describe("the CLI on a real broker", () => {
           "--max-messages",
           "500",
         ]),
-        // Bun prints a plain-text copy of process warnings (kafkajs sets negative timeouts) unless told not to;
-        // the CLI logs them as JSON lines itself
-        { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: { ...process.env, NODE_NO_WARNINGS: "1" } },
+        // no NODE_NO_WARNINGS: kafkajs's negative timeouts must not print a plain-text TimeoutNegativeWarning
+        { cwd: ROOT, encoding: "utf8", timeout: 60_000, env: withoutNoWarnings() },
       );
       assert.equal(r.status, 0, r.stderr);
       const lines = r.stderr.split("\n").filter((l) => l.trim() !== "");
@@ -73,19 +77,31 @@ describe("the CLI on a real broker", () => {
 
   test("on a TTY a live status line shows counters and workers", { timeout: 90_000 }, async () => {
     const { t, cfg } = await setup();
-    await produce(t.in, 0, 300);
     const cmd = [process.execPath, ...cliArgs(["runtime/cli.ts", "run", FLOW_MODULE, "--config", cfg])]
       .concat(["--workers", "2", "--max-messages", "300"])
       .map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-    const r = spawnSync("script", ["-qfec", cmd, "/dev/null"], {
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], {
       cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
       env: { ...process.env, LOOM_LOG_LEVEL: "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
     });
-    assert.equal(r.status, 0, r.stdout + r.stderr);
+    let stdout = "", stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    // the records are produced once both workers are up (all at once before the start, the first worker to
+    // join could consume them before the second one starts; while they join, a rebalance redelivers some)
+    await waitFor(() => /2\/2 workers up/.test(stdout), 45_000, "both workers up").catch((e) => {
+      child.kill("SIGKILL");
+      throw new Error(`${e.message}\n${stdout}${stderr}`);
+    });
+    await produce(t.in, 0, 300);
+    const killer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    const status = await exited;
+    clearTimeout(killer);
+    assert.equal(status, 0, stdout + stderr);
     // deno-lint-ignore no-control-regex
-    const out = r.stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    const out = stdout.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
     assert.match(
       out,
       /relay · 2\/2 workers up · consumed \d+ \(\d+\/s\) · produced \d+ \(\d+\/s\) · errors 0/,

@@ -14,11 +14,19 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** npm packages that are Kafka, database or HTTP clients: only the runtime and the sinks may load them. */
-const CLIENTS = ["kafkajs", "@platformatic/kafka", "postgres", "@clickhouse/client", "hono"];
+/** npm packages that are Kafka, database, HTTP or telemetry clients: only the runtime and the sinks may load them. */
+const CLIENTS = [
+  "kafkajs",
+  "@platformatic/kafka",
+  "postgres",
+  "@clickhouse/client",
+  "hono",
+  "@opentelemetry/api",
+];
 
 interface Dependency {
   readonly specifier: string;
+  readonly isDynamic?: boolean;
   readonly code?: { readonly specifier?: string };
   readonly type?: { readonly specifier?: string };
 }
@@ -81,6 +89,28 @@ describe("layering", () => {
       assert.deepEqual(clients, [], `${entry} reaches an npm client`);
     });
   }
+
+  test("runtime/mod.ts loads @opentelemetry/api only through the dynamic import of otel.enabled", {
+    timeout: 60_000,
+  }, () => {
+    const graph = denoInfo("runtime/mod.ts");
+    const byUrl = new Map(graph.modules.map((m) => [m.specifier, m]));
+    const start = pathToFileURL(join(root, "runtime/mod.ts")).href;
+    const seen = new Set<string>([start]);
+    const todo = [start];
+    while (todo.length) {
+      for (const d of byUrl.get(todo.pop()!)?.dependencies ?? []) {
+        const target = d.code?.specifier;
+        if (d.isDynamic || target === undefined || seen.has(target)) continue;
+        seen.add(target);
+        todo.push(target);
+      }
+    }
+    const static_ = [...seen].filter((s) => npmPackage(s) === "@opentelemetry/api");
+    assert.deepEqual(static_, [], "runtime/mod.ts imports @opentelemetry/api statically");
+    // …and it is in the graph at all (through the dynamic import), so this check can fail
+    assert.ok([...specifiers(graph)].some((s) => npmPackage(s) === "@opentelemetry/api"));
+  });
 
   test("no file imports from a layer above its own", { timeout: 60_000 }, () => {
     // What each layer must not import (the root mod.ts re-exports the core: it counts as streaming/).

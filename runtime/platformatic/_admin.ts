@@ -184,24 +184,41 @@ export class KafkaAdmin {
    * const ends = await admin.endOffsets("orders"); // Map { 0 => 30, 1 => 30, 2 => 30 }
    * ```
    */
-  async endOffsets(topic: string): Promise<Map<number, number>> {
+  endOffsets(topic: string): Promise<Map<number, number>> {
+    return this.#listOffsets(topic, -1n, "end");
+  }
+
+  /** Offsets of every partition of `topic` at `timestamp` (-1: end, -2: start). */
+  async #listOffsets(topic: string, timestamp: bigint, what: string): Promise<Map<number, number>> {
     try {
       const md = await this.#admin.metadata({ topics: [topic] });
       const count = md.topics.get(topic)?.partitionsCount ?? 0;
-      const partitions = [...Array(count).keys()].map((partitionIndex) => ({
-        partitionIndex,
-        timestamp: -1n,
-      }));
+      const partitions = [...Array(count).keys()].map((partitionIndex) => ({ partitionIndex, timestamp }));
       const listed = await this.#admin.listOffsets({ topics: [{ name: topic, partitions }] });
       const out = new Map<number, number>();
       for (const t of listed) for (const p of t.partitions) out.set(p.partitionIndex, Number(p.offset));
       return new Map([...out].sort((a, b) => a[0] - b[0]));
     } catch (e) {
       throw new KafkaAdminError(
-        `could not read the end offsets of "${topic}" on ${this.#brokers}: ${describeError(e)}`,
+        `could not read the ${what} offsets of "${topic}" on ${this.#brokers}: ${describeError(e)}`,
         e,
       );
     }
+  }
+
+  /**
+   * Start offsets (low watermarks: the first offset still stored) of every partition of `topic`.
+   *
+   * @param topic Topic name.
+   * @returns Partition → start offset.
+   * @throws {KafkaAdminError} When the topic does not exist or the request fails.
+   * @example
+   * ```ts ignore
+   * const starts = await admin.startOffsets("orders"); // Map { 0 => 0, 1 => 0, 2 => 0 }
+   * ```
+   */
+  startOffsets(topic: string): Promise<Map<number, number>> {
+    return this.#listOffsets(topic, -2n, "start");
   }
 
   /**

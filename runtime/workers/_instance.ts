@@ -19,8 +19,9 @@ import {
   prometheusObserver,
 } from "../../streaming/observe/_events.ts";
 import type { ObservabilityConfig } from "../../streaming/observe/_config.ts";
-import { instrumentPlan } from "../../streaming/observe/_node_timing.ts";
+import { bothNodeTimers, instrumentPlan } from "../../streaming/observe/_node_timing.ts";
 import { KafkaFlowRunner, type KafkaRunnerOptions } from "../_kafka_runner.ts";
+import { PartitionOffsetsPoller, type PartitionOffsetsPollerOptions } from "../_partition_offsets.ts";
 import { redactSecrets } from "../admin/_redact.ts";
 
 /**
@@ -66,6 +67,38 @@ export interface FlowInstanceOptions {
   readonly runner?: Omit<KafkaRunnerOptions, "observer" | "logger">;
   /** Extra observer (tests). */
   readonly observer?: FlowObserver;
+  /** Extra lifecycle observers (the OpenTelemetry one: see {@link configuredLifecycleObservers}). */
+  readonly lifecycleObservers?: readonly LifecycleObserver[];
+  /**
+   * Reading the assigned partitions' committed and end offsets from the cluster (so idle partitions show
+   * their lag too): on by default unless `runner.consumer` is injected; `false` turns it off.
+   */
+  readonly partitionOffsets?: PartitionOffsetsPollerOptions | false;
+}
+
+/**
+ * The lifecycle observers `observability` asks for beyond the logger and Prometheus: the OpenTelemetry
+ * observer when `otel.enabled` (its module, and `@opentelemetry/api`, are loaded only then).
+ *
+ * @example
+ * ```ts ignore
+ * const extra = await configuredLifecycleObservers(readObservabilityConfig(config), logger);
+ * const instance = new FlowInstance(plan, { logger, lifecycleObservers: extra });
+ * ```
+ */
+export async function configuredLifecycleObservers(
+  obs: ObservabilityConfig,
+  logger?: Logger,
+): Promise<LifecycleObserver[]> {
+  if (!obs.otel.enabled) return [];
+  if (obs.otel.exportLogs) {
+    logger?.warn("otel_export_logs_not_supported", {
+      reason:
+        "observability.otel.export_logs: logs stay JSON lines on stderr (Deno's OTEL_DENO exports console output)",
+    });
+  }
+  const { otelObserver, otelOptionsFromConfig } = await import("../otel/_observer.ts");
+  return [otelObserver(otelOptionsFromConfig(obs.otel.config, logger))];
 }
 
 /**
@@ -87,6 +120,7 @@ export class FlowInstance {
   /** The metrics registry. */
   readonly registry: MetricsRegistry;
   #joined = false;
+  readonly #offsets: PartitionOffsetsPoller | null;
 
   /**
    * Creates the instance (nothing is connected yet).
@@ -109,20 +143,28 @@ export class FlowInstance {
       observers.push(jsonLinesObserver(obs?.log.level ?? "info", options.writeLine));
     }
     if (obs?.prometheus.enabled) observers.push(prometheusObserver(this.registry));
+    observers.push(...options.lifecycleObservers ?? []);
     const events = new ObservabilityRuntime(observers, (e) => {
       options.logger?.warn("observer_error", { reason: e instanceof Error ? e.message : String(e) });
     });
-    const joined: FlowObserver = { assigned: () => void (this.#joined = true) };
+    const offsets = options.partitionOffsets ?? (options.runner?.consumer ? false : {});
+    this.#offsets = offsets === false
+      ? null
+      : new PartitionOffsetsPoller(plan.source.settings, this.metrics, {
+        logger: options.logger,
+        ...offsets,
+      });
+    const joined: FlowObserver = {
+      assigned: () => {
+        this.#joined = true;
+        this.#offsets?.assigned();
+      },
+    };
     const log = options.logger;
     // per-node durations: the steps of a copy of the plan time themselves
-    const nodeMetrics = this.metrics.nodeTimer();
-    const nodeEvents = lifecycleNodeTimer(plan, events);
     const timedPlan = instrumentPlan(
       plan,
-      nodeEvents === null ? nodeMetrics : (path, name, ms, error) => {
-        nodeMetrics(path, name, ms, error);
-        nodeEvents(path, name, ms, error);
-      },
+      bothNodeTimers(this.metrics.nodeTimer(), lifecycleNodeTimer(plan, events)),
     );
     runner = new KafkaFlowRunner(timedPlan, {
       // kafkajs lines go through the JSON logger too (stderr stays JSON lines)
@@ -143,14 +185,26 @@ export class FlowInstance {
     this.runner = runner;
   }
 
-  /** Starts the runner. */
-  start(): Promise<void> {
-    return this.runner.start();
+  /** Starts the runner (and the partition offsets poller, which stops when the runner does). */
+  async start(): Promise<void> {
+    const poller = this.#offsets;
+    if (poller) void this.runner.done.then(() => poller.stop(), () => poller.stop());
+    try {
+      await this.runner.start();
+    } catch (e) {
+      await poller?.stop();
+      throw e;
+    }
+    poller?.start();
   }
 
   /** Stops the runner gracefully. */
-  stop(): Promise<void> {
-    return this.runner.stop();
+  async stop(): Promise<void> {
+    try {
+      await this.runner.stop();
+    } finally {
+      await this.#offsets?.stop();
+    }
   }
 
   /** A snapshot for the supervisor. */

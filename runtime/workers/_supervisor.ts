@@ -28,7 +28,8 @@ import {
   type WorkerStatus,
 } from "../admin/_source.ts";
 import { loadTableWriterFactory, type TableWriterFactory } from "../_table_writers.ts";
-import { FlowInstance, type WorkerSnapshot } from "./_instance.ts";
+import { configuredLifecycleObservers, FlowInstance, type WorkerSnapshot } from "./_instance.ts";
+import type { LifecycleObserver } from "../../streaming/observe/_events.ts";
 import type { FromWorker, StartMessage } from "./_protocol.ts";
 
 /**
@@ -256,13 +257,23 @@ export class FlowSupervisor implements AdminSource {
 
   async #spawnMain(slot: Slot): Promise<void> {
     const gen = slot.generation;
+    const observability = readObservabilityConfig(this.#o.config);
+    let lifecycleObservers: LifecycleObserver[];
+    try {
+      lifecycleObservers = await configuredLifecycleObservers(observability, this.#log);
+    } catch (e) {
+      this.#ended(slot, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+      return;
+    }
+    if (slot.generation !== gen) return;
     const tables = this.#o.tableWriters;
     const openTables: TableWriterFactory | undefined = tables === undefined
       ? undefined
       : async (plan, options) => (await loadTableWriterFactory(String(tables)))(plan, options);
     const instance = new FlowInstance(this.plan, {
       logger: this.#log,
-      observability: readObservabilityConfig(this.#o.config),
+      observability,
+      lifecycleObservers,
       runner: { ...(this.#o.quietClient ? { client: { logger: () => {} } } : {}), openTables },
     });
     slot.main = instance;

@@ -14,7 +14,7 @@ import { readObservabilityConfig } from "../../streaming/observe/_config.ts";
 import { loadFlowModule } from "../_load.ts";
 import { jsonLogger } from "../_logger.ts";
 import { loadTableWriterFactory } from "../_table_writers.ts";
-import { FlowInstance } from "./_instance.ts";
+import { configuredLifecycleObservers, FlowInstance } from "./_instance.ts";
 import type { FromWorker, StartMessage, ToWorker } from "./_protocol.ts";
 
 interface WorkerScope {
@@ -39,9 +39,11 @@ async function start(m: StartMessage): Promise<void> {
       console.error(line.replace(/^\{/, `{"worker":${m.index},`));
     });
     process.on("warning", (w) => logger.warn("runtime_warning", { name: w.name, message: w.message }));
+    const observability = readObservabilityConfig(config);
     instance = new FlowInstance(plan, {
       logger,
-      observability: readObservabilityConfig(config),
+      observability,
+      lifecycleObservers: await configuredLifecycleObservers(observability, logger),
       writeLine: (line) => console.error(line.replace(/^\{/, `{"worker":${m.index},`)),
       runner: {
         ...(m.quietClient ? { client: { logger: () => {} } } : {}),

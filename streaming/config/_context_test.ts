@@ -146,6 +146,7 @@ describe("full example (§3.7)", () => {
   test("runtime settings (the declaring file wins over base.yaml)", () => {
     assert.deepEqual(readRuntimeSettings(ctx), {
       workersPerProcess: 2,
+      partitionConcurrency: 1,
       processId: 0,
       addresses: ["127.0.0.1:2101", "127.0.0.1:2102"],
       epochIntervalMs: 5000,

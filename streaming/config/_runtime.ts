@@ -19,6 +19,7 @@ import { intAtLeast, nonEmptyString } from "./_schemas.ts";
  */
 export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = Object.freeze({
   workersPerProcess: 1,
+  partitionConcurrency: 1,
   processId: null,
   addresses: null,
   epochIntervalMs: null,
@@ -35,6 +36,7 @@ export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = Object.freeze({
 
 const runtimeSchema = v.strictObject({
   workers_per_process: v.optional(intAtLeast(1), 1),
+  partition_concurrency: v.optional(intAtLeast(1), 1),
   process_id: v.nullish(intAtLeast(0)),
   addresses: v.nullish(v.array(nonEmptyString("an address"))),
   epoch_interval_ms: v.nullish(intAtLeast(1)),
@@ -71,6 +73,7 @@ export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
   const raw = validateAt(ctx, path, r.value, runtimeSchema);
   return {
     workersPerProcess: raw.workers_per_process,
+    partitionConcurrency: raw.partition_concurrency,
     processId: raw.process_id ?? null,
     addresses: raw.addresses ?? null,
     epochIntervalMs: raw.epoch_interval_ms ?? null,

@@ -22,6 +22,7 @@ describe("streaming.runtime", () => {
   test("defaults when absent", () => {
     assert.deepEqual(readRuntimeSettings(ConfigContext.fromObject({})), {
       workersPerProcess: 1,
+      partitionConcurrency: 1,
       processId: null,
       addresses: null,
       epochIntervalMs: null,

@@ -29,7 +29,11 @@ export interface ObservabilityConfig {
     /** `log.config` as written (environment, renderer, handlers…), or null. */
     readonly config: Readonly<Record<string, unknown>> | null;
   };
-  /** `otel`: accepted; spans are not exported by this runtime (a warning is logged when enabled). */
+  /**
+   * `otel`: when enabled, lifecycle events become OpenTelemetry spans through `@opentelemetry/api` (the
+   * registered tracer provider exports them; `config.tracer_name`, `tracer_version` and `span_attributes`
+   * are used, the exporter keys belong to the provider). `export_logs` is accepted and not implemented.
+   */
   readonly otel: {
     /** `otel.enabled` (default false). */
     readonly enabled: boolean;
@@ -59,7 +63,12 @@ const schema = v.strictObject({
   otel: v.nullish(v.strictObject({
     enabled: v.optional(v.boolean(), false),
     export_logs: v.optional(v.boolean(), false),
-    config: freeForm,
+    // the original's OtelConfig keys; the ones read here are checked, the exporter ones are kept as written
+    config: v.nullish(v.looseObject({
+      tracer_name: v.nullish(v.string()),
+      tracer_version: v.nullish(v.string()),
+      span_attributes: v.nullish(v.record(v.string(), v.union([v.string(), v.number(), v.boolean()]))),
+    })),
   })),
   prometheus: v.nullish(v.strictObject({
     enabled: v.optional(v.boolean(), false),

@@ -8,6 +8,7 @@
  */
 import type { CompiledPlan } from "../_plan.ts";
 import type { RecordBatch } from "../_transport.ts";
+import type { Message } from "../_message.ts";
 import type { LoopState } from "../_loop.ts";
 import { HEADERS } from "../_wire.ts";
 import { DURATION_BUCKETS, type MetricsRegistry } from "./_metrics.ts";
@@ -113,14 +114,16 @@ export class ObservabilityRuntime {
   /** Emits an event (missing fields default to null / `{}`). */
   emit(e: Partial<LifecycleEvent> & Pick<LifecycleEvent, "scope" | "name" | "kind">): void {
     const event: LifecycleEvent = {
-      traceId: null,
-      correlationId: null,
-      id: null,
-      durationMs: null,
-      status: e.kind === "START" ? null : e.kind === "END" ? "success" : "failure",
-      error: null,
-      meta: {},
-      ...e,
+      scope: e.scope,
+      name: e.name,
+      kind: e.kind,
+      traceId: e.traceId ?? null,
+      correlationId: e.correlationId ?? null,
+      id: e.id ?? null,
+      durationMs: e.durationMs ?? null,
+      status: e.status ?? (e.kind === "START" ? null : e.kind === "END" ? "success" : "failure"),
+      error: e.error ?? null,
+      meta: e.meta ?? {},
     };
     for (const o of this.observers) {
       try {
@@ -251,6 +254,8 @@ export function prometheusObserver(registry: MetricsRegistry): LifecycleObserver
 }
 
 const utf8 = new TextDecoder();
+const errorType = (e: unknown): { error_type?: string } =>
+  e === null || e === undefined ? {} : { error_type: e instanceof Error ? e.name : typeof e };
 const text = (h: Readonly<Record<string, Uint8Array>> | null | undefined, k: string): string | null => {
   const v = h?.[k];
   return v === undefined ? null : utf8.decode(v);
@@ -317,7 +322,7 @@ export function lifecycleFlowObserver(
       name: `${flow}:${b.topic}`,
       kind: "START",
       ...batchFields(b),
-      meta: { flow, partition: b.partition, batch_size: b.records.length },
+      meta: { flow, topic: b.topic, partition: b.partition, batch_size: b.records.length },
     });
   };
   observer.batchHandled = (b, ms, error) => {
@@ -328,10 +333,16 @@ export function lifecycleFlowObserver(
       durationMs: ms,
       error: error ? (error instanceof Error ? error.message : String(error)) : null,
       ...batchFields(b),
-      meta: { flow, partition: b.partition, batch_size: b.records.length },
+      meta: {
+        flow,
+        topic: b.topic,
+        partition: b.partition,
+        batch_size: b.records.length,
+        ...errorType(error),
+      },
     });
   };
-  observer.delivered = (target, records, ms, error, headers) => {
+  observer.delivered = (target, records, ms, error, headers, source) => {
     runtime.emit({
       scope: "write",
       name: `${flow}:${target}`,
@@ -340,15 +351,34 @@ export function lifecycleFlowObserver(
       traceId: text(headers, HEADERS.traceId),
       correlationId: text(headers, HEADERS.correlationId),
       error: error ? (error instanceof Error ? error.message : String(error)) : null,
-      meta: { flow, sink: target, batch_size: records },
+      meta: source
+        ? {
+          flow,
+          sink: target,
+          batch_size: records,
+          source_topic: source.topic,
+          source_partition: source.partition,
+          ...errorType(error),
+        }
+        : { flow, sink: target, batch_size: records, ...errorType(error) },
     });
   };
   return observer;
 }
 
+/** The first message of a step input (a message, or the messages of a batch step), else null. */
+function firstMessage(input: unknown): Message | null {
+  const m = Array.isArray(input) ? input[0] : input;
+  return m !== null && typeof m === "object" && "meta" in m && m.meta !== null && typeof m.meta === "object"
+    ? m as Message
+    : null;
+}
+
 /**
- * NODE lifecycle events (END or ERROR with the duration, `flow`, `node_idx` = path, `node_type` = name) of
- * every step invocation, or null when no observer wants per-invocation detail (debug level).
+ * NODE lifecycle events (END or ERROR with the duration, `flow`, `node_idx` = path, `node_type` = name,
+ * the trace and correlation ids of the (first) input message and its source partition as `source_topic`
+ * and `source_partition`) of every step invocation, or null when no observer wants per-invocation detail
+ * (debug level, Prometheus lifecycle histograms, OpenTelemetry spans).
  *
  * @example
  * ```ts ignore
@@ -359,14 +389,28 @@ export function lifecycleFlowObserver(
 export function lifecycleNodeTimer(plan: CompiledPlan, runtime: ObservabilityRuntime): NodeTimer | null {
   if (!runtime.detailed) return null;
   const flow = plan.name;
-  return (path, name, ms, error) => {
+  // called once per step invocation (per record for record steps): one event object, its meta, no spreads
+  const names = new Map<string, string>();
+  return (path, name, ms, error, input) => {
+    const meta = firstMessage(input)?.meta;
+    let eventName = names.get(path);
+    if (eventName === undefined) names.set(path, eventName = `${flow}:${path}`);
+    const fields: Record<string, unknown> = { flow, node_idx: path, node_type: name };
+    if (meta && meta.topic !== null && meta.partition !== null) {
+      fields.source_topic = meta.topic;
+      fields.source_partition = meta.partition;
+    }
+    const failed = error !== null && error !== undefined;
+    if (failed) fields.error_type = error instanceof Error ? error.name : typeof error;
     runtime.emit({
       scope: "node",
-      name: `${flow}:${path}`,
-      kind: error === null ? "END" : "ERROR",
+      name: eventName,
+      kind: failed ? "ERROR" : "END",
       durationMs: ms,
-      error: error === null ? null : error instanceof Error ? error.message : String(error),
-      meta: { flow, node_idx: path, node_type: name },
+      traceId: meta?.traceId ?? null,
+      correlationId: meta?.correlationId ?? null,
+      error: failed ? (error instanceof Error ? error.message : String(error)) : null,
+      meta: fields,
     });
   };
 }

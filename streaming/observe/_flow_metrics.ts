@@ -54,9 +54,12 @@ export interface PartitionStatus {
   readonly topic: string;
   /** Partition. */
   readonly partition: number;
-  /** Last committed offset (next offset to read), or null before the first commit. */
+  /**
+   * Last committed offset (next offset to read) — when the group committed nothing yet, where it starts
+   * reading, as read from the cluster — or null while unknown.
+   */
   readonly committed: number | null;
-  /** End offset (high watermark) as last seen by the consumer, or null when the adapter cannot tell. */
+  /** End offset (high watermark) as last seen in a fetched batch or read from the cluster, or null while unknown. */
   readonly end: number | null;
   /** `end - committed` when both are known. */
   readonly lag: number | null;
@@ -166,12 +169,16 @@ export class FlowMetrics implements FlowObserver {
     this.#assignedGauge = r.gauge("loom_assigned_partitions", "Partitions assigned to this consumer.", [
       "flow",
     ]);
-    this.#committed = r.gauge("loom_committed_offset", "Last committed offset (next to read).", [
-      "flow",
-      "topic",
-      "partition",
-    ]);
-    this.#end = r.gauge("loom_end_offset", "End offset (high watermark) last seen by the consumer.", [
+    this.#committed = r.gauge(
+      "loom_committed_offset",
+      "Last committed offset (next to read; where the group starts when it has committed nothing).",
+      [
+        "flow",
+        "topic",
+        "partition",
+      ],
+    );
+    this.#end = r.gauge("loom_end_offset", "End offset (high watermark) last seen by the consumer or read.", [
       "flow",
       "topic",
       "partition",
@@ -305,6 +312,27 @@ export class FlowMetrics implements FlowObserver {
   committed(offsets: readonly TopicPartitionOffset[]): void {
     this.#commits.labels(this.#flow).inc();
     for (const o of offsets) this.#setOffsets(o, o.offset, null);
+  }
+
+  /**
+   * Offsets read from the cluster for assigned partitions (the runtime reads them periodically, so a
+   * partition that never delivered a batch — idle, or caught up at start — also shows its offsets and lag).
+   * `committed` is the group's committed offset, or where the group starts reading when it has committed
+   * nothing; it only fills a partition whose committed offset this consumer has not set itself (its own
+   * commits are newer). Partitions no longer assigned are ignored.
+   *
+   * @param offsets one entry per partition (null: unknown)
+   */
+  offsetsRead(
+    offsets: readonly { topic: string; partition: number; committed: number | null; end: number | null }[],
+  ): void {
+    const assigned = new Set(this.#assigned.map((t) => `${t.topic}[${t.partition}]`));
+    for (const o of offsets) {
+      const key = `${o.topic}[${o.partition}]`;
+      if (!assigned.has(key)) continue;
+      const known = this.#offsets.get(key)?.committed ?? null;
+      this.#setOffsets(o, known === null ? o.committed : null, o.end);
+    }
   }
 
   /** Remembers the loop state (`loom_flow_state`). */

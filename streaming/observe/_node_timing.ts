@@ -10,7 +10,8 @@ import type { CompiledNode, CompiledPlan, CompiledProcess } from "../_plan.ts";
 import type { Step } from "../dsl/mod.ts";
 
 /**
- * Receives the duration of each step invocation.
+ * Receives the duration of each step invocation, and the step's input (a message for a record step, the
+ * messages for a batch step) so a receiver can read the trace ids and the source partition of what ran.
  *
  * @example
  * ```ts
@@ -18,7 +19,13 @@ import type { Step } from "../dsl/mod.ts";
  * const timer: NodeTimer = (path, name, ms, error) => console.log(path, name, ms, error === null);
  * ```
  */
-export type NodeTimer = (path: string, name: string, durationMs: number, error: unknown) => void;
+export type NodeTimer = (
+  path: string,
+  name: string,
+  durationMs: number,
+  error: unknown,
+  input?: unknown,
+) => void;
 
 const isThenable = (v: unknown): v is PromiseLike<unknown> =>
   v !== null && (typeof v === "object" || typeof v === "function") &&
@@ -38,18 +45,18 @@ function timed(step: AnyStep, path: string, name: string, timer: NodeTimer): Any
     try {
       r = original.execute(input, deps);
     } catch (e) {
-      timer(path, name, performance.now() - t0, e);
+      timer(path, name, performance.now() - t0, e, input);
       throw e;
     }
     if (!isThenable(r)) {
-      timer(path, name, performance.now() - t0, null);
+      timer(path, name, performance.now() - t0, null, input);
       return r;
     }
     return Promise.resolve(r).then((v) => {
-      timer(path, name, performance.now() - t0, null);
+      timer(path, name, performance.now() - t0, null, input);
       return v;
     }, (e) => {
-      timer(path, name, performance.now() - t0, e);
+      timer(path, name, performance.now() - t0, e, input);
       throw e;
     });
   };
@@ -98,4 +105,25 @@ function mapNode(n: CompiledNode, timer: NodeTimer): CompiledNode {
  */
 export function instrumentPlan(plan: CompiledPlan, timer: NodeTimer): CompiledPlan {
   return { ...plan, process: mapProcess(plan.process, timer) };
+}
+
+/**
+ * One {@link NodeTimer} calling both (the second skipped when null): e.g. the flow metrics' timer and the
+ * lifecycle events' one, which is null unless some observer wants per-invocation events.
+ *
+ * @example
+ * ```ts
+ * import { bothNodeTimers, type NodeTimer } from "@loom/streaming/engine";
+ * const seen: string[] = [];
+ * const metrics: NodeTimer = (path) => void seen.push(`metrics ${path}`);
+ * const events: NodeTimer | null = (path) => void seen.push(`events ${path}`);
+ * bothNodeTimers(metrics, events)("process[0]", "enrich", 1.2, null);
+ * seen; // ["metrics process[0]", "events process[0]"]
+ * ```
+ */
+export function bothNodeTimers(first: NodeTimer, second: NodeTimer | null): NodeTimer {
+  return second === null ? first : (path, name, ms, error, input) => {
+    first(path, name, ms, error, input);
+    second(path, name, ms, error, input);
+  };
 }

@@ -26,7 +26,8 @@ export interface FlowObserver {
   batchHandled?(batch: RecordBatch, durationMs: number, error: unknown): void;
   /**
    * One delivery (a topic send, a dead-letter send or a table write) finished after `durationMs`
-   * (retries included). `error` is null on success. `firstHeaders` are the first record's headers (trace ids).
+   * (retries included). `error` is null on success. `firstHeaders` are the first record's headers (trace ids);
+   * `source` is the source partition of the first record (null when unknown).
    */
   delivered?(
     target: string,
@@ -34,6 +35,7 @@ export interface FlowObserver {
     durationMs: number,
     error: unknown,
     firstHeaders: Readonly<Record<string, Uint8Array>> | null,
+    source?: TopicPartition | null,
   ): void;
   /** The group assigned these partitions (after every join; possibly none). */
   assigned?(tps: readonly TopicPartition[]): void;
