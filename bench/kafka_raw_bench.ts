@@ -114,6 +114,8 @@ const sampler = setInterval(() => {
 
 interface Result {
   readonly rate: number;
+  /** CPU time of this process per record during the pipe, µs (the broker runs in another process). */
+  readonly cpuUs: number;
   readonly rssMb: number;
 }
 
@@ -206,12 +208,14 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
   await admin.createTopics([{ topic: output, partitions: PARTITIONS }]);
   peakRss = process.memoryUsage().rss;
   const group = `bench-raw-${tag}-${kind}-${mode}-${round}`;
+  const c0 = process.cpuUsage();
   const seconds = await (mode === "raw" ? rawPipe : flowPipe)(kind, output, group);
+  const c = process.cpuUsage(c0);
   const rssMb = Math.round(peakRss / 1048576);
   const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
   await admin.deleteTopics([output]).catch(() => {});
   if (written !== N) throw new Error(`${kind} ${mode}: output topic holds ${written} records, expected ${N}`);
-  return { rate: N / seconds, rssMb };
+  return { rate: N / seconds, rssMb, cpuUs: (c.user + c.system) / N };
 };
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
@@ -228,7 +232,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = await runOnce(kind, mode, round);
     results.get(`${kind}/${mode}`)!.push(r);
     console.error(
-      `round ${round + 1}/${ROUNDS} ${kind} ${mode}: ${Math.round(r.rate)} msgs/s, peak RSS ${r.rssMb} MB`,
+      `round ${round + 1}/${ROUNDS} ${kind} ${mode}: ${Math.round(r.rate)} msgs/s, ${
+        r.cpuUs.toFixed(1)
+      } µs CPU/record, peak RSS ${r.rssMb} MB`,
     );
   }
 }
@@ -282,6 +288,13 @@ row([
   flowVsRaw.platformatic.toFixed(2).padStart(12),
   "".padStart(6),
 ]);
+const cpuUs = (k: KafkaClientKind, m: Mode) => med(k, m, (r) => r.cpuUs).toFixed(1);
+row([
+  "CPU µs per record, raw / flow (this process)".padEnd(46),
+  `${cpuUs("kafkajs", "raw")}/${cpuUs("kafkajs", "flow")}`.padStart(9),
+  `${cpuUs("platformatic", "raw")}/${cpuUs("platformatic", "flow")}`.padStart(12),
+  "".padStart(6),
+]);
 row([
   "peak RSS raw / flow, MB".padEnd(46),
   `${rss("kafkajs", "raw")}/${rss("kafkajs", "flow")}`.padStart(9),
@@ -306,6 +319,9 @@ console.log(
     flow_ratio_platformatic_vs_kafkajs: flowRatio,
     flow_vs_raw_kafkajs: flowVsRaw.kafkajs,
     flow_vs_raw_platformatic: flowVsRaw.platformatic,
+    cpu_us_per_record: Object.fromEntries(
+      [...results.keys()].map((k) => [k, Number(cpuUs(...k.split("/") as [KafkaClientKind, Mode]))]),
+    ),
     peak_rss_mb: Object.fromEntries(
       [...results.keys()].map((k) => [k, rss(...k.split("/") as [KafkaClientKind, Mode])]),
     ),
