@@ -39,7 +39,7 @@ import {
   With,
 } from "../mod.ts";
 import { DeliveryFailure } from "../streaming/engine.ts";
-import { FlowSimulator, type SimulatorOptions, simulatorConfig } from "./mod.ts";
+import { FlowSimulator, simulatorConfig, type SimulatorOptions } from "./mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 
 const int = () => v.pipe(v.number(), v.integer());
@@ -940,7 +940,11 @@ describe("batch-shaped branches", () => {
     const s = await sim(f);
     s.sendAll([1, 2, 3].map((id) => ({ id, n: 0 })));
     await s.run();
-    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [[10, 20], [2, 3], []]);
+    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [
+      [10, 20],
+      [2, 3],
+      [],
+    ]);
     assert.equal(s.tableTwin("tbl").buffered, 2, "the table twin buffers its rows until a flush");
     assert.equal(s.committed(0), null, "and the buffered rows hold their inputs' commit back");
     await s.end();
@@ -1361,7 +1365,10 @@ describe("delivery failures", () => {
   test("table sinks: rows are written to sim.table(name) by a flush; with retries: 0 a failing flush fails and does not commit", async () => {
     const sink = new IntoTable<ItemP>({ name: "orders_sink" });
     const f = flowOf(new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 1000 }), sink));
-    const config = { ...simulatorConfig(f), streaming: { sinks: { orders_sink: { table: "o", retries: 0 } } } };
+    const config = {
+      ...simulatorConfig(f),
+      streaming: { sinks: { orders_sink: { table: "o", retries: 0 } } },
+    };
     const s = await sim(f, { config, deliveryRetries: 0 });
     s.sendAll(items(2));
     await s.run();
