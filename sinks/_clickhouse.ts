@@ -28,7 +28,7 @@ import { type ClickHouseClient, ClickHouseLogLevel, createClient } from "@clickh
 import type { MessageType } from "../streaming/mod.ts";
 import { type Column, type ColumnKind, columnsOf, sortedJson, toDate } from "./_columns.ts";
 import { redact, SinkOptions } from "./_config.ts";
-import type { TableBackend } from "./_buffer.ts";
+import type { TableBackend } from "../streaming/_table_buffer.ts";
 import { RowError } from "./_postgres.ts";
 
 /**

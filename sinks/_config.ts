@@ -7,7 +7,7 @@
  */
 import { ConfigContext, ConfigError, type SinkSection } from "../streaming/mod.ts";
 import { readSinkSection } from "../streaming/mod.ts";
-import { type BufferPolicy, DEFAULT_BUFFER_POLICY } from "./_buffer.ts";
+import { type BufferPolicy, bufferPolicyOf } from "../streaming/_table_buffer.ts";
 
 /**
  * A URL with its password replaced by `***` (for messages and logs).
@@ -160,18 +160,9 @@ export class SinkOptions {
     return t;
   }
 
-  /** The shared buffer policy with this section's keys. */
+  /** The shared buffer policy with this section's keys (`bufferPolicyOf` of the core). */
   policy(): BufferPolicy {
-    const s = this.section;
-    return {
-      maxRecords: s.bufferMaxRecords,
-      maxBytes: s.bufferMaxBytes,
-      maxAgeMs: s.bufferMaxAgeS * 1000,
-      maxCommitDelayMs: this.num("max_commit_delay_s", DEFAULT_BUFFER_POLICY.maxCommitDelayMs / 1000) * 1000,
-      flushOnShutdown: s.flushOnShutdown,
-      retries: this.int("retries", DEFAULT_BUFFER_POLICY.retries, 0),
-      retryBackoffMs: this.num("retry_backoff_ms", DEFAULT_BUFFER_POLICY.retryBackoffMs),
-    };
+    return bufferPolicyOf(this.section);
   }
 
   /**

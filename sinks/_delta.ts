@@ -30,7 +30,7 @@ import { join } from "node:path";
 import type { MessageType, RowSource } from "../streaming/mod.ts";
 import { type Column, columnsOf } from "./_columns.ts";
 import { SinkOptions } from "./_config.ts";
-import type { FlushInfo, TableBackend } from "./_buffer.ts";
+import type { FlushInfo, TableBackend } from "../streaming/_table_buffer.ts";
 import { DELTA_TYPE, parquetValue, writeParquet } from "./_parquet.ts";
 
 /**

@@ -22,7 +22,7 @@ import postgres from "postgres";
 import type { MessageType } from "../streaming/mod.ts";
 import { type Column, type ColumnKind, columnsOf, sortedJson, toDate } from "./_columns.ts";
 import { redact, SinkOptions } from "./_config.ts";
-import type { FlushInfo, TableBackend } from "./_buffer.ts";
+import type { FlushInfo, TableBackend } from "../streaming/_table_buffer.ts";
 
 /**
  * A row the backend refused before sending it (a value that does not fit its column).

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import * as v from "valibot";
 import { FromTopic, IntoTable, type Message, messageType, Process, RecordStep, StreamFlow } from "../mod.ts";
 import { FlowSimulator, type InMemoryBroker, type VirtualClock } from "../testing/mod.ts";
-import { BufferedTableWriter, type TableBackend } from "./_buffer.ts";
+import { BufferedTableWriter, type TableBackend } from "../streaming/_table_buffer.ts";
 import { SinkOptions } from "./_config.ts";
 
 const Item = messageType("loom.test.ShutdownItem", v.object({ id: v.pipe(v.number(), v.integer()) }));

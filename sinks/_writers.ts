@@ -7,7 +7,7 @@
 import type { CompiledPlan, IntoSink, MessageType, SinkWriter } from "../streaming/mod.ts";
 import { IntoTable } from "../streaming/mod.ts";
 import { type Logger, silentLogger } from "../streaming/engine.ts";
-import { BufferedTableWriter, type TableBackend } from "./_buffer.ts";
+import { BufferedTableWriter, type TableBackend } from "../streaming/_table_buffer.ts";
 import { SinkOptions } from "./_config.ts";
 import { PostgresBackend, readPostgresConfig } from "./_postgres.ts";
 import { ClickHouseBackend, readClickHouseConfig } from "./_clickhouse.ts";

@@ -37,7 +37,7 @@ export {
   estimateSize,
   type FlushInfo,
   type TableBackend,
-} from "./_buffer.ts";
+} from "../streaming/_table_buffer.ts";
 export { type Column, type ColumnKind, columnsOf } from "./_columns.ts";
 export { redact, SinkOptions } from "./_config.ts";
 export {

@@ -17,8 +17,12 @@
 export interface Clock {
   /** Current time in ms since the epoch. */
   now(): number;
-  /** Resolves after `ms` of this clock's time. */
-  sleep(ms: number): Promise<void>;
+  /**
+   * Resolves after `ms` of this clock's time. When `signal` aborts first, the wait is cancelled and the
+   * promise resolves at once (check `signal.aborted`); a clock may ignore `signal` (the wait then ends at its
+   * deadline).
+   */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -47,7 +51,17 @@ export interface IdSource {
  */
 export const systemClock: Clock = {
   now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal?.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener("abort", done, { once: true });
+    }),
 };
 
 /**
@@ -150,18 +164,29 @@ export class VirtualClock implements Clock {
     return this.#now;
   }
 
-  /** Resolves when the virtual time reaches `now() + ms`. */
-  sleep(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
-    return new Promise((wake) => {
-      this.#sleepers.push({ at: this.#now + ms, seq: this.#seq++, wake });
+  /** Resolves when the virtual time reaches `now() + ms` (or at once when `signal` aborts: the sleeper is dropped). */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (ms <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const s = { at: this.#now + ms, seq: this.#seq++, wake: resolve };
+      this.#sleepers.push(s);
       this.#sleepers.sort((x, y) => x.at - y.at || x.seq - y.seq);
+      signal?.addEventListener("abort", () => {
+        const i = this.#sleepers.indexOf(s);
+        if (i >= 0) this.#sleepers.splice(i, 1);
+        resolve();
+      }, { once: true });
     });
   }
 
   /** Number of pending sleepers. */
   get pending(): number {
     return this.#sleepers.length;
+  }
+
+  /** Deadline (virtual time) of the earliest pending sleeper, or null when none sleeps. */
+  get nextWakeAt(): number | null {
+    return this.#sleepers.length ? this.#sleepers[0].at : null;
   }
 
   /** Moves time forward by `ms`, waking every sleeper whose deadline is reached (in order). */

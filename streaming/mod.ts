@@ -61,3 +61,12 @@ export {
   type RowFailure,
   type RowSource,
 } from "./_table_delivery.ts";
+export {
+  BufferedTableWriter,
+  type BufferPolicy,
+  bufferPolicyOf,
+  DEFAULT_BUFFER_POLICY,
+  estimateSize,
+  type FlushInfo,
+  type TableBackend,
+} from "./_table_buffer.ts";

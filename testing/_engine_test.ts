@@ -39,7 +39,7 @@ import {
   With,
 } from "../mod.ts";
 import { DeliveryFailure } from "../streaming/engine.ts";
-import { FlowSimulator, type SimulatorOptions } from "./mod.ts";
+import { FlowSimulator, simulatorConfig, type SimulatorOptions } from "./mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 
 const int = () => v.pipe(v.number(), v.integer());
@@ -940,11 +940,13 @@ describe("batch-shaped branches", () => {
     const s = await sim(f);
     s.sendAll([1, 2, 3].map((id) => ({ id, n: 0 })));
     await s.run();
-    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [[10, 20], [2, 3], [
-      1,
-      2,
-    ]]);
-    assert.equal(s.committed(0), 2);
+    assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [
+      [10, 20],
+      [2, 3],
+      [],
+    ]);
+    assert.equal(s.tableTwin("tbl").buffered, 2, "the table twin buffers its rows until a flush");
+    assert.equal(s.committed(0), null, "and the buffered rows hold their inputs' commit back");
     await s.end();
     assert.deepEqual([ids(s, "a"), ids(s, "b"), s.table<ItemP>("tbl").map((r) => r.id)], [[10, 20, 30], [
       2,
@@ -1360,32 +1362,39 @@ describe("delivery failures", () => {
     assert.equal(s.committed(0), null);
   });
 
-  test("table sinks: rows are written to sim.table(name); a failing write without retries fails and does not commit", async () => {
+  test("table sinks: rows are written to sim.table(name) by a flush; with retries: 0 a failing flush fails and does not commit", async () => {
     const sink = new IntoTable<ItemP>({ name: "orders_sink" });
     const f = flowOf(new Process(new CollectBatch({ maxRecords: 2, timeoutMs: 1000 }), sink));
-    const s = await sim(f, { deliveryRetries: 0 });
+    const config = {
+      ...simulatorConfig(f),
+      streaming: { sinks: { orders_sink: { table: "o", retries: 0 } } },
+    };
+    const s = await sim(f, { config, deliveryRetries: 0 });
     s.sendAll(items(2));
     await s.run();
+    assert.deepEqual(s.table("orders_sink"), []);
+    await s.end();
     assert.deepEqual(s.table("orders_sink"), [{ id: 0, n: 0 }, { id: 1, n: 0 }]);
     assert.equal(s.committed(0), 2);
     assert.equal(s.stats.tableRows.orders_sink, 2);
     s.failTable("orders_sink", 1);
     s.sendAll([{ id: 2, n: 0 }, { id: 3, n: 0 }]);
     await assert.rejects(
-      s.run(),
+      s.end(),
       (e: unknown) => e instanceof DeliveryFailure && /orders_sink/.test(e.message),
     );
     assert.equal(s.committed(0), 2);
     assert.equal(s.table("orders_sink").length, 2);
+    assert.equal(s.tableTwin("orders_sink").failedWrites, 1);
     assert.throws(() => s.table("nope"), /no table sink named 'nope'/);
     assert.throws(() => s.failTable("nope", 1), /no table sink named 'nope'/);
   });
 
-  test("table sinks: a failing write is retried when deliveryRetries allows", async () => {
-    const s = await sim(flowOf(new Process(new IntoTable({ name: "orders_sink" }))), { deliveryRetries: 1 });
+  test("table sinks: a failing flush is retried per the sink's retries (deliveryRetries is for topics)", async () => {
+    const s = await sim(flowOf(new Process(new IntoTable({ name: "orders_sink" }))), { deliveryRetries: 0 });
     s.failTable("orders_sink", 1);
     s.sendAll(items(3));
-    await s.run();
+    await s.end();
     assert.deepEqual(s.table<ItemP>("orders_sink").map((r) => r.id), [0, 1, 2]);
     assert.equal(s.committed(0), 3);
   });

@@ -12,7 +12,6 @@
 import { VirtualClock } from "../streaming/_clock.ts";
 import { seededIds } from "../streaming/_clock.ts";
 import { compileFlow } from "../streaming/compiler/mod.ts";
-import type { ConfigContext } from "../streaming/config/mod.ts";
 import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
 import { FlowLoop } from "../streaming/_loop.ts";
 import type { UnroutedError } from "../streaming/engine/mod.ts";
@@ -31,6 +30,9 @@ import { encodeSourceValue, HEADERS, inspectOutputRecord, type OutputMessage } f
 import { InMemoryBroker } from "./_broker.ts";
 import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
+import { MemoryTable } from "./_memory_table.ts";
+import { type BufferPolicy, bufferPolicyOf, DEFAULT_BUFFER_POLICY } from "../streaming/_table_buffer.ts";
+import { ConfigContext, readSinkSection } from "../streaming/config/mod.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -136,40 +138,6 @@ export interface SendOptions {
 
 const utf8 = new TextEncoder();
 const toBytes = (v: Uint8Array | string): Uint8Array => typeof v === "string" ? utf8.encode(v) : v;
-
-/**
- * An in-memory table twin: collects written rows; can fail on demand.
- *
- * @example
- * ```ts
- * import { MemoryTable } from "@loom/streaming/testing";
- * const table = new MemoryTable("orders_sink");
- * table.failures = 1; // the next write throws
- * ```
- */
-export class MemoryTable implements SinkWriter {
-  /** Rows written so far. */
-  readonly rows: unknown[] = [];
-  /** Number of upcoming writes that fail. */
-  failures = 0;
-  /** Successful writes. */
-  writes = 0;
-  /**
-   * Creates a {@link MemoryTable}.
-   *
-   * @param name sink name
-   */
-  constructor(readonly name: string) {}
-  /** Appends rows (or throws while failures are pending). */
-  write(items: readonly unknown[]): void {
-    if (this.failures > 0) {
-      this.failures--;
-      throw new Error(`simulated failure of table sink '${this.name}'`);
-    }
-    this.writes++;
-    this.rows.push(...items);
-  }
-}
 
 function collectSinkNames(p: Process, out: Set<string>): void {
   for (const n of p.nodes as readonly Any[]) {
@@ -277,8 +245,47 @@ export class FlowSimulator {
       this.broker.createTopic(topic, { partitions: p ?? 1 });
     }
     for (const s of plan.storageSinks.values()) {
-      if (!this.#tables.has(s.name)) this.#tables.set(s.name, new MemoryTable(s.name));
+      if (this.#tables.has(s.name)) continue;
+      this.#tables.set(
+        s.name,
+        new MemoryTable(s.name, {
+          policy: this.#policyOf(s.name, s.section),
+          clock: this.clock,
+          logger: opts.logger,
+        }),
+      );
     }
+  }
+
+  /** The twin's policy: the sink's `streaming.sinks.<name>` section, defaults without one. */
+  #policyOf(name: string, section: Readonly<Record<string, unknown>> | null): BufferPolicy {
+    if (section === null) return DEFAULT_BUFFER_POLICY;
+    return bufferPolicyOf(readSinkSection(ConfigContext.fromObject({ ...this.plan.config }), name));
+  }
+
+  /** The default twins the running driver writes to (not those replaced by `SimulatorOptions.tables`). */
+  #twins(): MemoryTable[] {
+    return [...this.#tables.values()].filter((t) => !this.#opts.tables?.has(t.name));
+  }
+
+  /**
+   * Waits for `p` (a flush or a shutdown) while letting virtual time pass for a twin's retry backoff only:
+   * a flush waiting to retry a transient failure would otherwise wait forever on the virtual clock.
+   */
+  async #driving<T>(p: Promise<T>): Promise<T> {
+    let done = false;
+    void p.then(() => (done = true), () => (done = true));
+    for (;;) {
+      await this.#settle();
+      if (done) break;
+      const at = this.#twins().reduce<number | null>(
+        (m, t) => (t.retryAt === null ? m : Math.min(m ?? t.retryAt, t.retryAt)),
+        null,
+      );
+      if (at === null) break;
+      await this.clock.advance(Math.max(0, at - this.clock.now()));
+    }
+    return await p;
   }
 
   /** Compiles `flow` and starts a simulator (opening worker-scoped resources). */
@@ -509,7 +516,7 @@ export class FlowSimulator {
   /** End of input: processes everything, flushes every CollectBatch buffer, delivers and commits. */
   async end(): Promise<void> {
     await this.run();
-    await this.#loop.flush();
+    await this.#driving(this.#loop.flush());
   }
 
   /**
@@ -520,6 +527,7 @@ export class FlowSimulator {
     this.#stats.push(this.#driver.stats);
     this.#crashes++;
     this.#consumer.crash();
+    for (const t of this.#twins()) t.crash();
     await this.#loop.abandon();
     await this.#boot();
   }
@@ -530,7 +538,7 @@ export class FlowSimulator {
    * again; consumption resumes from the committed offsets (anything not committed is delivered again).
    */
   async rebalance(): Promise<void> {
-    await this.#consumer.rebalance();
+    await this.#driving(this.#consumer.rebalance());
     this.#throwIfFailed();
   }
 
@@ -542,8 +550,8 @@ export class FlowSimulator {
   async stop(): Promise<void> {
     await this.run();
     this.#driver.beginShutdown();
-    await this.#loop.flush();
-    await this.#loop.stop();
+    await this.#driving(this.#loop.flush());
+    await this.#driving(this.#loop.stop());
     this.#throwIfFailed();
   }
 
@@ -568,11 +576,23 @@ export class FlowSimulator {
     this.broker.failSends(topic, times);
   }
 
-  /** The next `times` writes to the table sink `name` fail. */
+  /**
+   * The next `times` write attempts of the twin of table sink `name` fail with a transient error: each is
+   * retried after the sink's `retry_backoff_ms` (virtual time; `end()`/`stop()` let it pass), so up to
+   * `retries` failures only delay the flush; more keep the sink down and the flow fails without committing.
+   */
   failTable(name: string, times: number): void {
-    const t = this.#tables.get(name);
-    if (!t) throw new Error(`no table sink named '${name}' in flow ${this.plan.name}`);
-    t.failures += times;
+    this.tableTwin(name).failures += times;
+  }
+
+  /**
+   * From now on the twin of table sink `name` refuses rows matching `match` for good (like a constraint
+   * violation): the other rows of the flush are written, the refused row's message goes to the task error
+   * route with `reason`.
+   */
+  // deno-lint-ignore no-explicit-any
+  refuseRows<R = any>(name: string, match: (row: R) => boolean, reason?: string): void {
+    (this.tableTwin(name) as MemoryTable<R>).refuse(match, reason);
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -618,11 +638,17 @@ export class FlowSimulator {
     return this.broker.commitLog(this.group);
   }
 
-  /** Rows written to the in-memory twin of a table sink. */
+  /** Rows written (flushed) to the in-memory twin of a table sink. */
   table<R = unknown>(name: string): R[] {
+    return this.tableTwin(name).rows as R[];
+  }
+
+  /** The in-memory twin of a table sink: `rows`, `flushes`, `buffered`, `refused`, `failures`, `policy`. */
+  // deno-lint-ignore no-explicit-any
+  tableTwin<R = any>(name: string): MemoryTable<R> {
     const t = this.#tables.get(name);
     if (!t) throw new Error(`no table sink named '${name}' in flow ${this.plan.name}`);
-    return t.rows as R[];
+    return t as MemoryTable<R>;
   }
 
   /** Counters summed over every run since creation (including crashed ones). */

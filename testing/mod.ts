@@ -11,14 +11,9 @@
  *
  * @module
  */
-export {
-  FlowSimulator,
-  MemoryTable,
-  type SendOptions,
-  simulatorConfig,
-  type SimulatorOptions,
-} from "./_simulator.ts";
+export { FlowSimulator, type SendOptions, simulatorConfig, type SimulatorOptions } from "./_simulator.ts";
 export * from "./_fixture.ts";
+export { MemoryTable, type MemoryTableOptions, type RefusedRow } from "./_memory_table.ts";
 export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
 export * from "./_broker.ts";
 export type { Clock } from "../streaming/mod.ts";

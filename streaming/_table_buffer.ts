@@ -11,17 +11,24 @@
  * are reported (and error-routed by the driver) while every other row is written. A sink that stays down
  * rejects the enqueued rows: the driver then stops the flow without committing past them.
  *
+ * Time is read, and waited for, only through the injected {@link Clock}: the table backends of
+ * `@loom/streaming/sinks` run it on the system clock, the simulator's in-memory twins on its virtual clock
+ * (so `advanceTime` past `max_commit_delay_s` flushes, and retry backoffs are virtual time).
+ *
  * @module
  */
-import type { BufferedSinkWriter, RowFailure, RowSource } from "../streaming/mod.ts";
-import { type Logger, silentLogger } from "../streaming/engine.ts";
+import type { BufferedSinkWriter, RowFailure, RowSource } from "./_table_delivery.ts";
+import { type Logger, silentLogger } from "./_driver.ts";
+import { type Clock, systemClock } from "./_clock.ts";
+import { ConfigError } from "./config/mod.ts";
+import type { SinkSection } from "./_settings.ts";
 
 /**
  * Buffer and retry policy of a table sink (from `streaming.sinks.<name>`).
  *
  * @example
  * ```ts
- * import { type BufferPolicy, DEFAULT_BUFFER_POLICY } from "@loom/streaming/sinks";
+ * import { type BufferPolicy, DEFAULT_BUFFER_POLICY } from "@loom/streaming";
  * const policy: BufferPolicy = { ...DEFAULT_BUFFER_POLICY, maxRecords: 10_000 };
  * ```
  */
@@ -47,7 +54,7 @@ export interface BufferPolicy {
  *
  * @example
  * ```ts
- * import { DEFAULT_BUFFER_POLICY } from "@loom/streaming/sinks";
+ * import { DEFAULT_BUFFER_POLICY } from "@loom/streaming";
  * DEFAULT_BUFFER_POLICY.maxRecords; // 50000
  * ```
  */
@@ -67,7 +74,7 @@ export const DEFAULT_BUFFER_POLICY: BufferPolicy = Object.freeze({
  *
  * @example
  * ```ts
- * import type { TableBackend } from "@loom/streaming/sinks";
+ * import type { TableBackend } from "@loom/streaming";
  * const rows: unknown[] = [];
  * const backend: TableBackend<unknown> = {
  *   label: "memory",
@@ -93,7 +100,7 @@ export interface TableBackend<E> {
  *
  * @example
  * ```ts
- * import type { FlushInfo } from "@loom/streaming/sinks";
+ * import type { FlushInfo } from "@loom/streaming";
  * const info: FlushInfo = { sequence: 1, attempt: 0, sources: [] };
  * ```
  */
@@ -118,7 +125,7 @@ interface Pending<E> {
  *
  * @example
  * ```ts
- * import { estimateSize } from "@loom/streaming/sinks";
+ * import { estimateSize } from "@loom/streaming";
  * estimateSize({ id: 1, name: "ab" }); // 28
  * ```
  */
@@ -167,11 +174,50 @@ export function reason(e: unknown): string {
 }
 
 /**
- * A {@link BufferedSinkWriter} over a {@link TableBackend} with the shared buffer policy.
+ * The {@link BufferPolicy} of a `streaming.sinks.<name>` section: the validated buffer keys of
+ * `readSinkSection` plus `max_commit_delay_s`, `retries` and `retry_backoff_ms` (numbers ≥ 0, numeric text
+ * accepted), defaults otherwise. A bad value is a {@link ConfigError} naming the key.
  *
  * @example
  * ```ts
- * import { BufferedTableWriter, DEFAULT_BUFFER_POLICY } from "@loom/streaming/sinks";
+ * import { bufferPolicyOf, ConfigContext, readSinkSection } from "@loom/streaming";
+ * const ctx = ConfigContext.fromObject({ streaming: { sinks: { orders: { max_commit_delay_s: 2 } } } });
+ * bufferPolicyOf(readSinkSection(ctx, "orders")).maxCommitDelayMs; // 2000
+ * ```
+ */
+export function bufferPolicyOf(section: SinkSection): BufferPolicy {
+  const d = DEFAULT_BUFFER_POLICY;
+  const num = (key: string, fallback: number, integer: boolean): number => {
+    const v = section.options[key];
+    if (v === undefined || v === null) return fallback;
+    const n = typeof v === "string" && v.trim() !== "" ? Number(v) : v;
+    const path = `streaming.sinks.${section.name}.${key}`;
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0) {
+      throw new ConfigError(`${path}: expected a number ≥ 0, got ${JSON.stringify(v)}`, { path });
+    }
+    if (integer && !Number.isInteger(n)) {
+      throw new ConfigError(`${path}: expected an integer, got ${n}`, { path });
+    }
+    return n;
+  };
+  return {
+    maxRecords: section.bufferMaxRecords,
+    maxBytes: section.bufferMaxBytes,
+    maxAgeMs: section.bufferMaxAgeS * 1000,
+    maxCommitDelayMs: num("max_commit_delay_s", d.maxCommitDelayMs / 1000, false) * 1000,
+    flushOnShutdown: section.flushOnShutdown,
+    retries: num("retries", d.retries, true),
+    retryBackoffMs: num("retry_backoff_ms", d.retryBackoffMs, false),
+  };
+}
+
+/**
+ * A {@link BufferedSinkWriter} over a {@link TableBackend} with the shared buffer policy, timed by a
+ * {@link Clock} (the system clock unless given).
+ *
+ * @example
+ * ```ts
+ * import { BufferedTableWriter, DEFAULT_BUFFER_POLICY } from "@loom/streaming";
  * const rows: unknown[] = [];
  * const writer = new BufferedTableWriter({
  *   label: "memory",
@@ -187,14 +233,18 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
   readonly #backend: TableBackend<E>;
   readonly #p: BufferPolicy;
   readonly #log: Logger;
+  readonly #clock: Clock;
   #buf: Pending<E>[] = [];
   #rows = 0;
   #bytes = 0;
   #firstAt = 0;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timer: AbortController | null = null;
   #chain: Promise<void> = Promise.resolve();
   #seq = 0;
+  #flushed = 0;
+  #retryAt: number | null = null;
   #closed = false;
+  #abandoned = new AbortController();
   #down: unknown = null;
 
   /**
@@ -203,11 +253,23 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
    * @param backend how a flush is written
    * @param policy buffer and retry policy
    * @param logger structured logger (`sink_flush`, `sink_flush_retry`, `sink_rows_refused`)
+   * @param clock time of the age and commit-delay timers and of the retry backoff (default: the system clock)
    */
-  constructor(backend: TableBackend<E>, policy: BufferPolicy, logger: Logger = silentLogger) {
+  constructor(
+    backend: TableBackend<E>,
+    policy: BufferPolicy,
+    logger: Logger = silentLogger,
+    clock: Clock = systemClock,
+  ) {
     this.#backend = backend;
     this.#p = policy;
     this.#log = logger;
+    this.#clock = clock;
+  }
+
+  /** The policy this writer follows. */
+  get policy(): BufferPolicy {
+    return this.#p;
   }
 
   /** `flush_on_shutdown`: false leaves the buffered rows (and their inputs) alone at a graceful shutdown. */
@@ -220,6 +282,16 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     return this.#rows;
   }
 
+  /** Flushes that finished (written, possibly with refused rows); a flush that gave up is not counted. */
+  get flushes(): number {
+    return this.#flushed;
+  }
+
+  /** While a flush waits to retry a transient failure: the clock time of the retry; else null. */
+  get retryAt(): number | null {
+    return this.#retryAt;
+  }
+
   /** Buffers rows; resolves with the refused rows once the flush holding them finished. */
   enqueue(rows: readonly E[], sources?: readonly (RowSource | null)[]): Promise<readonly RowFailure[]> {
     if (this.#closed) return Promise.reject(new Error(`${this.#backend.label}: the writer is closed`));
@@ -227,9 +299,12 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     if (rows.length === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       if (this.#rows === 0) {
-        this.#firstAt = Date.now();
+        this.#firstAt = this.#clock.now();
+        const timer = this.#timer = new AbortController();
         const wait = Math.min(this.#p.maxAgeMs, this.#p.maxCommitDelayMs);
-        this.#timer = setTimeout(() => void this.flush().catch(() => {}), wait);
+        void this.#clock.sleep(wait, timer.signal).then(() => {
+          if (!timer.signal.aborted) void this.flush().catch(() => {});
+        });
       }
       this.#buf.push({ rows, sources, resolve, reject });
       this.#rows += rows.length;
@@ -250,13 +325,17 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     }
   }
 
+  #stopTimer(): void {
+    this.#timer?.abort();
+    this.#timer = null;
+  }
+
   /** Hands the buffer to a flush (after the flushes before it) and resolves when it finished. */
   flush(): Promise<void> {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#stopTimer();
     const batch = this.#buf;
     if (batch.length === 0) return this.#chain;
-    const age = Date.now() - this.#firstAt;
+    const age = this.#clock.now() - this.#firstAt;
     this.#buf = [];
     this.#rows = 0;
     this.#bytes = 0;
@@ -265,20 +344,29 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     return run;
   }
 
+  /** Rejects the buffered rows with `err` and empties the buffer; returns how many rows it held. */
+  #drop(err: Error): number {
+    this.#stopTimer();
+    const n = this.#rows;
+    for (const p of this.#buf) p.reject(err);
+    this.#buf = [];
+    this.#rows = 0;
+    this.#bytes = 0;
+    return n;
+  }
+
   /** Flushes what is left (or discards it when `flush_on_shutdown` is false) and closes the backend. */
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
-      if (this.#p.flushOnShutdown) await this.flush().catch(() => {});
+      if (this.#p.flushOnShutdown && !this.#abandoned.signal.aborted) await this.flush().catch(() => {});
       else {
-        if (this.#timer !== null) clearTimeout(this.#timer);
         const n = this.#rows;
-        const err = new Error(
-          `${this.#backend.label}: ${n} buffered row(s) discarded at close (flush_on_shutdown: false)`,
+        this.#drop(
+          new Error(
+            `${this.#backend.label}: ${n} buffered row(s) discarded at close (flush_on_shutdown: false)`,
+          ),
         );
-        for (const p of this.#buf) p.reject(err);
-        this.#buf = [];
-        this.#rows = 0;
         if (n) this.#log.warn("sink_records_discarded_on_close", { sink: this.#backend.label, records: n });
         await this.#chain;
       }
@@ -286,6 +374,15 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
       this.#closed = true;
       await this.#backend.close();
     }
+  }
+
+  /**
+   * Drops the buffer as a crashed process loses it: the buffered rows are not written (their `enqueue`
+   * promises reject), a flush waiting to retry gives up, and a later {@link close} writes nothing.
+   */
+  abandon(): void {
+    this.#abandoned.abort();
+    this.#drop(new Error(`${this.#backend.label}: the writer was abandoned (crash)`));
   }
 
   async #run(batch: Pending<E>[], ageMs: number): Promise<void> {
@@ -297,7 +394,7 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
         sources.push(p.sources?.[i] ?? null);
       }
     }
-    const started = Date.now();
+    const started = this.#clock.now();
     const seq = ++this.#seq;
     let refused: Map<number, string>;
     try {
@@ -305,15 +402,16 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
       refused = new Map();
       await this.#writeIsolating(rows, sources, 0, refused, seq);
     } catch (e) {
-      this.#down ??= e;
+      if (!this.#abandoned.signal.aborted) this.#down ??= e;
       for (const p of batch) p.reject(e);
       throw e;
     }
+    this.#flushed++;
     this.#log.info("sink_flush", {
       sink: this.#backend.label,
       records: rows.length - refused.size,
       refused: refused.size,
-      duration_ms: Date.now() - started,
+      duration_ms: this.#clock.now() - started,
       age_ms: ageMs,
     });
     let base = 0;
@@ -356,7 +454,9 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
     sources: readonly (RowSource | null)[],
     seq: number,
   ): Promise<void> {
+    const abandoned = this.#abandoned.signal;
     for (let k = 0;; k++) {
+      if (abandoned.aborted) throw new Error(`${this.#backend.label}: the writer was abandoned (crash)`);
       try {
         await this.#backend.write(rows, { sequence: seq, attempt: k, sources });
         return;
@@ -376,7 +476,12 @@ export class BufferedTableWriter<E> implements BufferedSinkWriter<E> {
           wait_ms: wait,
           reason: reason(e),
         });
-        await new Promise((r) => setTimeout(r, wait));
+        this.#retryAt = this.#clock.now() + wait;
+        try {
+          await this.#clock.sleep(wait, abandoned);
+        } finally {
+          this.#retryAt = null;
+        }
       }
     }
   }
