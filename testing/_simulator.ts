@@ -286,7 +286,10 @@ export class FlowSimulator {
   async #boot(): Promise<void> {
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of this.plan.storageSinks) tables.set(path, this.#tables.get(s.name)!);
-    const producer = this.broker.producer();
+    // exactly_once: outputs and offsets commit together in broker transactions (invisible until then)
+    const producer = this.plan.runtime.processingGuarantee === "exactly_once"
+      ? this.broker.transactionalProducer()
+      : this.broker.producer();
     this.#driver = new FlowDriver(this.plan, {
       producer,
       tables,

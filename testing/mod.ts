@@ -20,6 +20,7 @@ export {
 } from "./_simulator.ts";
 export * from "./_fixture.ts";
 export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
+export { MemoryTransactionalProducer } from "./_memory_transactions.ts";
 export * from "./_broker.ts";
 export type { Clock } from "../streaming/mod.ts";
 export type {
