@@ -13,6 +13,7 @@ import { Consumer, type GroupAssignment, type Message, type MessagesStream } fro
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,
+  ConsumerGroupMetadata,
   ConsumerHandler,
   ConsumerPort,
   ConsumerRunOptions,
@@ -303,6 +304,20 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   assignment(): readonly TopicPartition[] {
     return this.#assigned;
+  }
+
+  /**
+   * The member's group membership for transactional offset commits (exactly-once processing).
+   *
+   * @returns group id, generation, member id and coordinator as platformatic holds them
+   * @example
+   * ```ts ignore
+   * consumer.groupMetadata(); // { groupId: "g", generationId: 3, memberId: "...", coordinatorId: 1 }
+   * ```
+   */
+  groupMetadata(): ConsumerGroupMetadata {
+    const c = this.#consumer;
+    return { groupId: this.#groupId, generationId: c.generationId, memberId: c.memberId ?? "", coordinatorId: c.coordinatorId };
   }
 
   /**

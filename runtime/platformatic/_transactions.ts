@@ -1,0 +1,161 @@
+/**
+ * Transactions of the @platformatic/kafka producer behind the core's {@link TransactionPort}
+ * (`streaming.runtime.processing_guarantee: exactly_once`), with KIP-447 offset commits: the offsets go
+ * into the transaction (AddOffsetsToTxn + TxnOffsetCommit) with the consumer's group id, generation and
+ * member id, so the coordinator refuses them from a member whose generation is over (a zombie), and
+ * the transactional id (registered by the first `begin`, InitProducerId) fences an older instance of the
+ * same worker and aborts its open transaction.
+ *
+ * @module
+ */
+
+import type { Buffer } from "node:buffer";
+import type { Consumer, Message, Producer } from "@platformatic/kafka";
+import type {
+  ConsumerGroupMetadata,
+  TopicPartitionOffset,
+  TransactionPort,
+} from "../../streaming/_transport.ts";
+import { describeError } from "./_errors.ts";
+
+type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
+/** platformatic does not export its Transaction class: the type comes from `beginTransaction`. */
+type BufferTransaction = Awaited<ReturnType<BufferProducer["beginTransaction"]>>;
+
+/**
+ * The transactional id of one worker: `<prefix>-<worker>`, the prefix being
+ * `streaming.runtime.transactional_id_prefix` or the consumer group id. Stable across restarts, so a
+ * restarted worker fences its previous instance.
+ *
+ * @param prefix transactional id prefix (or the group id)
+ * @param worker worker index (the process's worker slot)
+ * @returns the transactional id
+ * @example
+ * ```ts ignore
+ * transactionalIdOf("billing", 0); // "billing-0"
+ * ```
+ */
+export function transactionalIdOf(prefix: string, worker: number): string {
+  return `${prefix}-${worker}`;
+}
+
+/**
+ * The {@link TransactionPort} of one platformatic producer built with `transactionalId` and
+ * `idempotent: true`. While a transaction is open, the adapter's sends go through {@link current}.
+ *
+ * @example
+ * ```ts ignore
+ * const tx = new PlatformaticTransactions(producer, "billing-0");
+ * await tx.begin();
+ * await tx.current!.send({ messages });
+ * await tx.commit([{ topic: "orders", partition: 0, offset: 10 }], consumer.groupMetadata());
+ * ```
+ */
+export class PlatformaticTransactions implements TransactionPort {
+  readonly #producer: BufferProducer;
+  /** The transactional id. */
+  readonly transactionalId: string;
+  #tx: BufferTransaction | null = null;
+
+  /**
+   * Wraps a transactional producer.
+   *
+   * @param producer the platformatic producer (built with this transactional id)
+   * @param transactionalId its transactional id (for error messages)
+   */
+  constructor(producer: BufferProducer, transactionalId: string) {
+    this.#producer = producer;
+    this.transactionalId = transactionalId;
+  }
+
+  /** The open transaction, or null. */
+  get current(): BufferTransaction | null {
+    return this.#tx;
+  }
+
+  /** True while a transaction is open. */
+  get active(): boolean {
+    return this.#tx !== null;
+  }
+
+  /**
+   * Begins a transaction (the first one registers the transactional id: InitProducerId).
+   *
+   * @returns Resolves once the coordinator is known and the producer id registered.
+   * @throws {Error} When a transaction is open, or the coordinator cannot be reached.
+   */
+  async begin(): Promise<void> {
+    if (this.#tx !== null) throw new Error(`transaction ${this.transactionalId} is already open`);
+    try {
+      this.#tx = await this.#producer.beginTransaction();
+    } catch (e) {
+      throw new Error(`could not begin a transaction (transactional id "${this.transactionalId}"): ${describeError(e)}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /**
+   * Adds `offsets` for `group` to the open transaction (one TxnOffsetCommit per partition, in order) and
+   * commits it (EndTxn).
+   *
+   * @param offsets next offsets to read, per partition
+   * @param group the consumer's group membership
+   * @returns Resolves once the transaction committed.
+   * @throws {Error} When no transaction is open or the broker refused (then abort it).
+   */
+  async commit(offsets: readonly TopicPartitionOffset[], group: ConsumerGroupMetadata): Promise<void> {
+    const tx = this.#tx;
+    if (tx === null) throw new Error(`no transaction is open on ${this.transactionalId}`);
+    try {
+      if (offsets.length > 0) {
+        // addConsumer only reads the group id (AddOffsetsToTxn)
+        await tx.addConsumer({ groupId: group.groupId } as unknown as Consumer<Buffer, Buffer, Buffer, Buffer>);
+        const consumer = {
+          groupId: group.groupId,
+          generationId: group.generationId,
+          memberId: group.memberId,
+          coordinatorId: group.coordinatorId ?? null,
+        };
+        for (const o of offsets) {
+          // platformatic commits `offset + 1` of the message it is given: the last processed record
+          const message = {
+            topic: o.topic,
+            partition: o.partition,
+            offset: BigInt(o.offset - 1),
+            metadata: { consumer },
+          } as unknown as Message<Buffer, Buffer, Buffer, Buffer>;
+          await tx.addOffset(message);
+        }
+      }
+      await tx.commit();
+      this.#tx = null;
+    } catch (e) {
+      const where = offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`).join(", ") || "no offsets";
+      throw new Error(
+        `Kafka did not commit transaction "${this.transactionalId}" (${where}, group "${group.groupId}" ` +
+          `generation ${group.generationId}): ${describeError(e)}`,
+        { cause: e },
+      );
+    }
+  }
+
+  /**
+   * Aborts the open transaction (no-op when none is open). When the abort itself fails, the producer
+   * forgets the transaction; the broker aborts it at the transaction timeout or when the id is fenced.
+   *
+   * @returns Resolves once aborted.
+   * @throws {Error} When the broker could not be told.
+   */
+  async abort(): Promise<void> {
+    const tx = this.#tx;
+    this.#tx = null;
+    if (tx === null || tx.completed) return;
+    try {
+      await tx.abort();
+    } catch (e) {
+      await tx.cancel().catch(() => {});
+      throw new Error(`could not abort transaction "${this.transactionalId}": ${describeError(e)}`, { cause: e });
+    }
+  }
+}
