@@ -83,8 +83,9 @@ describe("exactly-once on a real broker", () => {
     const cfg = join(tmp, "eos.yaml");
     writeFileSync(cfg, JSON.stringify(eosConfig(t, group))); // JSON is YAML
     const logs: string[] = [];
-    const N = 3000;
-    const producing = produceStream(t.in, N, 100, 200); // ~20 s of live input
+    const N = 4000;
+    // ~45 s of live input: each instance needs ~2 s to start, join and commit, so all 10 kills land mid-stream
+    const producing = produceStream(t.in, N, 100, 450);
     const kills: number[] = [];
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;

@@ -70,6 +70,7 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   /** Encoded header names (a flow uses a handful): no encoding per record. */
   readonly #headerNames = new Map<string, Buffer>();
   #connected = false;
+  #txSends: Promise<void> = Promise.resolve();
   /** Set when built with a transactional id (exactly-once processing). */
   readonly transactions?: PlatformaticTransactions;
 
@@ -98,7 +99,9 @@ export class PlatformaticProducerClient implements ProducerClientPort {
       compression: this.#cfg.compression,
       idempotent: this.#cfg.idempotent || transactionalId !== undefined,
       partitioner: javaPartitioner(),
-      ...(transactionalId !== undefined && { transactionalId }),
+      // InitProducerId must say "no producer id yet" (-1/-1): platformatic sends 0/0 by default, which
+      // the coordinator answers with PRODUCER_FENCED once the transactional id has a producer (a restart)
+      ...(transactionalId !== undefined && { transactionalId, producerId: -1n, producerEpoch: -1 }),
     });
     if (transactionalId !== undefined) {
       this.transactions = new PlatformaticTransactions(this.#producer, transactionalId);
@@ -230,6 +233,23 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     return m;
   }
 
+  /**
+   * exactly_once: sends go into the open transaction ONE AT A TIME. platformatic adds a send's partitions
+   * to the transaction (AddPartitionsToTxn) before producing; concurrent sends race those requests and
+   * their idempotent sequence numbers, which the broker answers with TRANSACTION_ABORTABLE or
+   * OUT_OF_ORDER_SEQUENCE_NUMBER.
+   */
+  #sendInTransaction(messages: Message[]): Promise<void> {
+    const run = async () => {
+      const tx = this.transactions!.current;
+      if (tx === null) throw new Error("exactly_once: a send outside a transaction (begin one first)");
+      await tx.send({ messages, acks: -1 });
+    };
+    const p = this.#txSends.then(run);
+    this.#txSends = p.catch(() => {});
+    return p;
+  }
+
   async #send(
     messages: Message[],
     topics: readonly string[],
@@ -237,9 +257,8 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     acknowledged: number,
   ): Promise<void> {
     try {
-      const tx = this.transactions?.current ?? null;
-      if (tx === null) await this.#producer.send({ messages, acks: this.#cfg.acks });
-      else await tx.send({ messages, acks: -1 }); // exactly_once: inside the open transaction
+      if (this.transactions === undefined) await this.#producer.send({ messages, acks: this.#cfg.acks });
+      else await this.#sendInTransaction(messages);
     } catch (e) {
       const where = topics.length === 1
         ? `topic "${topics[0]}"`
