@@ -15,9 +15,9 @@ import process from "node:process";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
 import type * as v from "valibot";
 import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
-import { encodeSourceValue, HEADERS } from "../streaming/engine.ts";
+import { HEADERS } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
+import { BenchOrder, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
 
 const flag = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -49,36 +49,7 @@ await admin.createTopics({
 });
 
 // 1. pre-produce N envelopes
-{
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const BATCH = 1000;
-  for (let i = 0; i < N; i += BATCH) {
-    const messages = [];
-    for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      const value = encodeSourceValue(
-        {
-          order_id: `order-${j.toString().padStart(8, "0")}`,
-          customer: `customer-${j % 997}`,
-          amount: 10.5 + (j % 100),
-          quantity: 1 + (j % 7),
-          segment: j % 3 ? "standard" : "vip",
-          country: j % 2 ? "ES" : "FR",
-          paid: j % 5 !== 0,
-          created_at_ms: 1_700_000_000_000 + j,
-        },
-        Order,
-        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
-      );
-      messages.push({
-        key: `k-${j % 1000}`,
-        value: Buffer.from(value.buffer, value.byteOffset, value.length),
-      });
-    }
-    await producer.send({ topic: input, acks: -1, messages });
-  }
-  await producer.disconnect();
-}
+await produceBenchOrders(kafka, input, N);
 const ends = await admin.fetchTopicOffsets(input);
 const endOf = new Map(ends.map((e) => [e.partition, Number(e.high)]));
 

@@ -1,0 +1,119 @@
+/**
+ * Exactly-once against at-least-once on the real broker: the same N pre-produced envelope records (3
+ * partitions) run through the same flow (decode → record step → encode, 1 worker, @platformatic/kafka
+ * client) under `processing_guarantee: at_least_once`, then `exactly_once` with one transaction per
+ * fetched batch, then `exactly_once` with up to 20 batches per transaction (`transaction_batches: 20`,
+ * `epoch_interval_ms: 500`). Each run has its own group and output topic; the clock runs from start until
+ * every input offset is committed. Prints a table, the ratios, and one JSON line.
+ *
+ *   deno run -A bench/kafka_eos_bench.ts [--n=100000]
+ *   bun bench/kafka_eos_bench.ts [--n=100000]
+ *
+ * The broker comes from scripts/kafka.sh ensure (or LOOM_KAFKA_BOOTSTRAP).
+ *
+ * @module
+ */
+import process from "node:process";
+import { Kafka, logLevel } from "kafkajs";
+import type * as v from "valibot";
+import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { KafkaFlowRunner } from "../runtime/mod.ts";
+import { BenchOrder, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
+
+const arg = process.argv.find((a) => a.startsWith("--n="));
+const N = arg === undefined ? 100_000 : Number(arg.slice(4));
+if (!Number.isInteger(N) || N <= 0) throw new Error("--n must be a positive integer");
+const PARTITIONS = 3;
+const brokers = [kafkaBootstrap()];
+type O = v.InferOutput<typeof BenchOrder.schema>;
+
+const tag = Date.now().toString(36);
+const input = `bench-eos-in-${tag}`;
+const kafka = new Kafka({ brokers, clientId: "loom-eos-bench", logLevel: logLevel.WARN });
+const admin = kafka.admin();
+await admin.connect();
+const variants = [
+  { name: "at_least_once", runtime: { processing_guarantee: "at_least_once" } },
+  { name: "exactly_once, 1 batch per transaction", runtime: { processing_guarantee: "exactly_once" } },
+  {
+    name: "exactly_once, ≤ 20 batches / 500 ms per transaction",
+    runtime: { processing_guarantee: "exactly_once", transaction_batches: 20, epoch_interval_ms: 500 },
+  },
+] as const;
+await admin.createTopics({
+  topics: [input, ...variants.map((_, i) => `${input}.out-${i}`)].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  waitForLeaders: true,
+});
+await produceBenchOrders(kafka, input, N);
+const endOf = new Map((await admin.fetchTopicOffsets(input)).map((e) => [e.partition, Number(e.high)]));
+
+const enrich = RecordStep.of((m: Message<O>) => ({
+  order_id: m.payload.order_id,
+  customer: m.payload.customer,
+  total: m.payload.amount * m.payload.quantity,
+  segment: m.payload.segment,
+}), { name: "enrich" });
+const flow = new StreamFlow({
+  name: "bench_eos",
+  source: new FromTopic("in", BenchOrder),
+  process: new Process(enrich),
+  output: new IntoTopic("out"),
+});
+
+/** Runs one variant; resolves with its seconds and how many commits (transactions under exactly_once) it made. */
+async function run(i: number): Promise<{ seconds: number; commits: number }> {
+  const plan = compileFlow(flow, {
+    kafka: {
+      consumer: { brokers, group_id: `bench-eos-${i}-${tag}`, topics: [input], enable_auto_commit: false },
+      producer: { brokers },
+      producers: { out: { brokers, topic: `${input}.out-${i}` } },
+    },
+    streaming: { runtime: { max_in_flight: 50_000, kafka_client: "platformatic", ...variants[i].runtime } },
+  });
+  const committed = new Map<number, number>();
+  let commits = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((r) => (done = r));
+  const runner = new KafkaFlowRunner(plan, {
+    onCommit: (offsets) => {
+      commits++;
+      for (const o of offsets) committed.set(o.partition, o.offset);
+      if ([...endOf].every(([p, e]) => (committed.get(p) ?? 0) >= e)) done();
+    },
+  });
+  const t0 = performance.now();
+  await runner.start();
+  await finished;
+  const seconds = (performance.now() - t0) / 1000;
+  await runner.stop();
+  if (runner.failure) throw runner.failure;
+  return { seconds, commits };
+}
+
+const results = [];
+for (let i = 0; i < variants.length; i++) results.push(await run(i));
+await admin.disconnect();
+const rates = results.map((r) => Math.round(N / r.seconds));
+const runtime = runtimeName();
+console.log("| guarantee | runtime | messages | seconds | msgs/s | commits | ratio to at_least_once |");
+console.log("|---|---|---|---|---|---|---|");
+for (let i = 0; i < variants.length; i++) {
+  console.log(
+    `| ${variants[i].name} | ${runtime} | ${N} | ${results[i].seconds.toFixed(2)} | ${rates[i]} | ${
+      results[i].commits
+    } | ${(rates[i] / rates[0]).toFixed(2)} |`,
+  );
+}
+console.log(JSON.stringify({
+  bench: "kafka_eos",
+  runtime,
+  messages: N,
+  partitions: PARTITIONS,
+  at_least_once_msgs_per_s: rates[0],
+  exactly_once_per_batch_msgs_per_s: rates[1],
+  exactly_once_20_batches_msgs_per_s: rates[2],
+  ratio_per_batch: Number((rates[1] / rates[0]).toFixed(2)),
+  ratio_20_batches: Number((rates[2] / rates[0]).toFixed(2)),
+  commits: results.map((r) => r.commits),
+}));
+process.exit(0);
