@@ -101,18 +101,21 @@ export const duplicates = (o: Outcome): number =>
  * Reads the outputs as a `read_committed` consumer (the kafkajs adapter's default) sees them: records of
  * aborted transactions are skipped and commit markers take offsets, so the read ends once `expected`
  * records arrived and nothing more came for `idleMs` (a duplicate would have come before that).
+ * `brokers`: another cluster than the shared test broker.
  */
 export const readCommitted = async (
   topics: readonly string[],
   expected: number,
   idleMs = 1_500,
   timeoutMs = 30_000,
+  brokers?: readonly string[],
 ): Promise<SourceRecord[]> => {
   const { KafkaConsumerClient } = await import("../runtime/kafkajs/mod.ts");
   const { consumerSettings, quiet } = await import("./_support.ts");
   const records: SourceRecord[] = [];
   let last = performance.now();
-  const consumer = new KafkaConsumerClient(consumerSettings(unique("committed-reader")), quiet);
+  const settings = consumerSettings(unique("committed-reader"));
+  const consumer = new KafkaConsumerClient(brokers ? { ...settings, brokers: [...brokers] } : settings, quiet);
   await consumer.connect();
   await consumer.subscribe(topics, true);
   await consumer.run({
