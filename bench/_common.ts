@@ -66,7 +66,10 @@ export const produceBenchOrders = async (kafka: Kafka, topic: string, n: number)
         BenchOrder,
         { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
       );
-      messages.push({ key: `k-${j % 1000}`, value: Buffer.from(value.buffer, value.byteOffset, value.length) });
+      messages.push({
+        key: `k-${j % 1000}`,
+        value: Buffer.from(value.buffer, value.byteOffset, value.length),
+      });
     }
     await producer.send({ topic, acks: -1, messages });
   }

@@ -41,7 +41,10 @@ const variants = [
   },
 ] as const;
 await admin.createTopics({
-  topics: [input, ...variants.map((_, i) => `${input}.out-${i}`)].map((topic) => ({ topic, numPartitions: PARTITIONS })),
+  topics: [input, ...variants.map((_, i) => `${input}.out-${i}`)].map((topic) => ({
+    topic,
+    numPartitions: PARTITIONS,
+  })),
   waitForLeaders: true,
 });
 await produceBenchOrders(kafka, input, N);

@@ -48,7 +48,10 @@ export interface KafkaClients {
   /** A new (unconnected) group consumer. */
   consumer(settings: ConsumerSettings): ConsumerPort;
   /** A new transactional producer (exactly-once processing); platformatic only. */
-  readonly transactionalProducer?: (settings: ProducerSettings, transactionalId: string) => ProducerClientPort;
+  readonly transactionalProducer?: (
+    settings: ProducerSettings,
+    transactionalId: string,
+  ) => ProducerClientPort;
 }
 
 /**

@@ -238,7 +238,11 @@ export type { KafkaConsumerError };
  * The one transactional producer of an exactly-once plan (the compiler checked that every output shares
  * one producer configuration), with its worker's transactional id.
  */
-function transactionalProducer(plan: CompiledPlan, clients: KafkaClients, workerIndex: number): KafkaProducerPort {
+function transactionalProducer(
+  plan: CompiledPlan,
+  clients: KafkaClients,
+  workerIndex: number,
+): KafkaProducerPort {
   const rt = plan.runtime;
   if (clients.transactionalProducer === undefined) {
     throw new Error(

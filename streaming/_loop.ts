@@ -188,7 +188,9 @@ export class FlowLoop {
         throw new Error(
           `flow '${plan.name}': processing_guarantee: exactly_once needs a transactional producer and a ` +
             "consumer that reports its group metadata (the @platformatic/kafka adapter, or the simulator); " +
-            (transactions === undefined ? "the producer has no transactions" : "the consumer has no groupMetadata()"),
+            (transactions === undefined
+              ? "the producer has no transactions"
+              : "the consumer has no groupMetadata()"),
         );
       }
       this.#tx = new TransactionCycle({

@@ -14,12 +14,7 @@
  * @module
  */
 import type { FlowDriver, Logger } from "./_driver.ts";
-import type {
-  ConsumerPort,
-  RecordBatch,
-  TopicPartitionOffset,
-  TransactionPort,
-} from "./_transport.ts";
+import type { ConsumerPort, RecordBatch, TopicPartitionOffset, TransactionPort } from "./_transport.ts";
 
 /**
  * Options of {@link TransactionCycle}.
@@ -139,7 +134,9 @@ export class TransactionCycle {
       this.#o.logger.warn("transaction_aborted", { reason });
     } catch (e) {
       // the broker aborts it anyway when the transaction times out or the transactional id is fenced
-      this.#o.logger.error("transaction_abort_failed", { reason: e instanceof Error ? e.message : String(e) });
+      this.#o.logger.error("transaction_abort_failed", {
+        reason: e instanceof Error ? e.message : String(e),
+      });
     }
   }
 

@@ -529,11 +529,17 @@ export class InMemoryBroker {
    * broker.committed("g", "in", 0); // 0
    * ```
    */
-  commitTransaction(writes: readonly StagedWrite[], group: string, offsets: readonly TopicPartitionOffset[]): void {
+  commitTransaction(
+    writes: readonly StagedWrite[],
+    group: string,
+    offsets: readonly TopicPartitionOffset[],
+  ): void {
     this.commit(group, offsets); // validates and injects faults before anything is written
     for (const w of writes) {
       const prepared = (w as unknown as { [PREPARED]: PreparedWrite })[PREPARED];
-      if (prepared === undefined) throw new InMemoryBrokerError("commitTransaction: a write was not staged by stage()");
+      if (prepared === undefined) {
+        throw new InMemoryBrokerError("commitTransaction: a write was not staged by stage()");
+      }
       this.#write(prepared);
     }
   }

@@ -22,14 +22,19 @@ import {
 import { kafkaConfig, type Order, OrderPlaced } from "../streaming/_test_support.ts";
 import { FlowSimulator, InMemoryBroker } from "./mod.ts";
 
-const runtime = (r: Record<string, unknown>) => readRuntimeSettings(ConfigContext.fromObject({ streaming: { runtime: r } }));
+const runtime = (r: Record<string, unknown>) =>
+  readRuntimeSettings(ConfigContext.fromObject({ streaming: { runtime: r } }));
 const eos = (extra: Record<string, unknown> = {}) =>
   kafkaConfig({ streaming: { runtime: { processing_guarantee: "exactly_once", ...extra } } });
 
 describe("streaming.runtime.processing_guarantee", () => {
   test("absent means at-least-once; exactly_once runs on the platformatic client", () => {
     assert.equal(runtime({}).processingGuarantee, undefined);
-    const rt = runtime({ processing_guarantee: "exactly_once", transaction_batches: 4, transactional_id_prefix: "app" });
+    const rt = runtime({
+      processing_guarantee: "exactly_once",
+      transaction_batches: 4,
+      transactional_id_prefix: "app",
+    });
     assert.equal(rt.processingGuarantee, "exactly_once");
     assert.equal(rt.transactionBatches, 4);
     assert.equal(rt.transactionalIdPrefix, "app");
@@ -46,16 +51,28 @@ describe("streaming.runtime.processing_guarantee", () => {
       () => runtime({ transaction_batches: 2 }),
       /transaction_batches: transaction_batches applies to exactly-once processing only.*processing_guarantee: exactly_once/s,
     );
-    assert.throws(() => runtime({ processing_guarantee: "exactly-once" }), /expected one of "at_least_once", "exactly_once"/);
-    assert.throws(() => runtime({ processing_guarantees: "exactly_once" }), /did you mean 'processing_guarantee'\?/);
-    assert.throws(() => runtime({ processing_guarantee: "exactly_once", transaction_batches: 0 }), /expected an integer >= 1/);
+    assert.throws(
+      () => runtime({ processing_guarantee: "exactly-once" }),
+      /expected one of "at_least_once", "exactly_once"/,
+    );
+    assert.throws(
+      () => runtime({ processing_guarantees: "exactly_once" }),
+      /did you mean 'processing_guarantee'\?/,
+    );
+    assert.throws(
+      () => runtime({ processing_guarantee: "exactly_once", transaction_batches: 0 }),
+      /expected an integer >= 1/,
+    );
   });
 });
 
 const Row = OrderPlaced;
-const upper = RecordStep.of((m: Message<Order>) => ({ ...m.payload, order_id: m.payload.order_id.toUpperCase() }), {
-  name: "Upper",
-});
+const upper = RecordStep.of(
+  (m: Message<Order>) => ({ ...m.payload, order_id: m.payload.order_id.toUpperCase() }),
+  {
+    name: "Upper",
+  },
+);
 
 describe("exactly_once compile-time checks", () => {
   test("a table sink is an error; WithAsync and CollectBatch are warnings", () => {
@@ -73,7 +90,10 @@ describe("exactly_once compile-time checks", () => {
     } catch (e) {
       assert.match((e as Error).message, /storage sink 't' is not transactional with Kafka/);
     }
-    assert.deepEqual(compileFlow(table, { ...cfg, streaming: { sinks: { t: { table: "t" } } } }).warnings, []);
+    assert.deepEqual(
+      compileFlow(table, { ...cfg, streaming: { sinks: { t: { table: "t" } } } }).warnings,
+      [],
+    );
 
     const flow = new StreamFlow({
       name: "w",

@@ -70,7 +70,9 @@ export class MemoryTransactionalProducer implements ProducerPort {
   readonly transactions: TransactionPort = {
     begin: (): Promise<void> => {
       if (this.#staged !== null) {
-        return Promise.reject(new Error("a transaction is already open on this producer: commit or abort it first"));
+        return Promise.reject(
+          new Error("a transaction is already open on this producer: commit or abort it first"),
+        );
       }
       this.#staged = [];
       this.#setOpen(true);

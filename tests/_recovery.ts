@@ -25,7 +25,12 @@ export const text = (b: Uint8Array | null | undefined): string | null => (b == n
 export const newTopics = (): Topics => Object.fromEntries(TOPICS.map((n) => [n, unique(n)])) as Topics;
 
 /** Produces inputs `r-0 … r-(n-1)` in `chunks` sends, `gapMs` apart (a live stream, not a backlog). */
-export const produceStream = async (topic: string, n: number, chunks: number, gapMs: number): Promise<void> => {
+export const produceStream = async (
+  topic: string,
+  n: number,
+  chunks: number,
+  gapMs: number,
+): Promise<void> => {
   const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
     .producer();
   await producer.connect();
@@ -70,16 +75,21 @@ export const outcomeOf = (t: Topics, records: readonly SourceRecord[]): Outcome 
 };
 
 /** The output topics of the pipeline. */
-export const outputTopics = (t: Topics): string[] => [t.out_a, t.out_b, t.task_errors, t.business_errors, t.wire_errors];
+export const outputTopics = (
+  t: Topics,
+): string[] => [t.out_a, t.out_b, t.task_errors, t.business_errors, t.wire_errors];
 
 /** Reads every output (until the high watermarks; read_uncommitted-safe, no transaction markers). */
-export const readOutcome = async (t: Topics): Promise<Outcome> => outcomeOf(t, await readTopics(outputTopics(t)));
+export const readOutcome = async (t: Topics): Promise<Outcome> =>
+  outcomeOf(t, await readTopics(outputTopics(t)));
 
 /**
  * Every input record of `topic` with its id and coordinates, one entry per offset: a record the producer
  * wrote twice (a retried send) is two inputs with one id, and both count against the committed offsets.
  */
-export const readInputs = async (topic: string): Promise<{ id: string; partition: number; offset: number }[]> =>
+export const readInputs = async (
+  topic: string,
+): Promise<{ id: string; partition: number; offset: number }[]> =>
   (await readTopics([topic])).map((r) => ({ id: text(r.key)!, partition: r.partition, offset: r.offset }));
 
 /** Whether every destination of input `id` has it at least once. */
@@ -115,7 +125,10 @@ export const readCommitted = async (
   const records: SourceRecord[] = [];
   let last = performance.now();
   const settings = consumerSettings(unique("committed-reader"));
-  const consumer = new KafkaConsumerClient(brokers ? { ...settings, brokers: [...brokers] } : settings, quiet);
+  const consumer = new KafkaConsumerClient(
+    brokers ? { ...settings, brokers: [...brokers] } : settings,
+    quiet,
+  );
   await consumer.connect();
   await consumer.subscribe(topics, true);
   await consumer.run({
@@ -153,7 +166,11 @@ export const caughtUp = async (
  * Starts the CLI running the pipeline flow with `configFile` (Deno or Bun, as the test runs), its
  * output collected into `logs`.
  */
-export const startFlow = (configFile: string, logs: string[], env: Record<string, string> = {}): ChildProcess => {
+export const startFlow = (
+  configFile: string,
+  logs: string[],
+  env: Record<string, string> = {},
+): ChildProcess => {
   const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
   const cli = ["runtime/cli.ts", "run", "tests/flows/pipeline.ts", "--config", configFile];
   const child = spawn(process.execPath, isBun ? cli : ["run", "-A", ...cli], {

@@ -56,7 +56,8 @@ describe("exactly-once across a broker restart", () => {
   let bootstrap = "";
   const input = unique("eos-outage-in");
   const out = unique("eos-outage-out");
-  const kafka = () => new Kafka({ brokers: [bootstrap], clientId: "loom-it-eos-outage", logLevel: logLevel.NOTHING });
+  const kafka = () =>
+    new Kafka({ brokers: [bootstrap], clientId: "loom-it-eos-outage", logLevel: logLevel.NOTHING });
   const withAdmin = async <T>(fn: (a: Admin) => Promise<T>): Promise<T> => {
     const admin = kafka().admin();
     await admin.connect();
@@ -94,7 +95,9 @@ describe("exactly-once across a broker restart", () => {
         producer: { brokers: [bootstrap], extra: client },
         producers: { out: { brokers: [bootstrap], topic: out, extra: client } },
       },
-      streaming: { runtime: { processing_guarantee: "exactly_once", delivery_retries: 1, retry_backoff_ms: 100 } },
+      streaming: {
+        runtime: { processing_guarantee: "exactly_once", delivery_retries: 1, retry_backoff_ms: 100 },
+      },
     });
   };
 
@@ -136,7 +139,9 @@ describe("exactly-once across a broker restart", () => {
     await Promise.race([first.done, sleep(5_000)]);
     let finisher = first;
     if (first.state === "failed") {
-      console.log(`eos outage test: the first runner failed: ${(first.failure as Error)?.message ?? first.failure}`);
+      console.log(
+        `eos outage test: the first runner failed: ${(first.failure as Error)?.message ?? first.failure}`,
+      );
       finisher = runnerFor(); // the same transactional id: it fences the first instance
       await finisher.start();
     }
@@ -147,7 +152,10 @@ describe("exactly-once across a broker restart", () => {
     for (;;) {
       const c = await committed(group);
       if ([...ends].every(([p, h]) => c.get(p) === h)) break;
-      assert.ok(performance.now() < until && finisher.failure === null, `no full commit: ${finisher.failure}`);
+      assert.ok(
+        performance.now() < until && finisher.failure === null,
+        `no full commit: ${finisher.failure}`,
+      );
       await sleep(200);
     }
     await finisher.stop();

@@ -28,7 +28,16 @@ import {
 } from "../mod.ts";
 import { decodeOutputRecord, encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { bootstrap, committedOffsets, createTopics, deleteTopics, quiet, sleep, unique, waitFor } from "./_support.ts";
+import {
+  bootstrap,
+  committedOffsets,
+  createTopics,
+  deleteTopics,
+  quiet,
+  sleep,
+  unique,
+  waitFor,
+} from "./_support.ts";
 import { flow, pipelineConfig, type Topics } from "./flows/pipeline.ts";
 import {
   caughtUp,
@@ -140,126 +149,144 @@ describe("exactly-once on a real broker", () => {
     return { dups, records: records.length, expected };
   };
 
-  test("exactly_once: 10 kill -9 at random points mid-stream, a read_committed reader sees every output once", {
-    timeout: 170_000,
-  }, async () => {
-    const { dups, records, expected } = await killLoop("exactly_once");
-    assert.equal(dups, 0, "no output is duplicated for a read_committed reader");
-    assert.equal(records, expected);
-  });
+  test(
+    "exactly_once: 10 kill -9 at random points mid-stream, a read_committed reader sees every output once",
+    {
+      timeout: 170_000,
+    },
+    async () => {
+      const { dups, records, expected } = await killLoop("exactly_once");
+      assert.equal(dups, 0, "no output is duplicated for a read_committed reader");
+      assert.equal(records, expected);
+    },
+  );
 
-  test("at_least_once: the same 10 kills redeliver (duplicates, nothing missing)", { timeout: 170_000 }, async () => {
-    const { dups } = await killLoop("at_least_once");
-    // the reader is the same: it does see duplicates when there are any
-    assert.ok(dups > 0, "at-least-once redelivers what was in flight at a kill");
-  });
+  test(
+    "at_least_once: the same 10 kills redeliver (duplicates, nothing missing)",
+    { timeout: 170_000 },
+    async () => {
+      const { dups } = await killLoop("at_least_once");
+      // the reader is the same: it does see duplicates when there are any
+      assert.ok(dups > 0, "at-least-once redelivers what was in flight at a kill");
+    },
+  );
 
-  test("exactly_once: a rebalance mid-stream with two runners (a join, then a leave) loses and repeats nothing", {
-    timeout: 120_000,
-  }, async () => {
-    const t = newTopics();
-    cleanup.push(...Object.values(t));
-    const group = unique("eos-group");
-    await createTopics([t.in], 6);
-    await createTopics(Object.values(t).filter((x) => x !== t.in), 3);
-    const revoked: number[] = [];
-    const runnerFor = (worker: number) =>
-      new KafkaFlowRunner(compileFlow(flow, ConfigContext.fromObject(eosConfig(t, group))), {
-        client: { ...quiet, logLevel: "nothing" },
-        workerIndex: worker, // its own transactional id
-        logger: {
-          info: (event) => void (event === "partitions_revoked" && revoked.push(worker)),
-          warn: () => {},
-          error: () => {},
-        },
-      });
-    const N = 3000;
-    const producing = produceStream(t.in, N, 30, 200);
-    const r1 = runnerFor(0);
-    await r1.start();
-    await waitFor(() => r1.driver.stats.consumed >= 300, 30_000, "runner 1 to consume");
-    const r2 = runnerFor(1);
-    await r2.start(); // runner 1 revokes (commits its open transaction), both rejoin
-    await waitFor(() => r2.driver.stats.consumed > 0, 30_000, "runner 2 to consume");
-    const r1Consumed = r1.driver.stats.consumed;
-    await r1.stop(); // leaves: runner 2 takes every partition
-    assert.equal(r1.failure, null);
-    await producing;
-    const until = performance.now() + 60_000;
-    while (!(await caughtUp(group, t.in, committedOffsets))) {
-      assert.ok(performance.now() < until, "runner 2 did not catch up");
+  test(
+    "exactly_once: a rebalance mid-stream with two runners (a join, then a leave) loses and repeats nothing",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const t = newTopics();
+      cleanup.push(...Object.values(t));
+      const group = unique("eos-group");
+      await createTopics([t.in], 6);
+      await createTopics(Object.values(t).filter((x) => x !== t.in), 3);
+      const revoked: number[] = [];
+      const runnerFor = (worker: number) =>
+        new KafkaFlowRunner(compileFlow(flow, ConfigContext.fromObject(eosConfig(t, group))), {
+          client: { ...quiet, logLevel: "nothing" },
+          workerIndex: worker, // its own transactional id
+          logger: {
+            info: (event) => void (event === "partitions_revoked" && revoked.push(worker)),
+            warn: () => {},
+            error: () => {},
+          },
+        });
+      const N = 3000;
+      const producing = produceStream(t.in, N, 30, 200);
+      const r1 = runnerFor(0);
+      await r1.start();
+      await waitFor(() => r1.driver.stats.consumed >= 300, 30_000, "runner 1 to consume");
+      const r2 = runnerFor(1);
+      await r2.start(); // runner 1 revokes (commits its open transaction), both rejoin
+      await waitFor(() => r2.driver.stats.consumed > 0, 30_000, "runner 2 to consume");
+      const r1Consumed = r1.driver.stats.consumed;
+      await r1.stop(); // leaves: runner 2 takes every partition
+      assert.equal(r1.failure, null);
+      await producing;
+      const until = performance.now() + 60_000;
+      while (!(await caughtUp(group, t.in, committedOffsets))) {
+        assert.ok(performance.now() < until, "runner 2 did not catch up");
+        assert.equal(r2.failure, null);
+        await sleep(100);
+      }
+      await r2.stop();
       assert.equal(r2.failure, null);
-      await sleep(100);
-    }
-    await r2.stop();
-    assert.equal(r2.failure, null);
-    assert.ok(revoked.includes(0) && revoked.includes(1), `both runners revoked partitions: ${revoked}`);
-    const inputs = new Set((await readInputs(t.in)).map((r) => r.id));
-    const expected = expectedOutputs(N);
-    const records = await readCommitted(outputTopics(t), expected);
-    const outcome = outcomeOf(t, records);
-    const missing = [...inputs].filter((id) => !handled(outcome, id));
-    console.log(
-      `exactly_once rebalance test: runner 1 consumed ${r1Consumed}, runner 2 ${r2.driver.stats.consumed}; ` +
-        `${records.length} committed outputs (expected ${expected}), ${duplicates(outcome)} duplicate(s), ${missing.length} missing`,
-    );
-    assert.deepEqual(missing, []);
-    assert.equal(duplicates(outcome), 0);
-    assert.equal(records.length, expected);
-  });
+      assert.ok(revoked.includes(0) && revoked.includes(1), `both runners revoked partitions: ${revoked}`);
+      const inputs = new Set((await readInputs(t.in)).map((r) => r.id));
+      const expected = expectedOutputs(N);
+      const records = await readCommitted(outputTopics(t), expected);
+      const outcome = outcomeOf(t, records);
+      const missing = [...inputs].filter((id) => !handled(outcome, id));
+      console.log(
+        `exactly_once rebalance test: runner 1 consumed ${r1Consumed}, runner 2 ${r2.driver.stats.consumed}; ` +
+          `${records.length} committed outputs (expected ${expected}), ${
+            duplicates(outcome)
+          } duplicate(s), ${missing.length} missing`,
+      );
+      assert.deepEqual(missing, []);
+      assert.equal(duplicates(outcome), 0);
+      assert.equal(records.length, expected);
+    },
+  );
 
-  test("a poison record goes to the error topic in the transaction of its batch", { timeout: 60_000 }, async () => {
-    const input = unique("eos-poison-in");
-    const out = unique("eos-poison-out");
-    const errors = unique("eos-poison-errors");
-    cleanup.push(input, out, errors);
-    await createTopics([input, out, errors], 1);
-    const Item = messageType("loom.it.Item", v.object({ id: v.string() }));
-    const poisonFlow = new StreamFlow({
-      name: "it_eos_poison",
-      source: new FromTopic("in", Item),
-      process: new Process(RecordStep.of((m: Message<{ id: string }>) => {
-        if (m.payload.id === "poison") throw new Error("poison record");
-        return m.payload;
-      }, { name: "check" })),
-      output: new IntoTopic("out"),
-      errors: [new ErrorRoute(["task"], new IntoTopic("errors"))],
-    });
-    const brokers = [bootstrap()];
-    const group = unique("eos-group");
-    const config = ConfigContext.fromObject({
-      kafka: {
-        consumer: { brokers, group_id: group, topics: [input], enable_auto_commit: false },
-        producer: { brokers },
-        producers: { out: { brokers, topic: out }, errors: { brokers, topic: errors } },
-      },
-      streaming: { runtime: { processing_guarantee: "exactly_once", kafka_client: "platformatic" } },
-    });
-    const commits: number[] = [];
-    const runner = new KafkaFlowRunner(compileFlow(poisonFlow, config), {
-      client: { ...quiet, logLevel: "nothing" },
-      onCommit: (offsets) => void commits.push(...offsets.map((o) => o.offset)),
-    });
-    const producer = new Kafka({ brokers, clientId: "loom-it-in", logLevel: logLevel.NOTHING }).producer();
-    await producer.connect();
-    await producer.send({
-      topic: input,
-      messages: ["a", "poison", "b"].map((id) => ({
-        key: id,
-        value: Buffer.from(encodeSourceValue({ id }, Item, { producedAtMs: 1 })),
-      })),
-      acks: -1,
-    });
-    await producer.disconnect();
-    await runner.start();
-    await waitFor(() => runner.failure !== null || commits.includes(3), 30_000, "the batch to commit");
-    await runner.stop();
-    assert.equal(runner.failure, null);
-    const records = await readCommitted([out, errors], 3);
-    assert.deepEqual(records.filter((r) => r.topic === out).map((r) => text(r.key)), ["a", "b"]);
-    const errs = records.filter((r) => r.topic === errors);
-    assert.equal(errs.length, 1);
-    assert.match(JSON.stringify(decodeOutputRecord(errs[0]).payload), /poison record/);
-    assert.deepEqual(await committedOffsets(group, input), new Map([[0, 3]]));
-  });
+  test(
+    "a poison record goes to the error topic in the transaction of its batch",
+    { timeout: 60_000 },
+    async () => {
+      const input = unique("eos-poison-in");
+      const out = unique("eos-poison-out");
+      const errors = unique("eos-poison-errors");
+      cleanup.push(input, out, errors);
+      await createTopics([input, out, errors], 1);
+      const Item = messageType("loom.it.Item", v.object({ id: v.string() }));
+      const poisonFlow = new StreamFlow({
+        name: "it_eos_poison",
+        source: new FromTopic("in", Item),
+        process: new Process(RecordStep.of((m: Message<{ id: string }>) => {
+          if (m.payload.id === "poison") throw new Error("poison record");
+          return m.payload;
+        }, { name: "check" })),
+        output: new IntoTopic("out"),
+        errors: [new ErrorRoute(["task"], new IntoTopic("errors"))],
+      });
+      const brokers = [bootstrap()];
+      const group = unique("eos-group");
+      const config = ConfigContext.fromObject({
+        kafka: {
+          consumer: { brokers, group_id: group, topics: [input], enable_auto_commit: false },
+          producer: { brokers },
+          producers: { out: { brokers, topic: out }, errors: { brokers, topic: errors } },
+        },
+        streaming: { runtime: { processing_guarantee: "exactly_once", kafka_client: "platformatic" } },
+      });
+      const commits: number[] = [];
+      const runner = new KafkaFlowRunner(compileFlow(poisonFlow, config), {
+        client: { ...quiet, logLevel: "nothing" },
+        onCommit: (offsets) => void commits.push(...offsets.map((o) => o.offset)),
+      });
+      const producer = new Kafka({ brokers, clientId: "loom-it-in", logLevel: logLevel.NOTHING }).producer();
+      await producer.connect();
+      await producer.send({
+        topic: input,
+        messages: ["a", "poison", "b"].map((id) => ({
+          key: id,
+          value: Buffer.from(encodeSourceValue({ id }, Item, { producedAtMs: 1 })),
+        })),
+        acks: -1,
+      });
+      await producer.disconnect();
+      await runner.start();
+      await waitFor(() => runner.failure !== null || commits.includes(3), 30_000, "the batch to commit");
+      await runner.stop();
+      assert.equal(runner.failure, null);
+      const records = await readCommitted([out, errors], 3);
+      assert.deepEqual(records.filter((r) => r.topic === out).map((r) => text(r.key)), ["a", "b"]);
+      const errs = records.filter((r) => r.topic === errors);
+      assert.equal(errs.length, 1);
+      assert.match(JSON.stringify(decodeOutputRecord(errs[0]).payload), /poison record/);
+      assert.deepEqual(await committedOffsets(group, input), new Map([[0, 3]]));
+    },
+  );
 });

@@ -317,7 +317,12 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   groupMetadata(): ConsumerGroupMetadata {
     const c = this.#consumer;
-    return { groupId: this.#groupId, generationId: c.generationId, memberId: c.memberId ?? "", coordinatorId: c.coordinatorId };
+    return {
+      groupId: this.#groupId,
+      generationId: c.generationId,
+      memberId: c.memberId ?? "",
+      coordinatorId: c.coordinatorId,
+    };
   }
 
   /**

@@ -89,9 +89,12 @@ export class PlatformaticTransactions implements TransactionPort {
     try {
       this.#tx = await this.#producer.beginTransaction();
     } catch (e) {
-      throw new Error(`could not begin a transaction (transactional id "${this.transactionalId}"): ${describeError(e)}`, {
-        cause: e,
-      });
+      throw new Error(
+        `could not begin a transaction (transactional id "${this.transactionalId}"): ${describeError(e)}`,
+        {
+          cause: e,
+        },
+      );
     }
   }
 
@@ -110,7 +113,9 @@ export class PlatformaticTransactions implements TransactionPort {
     try {
       if (offsets.length > 0) {
         // addConsumer only reads the group id (AddOffsetsToTxn)
-        await tx.addConsumer({ groupId: group.groupId } as unknown as Consumer<Buffer, Buffer, Buffer, Buffer>);
+        await tx.addConsumer(
+          { groupId: group.groupId } as unknown as Consumer<Buffer, Buffer, Buffer, Buffer>,
+        );
         const consumer = {
           groupId: group.groupId,
           generationId: group.generationId,
@@ -155,7 +160,9 @@ export class PlatformaticTransactions implements TransactionPort {
       await tx.abort();
     } catch (e) {
       await tx.cancel().catch(() => {});
-      throw new Error(`could not abort transaction "${this.transactionalId}": ${describeError(e)}`, { cause: e });
+      throw new Error(`could not abort transaction "${this.transactionalId}": ${describeError(e)}`, {
+        cause: e,
+      });
     }
   }
 }

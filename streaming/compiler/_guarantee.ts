@@ -8,7 +8,10 @@
 import type { CompiledPlan, CompiledProcess, CompiledTopicSink } from "../_plan.ts";
 import type { Compiler } from "./_compiler.ts";
 
-type PlanParts = Pick<CompiledPlan, "process" | "output" | "errorRoutes" | "topicSinks" | "storageSinks" | "runtime">;
+type PlanParts = Pick<
+  CompiledPlan,
+  "process" | "output" | "errorRoutes" | "topicSinks" | "storageSinks" | "runtime"
+>;
 
 /** Calls `visit` for every compiled process of the tree (the root first). */
 function walk(p: CompiledProcess, visit: (p: CompiledProcess) => void): void {
