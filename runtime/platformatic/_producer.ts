@@ -7,7 +7,7 @@
 import { Buffer } from "node:buffer";
 import { type MessageToProduce, Producer } from "@platformatic/kafka";
 import type { ProducerSettings } from "../../streaming/_settings.ts";
-import type { OutgoingRecord, ProducerClientPort } from "../../streaming/_transport.ts";
+import type { OutgoingRecord, ProducerClientPort, TransactionPort } from "../../streaming/_transport.ts";
 import { murmur2, toPositive } from "../../kafka/_murmur2.ts";
 import { type KafkaClientOptions, KafkaConfigError } from "../kafkajs/mod.ts";
 import { deliveryError, describeError } from "./_errors.ts";
@@ -70,9 +70,9 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   /** Encoded header names (a flow uses a handful): no encoding per record. */
   readonly #headerNames = new Map<string, Buffer>();
   #connected = false;
-  #txSends: Promise<void> = Promise.resolve();
   /** Set when built with a transactional id (exactly-once processing). */
-  readonly transactions?: PlatformaticTransactions;
+  readonly transactions?: TransactionPort;
+  readonly #transactions: PlatformaticTransactions | null = null;
 
   /**
    * Builds the producer (no connection yet: call `connect()`).
@@ -104,7 +104,7 @@ export class PlatformaticProducerClient implements ProducerClientPort {
       ...(transactionalId !== undefined && { transactionalId, producerId: -1n, producerEpoch: -1 }),
     });
     if (transactionalId !== undefined) {
-      this.transactions = new PlatformaticTransactions(this.#producer, transactionalId);
+      this.transactions = this.#transactions = new PlatformaticTransactions(this.#producer, transactionalId);
     }
     // An 'error' event without a listener would throw; failures reach the callers through their promises.
     this.#producer.on("error", () => {});
@@ -233,23 +233,6 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     return m;
   }
 
-  /**
-   * exactly_once: sends go into the open transaction ONE AT A TIME. platformatic adds a send's partitions
-   * to the transaction (AddPartitionsToTxn) before producing; concurrent sends race those requests and
-   * their idempotent sequence numbers, which the broker answers with TRANSACTION_ABORTABLE or
-   * OUT_OF_ORDER_SEQUENCE_NUMBER.
-   */
-  #sendInTransaction(messages: Message[]): Promise<void> {
-    const run = async () => {
-      const tx = this.transactions!.current;
-      if (tx === null) throw new Error("exactly_once: a send outside a transaction (begin one first)");
-      await tx.send({ messages, acks: -1 });
-    };
-    const p = this.#txSends.then(run);
-    this.#txSends = p.catch(() => {});
-    return p;
-  }
-
   async #send(
     messages: Message[],
     topics: readonly string[],
@@ -257,8 +240,8 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     acknowledged: number,
   ): Promise<void> {
     try {
-      if (this.transactions === undefined) await this.#producer.send({ messages, acks: this.#cfg.acks });
-      else await this.#sendInTransaction(messages);
+      if (this.#transactions === null) await this.#producer.send({ messages, acks: this.#cfg.acks });
+      else await this.#transactions.send(messages); // exactly_once: into the open transaction
     } catch (e) {
       const where = topics.length === 1
         ? `topic "${topics[0]}"`

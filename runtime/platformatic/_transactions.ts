@@ -10,7 +10,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import type { Consumer, Message, Producer } from "@platformatic/kafka";
+import type { Consumer, Message, MessageToProduce, Producer } from "@platformatic/kafka";
 import type {
   ConsumerGroupMetadata,
   TopicPartitionOffset,
@@ -41,13 +41,14 @@ export function transactionalIdOf(prefix: string, worker: number): string {
 
 /**
  * The {@link TransactionPort} of one platformatic producer built with `transactionalId` and
- * `idempotent: true`. While a transaction is open, the adapter's sends go through {@link current}.
+ * `idempotent: true`. While a transaction is open, the adapter's sends go through
+ * {@link PlatformaticTransactions.send}.
  *
  * @example
  * ```ts ignore
  * const tx = new PlatformaticTransactions(producer, "billing-0");
  * await tx.begin();
- * await tx.current!.send({ messages });
+ * await tx.send(messages);
  * await tx.commit([{ topic: "orders", partition: 0, offset: 10 }], consumer.groupMetadata());
  * ```
  */
@@ -56,6 +57,7 @@ export class PlatformaticTransactions implements TransactionPort {
   /** The transactional id. */
   readonly transactionalId: string;
   #tx: BufferTransaction | null = null;
+  #sends: Promise<void> = Promise.resolve();
 
   /**
    * Wraps a transactional producer.
@@ -68,9 +70,25 @@ export class PlatformaticTransactions implements TransactionPort {
     this.transactionalId = transactionalId;
   }
 
-  /** The open transaction, or null. */
-  get current(): BufferTransaction | null {
-    return this.#tx;
+  /**
+   * Sends `messages` in the open transaction, ONE send at a time: platformatic adds a send's partitions
+   * to the transaction (AddPartitionsToTxn) before producing, and concurrent sends race those requests
+   * and their idempotent sequence numbers (the broker answers TRANSACTION_ABORTABLE or
+   * OUT_OF_ORDER_SEQUENCE_NUMBER).
+   *
+   * @param messages the records (acks=all)
+   * @returns Resolves once the broker acknowledged them.
+   * @throws {Error} When no transaction is open, or the send failed (then abort the transaction).
+   */
+  send(messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[]): Promise<void> {
+    const run = async () => {
+      const tx = this.#tx;
+      if (tx === null) throw new Error(`no transaction is open on ${this.transactionalId}: begin one first`);
+      await tx.send({ messages, acks: -1 });
+    };
+    const p = this.#sends.then(run);
+    this.#sends = p.catch(() => {});
+    return p;
   }
 
   /** True while a transaction is open. */
