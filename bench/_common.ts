@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { type Kafka, Partitioners } from "kafkajs";
 import * as v from "valibot";
-import { messageType } from "../mod.ts";
+import { FromTopic, IntoTopic, type Message, messageType, Process, RecordStep, StreamFlow } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
 
 /** `deno 2.x`, `bun 1.x` or `node vNN`, for the result tables. */
@@ -75,3 +75,18 @@ export const produceBenchOrders = async (kafka: Kafka, topic: string, n: number)
   }
   await producer.disconnect();
 };
+
+/** The end-to-end benches' flow: decode a {@link BenchOrder} → a record step → encode to topic `out`. */
+// deno-lint-ignore no-explicit-any
+export const enrichFlow = (name: string): StreamFlow<any> =>
+  new StreamFlow({
+    name,
+    source: new FromTopic("in", BenchOrder),
+    process: new Process(RecordStep.of((m: Message<v.InferOutput<typeof BenchOrder.schema>>) => ({
+      order_id: m.payload.order_id,
+      customer: m.payload.customer,
+      total: m.payload.amount * m.payload.quantity,
+      segment: m.payload.segment,
+    }), { name: "enrich" })),
+    output: new IntoTopic("out"),
+  });

@@ -15,17 +15,15 @@
  */
 import process from "node:process";
 import { Kafka, logLevel } from "kafkajs";
-import type * as v from "valibot";
-import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { compileFlow } from "../mod.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { BenchOrder, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
+import { enrichFlow, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
 
 const arg = process.argv.find((a) => a.startsWith("--n="));
 const N = arg === undefined ? 100_000 : Number(arg.slice(4));
 if (!Number.isInteger(N) || N <= 0) throw new Error("--n must be a positive integer");
 const PARTITIONS = 3;
 const brokers = [kafkaBootstrap()];
-type O = v.InferOutput<typeof BenchOrder.schema>;
 
 const tag = Date.now().toString(36);
 const input = `bench-eos-in-${tag}`;
@@ -50,18 +48,7 @@ await admin.createTopics({
 await produceBenchOrders(kafka, input, N);
 const endOf = new Map((await admin.fetchTopicOffsets(input)).map((e) => [e.partition, Number(e.high)]));
 
-const enrich = RecordStep.of((m: Message<O>) => ({
-  order_id: m.payload.order_id,
-  customer: m.payload.customer,
-  total: m.payload.amount * m.payload.quantity,
-  segment: m.payload.segment,
-}), { name: "enrich" });
-const flow = new StreamFlow({
-  name: "bench_eos",
-  source: new FromTopic("in", BenchOrder),
-  process: new Process(enrich),
-  output: new IntoTopic("out"),
-});
+const flow = enrichFlow("bench_eos");
 
 /** Runs one variant; resolves with its seconds and how many commits (transactions under exactly_once) it made. */
 async function run(i: number): Promise<{ seconds: number; commits: number }> {

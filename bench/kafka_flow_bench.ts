@@ -13,11 +13,10 @@
  */
 import process from "node:process";
 import { Kafka, logLevel, Partitioners } from "kafkajs";
-import type * as v from "valibot";
-import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { compileFlow } from "../mod.ts";
 import { HEADERS } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
-import { BenchOrder, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
+import { enrichFlow, kafkaBootstrap, produceBenchOrders, runtimeName } from "./_common.ts";
 
 const flag = (name: string, fallback: number): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
@@ -31,9 +30,6 @@ const PARTITIONS = 3;
 
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
-
-const Order = BenchOrder;
-type O = v.InferOutput<typeof Order.schema>;
 
 const tag = Date.now().toString(36);
 const input = `bench-flow-in-${tag}`;
@@ -106,18 +102,7 @@ async function rawPipe(withHeaders: boolean): Promise<number> {
 
 // 3. the engine: decode → record step → encode
 async function enginePipe(): Promise<{ seconds: number; produced: number }> {
-  const enrich = RecordStep.of((m: Message<O>) => ({
-    order_id: m.payload.order_id,
-    customer: m.payload.customer,
-    total: m.payload.amount * m.payload.quantity,
-    segment: m.payload.segment,
-  }), { name: "enrich" });
-  const flow = new StreamFlow({
-    name: "bench",
-    source: new FromTopic("in", Order),
-    process: new Process(enrich),
-    output: new IntoTopic("out"),
-  });
+  const flow = enrichFlow("bench");
   const plan = compileFlow(flow, {
     kafka: {
       consumer: { brokers, group_id: `bench-flow-${tag}`, topics: [input], enable_auto_commit: false },
