@@ -3,6 +3,7 @@
 //   and restarted each time: a read_committed reader sees every input's outputs exactly once; the same
 //   kills under at_least_once give duplicates (the reader does see them);
 // - two runners in one group: one joins and one leaves mid-stream, every output once;
+// - a second instance with the same transactional id fences the first one (a zombie), every output once;
 // - a poison record goes to the error topic inside the transaction (with its batch's outputs and offsets).
 // Run: deno test -A tests/kafka_exactly_once_test.ts   |   bun test tests/kafka_exactly_once_test.ts
 import { after, before, describe, test } from "node:test";
@@ -230,6 +231,54 @@ describe("exactly-once on a real broker", () => {
       assert.equal(records.length, expected);
     },
   );
+
+  test("exactly_once: a second instance with the same transactional id fences the first (a zombie)", {
+    timeout: 120_000,
+  }, async () => {
+    const t = newTopics();
+    cleanup.push(...Object.values(t));
+    const group = unique("eos-group");
+    await createTopics(Object.values(t), 3);
+    const runnerFor = () =>
+      new KafkaFlowRunner(compileFlow(flow, ConfigContext.fromObject(eosConfig(t, group))), {
+        client: { ...quiet, logLevel: "nothing" },
+        workerIndex: 0, // both: the same transactional id
+      });
+    const N = 2000;
+    const producing = produceStream(t.in, N, 20, 200);
+    const zombie = runnerFor();
+    await zombie.start();
+    await waitFor(() => zombie.driver.stats.consumed >= 200, 30_000, "the first instance to consume");
+    const next = runnerFor();
+    await next.start(); // registers the id: the first instance's next transaction is refused
+    await waitFor(() => zombie.failure !== null, 30_000, "the first instance to be fenced");
+    assert.match(
+      String((zombie.failure as Error).message),
+      /Another producer registered the transactional id .*-0" after this one/,
+    );
+    await producing;
+    const until = performance.now() + 60_000;
+    while (!(await caughtUp(group, t.in, committedOffsets))) {
+      assert.ok(performance.now() < until, `the second instance did not catch up: ${next.failure}`);
+      assert.equal(next.failure, null);
+      await sleep(100);
+    }
+    await next.stop();
+    await zombie.stop();
+    const inputs = new Set((await readInputs(t.in)).map((r) => r.id));
+    const expected = expectedOutputs(N);
+    const records = await readCommitted(outputTopics(t), expected);
+    const outcome = outcomeOf(t, records);
+    const missing = [...inputs].filter((id) => !handled(outcome, id));
+    console.log(
+      `exactly_once fencing test: ${records.length} committed outputs (expected ${expected}), ` +
+        `${duplicates(outcome)} duplicate(s), ${missing.length} missing; the zombie: ${
+          (zombie.failure as Error).message.slice(0, 160)
+        }`,
+    );
+    assert.deepEqual(missing, []);
+    assert.equal(duplicates(outcome), 0);
+  });
 
   test(
     "a poison record goes to the error topic in the transaction of its batch",

@@ -19,6 +19,14 @@ import type {
 import { describeError } from "./_errors.ts";
 
 type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
+
+/** What to check when the coordinator fenced this producer. */
+const fencedHint = (e: unknown, id: string): string =>
+  /FENCED|INVALID_PRODUCER_EPOCH/.test(describeError(e))
+    ? `. Another producer registered the transactional id "${id}" after this one: a restarted instance of ` +
+      "this worker (then this one is a zombie and must stop), or another process of the group with the same " +
+      "id (give each process its own streaming.runtime.process_id or transactional_id_prefix)"
+    : "";
 /** platformatic does not export its Transaction class: the type comes from `beginTransaction`. */
 type BufferTransaction = Awaited<ReturnType<BufferProducer["beginTransaction"]>>;
 
@@ -108,7 +116,8 @@ export class PlatformaticTransactions implements TransactionPort {
       this.#tx = await this.#producer.beginTransaction();
     } catch (e) {
       throw new Error(
-        `could not begin a transaction (transactional id "${this.transactionalId}"): ${describeError(e)}`,
+        `could not begin a transaction (transactional id "${this.transactionalId}"): ${describeError(e)}` +
+          fencedHint(e, this.transactionalId),
         {
           cause: e,
         },
@@ -157,7 +166,7 @@ export class PlatformaticTransactions implements TransactionPort {
       const where = offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`).join(", ") || "no offsets";
       throw new Error(
         `Kafka did not commit transaction "${this.transactionalId}" (${where}, group "${group.groupId}" ` +
-          `generation ${group.generationId}): ${describeError(e)}`,
+          `generation ${group.generationId}): ${describeError(e)}${fencedHint(e, this.transactionalId)}`,
         { cause: e },
       );
     }
