@@ -40,13 +40,11 @@ describe("exactly_once compile-time checks", () => {
     });
     const cfg = eos();
     (cfg.streaming as Record<string, unknown>).sinks = { t: { table: "t" } };
-    const err = assert.throws(() => compileFlow(table, cfg), CompilationError);
-    void err;
-    try {
-      compileFlow(table, cfg);
-    } catch (e) {
-      assert.match((e as Error).message, /storage sink 't' is not transactional with Kafka/);
-    }
+    assert.throws(
+      () => compileFlow(table, cfg),
+      (e) =>
+        e instanceof CompilationError && /storage sink 't' is not transactional with Kafka/.test(e.message),
+    );
     assert.deepEqual(
       compileFlow(table, { ...cfg, streaming: { sinks: { t: { table: "t" } } } }).warnings,
       [],
