@@ -254,7 +254,7 @@ describe("exactly-once on a real broker", () => {
     await waitFor(() => zombie.failure !== null, 30_000, "the first instance to be fenced");
     assert.match(
       String((zombie.failure as Error).message),
-      /Another producer registered the transactional id .*-0" after this one/,
+      /(PRODUCER_FENCED|INVALID_PRODUCER_EPOCH).*Another producer registered the transactional id .*-0" after this one/,
     );
     await producing;
     const until = performance.now() + 60_000;

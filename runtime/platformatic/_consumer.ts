@@ -32,6 +32,7 @@ import { describeError } from "./_errors.ts";
 import { FetchTracker } from "./_fetch_tracker.ts";
 import { commitOffsets, heartbeatOnce } from "./_group_requests.ts";
 import { PartitionQueues } from "./_partition_queues.ts";
+import { requireStableOffsets } from "./_stable_offsets.ts";
 import { type PlatformaticConsumerOptions, settingsToPlatformatic } from "./_settings.ts";
 
 type State = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
@@ -155,6 +156,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       protocolsMetadata: () => this.#beforeJoin(),
     });
     this.#installAssignmentView();
+    // KIP-447: a just-committed transaction's offsets are read once stable (see _stable_offsets.ts)
+    if (cfg.isolationLevel === 1) requireStableOffsets(this.#consumer);
     this.#fetches = new FetchTracker(this.#consumer);
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));

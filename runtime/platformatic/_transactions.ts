@@ -92,7 +92,13 @@ export class PlatformaticTransactions implements TransactionPort {
     const run = async () => {
       const tx = this.#tx;
       if (tx === null) throw new Error(`no transaction is open on ${this.transactionalId}: begin one first`);
-      await tx.send({ messages, acks: -1 });
+      try {
+        await tx.send({ messages, acks: -1 });
+      } catch (e) {
+        const hint = fencedHint(e, this.transactionalId);
+        if (hint === "") throw e;
+        throw new Error(`${describeError(e)}${hint}`, { cause: e });
+      }
     };
     const p = this.#sends.then(run);
     this.#sends = p.catch(() => {});
