@@ -42,7 +42,8 @@ async function start(m: StartMessage): Promise<void> {
       logger,
       observability: readObservabilityConfig(config),
       writeLine: (line) => console.error(line.replace(/^\{/, `{"worker":${m.index},`)),
-      runner: m.quietClient ? { client: { logger: () => {} } } : {},
+      // the worker's slot: under exactly_once, its own transactional id
+      runner: { workerIndex: m.index, ...(m.quietClient ? { client: { logger: () => {} } } : {}) },
     });
     await instance.start();
     post({ type: "started", snapshot: instance.snapshot() });
