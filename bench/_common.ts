@@ -7,8 +7,11 @@
 import { execFileSync } from "node:child_process";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { Buffer } from "node:buffer";
+import { type Kafka, Partitioners } from "kafkajs";
 import * as v from "valibot";
-import { messageType } from "../mod.ts";
+import { FromTopic, IntoTopic, type Message, messageType, Process, RecordStep, StreamFlow } from "../mod.ts";
+import { encodeSourceValue } from "../streaming/engine.ts";
 
 /** `deno 2.x`, `bun 1.x` or `node vNN`, for the result tables. */
 export const runtimeName = (): string => {
@@ -40,3 +43,50 @@ export const BenchOrder = messageType(
     created_at_ms: v.pipe(v.number(), v.integer()),
   }),
 );
+
+/** Produces `n` {@link BenchOrder} envelopes to `topic` (keys over 1,000 values, 1,000 per send, acks all). */
+export const produceBenchOrders = async (kafka: Kafka, topic: string, n: number): Promise<void> => {
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  const BATCH = 1000;
+  for (let i = 0; i < n; i += BATCH) {
+    const messages = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) {
+      const value = encodeSourceValue(
+        {
+          order_id: `order-${j.toString().padStart(8, "0")}`,
+          customer: `customer-${j % 997}`,
+          amount: 10.5 + (j % 100),
+          quantity: 1 + (j % 7),
+          segment: j % 3 ? "standard" : "vip",
+          country: j % 2 ? "ES" : "FR",
+          paid: j % 5 !== 0,
+          created_at_ms: 1_700_000_000_000 + j,
+        },
+        BenchOrder,
+        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
+      );
+      messages.push({
+        key: `k-${j % 1000}`,
+        value: Buffer.from(value.buffer, value.byteOffset, value.length),
+      });
+    }
+    await producer.send({ topic, acks: -1, messages });
+  }
+  await producer.disconnect();
+};
+
+/** The end-to-end benches' flow: decode a {@link BenchOrder} → a record step → encode to topic `out`. */
+// deno-lint-ignore no-explicit-any
+export const enrichFlow = (name: string): StreamFlow<any> =>
+  new StreamFlow({
+    name,
+    source: new FromTopic("in", BenchOrder),
+    process: new Process(RecordStep.of((m: Message<v.InferOutput<typeof BenchOrder.schema>>) => ({
+      order_id: m.payload.order_id,
+      customer: m.payload.customer,
+      total: m.payload.amount * m.payload.quantity,
+      segment: m.payload.segment,
+    }), { name: "enrich" })),
+    output: new IntoTopic("out"),
+  });

@@ -47,6 +47,11 @@ export interface KafkaClients {
   producer(settings: ProducerSettings): ProducerClientPort;
   /** A new (unconnected) group consumer. */
   consumer(settings: ConsumerSettings): ConsumerPort;
+  /** A new transactional producer (exactly-once processing); platformatic only. */
+  readonly transactionalProducer?: (
+    settings: ProducerSettings,
+    transactionalId: string,
+  ) => ProducerClientPort;
 }
 
 /**
@@ -74,6 +79,7 @@ export function createKafkaClients(
         kind,
         producer: (s) => new PlatformaticProducerClient(s, options),
         consumer: (s) => new PlatformaticConsumerClient(s, options),
+        transactionalProducer: (s, id) => new PlatformaticProducerClient(s, options, id),
       };
     case "kafkajs":
       return {

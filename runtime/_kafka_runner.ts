@@ -29,6 +29,7 @@ import type {
 } from "./kafkajs/mod.ts";
 import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
 import type { TableWriterFactory } from "./_table_writers.ts";
+import { transactionalIdOf } from "./platformatic/_transactions.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.
@@ -74,6 +75,13 @@ export interface KafkaRunnerOptions {
   readonly onCommit?: (offsets: readonly TopicPartitionOffset[]) => void;
   /** Observation port of the loop and the driver (metrics, lifecycle events; see `FlowMetrics`). */
   readonly observer?: FlowObserver;
+  /**
+   * Worker slot of this runner in its process (default 0): under `processing_guarantee: exactly_once`
+   * the transactional id is `<transactional_id_prefix or group id>-<process_id × workers_per_process +
+   * workerIndex>`, so every worker of a group needs its own slot (give each process its own
+   * `streaming.runtime.process_id`).
+   */
+  readonly workerIndex?: number;
 }
 
 /**
@@ -138,7 +146,10 @@ export class KafkaFlowRunner {
     // streaming.runtime.kafka_client picks the adapter behind the ports
     const clients = createKafkaClients(options.kafkaClient ?? plan.runtime.kafkaClient, options.client);
     this.consumer = options.consumer ?? clients.consumer(plan.source.settings);
-    this.producer = options.producer ?? routedProducer(plan, clients);
+    this.producer = options.producer ??
+      (plan.runtime.processingGuarantee === "exactly_once"
+        ? transactionalProducer(plan, clients, options.workerIndex ?? 0)
+        : routedProducer(plan, clients));
     const tables = new Map<string, SinkWriter>();
     for (const [path, s] of plan.storageSinks) {
       const w = options.tables?.get(s.name);
@@ -194,6 +205,7 @@ export class KafkaFlowRunner {
           "enable_auto_commit: true is served by committing settled offsets after delivery (never before)",
       });
     }
+    for (const warning of this.plan.warnings) this.#log.warn("plan_warning", { warning });
     const opened = await this.#openWriters();
     try {
       await this.loop.start();
@@ -203,7 +215,7 @@ export class KafkaFlowRunner {
       throw e;
     }
     const rt = this.plan.runtime;
-    if (rt.processId !== null || rt.addresses !== null) {
+    if ((rt.processId !== null && rt.processingGuarantee !== "exactly_once") || rt.addresses !== null) {
       this.#log.info("cluster_settings_ignored", {
         reason: "streaming.runtime.process_id/addresses configure a Bytewax cluster; here processes share " +
           "partitions through the consumer group (start more processes with the same group_id)",
@@ -267,6 +279,30 @@ function noWriter(name: string, path: string): Error {
       "bun cli.ts run), which opens table sinks, or give the runner one (KafkaRunnerOptions.tables, or " +
       "openTables: openTableWriters from @loom/streaming/sinks), or give the sink a createWriter()",
   );
+}
+
+/**
+ * The one transactional producer of an exactly-once plan (the compiler checked that every output shares
+ * one producer configuration), with its worker's transactional id.
+ */
+function transactionalProducer(
+  plan: CompiledPlan,
+  clients: KafkaClients,
+  workerIndex: number,
+): KafkaProducerPort {
+  const rt = plan.runtime;
+  if (clients.transactionalProducer === undefined) {
+    throw new Error(
+      `flow '${plan.name}': processing_guarantee: exactly_once needs the platformatic Kafka client (${clients.kind} ` +
+        "has no KIP-447 transactions); set streaming.runtime.kafka_client: platformatic",
+    );
+  }
+  const sink = plan.output ?? plan.topicSinks.values().next().value ?? plan.errorRoutes.values().next().value;
+  const settings = sink?.settings ?? plan.kafka.producer;
+  if (!settings) throw new Error(`flow '${plan.name}': no Kafka producer is configured (kafka.producer)`);
+  const worker = (rt.processId ?? 0) * rt.workersPerProcess + workerIndex;
+  const id = transactionalIdOf(rt.transactionalIdPrefix ?? plan.source.settings.groupId, worker);
+  return clients.transactionalProducer(settings, id);
 }
 
 /**

@@ -16,6 +16,10 @@
  * - stop: graceful (stop fetching, flush, deliver, commit, leave, dispose) within
  *   `force_shutdown_timeout_ms`; any failure stops it without committing what was not settled.
  *
+ * Under `streaming.runtime.processing_guarantee: exactly_once` the batches run inside producer
+ * transactions that also carry their offsets (see {@link TransactionCycle}); the producer must have
+ * `transactions` and the consumer `groupMetadata`.
+ *
  * Guarantee (at-least-once): the offset committed for a partition is always the offset after the longest
  * prefix of its records whose every output the broker or sink acknowledged, or which were deliberately
  * discarded. A refused commit is retried at the next tick and becomes fatal only after
@@ -34,7 +38,9 @@ import type {
   RecordBatch,
   TopicPartition,
   TopicPartitionOffset,
+  TransactionPort,
 } from "./_transport.ts";
+import { TransactionCycle } from "./_transactions.ts";
 
 /**
  * A producer the loop connects at start and disconnects at stop, when it can.
@@ -50,6 +56,8 @@ export interface LoopProducer extends ProducerPort {
   connect?(): Promise<void>;
   /** Disconnects (optional). */
   disconnect?(): Promise<void>;
+  /** Transactions (required under `processing_guarantee: exactly_once`). */
+  readonly transactions?: TransactionPort;
 }
 
 /**
@@ -154,6 +162,8 @@ export class FlowLoop {
   #commitFailingSince: number | null = null;
   #lastCommitAt: number | null = null;
   #shutdown: Promise<void> | null = null;
+  /** Set under `processing_guarantee: exactly_once`. */
+  readonly #tx: TransactionCycle | null = null;
   readonly #o: FlowLoopOptions;
   readonly #log: Logger;
   readonly #clock: Clock;
@@ -172,6 +182,26 @@ export class FlowLoop {
     this.#log = options.logger ?? silentLogger;
     this.#clock = options.clock;
     this.#done = new Promise((r) => (this.#resolveDone = r));
+    if (plan.runtime.processingGuarantee === "exactly_once") {
+      const transactions = options.producer?.transactions;
+      if (transactions === undefined || typeof options.consumer.groupMetadata !== "function") {
+        throw new Error(
+          `flow '${plan.name}': processing_guarantee: exactly_once needs a transactional producer and a ` +
+            "consumer that reports its group metadata (the @platformatic/kafka adapter, or the simulator); " +
+            (transactions === undefined
+              ? "the producer has no transactions"
+              : "the consumer has no groupMetadata()"),
+        );
+      }
+      this.#tx = new TransactionCycle({
+        driver: this.driver,
+        consumer: this.consumer,
+        transactions,
+        batchesPerTransaction: plan.runtime.transactionBatches ?? 1,
+        logger: this.#log,
+        onCommitted: (offsets) => this.#committed(offsets),
+      });
+    }
   }
 
   /** Current state. */
@@ -234,7 +264,8 @@ export class FlowLoop {
   async #onBatch(batch: RecordBatch, _ctl: BatchControl): Promise<void> {
     if (this.#failure) throw this.#failure;
     try {
-      await this.driver.handle(batch);
+      if (this.#tx) await this.#tx.handle(batch);
+      else await this.driver.handle(batch);
       // Commits are made at the tick (epoch cadence) so fetching does not wait for commit round trips;
       // the guarantee is the same: only settled prefixes are ever committed.
       this.#backpressure();
@@ -275,12 +306,17 @@ export class FlowLoop {
     try {
       const d = this.driver.nextDeadline();
       const now = this.#clock.now();
-      if (d !== null && d <= now) await this.driver.tick();
+      const fire = d !== null && d <= now;
       // streaming.runtime.epoch_interval_ms: commit at most once per epoch (default: every tick)
       const epoch = this.plan.runtime.epochIntervalMs;
-      if (epoch === null || this.#lastCommitAt === null || now - this.#lastCommitAt >= epoch) {
-        this.#lastCommitAt = now;
-        await this.#commitOrRetry();
+      const due = epoch === null || this.#lastCommitAt === null || now - this.#lastCommitAt >= epoch;
+      if (due) this.#lastCommitAt = now;
+      if (this.#tx) {
+        // exactly_once: a failed transaction is aborted and fatal (its records are read again)
+        await this.#tx.tick(fire, due);
+      } else {
+        if (fire) await this.driver.tick();
+        if (due) await this.#commitOrRetry();
       }
       this.#backpressure();
     } catch (e) {
@@ -296,7 +332,7 @@ export class FlowLoop {
    */
   async flush(): Promise<void> {
     try {
-      await this.driver.flush();
+      if (!this.#tx) await this.driver.flush(); // (the transaction commit flushes inside the transaction)
       await this.#commit();
     } catch (e) {
       this.#fail(e);
@@ -331,6 +367,7 @@ export class FlowLoop {
 
   /** Commits the moved watermarks (serialized). */
   #commit(): Promise<void> {
+    if (this.#tx) return this.#tx.commit();
     const run = async () => {
       const offsets = this.driver.takeCommits();
       if (offsets.length === 0) return;
@@ -340,19 +377,25 @@ export class FlowLoop {
         this.driver.tracker.restoreCommits(offsets);
         throw e;
       }
-      this.#o.onCommit?.(offsets);
-      this.#o.observer?.committed?.(offsets);
-      this.#log.info("committed", { offsets: offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`) });
+      this.#committed(offsets);
     };
     const p = this.#commitChain.then(run);
     this.#commitChain = p.catch(() => {});
     return p;
   }
 
+  #committed(offsets: readonly TopicPartitionOffset[]): void {
+    if (offsets.length === 0) return;
+    this.#o.onCommit?.(offsets);
+    this.#o.observer?.committed?.(offsets);
+    this.#log.info("committed", { offsets: offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`) });
+  }
+
   async #onRevoked(tps: readonly TopicPartition[]): Promise<void> {
     try {
-      // Deliver what is buffered so it can be committed while the old generation is still valid.
-      await this.driver.flush();
+      // Deliver what is buffered so it can be committed while the old generation is still valid
+      // (exactly_once: the open transaction commits with the revoked partitions' offsets, or aborts).
+      if (!this.#tx) await this.driver.flush();
       await this.#commit();
     } catch (e) {
       this.#log.error("revoke_flush_failed", { reason: e instanceof Error ? e.message : String(e) });
@@ -440,9 +483,10 @@ export class FlowLoop {
     };
     await attempt(() => this.consumer.stop()); // revokes → flush + commit when graceful
     if (graceful && !this.#failure) {
-      await attempt(() => this.driver.flush());
+      if (!this.#tx) await attempt(() => this.driver.flush());
       await attempt(() => this.#commit());
     }
+    if (this.#tx) await this.#tx.abort(); // whatever did not commit (no-op after a commit)
     await attempt(() => this.consumer.disconnect());
     if (this.#o.producer?.disconnect) await attempt(() => this.#o.producer!.disconnect!());
     await attempt(() => this.driver.stop());

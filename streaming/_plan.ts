@@ -422,4 +422,9 @@ export interface CompiledPlan {
   readonly runtime: RuntimeSettings;
   /** The whole configuration object the plan was compiled with. */
   readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * What the plan cannot guarantee although it compiles (e.g. `WithAsync` side effects under
+   * `processing_guarantee: exactly_once`); the runners log each at start.
+   */
+  readonly warnings: readonly string[];
 }

@@ -171,7 +171,27 @@ export interface RuntimeSettings {
   readonly onUnwritable?: UnwritablePolicy;
   /** Topic of `on_unwritable: dead_letter` (required with it). */
   readonly deadLetterTopic?: string;
+  /**
+   * `processing_guarantee` (set only when configured; absent means `at_least_once`). `exactly_once`: each
+   * worker writes its outputs and commits its input offsets in one Kafka transaction (KIP-447).
+   */
+  readonly processingGuarantee?: ProcessingGuarantee;
+  /** `transaction_batches`: fetched batches per transaction under `exactly_once` (absent: 1). */
+  readonly transactionBatches?: number;
+  /** `transactional_id_prefix`: prefix of the workers' transactional ids (absent: the consumer group id). */
+  readonly transactionalIdPrefix?: string;
 }
+
+/**
+ * The values of `streaming.runtime.processing_guarantee`.
+ *
+ * @example
+ * ```ts
+ * import type { ProcessingGuarantee } from "@loom/streaming";
+ * const guarantee: ProcessingGuarantee = "exactly_once";
+ * ```
+ */
+export type ProcessingGuarantee = "at_least_once" | "exactly_once";
 
 /**
  * The policies of `streaming.runtime.on_unwritable`.

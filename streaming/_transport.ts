@@ -160,6 +160,69 @@ export interface ProducerClientPort extends ProducerPort {
   sendMany(batches: ReadonlyMap<string, readonly OutgoingRecord[]>): Promise<void>;
   /** Disconnects (idempotent). */
   disconnect(): Promise<void>;
+  /**
+   * The producer's transactions, when it was built with a transactional id (exactly-once processing);
+   * absent on plain producers.
+   */
+  readonly transactions?: TransactionPort;
+}
+
+/**
+ * The group membership a transactional offset commit is checked against (KIP-447): the broker refuses
+ * the offsets of a member whose generation is over, so a zombie worker cannot commit its old batches.
+ *
+ * @example
+ * ```ts
+ * import type { ConsumerGroupMetadata } from "@loom/streaming/engine";
+ * const group: ConsumerGroupMetadata = { groupId: "billing", generationId: 3, memberId: "m-1" };
+ * ```
+ */
+export interface ConsumerGroupMetadata {
+  /** Consumer group id. */
+  readonly groupId: string;
+  /** Generation of the group this member joined (-1 when unknown). */
+  readonly generationId: number;
+  /** Member id ("" when unknown). */
+  readonly memberId: string;
+  /** Broker id of the group coordinator, when the adapter knows it. */
+  readonly coordinatorId?: number | null;
+}
+
+/**
+ * Transactions of a producer (exactly-once processing): every `send` between {@link TransactionPort.begin}
+ * and {@link TransactionPort.commit} / {@link TransactionPort.abort} belongs to the transaction, and the
+ * commit stores the consumer group's offsets with it, atomically: `read_committed` readers see the
+ * transaction's records only once it committed, and never those of an aborted one.
+ *
+ * @example
+ * ```ts
+ * import type { TransactionPort } from "@loom/streaming/engine";
+ * const log: string[] = [];
+ * const tx: TransactionPort = {
+ *   begin: () => Promise.resolve(void log.push("begin")),
+ *   commit: (offsets, group) => Promise.resolve(void log.push(`commit ${group.groupId} ${offsets.length}`)),
+ *   abort: () => Promise.resolve(void log.push("abort")),
+ *   get active() {
+ *     return log.at(-1) === "begin";
+ *   },
+ * };
+ * await tx.begin();
+ * await tx.commit([{ topic: "orders", partition: 0, offset: 10 }], { groupId: "g", generationId: 1, memberId: "m" });
+ * ```
+ */
+export interface TransactionPort {
+  /** Begins a transaction (the first call also registers the transactional id, fencing older instances). */
+  begin(): Promise<void>;
+  /**
+   * Adds `offsets` (next offsets to read) for `group` to the open transaction and commits it. Rejects
+   * when the transaction could not commit (fenced, the member's generation is over, broker down): it
+   * must then be aborted, and nothing of it is visible.
+   */
+  commit(offsets: readonly TopicPartitionOffset[], group: ConsumerGroupMetadata): Promise<void>;
+  /** Aborts the open transaction (no-op when none is open). */
+  abort(): Promise<void>;
+  /** True between `begin` and the end of the transaction. */
+  readonly active: boolean;
 }
 
 /**
@@ -275,6 +338,11 @@ export interface ConsumerPort {
   stop(): Promise<void>;
   /** Stops, then closes the connections. */
   disconnect(): Promise<void>;
+  /**
+   * The member's current group membership, for transactional offset commits (exactly-once processing);
+   * absent on adapters without transactions.
+   */
+  groupMetadata?(): ConsumerGroupMetadata;
 }
 
 /**

@@ -41,6 +41,7 @@ export {
   silentLogger,
 } from "./_driver.ts";
 export { FlowLoop, type FlowLoopOptions, type LoopProducer, type LoopState } from "./_loop.ts";
+export { TransactionCycle, type TransactionCycleOptions } from "./_transactions.ts";
 export {
   decodeOutputRecord,
   type DecodeResult,

@@ -22,6 +22,7 @@ import type {
 } from "../streaming/_transport.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { bytesToBase64 } from "./_fixture.ts";
+import { MemoryTransactionalProducer } from "./_memory_transactions.ts";
 
 export * from "./_broker_types.ts";
 import {
@@ -47,10 +48,34 @@ interface TopicState {
   maxMessageBytes: number;
 }
 
+interface PreparedWrite {
+  readonly topic: string;
+  readonly state: TopicState;
+  readonly records: readonly OutgoingRecord[];
+  readonly targets: readonly number[];
+  readonly headers: readonly Readonly<Record<string, Uint8Array>>[];
+}
+
+/**
+ * A validated produce request held by an open transaction of {@link InMemoryBroker.transactionalProducer}.
+ *
+ * @example
+ * ```ts
+ * import type { StagedWrite } from "@loom/streaming/testing";
+ * const pending: StagedWrite[] = [];
+ * ```
+ */
+export interface StagedWrite {
+  /** Topic of the request. */
+  readonly topic: string;
+}
+
 interface Fault {
   remaining: number;
   readonly error: Error | undefined;
 }
+
+const PREPARED = Symbol("prepared");
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 const FAULT_METHOD: Readonly<Record<BrokerOperation, string>> = {
@@ -267,10 +292,17 @@ export class InMemoryBroker {
    * ```
    */
   produce(topic: string, records: readonly OutgoingRecord[]): SourceRecord[] {
+    return this.#write(this.#prepare(topic, records));
+  }
+
+  /**
+   * Validates a produce request as {@link InMemoryBroker.produce} does (injected send failures included)
+   * without writing it: a transaction's records wait until {@link InMemoryBroker.commitTransaction}.
+   */
+  #prepare(topic: string, records: readonly OutgoingRecord[]): PreparedWrite {
     this.#injectFault("send", topic);
     const state = this.#topicForWrite(topic, "produce");
     const n = state.partitions.length;
-    const now = this.#clock.now();
     // validate everything first so that a bad record leaves the topic untouched
     const targets = new Array<number>(records.length);
     const headers = new Array<Readonly<Record<string, Uint8Array>>>(records.length);
@@ -306,6 +338,12 @@ export class InMemoryBroker {
       }
     }
     state.roundRobin = rr;
+    return { topic, state, records, targets, headers };
+  }
+
+  #write(w: PreparedWrite): SourceRecord[] {
+    const { topic, state, records, targets, headers } = w;
+    const now = this.#clock.now();
     this.#sends.set(topic, (this.#sends.get(topic) ?? 0) + 1);
     const out = new Array<SourceRecord>(records.length);
     for (let i = 0; i < records.length; i++) {
@@ -444,6 +482,87 @@ export class InMemoryBroker {
         }
       },
     };
+  }
+
+  /**
+   * Validates a produce request (injected send failures apply) and holds it for a transaction: nothing
+   * is written, so no reader sees it, until {@link InMemoryBroker.commitTransaction}. Used by
+   * {@link MemoryTransactionalProducer}; an aborted transaction simply drops its staged writes.
+   *
+   * @param topic topic name
+   * @param records records to write later
+   * @returns the staged request
+   * @throws {SimulatedBrokerError} / {@link InMemoryBrokerError} as {@link InMemoryBroker.produce}
+   *
+   * @example
+   * ```ts
+   * import { InMemoryBroker } from "@loom/streaming/testing";
+   * const broker = new InMemoryBroker();
+   * broker.createTopic("out");
+   * const w = broker.stage("out", [{ key: null, value: new Uint8Array(1), headers: {}, timestampMs: null }]);
+   * broker.endOffset("out", 0); // 0: not visible yet
+   * broker.commitTransaction([w], "g", []);
+   * broker.endOffset("out", 0); // 1
+   * ```
+   */
+  stage(topic: string, records: readonly OutgoingRecord[]): StagedWrite {
+    const prepared = this.#prepare(topic, records);
+    return Object.freeze({ topic, [PREPARED]: prepared }) as StagedWrite;
+  }
+
+  /**
+   * Commits a transaction atomically: writes every staged request, in order, and commits `offsets` for
+   * `group` (the group's commit log gets them like {@link InMemoryBroker.commit}). Injected commit
+   * failures of the group apply first (then nothing is written).
+   *
+   * @param writes staged requests of the transaction
+   * @param group consumer group id
+   * @param offsets offsets to commit with the writes (may be empty)
+   * @throws {SimulatedBrokerError} when a commit failure was injected for the group
+   *
+   * @example
+   * ```ts
+   * import { InMemoryBroker } from "@loom/streaming/testing";
+   * const broker = new InMemoryBroker();
+   * broker.createTopic("in");
+   * broker.commitTransaction([], "g", [{ topic: "in", partition: 0, offset: 0 }]);
+   * broker.committed("g", "in", 0); // 0
+   * ```
+   */
+  commitTransaction(
+    writes: readonly StagedWrite[],
+    group: string,
+    offsets: readonly TopicPartitionOffset[],
+  ): void {
+    this.commit(group, offsets); // validates and injects faults before anything is written
+    for (const w of writes) {
+      const prepared = (w as unknown as { [PREPARED]: PreparedWrite })[PREPARED];
+      if (prepared === undefined) {
+        throw new InMemoryBrokerError("commitTransaction: a write was not staged by stage()");
+      }
+      this.#write(prepared);
+    }
+  }
+
+  /**
+   * A transactional producer over this broker (exactly-once flows in the simulator): see
+   * {@link MemoryTransactionalProducer}.
+   *
+   * @returns a new producer with its own transactions
+   *
+   * @example
+   * ```ts
+   * import { InMemoryBroker } from "@loom/streaming/testing";
+   * const broker = new InMemoryBroker();
+   * const producer = broker.transactionalProducer();
+   * await producer.transactions.begin();
+   * await producer.send("out", [{ key: null, value: new Uint8Array(1), headers: {}, timestampMs: null }]);
+   * await producer.transactions.abort();
+   * broker.endOffset("out", 0); // 0
+   * ```
+   */
+  transactionalProducer(): MemoryTransactionalProducer {
+    return new MemoryTransactionalProducer(this);
   }
 
   // -------------------------------------------------------------------------------------------------------

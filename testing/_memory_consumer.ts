@@ -10,6 +10,7 @@
 
 import type {
   BatchControl,
+  ConsumerGroupMetadata,
   ConsumerHandler,
   ConsumerPort,
   ConsumerRunOptions,
@@ -68,6 +69,7 @@ export class MemoryConsumer implements ConsumerPort {
   readonly #paused = new Set<string>();
   #running = false;
   #polling: Promise<number> | null = null;
+  #generation = 0;
 
   /**
    * Creates a {@link MemoryConsumer}.
@@ -103,6 +105,7 @@ export class MemoryConsumer implements ConsumerPort {
   }
 
   #assign(): void {
+    this.#generation++;
     const tps: TopicPartition[] = [];
     this.#positions.clear();
     this.#paused.clear();
@@ -119,6 +122,11 @@ export class MemoryConsumer implements ConsumerPort {
     }
     this.#assigned = tps;
     this.#handler?.onAssigned?.(tps);
+  }
+
+  /** The group membership sent with transactional offset commits (one generation per assignment). */
+  groupMetadata(): ConsumerGroupMetadata {
+    return { groupId: this.group, generationId: this.#generation, memberId: `${this.group}-member` };
   }
 
   /** The owned partitions. */

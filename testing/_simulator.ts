@@ -302,7 +302,10 @@ export class FlowSimulator {
     for (const [path, s] of this.plan.storageSinks) {
       tables.set(path, this.#opts.tables?.get(s.name) ?? this.#tables.get(s.name)!);
     }
-    const producer = this.broker.producer();
+    // exactly_once: outputs and offsets commit together in broker transactions (invisible until then)
+    const producer = this.plan.runtime.processingGuarantee === "exactly_once"
+      ? this.broker.transactionalProducer()
+      : this.broker.producer();
     this.#driver = new FlowDriver(this.plan, {
       producer,
       tables,

@@ -15,6 +15,7 @@ export { FlowSimulator, type SendOptions, simulatorConfig, type SimulatorOptions
 export * from "./_fixture.ts";
 export { MemoryTable, type MemoryTableOptions, type RefusedRow } from "./_memory_table.ts";
 export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
+export { MemoryTransactionalProducer } from "./_memory_transactions.ts";
 export * from "./_broker.ts";
 export type { Clock } from "../streaming/mod.ts";
 export type {

@@ -1,6 +1,7 @@
 // Integration test: the broker goes away while a flow is running (a second, private broker on its own
 // port, stopped mid-stream). The runner must fail with a clear error instead of hanging or committing
 // ahead, and a new runner started once the broker is back must finish the work without losing anything.
+// Under exactly_once, a broker restart mid-stream leaves every output exactly once for read_committed.
 // Run: deno test -A tests/kafka_outage_test.ts   |   bun test tests/kafka_outage_test.ts
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -27,6 +28,7 @@ import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { KafkaConsumerClient } from "../runtime/kafkajs/mod.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { quiet, sleep, unique, waitFor } from "./_support.ts";
+import { readCommitted, text } from "./_recovery.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
 // Not the shared test broker: this one is stopped and restarted. scripts/test.sh gives each run its own port
@@ -100,7 +102,7 @@ describe("broker outage", () => {
         producers: { out: { brokers: [bootstrap], topic: out } },
       },
     });
-  const configFor = (group: string) => {
+  const configFor = (group: string, runtime: Record<string, unknown> = {}) => {
     const client = { retries: 2, "retry.backoff.ms": 200, "request.timeout.ms": 3000 };
     return ConfigContext.fromObject({
       kafka: {
@@ -114,7 +116,7 @@ describe("broker outage", () => {
         producer: { brokers: [bootstrap], extra: client },
         producers: { out: { brokers: [bootstrap], topic: out, extra: client } },
       },
-      streaming: { runtime: { delivery_retries: 1, retry_backoff_ms: 100 } },
+      streaming: { runtime: { delivery_retries: 1, retry_backoff_ms: 100, ...runtime } },
     });
   };
   /** Every record of a topic (from a throw-away group) up to the current end offsets. */
@@ -152,6 +154,25 @@ describe("broker outage", () => {
     return records;
   };
 
+  /** Produces jobs `<prefix>-0 … <prefix>-(n-1)` to the input; resolves with their keys. */
+  const produceJobs = async (prefix: string, n: number): Promise<string[]> => {
+    const producer = kafka().producer();
+    await producer.connect();
+    const keys = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
+    const messages = keys.map((key) => ({
+      key,
+      value: Buffer.from(encodeSourceValue({ id: key }, Job, { producedAtMs: 1 })),
+    }));
+    await producer.send({ topic: input, messages, acks: -1 });
+    await producer.disconnect();
+    return keys;
+  };
+  /** High watermark of every partition of `topic`. */
+  const endsOf = async (topic: string): Promise<Map<number, number>> =>
+    new Map(
+      (await withAdmin((a) => a.fetchTopicOffsets(topic))).map((e) => [e.partition, Number(e.high)] as const),
+    );
+
   before(async () => {
     broker("reset"); // a clean private broker
     bootstrap = broker("ensure");
@@ -167,14 +188,7 @@ describe("broker outage", () => {
     timeout: 150_000,
   }, async () => {
     const N = 3000;
-    const producer = kafka().producer();
-    await producer.connect();
-    const messages = Array.from({ length: N }, (_, i) => ({
-      key: `j-${i}`,
-      value: Buffer.from(encodeSourceValue({ id: `j-${i}` }, Job, { producedAtMs: 1 })),
-    }));
-    await producer.send({ topic: input, messages, acks: -1 });
-    await producer.disconnect();
+    await produceJobs("j", N);
 
     const group = unique("group");
     const runner = new KafkaFlowRunner(compileFlow(flow, configFor(group)), {
@@ -215,9 +229,7 @@ describe("broker outage", () => {
       60_000,
       "the second runner to consume the rest",
     );
-    const ends = new Map(
-      (await withAdmin((a) => a.fetchTopicOffsets(input))).map((e) => [e.partition, Number(e.high)] as const),
-    );
+    const ends = await endsOf(input);
     for (let i = 0;; i++) {
       const c = await committed(group);
       if ([...ends].every(([p, h]) => c.get(p) === h)) break;
@@ -239,14 +251,7 @@ describe("broker outage", () => {
     timeout: 150_000,
   }, async () => {
     const N = 3000;
-    const producer = kafka().producer();
-    await producer.connect();
-    const messages = Array.from({ length: N }, (_, i) => ({
-      key: `d-${i}`,
-      value: Buffer.from(encodeSourceValue({ id: `d-${i}` }, Job, { producedAtMs: 1 })),
-    }));
-    await producer.send({ topic: input, messages, acks: -1 });
-    await producer.disconnect();
+    await produceJobs("d", N);
     const runner = new KafkaFlowRunner(compileFlow(flow, defaultConfigFor(unique("group-defaults"))), {
       client: { ...quiet, logLevel: "nothing" },
     });
@@ -262,5 +267,64 @@ describe("broker outage", () => {
     assert.ok(detectedMs >= 10_000, `a short outage is ridden out (failed after ${detectedMs} ms)`);
     assert.ok(detectedMs <= 120_000, `failed after ${detectedMs} ms`);
     bootstrap = broker("ensure");
+  });
+  test("exactly_once: the broker stops and starts mid-stream, every output once for read_committed", {
+    timeout: 240_000,
+  }, async () => {
+    const N = 3000;
+    const keys = await produceJobs("x", N);
+    // the group reads the earlier tests' jobs too (from the beginning of the input)
+    const total = [...(await endsOf(input)).values()].reduce((a, b) => a + b, 0);
+
+    const group = unique("eos-group");
+    const runnerFor = () =>
+      new KafkaFlowRunner(compileFlow(flow, configFor(group, { processing_guarantee: "exactly_once" })), {
+        client: { ...quiet, logLevel: "nothing" },
+      });
+    const first = runnerFor();
+    await first.start();
+    await waitFor(() => (first.driver.stats.produced[out] ?? 0) >= 300, 30_000, "the flow to get going");
+    const producedBefore = first.driver.stats.produced[out] ?? 0;
+    broker("stop");
+    await sleep(2_000);
+    bootstrap = broker("ensure");
+    assert.ok(producedBefore < total, "the restart happened mid-stream");
+    await Promise.race([first.done, sleep(5_000)]);
+    let finisher = first;
+    if (first.state === "failed") {
+      console.log(
+        `eos outage test: the first runner failed: ${(first.failure as Error)?.message ?? first.failure}`,
+      );
+      finisher = runnerFor(); // the same transactional id: it fences the first instance
+      await finisher.start();
+    }
+    const ends = await endsOf(input);
+    const until = performance.now() + 90_000;
+    for (;;) {
+      const c = await committed(group);
+      if ([...ends].every(([p, h]) => c.get(p) === h)) break;
+      assert.ok(
+        performance.now() < until && finisher.failure === null,
+        `no full commit: ${finisher.failure}`,
+      );
+      await sleep(200);
+    }
+    await finisher.stop();
+    if (finisher !== first) await first.stop();
+    // the output of the earlier tests is in `out` too: count this test's keys only
+    const records = (await readCommitted([out], N, 3_000, 30_000, [bootstrap])).filter((r) =>
+      text(r.key)!.startsWith("x-")
+    );
+    const counts = new Map<string, number>();
+    for (const r of records) counts.set(text(r.key)!, (counts.get(text(r.key)!) ?? 0) + 1);
+    const missing = keys.filter((k) => !counts.has(k));
+    const dups = [...counts.values()].reduce((s, c) => s + c - 1, 0);
+    console.log(
+      `eos outage test: ${producedBefore}/${total} produced when the broker was stopped; ` +
+        `${finisher === first ? "the runner rode the restart out" : "a second runner finished"}; ` +
+        `${records.length} committed outputs, ${dups} duplicate(s), ${missing.length} missing`,
+    );
+    assert.deepEqual(missing, []);
+    assert.equal(dups, 0);
   });
 });

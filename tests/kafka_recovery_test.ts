@@ -7,12 +7,10 @@
 // Run: deno test -A tests/kafka_recovery_test.ts   |   bun test tests/kafka_recovery_test.ts
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
 import * as v from "valibot";
@@ -27,8 +25,7 @@ import {
   RecordStep,
   StreamFlow,
 } from "../mod.ts";
-import { decodeOutputRecord, encodeSourceValue, type Logger } from "../streaming/engine.ts";
-import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
+import { encodeSourceValue, type Logger } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import {
   bootstrap,
@@ -42,77 +39,21 @@ import {
   unique,
   waitFor,
 } from "./_support.ts";
-import { fate, flow, pipelineConfig, Reading, TOPICS, type Topics } from "./flows/pipeline.ts";
-
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const dec = new TextDecoder();
-const text = (b: Uint8Array | null | undefined): string | null => (b == null ? null : dec.decode(b));
-
-const names = TOPICS;
-const newTopics = (): Topics => Object.fromEntries(names.map((n) => [n, unique(n)])) as Topics;
+import { flow, pipelineConfig, type Topics } from "./flows/pipeline.ts";
+import {
+  duplicates,
+  exited,
+  handled,
+  newTopics,
+  produceStream,
+  readInputs,
+  readOutcome,
+  startFlow as startCli,
+  text,
+} from "./_recovery.ts";
 
 const configFor = (t: Topics, group: string): Record<string, unknown> =>
   pipelineConfig(t, group, [bootstrap()]);
-
-/** Produces inputs `r-0 … r-(n-1)` in `chunks` sends, `gapMs` apart (a live stream, not a backlog). */
-const produceStream = async (topic: string, n: number, chunks: number, gapMs: number): Promise<void> => {
-  const producer = new Kafka({ brokers: [bootstrap()], clientId: "loom-it-in", logLevel: logLevel.NOTHING })
-    .producer();
-  await producer.connect();
-  const per = Math.ceil(n / chunks);
-  for (let from = 0; from < n; from += per) {
-    const messages = [];
-    for (let i = from; i < Math.min(n, from + per); i++) {
-      messages.push({
-        key: `r-${i}`,
-        value: Buffer.from(encodeSourceValue(
-          { id: `r-${i}`, n: i, kind: i % 3 === 0 ? "a" : "b" },
-          Reading,
-          { traceId: `t-${i}`, correlationId: `c-${i}`, producedAtMs: 1_700_000_000_000 + i },
-        )),
-      });
-    }
-    await producer.send({ topic, messages, acks: -1 });
-    await sleep(gapMs);
-  }
-  await producer.disconnect();
-};
-
-/** Every output of the run, by input id: how many times each input reached each of its destinations. */
-interface Outcome {
-  readonly a: Map<string, number>;
-  readonly b: Map<string, number>;
-  readonly errors: Map<string, number>;
-}
-
-const readOutcome = async (t: Topics): Promise<Outcome> => {
-  const o: Outcome = { a: new Map(), b: new Map(), errors: new Map() };
-  const bump = (m: Map<string, number>, id: string) => m.set(id, (m.get(id) ?? 0) + 1);
-  const records = await readTopics([t.out_a, t.out_b, t.task_errors, t.business_errors, t.wire_errors]);
-  for (const r of records) {
-    const m = decodeOutputRecord(r);
-    if (r.topic === t.out_a) bump(o.a, (m.payload as { id: string }).id);
-    else if (r.topic === t.out_b) bump(o.b, (m.payload as { id: string }).id);
-    else if (r.topic === t.wire_errors) bump(o.errors, `wire:${(m.payload as DecodeError).offset}`);
-    else bump(o.errors, ((m.payload as ErrorEnvelope).originalMessage!.payload as { id: string }).id);
-  }
-  return o;
-};
-
-/**
- * Every input record of `topic` with its id and coordinates, one entry per offset: a record the producer
- * wrote twice (a retried send) is two inputs with one id, and both count against the committed offsets.
- */
-const readInputs = async (topic: string): Promise<{ id: string; partition: number; offset: number }[]> =>
-  (await readTopics([topic])).map((r) => ({ id: text(r.key)!, partition: r.partition, offset: r.offset }));
-
-/** Whether every destination of input `id` has it at least once. */
-const handled = (o: Outcome, id: string): boolean =>
-  fate(Number(id.slice(2))) === "ok" ? o.a.has(id) && o.b.has(id) : o.errors.has(id);
-
-/** Copies beyond the first, over all destinations. */
-const duplicates = (o: Outcome): number =>
-  [o.a, o.b, o.errors].reduce((sum, m) => sum + [...m.values()].reduce((s, c) => s + c - 1, 0), 0);
 
 describe("recovery on a real broker", () => {
   let tmp = "";
@@ -139,22 +80,7 @@ describe("recovery on a real broker", () => {
       writeFileSync(cfg, JSON.stringify(configFor(t, group))); // JSON is YAML
 
       const logs: string[] = [];
-      const startFlow = (): ChildProcess => {
-        const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
-        const cli = ["runtime/cli.ts", "run", "tests/flows/pipeline.ts", "--config", cfg];
-        const child = spawn(process.execPath, isBun ? cli : ["run", "-A", ...cli], {
-          cwd: ROOT,
-          env: { ...process.env, LOOM_IT_DELAY_MS: "1", LOOM_LOG_LEVEL: "warn" },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        child.stdout!.on("data", (d) => logs.push(String(d)));
-        child.stderr!.on("data", (d) => logs.push(String(d)));
-        return child;
-      };
-      const exited = (c: ChildProcess) =>
-        new Promise<number | null>((r) =>
-          c.exitCode !== null ? r(c.exitCode) : c.once("exit", (code) => r(code))
-        );
+      const startFlow = () => startCli(cfg, logs);
 
       const N = 6000;
       const producing = produceStream(t.in, N, 60, 100);

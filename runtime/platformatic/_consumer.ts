@@ -13,6 +13,7 @@ import { Consumer, type GroupAssignment, type Message, type MessagesStream } fro
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,
+  ConsumerGroupMetadata,
   ConsumerHandler,
   ConsumerPort,
   ConsumerRunOptions,
@@ -31,6 +32,7 @@ import { describeError } from "./_errors.ts";
 import { FetchTracker } from "./_fetch_tracker.ts";
 import { commitOffsets, heartbeatOnce } from "./_group_requests.ts";
 import { PartitionQueues } from "./_partition_queues.ts";
+import { requireStableOffsets } from "./_stable_offsets.ts";
 import { type PlatformaticConsumerOptions, settingsToPlatformatic } from "./_settings.ts";
 
 type State = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
@@ -156,6 +158,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       protocolsMetadata: () => this.#beforeJoin(),
     });
     this.#installAssignmentView();
+    // KIP-447: a just-committed transaction's offsets are read once stable (see _stable_offsets.ts)
+    if (cfg.isolationLevel === 1) requireStableOffsets(this.#consumer);
     this.#fetches = new FetchTracker(this.#consumer);
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
@@ -306,6 +310,25 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   assignment(): readonly TopicPartition[] {
     return this.#assigned;
+  }
+
+  /**
+   * The member's group membership for transactional offset commits (exactly-once processing).
+   *
+   * @returns group id, generation, member id and coordinator as platformatic holds them
+   * @example
+   * ```ts ignore
+   * consumer.groupMetadata(); // { groupId: "g", generationId: 3, memberId: "...", coordinatorId: 1 }
+   * ```
+   */
+  groupMetadata(): ConsumerGroupMetadata {
+    const c = this.#consumer;
+    return {
+      groupId: this.#groupId,
+      generationId: c.generationId,
+      memberId: c.memberId ?? "",
+      coordinatorId: c.coordinatorId,
+    };
   }
 
   /**

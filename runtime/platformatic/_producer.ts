@@ -7,11 +7,12 @@
 import { Buffer } from "node:buffer";
 import { type MessageToProduce, Producer } from "@platformatic/kafka";
 import type { ProducerSettings } from "../../streaming/_settings.ts";
-import type { OutgoingRecord, ProducerClientPort } from "../../streaming/_transport.ts";
+import type { OutgoingRecord, ProducerClientPort, TransactionPort } from "../../streaming/_transport.ts";
 import { murmur2, toPositive } from "../../kafka/_murmur2.ts";
-import type { KafkaClientOptions } from "../kafkajs/mod.ts";
+import { type KafkaClientOptions, KafkaConfigError } from "../kafkajs/mod.ts";
 import { deliveryError, describeError } from "./_errors.ts";
 import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
+import { PlatformaticTransactions } from "./_transactions.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
@@ -69,24 +70,42 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   /** Encoded header names (a flow uses a handful): no encoding per record. */
   readonly #headerNames = new Map<string, Buffer>();
   #connected = false;
+  /** Set when built with a transactional id (exactly-once processing). */
+  readonly transactions?: TransactionPort;
+  readonly #transactions: PlatformaticTransactions | null = null;
 
   /**
    * Builds the producer (no connection yet: call `connect()`).
    *
    * @param settings Producer settings (`topic` is not used here: callers pass the topic to `send`).
    * @param _options Logger options (platformatic reports through errors; kept for parity with kafkajs).
+   * @param transactionalId A transactional id: the producer is idempotent with acks=all and has
+   *   {@link PlatformaticProducerClient.transactions}; sends go into the open transaction.
    * @throws {KafkaConfigError} When the settings cannot be mapped.
    */
-  constructor(settings: ProducerSettings, _options: KafkaClientOptions = {}) {
+  constructor(settings: ProducerSettings, _options: KafkaClientOptions = {}, transactionalId?: string) {
     this.#cfg = settingsToPlatformatic(settings);
     this.#brokers = settings.brokers.join(",");
+    if (transactionalId !== undefined && this.#cfg.acks !== -1) {
+      throw new KafkaConfigError(
+        `kafka producer: processing_guarantee: exactly_once needs acks=all (got acks=${this.#cfg.acks}); ` +
+          "remove the acks setting of the producer",
+        "acks",
+      );
+    }
     this.#producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
       ...this.#cfg.base,
       acks: this.#cfg.acks,
       compression: this.#cfg.compression,
-      idempotent: this.#cfg.idempotent,
+      idempotent: this.#cfg.idempotent || transactionalId !== undefined,
       partitioner: javaPartitioner(),
+      // InitProducerId must say "no producer id yet" (-1/-1): platformatic sends 0/0 by default, which
+      // the coordinator answers with PRODUCER_FENCED once the transactional id has a producer (a restart)
+      ...(transactionalId !== undefined && { transactionalId, producerId: -1n, producerEpoch: -1 }),
     });
+    if (transactionalId !== undefined) {
+      this.transactions = this.#transactions = new PlatformaticTransactions(this.#producer, transactionalId);
+    }
     // An 'error' event without a listener would throw; failures reach the callers through their promises.
     this.#producer.on("error", () => {});
   }
@@ -221,7 +240,8 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     acknowledged: number,
   ): Promise<void> {
     try {
-      await this.#producer.send({ messages, acks: this.#cfg.acks });
+      if (this.#transactions === null) await this.#producer.send({ messages, acks: this.#cfg.acks });
+      else await this.#transactions.send(messages); // exactly_once: into the open transaction
     } catch (e) {
       const where = topics.length === 1
         ? `topic "${topics[0]}"`

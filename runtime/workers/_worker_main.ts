@@ -45,7 +45,9 @@ async function start(m: StartMessage): Promise<void> {
       observability,
       lifecycleObservers: await configuredLifecycleObservers(observability, logger),
       writeLine: (line) => console.error(line.replace(/^\{/, `{"worker":${m.index},`)),
+      // the worker's slot: under exactly_once, its own transactional id
       runner: {
+        workerIndex: m.index,
         ...(m.quietClient ? { client: { logger: () => {} } } : {}),
         openTables: m.tableWriters === null ? undefined : await loadTableWriterFactory(m.tableWriters),
       },

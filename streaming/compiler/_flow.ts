@@ -10,6 +10,7 @@ import type { ErrorKind } from "../_message.ts";
 import type { CompiledPlan, CompiledProcess, CompiledTopicSink } from "../_plan.ts";
 import { Compiler } from "./_compiler.ts";
 import { checkConfigAgainstFlow } from "./_config_checks.ts";
+import { checkGuarantee } from "./_guarantee.ts";
 import { nodeName } from "./_node_name.ts";
 import { CompilationError } from "./_errors.ts";
 import { compileSource } from "./_source.ts";
@@ -88,6 +89,16 @@ export function compileFlow(
     if (s) errorRoutes.set(kind, s);
   }
   checkConfigAgainstFlow(c);
+  const warnings = runtime
+    ? checkGuarantee(c, {
+      process: proc,
+      output,
+      errorRoutes,
+      topicSinks: c.topicSinks,
+      storageSinks: c.storageSinks,
+      runtime,
+    })
+    : [];
   if (c.issues.length > 0 || !source || !runtime || !c.kafka) throw new CompilationError(c.issues);
   const plan: CompiledPlan = {
     name: flow.name,
@@ -101,6 +112,7 @@ export function compileFlow(
     kafka: c.kafka,
     runtime,
     config: ctx.raw,
+    warnings,
   };
   return Object.freeze(plan);
 }

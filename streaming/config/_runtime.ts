@@ -49,6 +49,9 @@ const runtimeSchema = v.strictObject({
   on_unwritable: v.optional(v.picklist(["fail", "dead_letter", "log_and_skip"])),
   dead_letter_topic: v.optional(nonEmptyString("a topic name")),
   kafka_client: v.optional(v.picklist(["platformatic", "kafkajs"]), "platformatic"),
+  processing_guarantee: v.optional(v.picklist(["at_least_once", "exactly_once"])),
+  transaction_batches: v.optional(intAtLeast(1)),
+  transactional_id_prefix: v.optional(nonEmptyString("a transactional id prefix")),
   // read by the runtime (streaming/observe/_config.ts readAdminSettings)
   admin: v.optional(v.unknown()),
   recovery: v.optional(v.unknown()),
@@ -83,8 +86,52 @@ export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
     transport: raw.transport,
     deliveryRetries: raw.delivery_retries,
     retryBackoffMs: raw.retry_backoff_ms,
-    kafkaClient: raw.kafka_client,
+    // exactly_once runs on platformatic (the only client with KIP-447 transactions) unless kafka_client
+    // names kafkajs explicitly, which guaranteeSettings rejects
+    kafkaClient: raw.processing_guarantee === "exactly_once" ? "platformatic" : raw.kafka_client,
     ...unwritableSettings(ctx, path, raw.on_unwritable, raw.dead_letter_topic),
+    ...guaranteeSettings(ctx, path, raw),
+  };
+}
+
+/**
+ * `processing_guarantee`, `transaction_batches` and `transactional_id_prefix` (set only when configured).
+ * The transaction keys need `exactly_once`, and `exactly_once` needs the @platformatic/kafka client (kafkajs
+ * implements only the pre-KIP-447 transaction protocol, which fences by partition, not by group generation).
+ */
+function guaranteeSettings(
+  ctx: ConfigContext,
+  path: readonly string[],
+  raw: {
+    processing_guarantee?: "at_least_once" | "exactly_once";
+    transaction_batches?: number;
+    transactional_id_prefix?: string;
+    kafka_client: "platformatic" | "kafkajs";
+  },
+): Pick<RuntimeSettings, "processingGuarantee" | "transactionBatches" | "transactionalIdPrefix"> {
+  const eos = raw.processing_guarantee === "exactly_once";
+  for (const key of ["transaction_batches", "transactional_id_prefix"] as const) {
+    if (raw[key] !== undefined && !eos) {
+      throw errorAt(
+        ctx,
+        [...path, key],
+        `${key} applies to exactly-once processing only`,
+        "set streaming.runtime.processing_guarantee: exactly_once, or remove the key",
+      );
+    }
+  }
+  if (eos && raw.kafka_client === "kafkajs" && resolvePath(ctx.raw, [...path, "kafka_client"]).found) {
+    throw errorAt(
+      ctx,
+      [...path, "kafka_client"],
+      "processing_guarantee: exactly_once needs the platformatic client (kafkajs has no KIP-447 transactions)",
+      "set streaming.runtime.kafka_client: platformatic, or processing_guarantee: at_least_once",
+    );
+  }
+  return {
+    ...(raw.processing_guarantee !== undefined && { processingGuarantee: raw.processing_guarantee }),
+    ...(raw.transaction_batches !== undefined && { transactionBatches: raw.transaction_batches }),
+    ...(raw.transactional_id_prefix !== undefined && { transactionalIdPrefix: raw.transactional_id_prefix }),
   };
 }
 

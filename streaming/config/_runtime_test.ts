@@ -102,3 +102,45 @@ describe("streaming.runtime.kafka_client", () => {
     );
   });
 });
+
+const runtime = (r: Record<string, unknown>) =>
+  readRuntimeSettings(ConfigContext.fromObject({ streaming: { runtime: r } }));
+
+describe("streaming.runtime.processing_guarantee", () => {
+  test("absent means at-least-once; exactly_once runs on the platformatic client", () => {
+    assert.equal(runtime({}).processingGuarantee, undefined);
+    const rt = runtime({
+      processing_guarantee: "exactly_once",
+      transaction_batches: 4,
+      transactional_id_prefix: "app",
+    });
+    assert.equal(rt.processingGuarantee, "exactly_once");
+    assert.equal(rt.transactionBatches, 4);
+    assert.equal(rt.transactionalIdPrefix, "app");
+    assert.equal(rt.kafkaClient, "platformatic");
+    assert.equal(runtime({ processing_guarantee: "at_least_once" }).kafkaClient, "kafkajs");
+  });
+
+  test("kafkajs, transaction keys without exactly_once and typos are rejected with a fix", () => {
+    assert.throws(
+      () => runtime({ processing_guarantee: "exactly_once", kafka_client: "kafkajs" }),
+      /kafka_client: processing_guarantee: exactly_once needs the platformatic client .*set streaming\.runtime\.kafka_client: platformatic/s,
+    );
+    assert.throws(
+      () => runtime({ transaction_batches: 2 }),
+      /transaction_batches: transaction_batches applies to exactly-once processing only.*processing_guarantee: exactly_once/s,
+    );
+    assert.throws(
+      () => runtime({ processing_guarantee: "exactly-once" }),
+      /expected one of "at_least_once", "exactly_once"/,
+    );
+    assert.throws(
+      () => runtime({ processing_guarantees: "exactly_once" }),
+      /did you mean 'processing_guarantee'\?/,
+    );
+    assert.throws(
+      () => runtime({ processing_guarantee: "exactly_once", transaction_batches: 0 }),
+      /expected an integer >= 1/,
+    );
+  });
+});
