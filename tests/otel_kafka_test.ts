@@ -200,26 +200,28 @@ describe("OpenTelemetry spans on a real broker", () => {
     return { t, bodies };
   };
 
-  test("on Deno, OTEL_DENO=true exports the spans of every worker over OTLP", {
-    timeout: 90_000,
-    skip: isDeno ? false : "Deno's built-in exporter (Bun: register a provider in the flow module)",
-  }, async () => {
-    const { t, bodies } = await runCli(FLOW_MODULE, (url) => ({
-      OTEL_DENO: "true",
-      OTEL_EXPORTER_OTLP_ENDPOINT: url,
-      OTEL_DENO_CONSOLE: "ignore",
-    }));
-    const traces = Buffer.concat(bodies.filter((b) => b.path === "/v1/traces").map((b) => b.body)).toString(
-      "latin1",
-    );
-    const count = (s: string) => traces.split(s).length - 1;
-    // the protobuf carries the span names as plain strings: one flow span per worker, batches of both
-    assert.equal(count("flow:relay"), 2, "a flow span per worker");
-    assert.ok(count(`poll_cycle:relay:${t.in}`) >= 2, "poll cycles");
-    assert.ok(count("node:relay:process[0]") >= 2, "node spans");
-    assert.ok(count(`write:relay:${t.out}`) >= 2, "write spans");
-  });
-
+  // Deno's built-in exporter has no Bun counterpart (Bun: register a provider in the flow module, tested
+  // below on both runtimes): the case exists on Deno only, instead of being reported as skipped on Bun.
+  if (isDeno) {
+    test("on Deno, OTEL_DENO=true exports the spans of every worker over OTLP", {
+      timeout: 90_000,
+    }, async () => {
+      const { t, bodies } = await runCli(FLOW_MODULE, (url) => ({
+        OTEL_DENO: "true",
+        OTEL_EXPORTER_OTLP_ENDPOINT: url,
+        OTEL_DENO_CONSOLE: "ignore",
+      }));
+      const traces = Buffer.concat(bodies.filter((b) => b.path === "/v1/traces").map((b) => b.body)).toString(
+        "latin1",
+      );
+      const count = (s: string) => traces.split(s).length - 1;
+      // the protobuf carries the span names as plain strings: one flow span per worker, batches of both
+      assert.equal(count("flow:relay"), 2, "a flow span per worker");
+      assert.ok(count(`poll_cycle:relay:${t.in}`) >= 2, "poll cycles");
+      assert.ok(count("node:relay:process[0]") >= 2, "node spans");
+      assert.ok(count(`write:relay:${t.out}`) >= 2, "write spans");
+    });
+  }
   test(
     "a provider registered by the flow module gets the spans of every worker",
     { timeout: 90_000 },
