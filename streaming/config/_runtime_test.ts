@@ -118,7 +118,11 @@ describe("streaming.runtime.processing_guarantee", () => {
     assert.equal(rt.transactionBatches, 4);
     assert.equal(rt.transactionalIdPrefix, "app");
     assert.equal(rt.kafkaClient, "platformatic");
-    assert.equal(runtime({ processing_guarantee: "at_least_once" }).kafkaClient, "kafkajs");
+    assert.equal(runtime({ processing_guarantee: "at_least_once" }).kafkaClient, "platformatic");
+    assert.equal(
+      runtime({ processing_guarantee: "at_least_once", kafka_client: "kafkajs" }).kafkaClient,
+      "kafkajs",
+    );
   });
 
   test("kafkajs, transaction keys without exactly_once and typos are rejected with a fix", () => {
