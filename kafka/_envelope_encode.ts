@@ -47,12 +47,11 @@ function traceField(
   w: Writer,
   value: string | null | undefined,
   path: string,
-  spans: Int32Array | undefined,
+  spans: Int32Array,
   i: number,
 ): void {
   const rel = w.pos - w.start; // relative: a grow while writing moves the message to a new buffer
   optionalStr(w, value, path);
-  if (spans === undefined) return;
   const data = strData(w, w.start + rel);
   spans[i] = data < 0 ? -1 : data - w.start;
   spans[i + 1] = data < 0 ? -1 : w.pos - w.start;
@@ -77,13 +76,23 @@ function writeEnvelope(
   w.raw(F_MESSAGE_VERSION);
   requiredInt(w, header.messageVersion, "$.meta.descriptor.message_version");
   w.raw(F_CONTENT_TO_TRACE);
-  traceField(w, header.traceId, "$.meta.trace_id", spans, 0);
-  w.raw(F_PARENT_TRACE_ID);
-  traceField(w, header.parentTraceId, "$.meta.parent_trace_id", spans, 2);
-  w.raw(F_CORRELATION_ID);
-  traceField(w, header.correlationId, "$.meta.correlation_id", spans, 4);
-  w.raw(F_CAUSATION_ID);
-  traceField(w, header.causationId, "$.meta.causation_id", spans, 6);
+  if (spans === undefined) {
+    optionalStr(w, header.traceId, "$.meta.trace_id");
+    w.raw(F_PARENT_TRACE_ID);
+    optionalStr(w, header.parentTraceId, "$.meta.parent_trace_id");
+    w.raw(F_CORRELATION_ID);
+    optionalStr(w, header.correlationId, "$.meta.correlation_id");
+    w.raw(F_CAUSATION_ID);
+    optionalStr(w, header.causationId, "$.meta.causation_id");
+  } else {
+    traceField(w, header.traceId, "$.meta.trace_id", spans, 0);
+    w.raw(F_PARENT_TRACE_ID);
+    traceField(w, header.parentTraceId, "$.meta.parent_trace_id", spans, 2);
+    w.raw(F_CORRELATION_ID);
+    traceField(w, header.correlationId, "$.meta.correlation_id", spans, 4);
+    w.raw(F_CAUSATION_ID);
+    traceField(w, header.causationId, "$.meta.causation_id", spans, 6);
+  }
   w.raw(F_PRODUCED_AT_MS);
   requiredInt(w, header.producedAtMs, "$.meta.produced_at_ms");
   w.raw(F_PAYLOAD);
