@@ -44,6 +44,23 @@ export const BenchOrder = messageType(
   }),
 );
 
+/** The `j`-th {@link BenchOrder} envelope of the end-to-end benches (387 bytes). */
+export const benchOrderEnvelope = (j: number): Uint8Array =>
+  encodeSourceValue(
+    {
+      order_id: `order-${j.toString().padStart(8, "0")}`,
+      customer: `customer-${j % 997}`,
+      amount: 10.5 + (j % 100),
+      quantity: 1 + (j % 7),
+      segment: j % 3 ? "standard" : "vip",
+      country: j % 2 ? "ES" : "FR",
+      paid: j % 5 !== 0,
+      created_at_ms: 1_700_000_000_000 + j,
+    },
+    BenchOrder,
+    { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
+  );
+
 /** Produces `n` {@link BenchOrder} envelopes to `topic` (keys over 1,000 values, 1,000 per send, acks all). */
 export const produceBenchOrders = async (kafka: Kafka, topic: string, n: number): Promise<void> => {
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
@@ -52,20 +69,7 @@ export const produceBenchOrders = async (kafka: Kafka, topic: string, n: number)
   for (let i = 0; i < n; i += BATCH) {
     const messages = [];
     for (let j = i; j < Math.min(n, i + BATCH); j++) {
-      const value = encodeSourceValue(
-        {
-          order_id: `order-${j.toString().padStart(8, "0")}`,
-          customer: `customer-${j % 997}`,
-          amount: 10.5 + (j % 100),
-          quantity: 1 + (j % 7),
-          segment: j % 3 ? "standard" : "vip",
-          country: j % 2 ? "ES" : "FR",
-          paid: j % 5 !== 0,
-          created_at_ms: 1_700_000_000_000 + j,
-        },
-        BenchOrder,
-        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
-      );
+      const value = benchOrderEnvelope(j);
       messages.push({
         key: `k-${j % 1000}`,
         value: Buffer.from(value.buffer, value.byteOffset, value.length),

@@ -22,9 +22,9 @@
 
 import process from "node:process";
 import type * as v from "valibot";
-import { BenchOrder, kafkaBootstrap, runtimeName } from "./_common.ts";
+import { BenchOrder, benchOrderEnvelope, kafkaBootstrap, runtimeName } from "./_common.ts";
 import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
-import { encodeSourceValue, HEADERS } from "../streaming/engine.ts";
+import { HEADERS } from "../streaming/engine.ts";
 import { createKafkaClients, KafkaAdmin, type KafkaClientKind, KafkaFlowRunner } from "../runtime/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
@@ -84,20 +84,7 @@ let envelopeBytes = 0;
   for (let i = 0; i < N; i += BATCH) {
     const out: OutgoingRecord[] = [];
     for (let j = i; j < Math.min(N, i + BATCH); j++) {
-      const value = encodeSourceValue(
-        {
-          order_id: `order-${j.toString().padStart(8, "0")}`,
-          customer: `customer-${j % 997}`,
-          amount: 10.5 + (j % 100),
-          quantity: 1 + (j % 7),
-          segment: j % 3 ? "standard" : "vip",
-          country: j % 2 ? "ES" : "FR",
-          paid: j % 5 !== 0,
-          created_at_ms: 1_700_000_000_000 + j,
-        },
-        BenchOrder,
-        { producedAtMs: 1_700_000_000_000 + j, traceId: "0123456789abcdef0123456789abcdef" },
-      );
+      const value = benchOrderEnvelope(j);
       envelopeBytes = value.length;
       out.push({ key: enc.encode(`k-${j % 1000}`), value, headers, timestampMs: null });
     }
