@@ -116,8 +116,17 @@ describe("the CLI on a real broker", () => {
       ["runtime/cli.ts", "run", FLOW_MODULE, "--config", cfg, "--workers", "2"],
       { LOOM_RELAY_DELAY_MS: "400", LOOM_LOG_LEVEL: "info" },
     );
+    // Signal only once both workers are up and one of them committed after that: its next 400 ms batch is
+    // then in flight, so the graceful stop lasts longer than the 30 ms before the second signal (a SIGTERM
+    // right after the first worker's commit could land while the second worker's join left both idle, and
+    // the stop finished in 26 ms).
     const deadline = performance.now() + 60_000;
-    while (!child.logs.join("").includes('"event":"committed"')) {
+    const committedAfterStart = () => {
+      const logs = child.logs.join("");
+      const started = logs.indexOf('"event":"workers_started"');
+      return started >= 0 && logs.indexOf('"event":"committed"', started) >= 0;
+    };
+    while (!committedAfterStart()) {
       assert.ok(performance.now() < deadline && child.running(), child.logs.join(""));
       await sleep(50);
     }
