@@ -301,11 +301,8 @@ export class Wire {
     const spans = TRACE_SPANS;
     const value = encodeEnvelope(header, m.payload, codec, spans);
     const headers: Record<string, Uint8Array> = { ...meta.headers };
-    const incomingTrace = headers[HEADERS.traceId];
-    if (meta.traceId !== null && sameText(incomingTrace, meta.traceId)) {
-      headers[HEADERS.parentTraceId] = incomingTrace;
-    }
-    // the trace headers are views of the envelope's own trace fields (no copy, no allocation)
+    // the trace headers are views of the envelope's own trace fields (no copy, no backing store); a
+    // forwarded header that already holds the value is kept
     setView(headers, HEADERS.correlationId, header.correlationId, value, spans, 4);
     setView(headers, HEADERS.parentTraceId, header.parentTraceId, value, spans, 2);
     setView(headers, HEADERS.causationId, header.causationId, value, spans, 6);
@@ -470,31 +467,17 @@ function sameText(bytes: Uint8Array | undefined, text: string): boolean {
   return true;
 }
 
-// Header values (three or four trace ids per produced record) are carved out of 64 KiB slabs: a
-// `new Uint8Array` per header allocates a backing store each time, which cost Deno about a sixth of the
-// engine's time. A slab is never written again once a view of it is handed out (a full one is replaced),
-// so the views stay valid as long as their records live.
-const HEADER_SLAB_BYTES = 65536;
-let headerSlab = new Uint8Array(HEADER_SLAB_BYTES);
-let headerSlabPos = 0;
-
-/** UTF-8 bytes of a header value; short ASCII strings are written into the shared slab (no allocation). */
+/** UTF-8 bytes of a header value (error records); short ASCII strings avoid a native call. */
 function headerBytes(text: string): Uint8Array {
   const n = text.length;
   if (n <= 64) {
-    if (headerSlabPos + n > HEADER_SLAB_BYTES) {
-      headerSlab = new Uint8Array(HEADER_SLAB_BYTES);
-      headerSlabPos = 0;
-    }
-    const slab = headerSlab;
-    const start = headerSlabPos;
+    const b = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       const c = text.charCodeAt(i);
-      if (c > 127) return utf8e.encode(text); // the bytes written so far stay unclaimed
-      slab[start + i] = c;
+      if (c > 127) return utf8e.encode(text);
+      b[i] = c;
     }
-    headerSlabPos = start + n;
-    return new Uint8Array(slab.buffer, start, n);
+    return b;
   }
   return utf8e.encode(text);
 }
