@@ -40,6 +40,9 @@ const N = Number(opt("n") ?? 1_000_000);
 const MAX_IN_FLIGHT = Number(opt("max-in-flight") ?? 10_000);
 const CLIENT = (opt("client") ?? "platformatic") as "platformatic" | "kafkajs";
 const PRODUCE_TOPIC = opt("produce-into"); // the child's role
+const TRACE = process.argv.includes("--trace"); // memory every second on stderr
+const jscStats: (() => { objectTypeCounts: Record<string, number> }) | undefined =
+  TRACE && "Bun" in globalThis ? (await import("bun:jsc" as string)).heapStats : undefined;
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
 const Tick = messageType("bench.Tick", v.object({ id: v.pipe(v.number(), v.integer()), s: v.string() }));
@@ -144,8 +147,20 @@ await new Promise<void>((resolve) => {
       }
     },
   });
+  let ticks = 0;
   const sampler = setInterval(() => {
     const m = process.memoryUsage();
+    if (TRACE && ++ticks % 10 === 0) {
+      console.error(
+        `t=${ticks / 10}s rss=${Math.round(m.rss / 1e6)} heap=${Math.round(m.heapUsed / 1e6)}/${
+          Math.round(m.heapTotal / 1e6)
+        } buffers=${Math.round((m.arrayBuffers ?? m.external) / 1e6)} in_flight=${runner.driver.inFlight}`,
+      );
+      if (jscStats !== undefined) {
+        const counts = Object.entries(jscStats().objectTypeCounts).sort((x, y) => y[1] - x[1]).slice(0, 12);
+        console.error("  " + counts.map(([k, n]) => `${k}=${n}`).join(" "));
+      }
+    }
     peakRss = Math.max(peakRss, m.rss);
     peakHeap = Math.max(peakHeap, m.heapUsed);
     peakBuffers = Math.max(peakBuffers, m.arrayBuffers ?? m.external);

@@ -9,7 +9,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { Consumer, type GroupAssignment, type Message, type MessagesStream } from "@platformatic/kafka";
+import { Consumer, type GroupAssignment, type MessagesStream } from "@platformatic/kafka";
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,
@@ -29,7 +29,7 @@ import {
   type KafkaLogger,
 } from "../kafkajs/mod.ts";
 import { describeError } from "./_errors.ts";
-import { FetchTracker } from "./_fetch_tracker.ts";
+import { type FetchedBatch, FetchTap } from "./_fetch_tap.ts";
 import { commitOffsets, heartbeatOnce } from "./_group_requests.ts";
 import { PartitionQueues } from "./_partition_queues.ts";
 import { requireStableOffsets } from "./_stable_offsets.ts";
@@ -37,7 +37,6 @@ import { type PlatformaticConsumerOptions, settingsToPlatformatic } from "./_set
 
 type State = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
 type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
-type PMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
 const NO_USER_DATA = Buffer.alloc(0);
@@ -49,9 +48,10 @@ const NO_USER_DATA = Buffer.alloc(0);
  * `auto_offset_reset` (platformatic starts at the latest offset and ignores commits by default), and a
  * fetch is bounded by `fetch.max.bytes` / `max.partition.fetch.bytes` (10 MiB / 1 MiB by default).
  *
- * platformatic streams single messages and has no batch callback: the adapter appends each message to
- * its partition's queue (no promise per message) and hands the queue to `onBatch` as one
- * {@link RecordBatch} once the fetch response has been pushed, one batch per partition at a time,
+ * platformatic streams single messages and has no batch callback: the adapter takes each fetch response's
+ * record batches before its MessagesStream turns them into messages (`_fetch_tap.ts`), appends them to
+ * their partition's queue (no promise or object per message beyond the record) and hands the queue to
+ * `onBatch` as one {@link RecordBatch} once the whole response is queued, one batch per partition at a time,
  * `partitionsConsumedConcurrently` partitions at once. Fetching pauses while the queued records exceed
  * `fetch.max.bytes` (bounded memory: about three fetches at most) and resumes below half of it.
  * `pause(tps)` stops fetching those partitions only (the adapter hides them from the fetch loop's view of
@@ -99,6 +99,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #topics: string[] = [];
   /** Topic name → topic id (fetch responses name topics by id), from the metadata loaded by `subscribe`. */
   readonly #topicIds = new Map<string, string>();
+  /** Topic id → name. */
+  readonly #topicNames = new Map<string, string>();
   #fromBeginning = true;
   #stream: Stream | null = null;
   #starting: Promise<unknown> | null = null;
@@ -111,9 +113,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   #generation = 0;
   /** Records are taken only between the offset refresh that follows a join and the next revocation. */
   #accepting = false;
-  /** platformatic's generation when records started to flow: messages pushed under another are dropped. */
+  /** platformatic's generation when records started to flow: fetches sent under another are dropped. */
   #acceptGeneration = -1;
-  readonly #fetches: FetchTracker;
+  readonly #fetches: FetchTap;
   #revoking: Promise<void> | null = null;
   #streamPaused = false;
   /** platformatic's assignment as written by its group code; the fetch loop reads a filtered view. */
@@ -160,7 +162,10 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#installAssignmentView();
     // KIP-447: a just-committed transaction's offsets are read once stable (see _stable_offsets.ts)
     if (cfg.isolationLevel === 1) requireStableOffsets(this.#consumer);
-    this.#fetches = new FetchTracker(this.#consumer);
+    this.#fetches = new FetchTap(
+      this.#consumer as unknown as ConstructorParameters<typeof FetchTap>[0],
+      (topicId, partition, batch, generation) => this.#onFetched(topicId, partition, batch, generation),
+    );
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
   }
@@ -226,7 +231,10 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     if (topics.length === 0) return;
     try {
       const metadata = await this.#consumer.metadata({ topics: [...topics] });
-      for (const [name, t] of metadata.topics) this.#topicIds.set(name, t.id);
+      for (const [name, t] of metadata.topics) {
+        this.#topicIds.set(name, t.id);
+        this.#topicNames.set(t.id, name);
+      }
     } catch (e) {
       const missing = /unknown topic|UNKNOWN_TOPIC/i.test(describeError(e));
       throw new KafkaConsumerError(
@@ -292,7 +300,9 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       );
     }
     this.#stream = stream;
-    stream.on("data", (m: PMessage) => this.#onMessage(m));
+    // Records arrive through the fetch tap, so the stream pushes no message; a `data` listener keeps it
+    // in flowing mode, which its fetch loop requires.
+    stream.on("data", () => {});
     stream.on("offsets", () => this.#onOffsets());
     stream.on("error", (e: Error) => this.#onCrash(e, "fetching failed"));
     if (this.#startupError !== null) throw this.#startupError;
@@ -579,13 +589,11 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#updateFlow();
   }
 
-  #onMessage(m: PMessage): void {
-    if (!this.#accepting) return;
-    // Messages pushed before the last join (still in the stream's buffer) belong to the old assignment.
-    const pushedUnder = (m.metadata as { consumer?: { generationId?: number } } | undefined)?.consumer
-      ?.generationId;
-    if (pushedUnder !== undefined && pushedUnder !== this.#acceptGeneration) return;
-    this.#queues.push(m);
+  #onFetched(topicId: string, partition: number, batch: FetchedBatch, generation: number): void {
+    // A fetch sent before the last join belongs to the old assignment.
+    if (!this.#accepting || generation !== this.#acceptGeneration) return;
+    const topic = this.#topicNames.get(topicId);
+    if (topic !== undefined) this.#queues.pushBatch(topic, partition, batch);
   }
 
   /** Hands one batch to `onBatch`; a rejection stops the consumer (never rejects itself). */

@@ -1,16 +1,14 @@
 /**
- * Per-partition queues of the platformatic consumer: platformatic streams single messages; they are
- * appended to their partition's queue (no promise per message) and handed out as one batch per
- * partition, at most `concurrency` partitions at once, one batch per partition at a time.
+ * Per-partition queues of the platformatic consumer: each fetched record batch (see `_fetch_tap.ts`) is
+ * appended to its partition's queue (no promise per record) and handed out as one batch per partition,
+ * at most `concurrency` partitions at once, one batch per partition at a time.
  *
  * @module
  */
 
 import type { Buffer } from "node:buffer";
-import type { Message } from "@platformatic/kafka";
 import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
-
-type PMessage = Message<Buffer, Buffer, Buffer, Buffer>;
+import type { FetchedBatch } from "./_fetch_tap.ts";
 
 /** One assigned partition: records fetched but not yet handed out, and its delivery state. */
 interface Part {
@@ -24,30 +22,10 @@ interface Part {
 }
 
 const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
+/** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
+const LOG_APPEND_TIME = 1 << 3;
 
 const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-
-/** A platformatic message as a {@link SourceRecord}: byte views without copies, the last duplicate header wins. */
-const toRecord = (m: PMessage, offset: number): SourceRecord => {
-  let headers: Record<string, Uint8Array> | undefined;
-  const entries = m.headerEntries;
-  for (let i = 0; i < entries.length; i++) {
-    const [k, v] = entries[i];
-    if (v == null || k == null) continue; // a null header value is dropped
-    if (headers === undefined) headers = {};
-    headers[k.toString("utf8")] = asBytes(v);
-  }
-  const ts = Number(m.timestamp);
-  return {
-    topic: m.topic,
-    partition: m.partition,
-    offset,
-    key: m.key == null ? null : asBytes(m.key),
-    value: m.value == null ? null : asBytes(m.value),
-    headers: headers ?? EMPTY_HEADERS,
-    timestampMs: ts >= 0 ? ts : null,
-  };
-};
 
 /** Queues of the current assignment. */
 export class PartitionQueues {
@@ -159,17 +137,50 @@ export class PartitionQueues {
     return changed;
   }
 
-  /** Queues one message (a duplicate below the partition's position, or of an unassigned partition, is dropped). */
-  push(m: PMessage): void {
-    const part = this.#parts.get(m.topic)?.get(m.partition);
+  /**
+   * Queues the records of one fetched batch as {@link SourceRecord}s: byte views without copies, the last
+   * duplicate header wins, a null header is dropped. Records below the partition's position (a refetch)
+   * and batches of an unassigned partition are dropped.
+   */
+  pushBatch(topic: string, partition: number, batch: FetchedBatch): void {
+    const part = this.#parts.get(topic)?.get(partition);
     if (part === undefined) return;
-    const offset = Number(m.offset);
-    if (offset < part.next) return;
-    part.next = offset + 1;
-    const size = 64 + (m.value == null ? 0 : m.value.byteLength) + (m.key == null ? 0 : m.key.byteLength);
-    part.pending.push(toRecord(m, offset));
-    part.pendingBytes += size;
-    this.#queuedBytes += size;
+    const records = batch.records;
+    const base = Number(batch.firstOffset);
+    const logAppend = (batch.attributes & LOG_APPEND_TIME) !== 0;
+    const firstTs = Number(logAppend ? batch.maxTimestamp : batch.firstTimestamp);
+    const pending = part.pending;
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      const offset = base + r.offsetDelta;
+      if (offset < part.next) continue;
+      part.next = offset + 1;
+      let headers: Record<string, Uint8Array> | undefined;
+      const entries = r.headers;
+      for (let h = 0; h < entries.length; h++) {
+        const [k, v] = entries[h];
+        if (v == null || k == null) continue;
+        if (headers === undefined) headers = {};
+        headers[k.toString("utf8")] = asBytes(v);
+      }
+      const ts = logAppend ? firstTs : firstTs + Number(r.timestampDelta);
+      const key = r.key == null ? null : asBytes(r.key);
+      const value = r.value == null ? null : asBytes(r.value);
+      pending.push({
+        topic,
+        partition,
+        offset,
+        key,
+        value,
+        headers: headers ?? EMPTY_HEADERS,
+        timestampMs: ts >= 0 ? ts : null,
+      });
+      bytes += 64 + (value === null ? 0 : value.byteLength) + (key === null ? 0 : key.byteLength);
+    }
+    if (bytes === 0) return;
+    part.pendingBytes += bytes;
+    this.#queuedBytes += bytes;
     if (!this.#overLimit && this.#queuedBytes > this.#limitBytes) {
       this.#overLimit = true;
       this.#onPressure();
