@@ -1,26 +1,37 @@
 /**
- * The Kafka client adapters compared on the local broker, interleaved round after round on the same records:
- * kafkajs and @platformatic/kafka, each as
- * - a **raw pipe** through the core's ports (`createKafkaClients(kind)`): consume a batch → produce it to an
- *   output topic in sends of at most BATCH (acks=all, bytes and the 4 trace headers copied) → commit the
- *   batch's next offset; what the run loop gets from the client, without our engine;
- * - the **flow**: `KafkaFlowRunner` with `kafkaClient: kind` running decode → record step → encode with exact
+ * The Kafka client adapters compared on the local broker, interleaved round after round on the same records.
+ * The pipes (`raw` and `flow` for both clients, `client` for @platformatic/kafka only):
+ * - **raw**: the raw pipe through the core's ports (`createKafkaClients(kind)`, i.e. our adapter in
+ *   runtime/kafkajs/ or runtime/platformatic/): consume a batch → produce it to an output topic in sends
+ *   of at most BATCH (acks=all, bytes and the 4 trace headers copied) → commit the batch's next offset;
+ *   what the run loop gets from the adapter, without our engine. The platformatic adapter takes records
+ *   straight out of the fetch responses (runtime/platformatic/_fetch_tap.ts), not from the library's stream;
+ * - **client** (platformatic only): the same pipe hand-written on the @platformatic/kafka API as a user
+ *   would, without our adapter: `Consumer.consume()`'s MessagesStream in flowing mode, its messages grouped
+ *   per partition (no promise per message), `Producer.send` with the adapter's producer settings, a
+ *   `Consumer.commit` per batch, the stream paused while too much is waiting; what the library itself gives;
+ * - **flow**: `KafkaFlowRunner` with `kafkaClient: kind` running decode → record step → encode with exact
  *   commits (the trace headers it writes are the same 4 keys).
  *
  * The input is N envelopes of the 8-field bench order (390 B) with the 4 trace headers a loom producer
  * writes, produced once on a 3-partition topic; every run reads it with its own group and writes a fresh
- * output topic, timed from its first batch to its last commit. Prints a table (median msgs/s of each pipe,
- * flow ÷ raw per client, platformatic ÷ kafkajs, peak RSS) and one JSON line (`{"bench":"kafka_raw",...}`).
+ * output topic, timed from its first batch to its last commit, and checks that the output holds N records.
+ * Prints a table (median msgs/s of each pipe, platformatic ÷ kafkajs, flow ÷ raw per client, flow ÷ client,
+ * CPU per record, peak RSS) and one JSON line (`{"bench":"kafka_raw",...}`).
  *
  * Run (the broker is started with scripts/kafka.sh ensure unless LOOM_KAFKA_BOOTSTRAP is set):
  *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--batch=1000] [--concurrency=3] [--rounds=3]
  *   bun bench/kafka_raw_bench.ts [same flags]
- * `--only=platformatic/flow` (client/pipe) runs one pipe alone, e.g. under `deno run --cpu-prof`.
+ * `--only=platformatic` runs that client's pipes alone (raw, client, flow interleaved; the table shows — for
+ * the other client); `--only=platformatic/client` (client/pipe) runs one pipe alone and prints only its
+ * round lines, e.g. under `deno run --cpu-prof`.
  *
  * @module
  */
 
+import type { Buffer } from "node:buffer";
 import process from "node:process";
+import { Consumer, type Message as KafkaMessage, type MessageToProduce, Producer } from "@platformatic/kafka";
 import type * as v from "valibot";
 import { BenchOrder, benchOrderEnvelope, kafkaBootstrap, runtimeName } from "./_common.ts";
 import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
@@ -42,7 +53,12 @@ const CONCURRENCY = flag("concurrency", 3);
 const ROUNDS = flag("rounds", 3);
 const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
-type Mode = "raw" | "flow";
+type Mode = "raw" | "client" | "flow";
+/** The pipes of each client: `client` (hand-written on the library) exists for @platformatic/kafka only. */
+const MODES: Readonly<Record<KafkaClientKind, readonly Mode[]>> = {
+  kafkajs: ["raw", "flow"],
+  platformatic: ["raw", "client", "flow"],
+};
 
 const brokers = [kafkaBootstrap()];
 const tag = Date.now().toString(36);
@@ -146,6 +162,133 @@ const rawPipe = async (kind: KafkaClientKind, output: string, group: string): Pr
   return seconds;
 };
 
+/** The adapter's fetch defaults (runtime/platformatic/_settings.ts), copied so `client` fetches alike. */
+const FETCH_MAX_BYTES = 10 * 1024 * 1024;
+const PARTITION_FETCH_MAX_BYTES = 1024 * 1024;
+type PlatformaticMessage = KafkaMessage<Buffer, Buffer, Buffer, Buffer>;
+
+/**
+ * The raw pipe hand-written on @platformatic/kafka (no adapter): the MessagesStream's 'data' events are
+ * appended to per-partition arrays (no promise per message); after each fetch's burst (a microtask) every
+ * idle partition with records takes them all as its batch, at most CONCURRENCY partitions at once, and
+ * sends them in sends of at most BATCH records, then commits the batch's next offset — the same batches,
+ * sends, commits and fetch bound as `rawPipe` through our adapter. The stream is paused while more than
+ * `fetch.max.bytes` of values are waiting and resumed below half of it.
+ */
+const clientPipe = async (output: string, group: string): Promise<number> => {
+  const base = {
+    clientId: producerSettings.clientId!,
+    bootstrapBrokers: brokers,
+    retries: 5,
+    retryDelay: 300,
+    autocreateTopics: false,
+  };
+  // as our adapter: acks=all on every send, no compression, not idempotent (enable.idempotence default)
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+    ...base,
+    acks: -1,
+    compression: "none",
+    idempotent: false,
+  });
+  producer.on("error", () => {}); // failures reach the sends' promises
+  await producer.listApis();
+  const fetchOptions = {
+    autocommit: false,
+    minBytes: 1,
+    maxBytes: FETCH_MAX_BYTES,
+    maxBytesPerPartition: PARTITION_FETCH_MAX_BYTES,
+    maxWaitTime: consumerSettings(group).pollTimeoutMs,
+    isolationLevel: 1, // read_committed, as our adapter
+  };
+  const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
+    ...base,
+    groupId: group,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    rebalanceTimeout: 60_000,
+    ...fetchOptions,
+  });
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>();
+  consumer.on("error", reject);
+  const stream = await consumer.consume({
+    topics: [input],
+    mode: "committed",
+    fallbackMode: "earliest",
+    ...fetchOptions,
+  });
+  stream.on("error", reject);
+
+  const pending = new Map<number, PlatformaticMessage[]>();
+  const busy = new Set<number>();
+  let pendingBytes = 0;
+  let paused = false;
+  let scheduled = false;
+  let piped = 0;
+  let firstBatchAt = 0;
+  const sendBatch = async (partition: number, batch: PlatformaticMessage[]): Promise<void> => {
+    for (let start = 0; start < batch.length; start += BATCH) {
+      const end = Math.min(batch.length, start + BATCH);
+      const messages: MessageToProduce<Buffer, Buffer, Buffer, Buffer>[] = new Array(end - start);
+      for (let i = start; i < end; i++) {
+        const m = batch[i];
+        messages[i - start] = {
+          topic: output,
+          key: m.key,
+          value: m.value,
+          headers: m.headers,
+          timestamp: m.timestamp,
+        };
+      }
+      await producer.send({ messages, acks: -1 });
+    }
+    const last = batch[batch.length - 1];
+    await consumer.commit({
+      offsets: [{ topic: last.topic, partition, offset: last.offset + 1n, leaderEpoch: last.leaderEpoch }],
+    });
+    piped += batch.length;
+    if (piped >= N) resolve();
+  };
+  const dispatch = (): void => {
+    scheduled = false;
+    for (const [partition, records] of pending) {
+      if (busy.size >= CONCURRENCY) break;
+      if (records.length === 0 || busy.has(partition)) continue;
+      if (firstBatchAt === 0) firstBatchAt = performance.now();
+      pending.set(partition, []);
+      for (const m of records) pendingBytes -= m.value.byteLength;
+      busy.add(partition);
+      sendBatch(partition, records).then(() => {
+        busy.delete(partition);
+        if (paused && pendingBytes < FETCH_MAX_BYTES / 2) {
+          paused = false;
+          stream.resume();
+        }
+        dispatch();
+      }, reject);
+    }
+  };
+  stream.on("data", (m: PlatformaticMessage) => {
+    let records = pending.get(m.partition);
+    if (records === undefined) pending.set(m.partition, records = []);
+    records.push(m);
+    pendingBytes += m.value.byteLength;
+    if (!paused && pendingBytes > FETCH_MAX_BYTES) {
+      paused = true;
+      stream.pause();
+    }
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(dispatch); // after this fetch's burst of 'data' events
+    }
+  });
+  await done;
+  const seconds = (performance.now() - firstBatchAt) / 1000;
+  await stream.close();
+  await consumer.close();
+  await producer.close();
+  return seconds;
+};
+
 const flowPipe = async (kind: KafkaClientKind, output: string, group: string): Promise<number> => {
   const enrich = RecordStep.of((m: Message<O>) => ({
     order_id: m.payload.order_id,
@@ -196,7 +339,9 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
   peakRss = process.memoryUsage().rss;
   const group = `bench-raw-${tag}-${kind}-${mode}-${round}`;
   const c0 = process.cpuUsage();
-  const seconds = await (mode === "raw" ? rawPipe : flowPipe)(kind, output, group);
+  const seconds = mode === "client"
+    ? await clientPipe(output, group)
+    : await (mode === "raw" ? rawPipe : flowPipe)(kind, output, group);
   const c = process.cpuUsage(c0);
   const rssMb = Math.round(peakRss / 1048576);
   const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
@@ -207,10 +352,12 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
 
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const RUNS: readonly (readonly [KafkaClientKind, Mode])[] = CLIENTS.flatMap((k) =>
-  [[k, "raw"], [k, "flow"]] as const
+  MODES[k].map((m) => [k, m] as const)
 )
-  .filter(([k, m]) => only === undefined || only === `${k}/${m}`);
-if (RUNS.length === 0) throw new Error(`--only=${only}: expected kafkajs|platformatic / raw|flow`);
+  .filter(([k, m]) => only === undefined || only === k || only === `${k}/${m}`);
+if (RUNS.length === 0) {
+  throw new Error(`--only=${only}: expected kafkajs[/raw|flow] or platformatic[/raw|client|flow]`);
+}
 const results = new Map<string, Result[]>(RUNS.map(([k, m]) => [`${k}/${m}`, []]));
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate the order so no pipe always runs on a warmer broker.
@@ -228,23 +375,39 @@ for (let round = 0; round < ROUNDS; round++) {
 clearInterval(sampler);
 await admin.deleteTopics([input]).catch(() => {});
 await admin.close();
-if (only !== undefined) process.exit(0);
+// one pipe alone (e.g. under a profiler): its round lines are the output
+if (only?.includes("/")) process.exit(0);
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const med = (kind: KafkaClientKind, mode: Mode, f: (r: Result) => number) =>
-  median(results.get(`${kind}/${mode}`)!.map(f));
-const rate = (k: KafkaClientKind, m: Mode) => Math.round(med(k, m, (r) => r.rate));
+/** Median of `f` over a pipe's rounds; null when that pipe did not run (`--only=`). */
+const med = (kind: KafkaClientKind, mode: Mode, f: (r: Result) => number): number | null => {
+  const rs = results.get(`${kind}/${mode}`);
+  return rs === undefined ? null : median(rs.map(f));
+};
+const rate = (k: KafkaClientKind, m: Mode) => {
+  const r = med(k, m, (x) => x.rate);
+  return r === null ? null : Math.round(r);
+};
 const rss = (k: KafkaClientKind, m: Mode) => med(k, m, (r) => r.rssMb);
+const cpuUs = (k: KafkaClientKind, m: Mode) => {
+  const c = med(k, m, (r) => r.cpuUs);
+  return c === null ? null : Number(c.toFixed(1));
+};
 // ratios of one round's runs, then their median (the runs of a round are adjacent in time)
-const roundRatio = (a: [KafkaClientKind, Mode], b: [KafkaClientKind, Mode]) =>
-  Number(
-    median(results.get(a.join("/"))!.map((r, i) => r.rate / results.get(b.join("/"))![i].rate)).toFixed(2),
-  );
-const flowVsRaw = { kafkajs: roundRatio(["kafkajs", "flow"], ["kafkajs", "raw"]), platformatic: 0 };
-flowVsRaw.platformatic = roundRatio(["platformatic", "flow"], ["platformatic", "raw"]);
+const roundRatio = (a: [KafkaClientKind, Mode], b: [KafkaClientKind, Mode]): number | null => {
+  const ra = results.get(a.join("/"));
+  const rb = results.get(b.join("/"));
+  if (ra === undefined || rb === undefined) return null;
+  return Number(median(ra.map((r, i) => r.rate / rb[i].rate)).toFixed(2));
+};
+const flowVsRaw = {
+  kafkajs: roundRatio(["kafkajs", "flow"], ["kafkajs", "raw"]),
+  platformatic: roundRatio(["platformatic", "flow"], ["platformatic", "raw"]),
+};
+const flowVsClient = roundRatio(["platformatic", "flow"], ["platformatic", "client"]);
 const rawRatio = roundRatio(["platformatic", "raw"], ["kafkajs", "raw"]);
 const flowRatio = roundRatio(["platformatic", "flow"], ["kafkajs", "flow"]);
 
@@ -254,38 +417,53 @@ console.log(
     `headers, ${PARTITIONS} partitions (${CONCURRENCY} at once), median of ${ROUNDS} interleaved rounds, ` +
     `brokers ${brokers.join(",")}\n`,
 );
+const cell = (x: number | null, digits = 0) => x === null ? "—" : x.toFixed(digits);
+/** `a/b/c` of the pipes a client has (— for one that did not run). */
+const perMode = (k: KafkaClientKind, f: (k: KafkaClientKind, m: Mode) => number | null, digits = 0) =>
+  MODES[k].map((m) => cell(f(k, m), digits)).join("/");
 const row = (cells: string[]) => console.log(`| ${cells.join(" | ")} |`);
-row(["pipe".padEnd(46), "kafkajs".padStart(9), "platformatic".padStart(12), "ratio".padStart(6)]);
-row(["-".repeat(46), "-".repeat(9), "-".repeat(12), "-".repeat(6)]);
+row(["pipe".padEnd(56), "kafkajs".padStart(9), "platformatic".padStart(14), "ratio".padStart(6)]);
+row(["-".repeat(56), "-".repeat(9), "-".repeat(14), "-".repeat(6)]);
 row([
-  "raw consume → produce → commit, msgs/s".padEnd(46),
-  String(rate("kafkajs", "raw")).padStart(9),
-  String(rate("platformatic", "raw")).padStart(12),
-  rawRatio.toFixed(2).padStart(6),
+  "raw (our adapter): consume → produce → commit, msgs/s".padEnd(56),
+  cell(rate("kafkajs", "raw")).padStart(9),
+  cell(rate("platformatic", "raw")).padStart(14),
+  cell(rawRatio, 2).padStart(6),
 ]);
 row([
-  "flow: decode → step → encode, exact commits".padEnd(46),
-  String(rate("kafkajs", "flow")).padStart(9),
-  String(rate("platformatic", "flow")).padStart(12),
-  flowRatio.toFixed(2).padStart(6),
-]);
-row([
-  "flow ÷ raw (same client)".padEnd(46),
-  flowVsRaw.kafkajs.toFixed(2).padStart(9),
-  flowVsRaw.platformatic.toFixed(2).padStart(12),
-  "".padStart(6),
-]);
-const cpuUs = (k: KafkaClientKind, m: Mode) => med(k, m, (r) => r.cpuUs).toFixed(1);
-row([
-  "CPU µs per record, raw / flow (this process)".padEnd(46),
-  `${cpuUs("kafkajs", "raw")}/${cpuUs("kafkajs", "flow")}`.padStart(9),
-  `${cpuUs("platformatic", "raw")}/${cpuUs("platformatic", "flow")}`.padStart(12),
+  "client (hand-written on the library), msgs/s".padEnd(56),
+  "".padStart(9),
+  cell(rate("platformatic", "client")).padStart(14),
   "".padStart(6),
 ]);
 row([
-  "peak RSS raw / flow, MB".padEnd(46),
-  `${rss("kafkajs", "raw")}/${rss("kafkajs", "flow")}`.padStart(9),
-  `${rss("platformatic", "raw")}/${rss("platformatic", "flow")}`.padStart(12),
+  "flow: decode → step → encode, exact commits".padEnd(56),
+  cell(rate("kafkajs", "flow")).padStart(9),
+  cell(rate("platformatic", "flow")).padStart(14),
+  cell(flowRatio, 2).padStart(6),
+]);
+row([
+  "flow ÷ raw (same client)".padEnd(56),
+  cell(flowVsRaw.kafkajs, 2).padStart(9),
+  cell(flowVsRaw.platformatic, 2).padStart(14),
+  "".padStart(6),
+]);
+row([
+  "flow ÷ client".padEnd(56),
+  "".padStart(9),
+  cell(flowVsClient, 2).padStart(14),
+  "".padStart(6),
+]);
+row([
+  "CPU µs per record, raw / (client /) flow (this process)".padEnd(56),
+  perMode("kafkajs", cpuUs, 1).padStart(9),
+  perMode("platformatic", cpuUs, 1).padStart(14),
+  "".padStart(6),
+]);
+row([
+  "peak RSS raw / (client /) flow, MB".padEnd(56),
+  perMode("kafkajs", rss).padStart(9),
+  perMode("platformatic", rss).padStart(14),
   "".padStart(6),
 ]);
 console.log(
@@ -300,14 +478,16 @@ console.log(
     rounds: ROUNDS,
     kafkajs_raw_msgs_per_s: rate("kafkajs", "raw"),
     platformatic_raw_msgs_per_s: rate("platformatic", "raw"),
+    platformatic_client_msgs_per_s: rate("platformatic", "client"),
     kafkajs_flow_msgs_per_s: rate("kafkajs", "flow"),
     platformatic_flow_msgs_per_s: rate("platformatic", "flow"),
     raw_ratio_platformatic_vs_kafkajs: rawRatio,
     flow_ratio_platformatic_vs_kafkajs: flowRatio,
     flow_vs_raw_kafkajs: flowVsRaw.kafkajs,
     flow_vs_raw_platformatic: flowVsRaw.platformatic,
+    flow_vs_client_platformatic: flowVsClient,
     cpu_us_per_record: Object.fromEntries(
-      [...results.keys()].map((k) => [k, Number(cpuUs(...k.split("/") as [KafkaClientKind, Mode]))]),
+      [...results.keys()].map((k) => [k, cpuUs(...k.split("/") as [KafkaClientKind, Mode])]),
     ),
     peak_rss_mb: Object.fromEntries(
       [...results.keys()].map((k) => [k, rss(...k.split("/") as [KafkaClientKind, Mode])]),
