@@ -51,7 +51,9 @@ const NO_USER_DATA = Buffer.alloc(0);
  * platformatic streams single messages and has no batch callback: the adapter takes each fetch response's
  * record batches before its MessagesStream turns them into messages (`_fetch_tap.ts`), appends them to
  * their partition's queue (no promise or object per message beyond the record) and hands the queue to
- * `onBatch` as one {@link RecordBatch} once the whole response is queued, one batch per partition at a time,
+ * `onBatch` as one {@link RecordBatch} (at most `max.partition.fetch.bytes` of records, so that a queue
+ * holding several fetches cannot overshoot `max_in_flight` in one batch) once the whole response is
+ * queued, one batch per partition at a time,
  * `partitionsConsumedConcurrently` partitions at once. Fetching pauses while the queued records exceed
  * `fetch.max.bytes` (bounded memory: about three fetches at most) and resumes below half of it.
  * `pause(tps)` stops fetching those partitions only (the adapter hides them from the fetch loop's view of
@@ -138,6 +140,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#log = options.logger ?? consoleKafkaLogger;
     this.#queues = new PartitionQueues(
       cfg.maxBytes,
+      cfg.maxBytesPerPartition,
       () => this.#updateFlow(),
       (tp, records) => this.#runBatch(tp, records),
       () => this.#state === "running" && this.#accepting,

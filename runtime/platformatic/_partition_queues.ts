@@ -25,11 +25,16 @@ const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
 /** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
 const LOG_APPEND_TIME = 1 << 3;
 
+/** What a queued record counts for against the byte bounds. */
+const recordBytes = (r: SourceRecord): number =>
+  64 + (r.value === null ? 0 : r.value.byteLength) + (r.key === null ? 0 : r.key.byteLength);
+
 const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 
 /** Queues of the current assignment. */
 export class PartitionQueues {
   readonly #limitBytes: number;
+  readonly #batchBytes: number;
   readonly #onPressure: () => void;
   readonly #deliver: (tp: TopicPartition, records: SourceRecord[]) => Promise<void>;
   readonly #canDeliver: () => boolean;
@@ -49,17 +54,21 @@ export class PartitionQueues {
    * Creates empty queues.
    *
    * @param limitBytes Queued bytes above which {@link PartitionQueues.overLimit} turns true (false again at half).
+   * @param batchBytes Most bytes handed out in one batch (at least one record): a partition's queue can hold
+   *   several fetches, and one huge batch would overshoot the run loop's `max_in_flight` bound.
    * @param onPressure Called when `overLimit` changes.
    * @param deliver Hands a batch out; must not reject.
    * @param canDeliver Whether batches may be handed out now.
    */
   constructor(
     limitBytes: number,
+    batchBytes: number,
     onPressure: () => void,
     deliver: (tp: TopicPartition, records: SourceRecord[]) => Promise<void>,
     canDeliver: () => boolean,
   ) {
     this.#limitBytes = limitBytes;
+    this.#batchBytes = batchBytes;
     this.#onPressure = onPressure;
     this.#deliver = deliver;
     this.#canDeliver = canDeliver;
@@ -176,7 +185,7 @@ export class PartitionQueues {
         headers: headers ?? EMPTY_HEADERS,
         timestampMs: ts >= 0 ? ts : null,
       });
-      bytes += 64 + (value === null ? 0 : value.byteLength) + (key === null ? 0 : key.byteLength);
+      bytes += recordBytes(pending[pending.length - 1]);
     }
     if (bytes === 0) return;
     part.pendingBytes += bytes;
@@ -215,10 +224,21 @@ export class PartitionQueues {
   }
 
   #handOut(part: Part): void {
-    const records = part.pending;
-    part.pending = [];
-    this.#queuedBytes -= part.pendingBytes;
-    part.pendingBytes = 0;
+    let records = part.pending;
+    if (part.pendingBytes <= this.#batchBytes) {
+      part.pending = [];
+      this.#queuedBytes -= part.pendingBytes;
+      part.pendingBytes = 0;
+    } else {
+      let bytes = 0, n = 0;
+      while (n < records.length && (n === 0 || bytes + recordBytes(records[n]) <= this.#batchBytes)) {
+        bytes += recordBytes(records[n++]);
+      }
+      part.pending = records.slice(n);
+      records = records.slice(0, n);
+      part.pendingBytes -= bytes;
+      this.#queuedBytes -= bytes;
+    }
     if (this.#overLimit && this.#queuedBytes <= this.#limitBytes / 2) {
       this.#overLimit = false;
       this.#onPressure();
