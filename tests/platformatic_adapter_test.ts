@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Buffer } from "node:buffer";
-import { consumerReceivesChannel, defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
+import { consumerFetchesChannel, defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
 import { KafkaConfigError, KafkaConsumerClient, KafkaProducerClient } from "../runtime/kafkajs/mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
 import { settingsToPlatformatic } from "../runtime/platformatic/_settings.ts";
@@ -51,6 +51,23 @@ const producer: ProducerSettings = {
   topic: null,
   security: null,
   extra: {},
+};
+
+/**
+ * Calls `f(partition, records)` for every partition of a fetch response seen on platformatic's fetch
+ * channel (`asyncStart`: before the adapter takes the records out), i.e. what was taken from the broker.
+ * The tests using it run one consumer at a time.
+ */
+const fetchedRecords = (ctx: unknown, f: (partition: number, n: number) => void): void => {
+  type Batch = { attributes: number; records: unknown[] };
+  type R = { responses?: { partitions?: { partitionIndex: number; records?: Batch[] | null }[] }[] };
+  for (const t of (ctx as { result?: R }).result?.responses ?? []) {
+    for (const p of t.partitions ?? []) {
+      let n = 0;
+      for (const b of p.records ?? []) if ((b.attributes & 0x20) === 0) n += b.records.length;
+      if (n > 0) f(p.partitionIndex, n);
+    }
+  }
 };
 
 describe("settingsToPlatformatic", () => {
@@ -393,8 +410,8 @@ describe("platformatic consumer memory bound", () => {
     }
     await p.disconnect();
     let received = 0;
-    const count = () => void received++;
-    consumerReceivesChannel.start.subscribe(count);
+    const count = (ctx: unknown) => fetchedRecords(ctx, (_p, n) => void (received += n));
+    consumerFetchesChannel.asyncStart.subscribe(count);
     const c = new PlatformaticConsumerClient(
       consumerSettings(unique("g"), { "fetch.max.bytes": 262_144, "max.partition.fetch.bytes": 262_144 }),
       quiet,
@@ -422,7 +439,7 @@ describe("platformatic consumer memory bound", () => {
       assert.equal(received, 20_000, "each record fetched once");
     } finally {
       release.resolve();
-      consumerReceivesChannel.start.unsubscribe(count);
+      consumerFetchesChannel.asyncStart.unsubscribe(count);
       await c.disconnect();
       await deleteTopics([topic]);
     }
@@ -450,11 +467,12 @@ describe("platformatic consumer pause", () => {
         })),
       );
     const fetchedFrom = new Map<number, number>();
-    const count = (ctx: unknown) => {
-      const m = (ctx as { result?: { topic?: string; partition?: number } }).result;
-      if (m?.topic === topic) fetchedFrom.set(m.partition!, (fetchedFrom.get(m.partition!) ?? 0) + 1);
-    };
-    consumerReceivesChannel.asyncStart.subscribe(count);
+    const count = (ctx: unknown) =>
+      fetchedRecords(
+        ctx,
+        (partition, n) => void fetchedFrom.set(partition, (fetchedFrom.get(partition) ?? 0) + n),
+      );
+    consumerFetchesChannel.asyncStart.subscribe(count);
     const c = new PlatformaticConsumerClient(consumerSettings(unique("g")), quiet);
     const delivered = new Map<number, number>();
     try {
@@ -480,7 +498,7 @@ describe("platformatic consumer pause", () => {
       await waitFor(() => delivered.get(0) === 501, 30_000, "partition 0 after resume");
       assert.equal(fetchedFrom.get(0), 501, "fetched once");
     } finally {
-      consumerReceivesChannel.asyncStart.unsubscribe(count);
+      consumerFetchesChannel.asyncStart.unsubscribe(count);
       await c.disconnect();
       await p.disconnect();
       await deleteTopics([topic]);

@@ -167,7 +167,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     if (cfg.isolationLevel === 1) requireStableOffsets(this.#consumer);
     this.#fetches = new FetchTap(
       this.#consumer as unknown as ConstructorParameters<typeof FetchTap>[0],
-      (topicId, partition, batch, generation) => this.#onFetched(topicId, partition, batch, generation),
+      (topicId, partition, batch, generation, from) =>
+        this.#onFetched(topicId, partition, batch, generation, from),
     );
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
@@ -592,11 +593,17 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#updateFlow();
   }
 
-  #onFetched(topicId: string, partition: number, batch: FetchedBatch, generation: number): void {
+  #onFetched(
+    topicId: string,
+    partition: number,
+    batch: FetchedBatch,
+    generation: number,
+    from: number,
+  ): void {
     // A fetch sent before the last join belongs to the old assignment.
     if (!this.#accepting || generation !== this.#acceptGeneration) return;
     const topic = this.#topicNames.get(topicId);
-    if (topic !== undefined) this.#queues.pushBatch(topic, partition, batch);
+    if (topic !== undefined) this.#queues.pushBatch(topic, partition, batch, from);
   }
 
   /** Hands one batch to `onBatch`; a rejection stops the consumer (never rejects itself). */

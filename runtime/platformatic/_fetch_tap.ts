@@ -54,7 +54,7 @@ interface FetchResponse {
 interface FetchOptions {
   readonly topics?: readonly {
     readonly topicId: string;
-    readonly partitions: readonly { partition: number }[];
+    readonly partitions: readonly { readonly partition: number; readonly fetchOffset?: bigint }[];
   }[];
 }
 
@@ -63,13 +63,16 @@ type FetchFn = (options: FetchOptions, callback?: FetchCallback) => unknown;
 
 /**
  * Receives the data batches (control batches are left out) of one partition of one fetch response.
- * `generation` is the consumer's group generation when the fetch was sent.
+ * `generation` is the consumer's group generation when the fetch was sent; `fromOffset` is the offset the
+ * fetch asked for: the broker returns whole record batches, so the first one may start below it, and those
+ * records were delivered before (platformatic's stream drops them the same way).
  */
 export type FetchedBatchSink = (
   topicId: string,
   partition: number,
   batch: FetchedBatch,
   generation: number,
+  fromOffset: number,
 ) => void;
 
 const IS_CONTROL = 1 << 5;
@@ -152,10 +155,12 @@ export class FetchTap {
         }
         const batches = p.records;
         // A partition this fetch did not ask for lingers in an incremental fetch session: stale data.
-        if (!batches || batches.length === 0 || !requested(options, topicId, p.partitionIndex)) continue;
+        if (!batches || batches.length === 0) continue;
+        const from = requestedOffset(options, topicId, p.partitionIndex);
+        if (from === undefined) continue;
         for (const batch of batches) {
           if ((batch.attributes & IS_CONTROL) === 0 && batch.records.length > 0) {
-            sink(topicId, p.partitionIndex, batch, generation);
+            sink(topicId, p.partitionIndex, batch, generation, from);
           }
           batch.records = NO_RECORDS;
         }
@@ -175,12 +180,15 @@ export class FetchTap {
   }
 }
 
-const requested = (options: FetchOptions, topicId: string, partition: number): boolean => {
+/** The offset this fetch asked for on a partition (undefined: not asked for; 0 when the request names none). */
+const requestedOffset = (options: FetchOptions, topicId: string, partition: number): number | undefined => {
   const topics = options.topics;
-  if (topics === undefined) return false;
+  if (topics === undefined) return undefined;
   for (const t of topics) {
     if (t.topicId !== topicId) continue;
-    for (const p of t.partitions) if (p.partition === partition) return true;
+    for (const p of t.partitions) {
+      if (p.partition === partition) return typeof p.fetchOffset === "bigint" ? Number(p.fetchOffset) : 0;
+    }
   }
-  return false;
+  return undefined;
 };

@@ -148,10 +148,11 @@ export class PartitionQueues {
 
   /**
    * Queues the records of one fetched batch as {@link SourceRecord}s: byte views without copies, the last
-   * duplicate header wins, a null header is dropped. Records below the partition's position (a refetch)
-   * and batches of an unassigned partition are dropped.
+   * duplicate header wins, a null header is dropped. Records below the partition's position or below
+   * `fromOffset` (the offset the fetch asked for: a whole batch may start before it) and batches of an
+   * unassigned partition are dropped.
    */
-  pushBatch(topic: string, partition: number, batch: FetchedBatch): void {
+  pushBatch(topic: string, partition: number, batch: FetchedBatch, fromOffset = 0): void {
     const part = this.#parts.get(topic)?.get(partition);
     if (part === undefined) return;
     const records = batch.records;
@@ -163,7 +164,7 @@ export class PartitionQueues {
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       const offset = base + r.offsetDelta;
-      if (offset < part.next) continue;
+      if (offset < part.next || offset < fromOffset) continue;
       part.next = offset + 1;
       let headers: Record<string, Uint8Array> | undefined;
       const entries = r.headers;
