@@ -160,12 +160,14 @@ export class PartitionQueues {
     const logAppend = (batch.attributes & LOG_APPEND_TIME) !== 0;
     const firstTs = Number(logAppend ? batch.maxTimestamp : batch.firstTimestamp);
     const pending = part.pending;
+    // offsets rise within a batch: one bound covers both the partition's position and the fetch's
+    let next = Math.max(part.next, fromOffset);
     let bytes = 0;
     for (let i = 0; i < records.length; i++) {
       const r = records[i];
       const offset = base + r.offsetDelta;
-      if (offset < part.next || offset < fromOffset) continue;
-      part.next = offset + 1;
+      if (offset < next) continue;
+      next = offset + 1;
       let headers: Record<string, Uint8Array> | undefined;
       const entries = r.headers;
       for (let h = 0; h < entries.length; h++) {
@@ -186,9 +188,10 @@ export class PartitionQueues {
         headers: headers ?? EMPTY_HEADERS,
         timestampMs: ts >= 0 ? ts : null,
       });
-      bytes += recordBytes(pending[pending.length - 1]);
+      bytes += 64 + (value === null ? 0 : value.byteLength) + (key === null ? 0 : key.byteLength);
     }
     if (bytes === 0) return;
+    part.next = next;
     part.pendingBytes += bytes;
     this.#queuedBytes += bytes;
     if (!this.#overLimit && this.#queuedBytes > this.#limitBytes) {
@@ -232,8 +235,11 @@ export class PartitionQueues {
       part.pendingBytes = 0;
     } else {
       let bytes = 0, n = 0;
-      while (n < records.length && (n === 0 || bytes + recordBytes(records[n]) <= this.#batchBytes)) {
-        bytes += recordBytes(records[n++]);
+      while (n < records.length) {
+        const size = recordBytes(records[n]);
+        if (n > 0 && bytes + size > this.#batchBytes) break;
+        bytes += size;
+        n++;
       }
       part.pending = records.slice(n);
       records = records.slice(0, n);
