@@ -13,7 +13,17 @@ import { Kafka, logLevel } from "kafkajs";
 import { decodeOutputRecord, encodeSourceValue } from "../streaming/engine.ts";
 import type { DecodeError, ErrorEnvelope } from "../streaming/_message.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
-import { bootstrap, endOffsets, readTopics, sleep, unique } from "./_support.ts";
+import { KafkaConsumerClient } from "../runtime/kafkajs/mod.ts";
+import {
+  bootstrap,
+  committedOffsets,
+  consumerSettings,
+  endOffsets,
+  quiet,
+  readTopics,
+  sleep,
+  unique,
+} from "./_support.ts";
 import { fate, Reading, TOPICS, type Topics } from "./flows/pipeline.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -91,6 +101,63 @@ export const readInputs = async (
   topic: string,
 ): Promise<{ id: string; partition: number; offset: number }[]> =>
   (await readTopics([topic])).map((r) => ({ id: text(r.key)!, partition: r.partition, offset: r.offset }));
+
+/** A live reader of the input topic: the id at each offset of each partition, as far as it has read. */
+export interface InputFollower {
+  /** Ids by partition, indexed by offset (the input topic is fresh: its offsets start at 0). */
+  readonly ids: Map<number, string[]>;
+  /** Stops reading. */
+  stop(): Promise<void>;
+}
+
+/** Starts following `topic` from its beginning with a throw-away group. */
+export const followInputs = async (topic: string): Promise<InputFollower> => {
+  const ids = new Map<number, string[]>();
+  const consumer = new KafkaConsumerClient(consumerSettings(unique("follower")), quiet);
+  await consumer.connect();
+  await consumer.subscribe([topic], true);
+  await consumer.run({
+    onBatch: (batch) => {
+      for (const r of batch.records) {
+        let list = ids.get(r.partition);
+        if (list === undefined) ids.set(r.partition, list = []);
+        list[r.offset] = text(r.key)!;
+      }
+      return Promise.resolve();
+    },
+  });
+  return {
+    ids,
+    stop: async () => {
+      await consumer.stop();
+      await consumer.disconnect();
+    },
+  };
+};
+
+/**
+ * How many output records are written beyond what the committed input offsets of `group` account for
+ * (outputs of inputs not committed yet, or copies), or `null` while `inputs` has not read up to the
+ * committed offsets. Meaningful for a flow without transactions (every output offset is a record).
+ */
+export const uncommittedOutputs = async (
+  t: Topics,
+  group: string,
+  inputs: InputFollower,
+): Promise<number | null> => {
+  const committed = await committedOffsets(group, t.in);
+  let accounted = 0;
+  for (const [p, upTo] of committed) {
+    const ids = inputs.ids.get(p) ?? [];
+    for (let o = 0; o < upTo; o++) {
+      if (ids[o] === undefined) return null;
+      accounted += fate(Number(ids[o].slice(2))) === "ok" ? 2 : 1;
+    }
+  }
+  let written = 0;
+  for (const topic of outputTopics(t)) for (const high of (await endOffsets(topic)).values()) written += high;
+  return written - accounted;
+};
 
 /** Whether every destination of input `id` has it at least once. */
 export const handled = (o: Outcome, id: string): boolean =>

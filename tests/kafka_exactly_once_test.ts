@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import type { ChildProcess } from "node:child_process";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
 import * as v from "valibot";
@@ -45,7 +46,9 @@ import {
   duplicates,
   exited,
   expectedOutputs,
+  followInputs,
   handled,
+  type InputFollower,
   newTopics,
   outcomeOf,
   outputTopics,
@@ -54,6 +57,7 @@ import {
   readInputs,
   startFlow,
   text,
+  uncommittedOutputs,
 } from "./_recovery.ts";
 
 /** The pipeline's config on the platformatic client (3 s sessions: a killed member leaves the group quickly). */
@@ -71,11 +75,37 @@ const eosConfig = (
     ...cfg.streaming.runtime,
     processing_guarantee: guarantee,
     kafka_client: "platformatic",
+    // at-least-once commits once a second: a kill then finds outputs written and their inputs not committed
+    ...(guarantee === "at_least_once" ? { epoch_interval_ms: 1000 } : {}),
   };
   return cfg;
 };
 
 const sum = (m: Map<number, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
+/**
+ * Freezes `child` (SIGSTOP) at a moment when outputs are written beyond what its committed offsets account
+ * for, so a kill now must redeliver: stops it, lets requests already sent land, looks, and resumes it for a
+ * few random milliseconds when nothing is outstanding (at most 50 looks; the caller's assertion tells).
+ */
+const freezeWithUncommittedOutputs = async (
+  child: ChildProcess,
+  t: Topics,
+  group: string,
+  inputs: InputFollower,
+  random: () => number,
+): Promise<number> => {
+  for (let look = 1; look <= 50; look++) {
+    // process.kill, not child.kill: Deno and Bun mark the child as killed by SIGSTOP and refuse a later kill
+    process.kill(child.pid!, "SIGSTOP");
+    await sleep(150);
+    const outstanding = await uncommittedOutputs(t, group, inputs);
+    if (outstanding !== null && outstanding > 0) return look;
+    process.kill(child.pid!, "SIGCONT");
+    await sleep(10 + Math.floor(random() * 120));
+  }
+  return -1;
+};
 
 describe("exactly-once on a real broker", () => {
   let tmp = "";
@@ -105,6 +135,10 @@ describe("exactly-once on a real broker", () => {
     // ~45 s of live input: each instance needs ~2 s to start, join and commit, so all 10 kills land mid-stream
     const producing = produceStream(t.in, N, 100, 450);
     const kills: number[] = [];
+    // at-least-once: a kill must land while outputs are written and their inputs not committed yet, or it
+    // redelivers nothing (random points alone all fell between a commit and the next write in 1 of ~4 runs)
+    const follower = guarantee === "at_least_once" ? await followInputs(t.in) : null;
+    const looks: number[] = [];
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let k = 0; k < 10; k++) {
@@ -118,11 +152,15 @@ describe("exactly-once on a real broker", () => {
         await sleep(50);
       }
       await sleep(Math.floor(random() * 600));
+      if (follower !== null) {
+        looks.push(await freezeWithUncommittedOutputs(child, t, group, follower, random));
+      }
       child.kill("SIGKILL");
       await exited(child);
       kills.push(sum(await committedOffsets(group, t.in)));
     }
     await producing;
+    await follower?.stop();
     assert.ok(kills.at(-1)! < N, `the kills must happen mid-stream (committed ${kills.at(-1)} of ${N})`);
     const last = startFlow(cfg, logs);
     const until = performance.now() + 60_000;
@@ -144,7 +182,8 @@ describe("exactly-once on a real broker", () => {
     const dups = duplicates(outcome);
     console.log(
       `${guarantee} crash test: 10 kills (committed at each: ${kills.join(", ")} of ${N}); ` +
-        `${records.length} committed outputs (expected ${expected}), ${dups} duplicate(s), ${missing.length} missing`,
+        `${records.length} committed outputs (expected ${expected}), ${dups} duplicate(s), ${missing.length} missing` +
+        (looks.length > 0 ? `; looks before each kill: ${looks.join(", ")}` : ""),
     );
     assert.deepEqual(missing, [], "no input is missing from the committed outputs");
     return { dups, records: records.length, expected };
@@ -163,7 +202,7 @@ describe("exactly-once on a real broker", () => {
   );
 
   test(
-    "at_least_once: the same 10 kills redeliver (duplicates, nothing missing)",
+    "at_least_once: 10 kills, each with outputs written and not committed, redeliver (duplicates, nothing missing)",
     { timeout: 170_000 },
     async () => {
       const { dups } = await killLoop("at_least_once");
