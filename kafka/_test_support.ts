@@ -1,5 +1,9 @@
-// Test-only payload schemas shared by the codec tests and the Python interop test (not published).
+// Test-only payload schemas shared by the codec tests and the Python interop test, and the envelope documents
+// shared by the envelope tests (not published).
 import * as v from "valibot";
+import { encodeAny } from "./_msgpack.ts";
+import { codecOf, type PayloadCodec } from "./_schema_codec.ts";
+import { messageType } from "./_type.ts";
 import type { DecodeError, ErrorEnvelope } from "./_error_payloads.ts";
 import type { EnvelopeHeader } from "./_envelope.ts";
 
@@ -100,3 +104,33 @@ export const DECODE_ERROR: DecodeError = {
   offset: 42,
   timestampMs: 1700000000123,
 };
+
+const Order = messageType("order.created", v.object({ order_id: v.string(), amount: int() }));
+
+/** The codec of `order.created` `{ order_id, amount }`: the payload of the §4.1 golden vector GOLDEN. */
+export const OrderCodec: PayloadCodec<unknown> = codecOf(Order);
+
+/** Builds an envelope-like document with the dynamic encoder (for malformed / reordered inputs). */
+export function doc(value: unknown): Uint8Array {
+  return encodeAny(value);
+}
+
+/** The §4.1 golden envelope (GOLDEN in kafka/_envelope_test.ts) as a generic document, in msgspec's order. */
+export function goldenDoc(): Record<string, unknown> {
+  return {
+    meta: {
+      descriptor: {
+        message_type: "order.created",
+        message_version: 1,
+        content_type: { media_type: "application/x-loom-msgpack", encoding: null },
+        schema_ref: null,
+      },
+      trace_id: "trace-1",
+      parent_trace_id: null,
+      correlation_id: "corr-1",
+      causation_id: null,
+      produced_at_ms: 1000,
+    },
+    payload: { order_id: "o-1", amount: 5 },
+  };
+}

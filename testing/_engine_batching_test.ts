@@ -1,5 +1,6 @@
-// Runtime semantics (reference §5) through the FlowSimulator: CollectBatch (per-partition batches, maxRecords,
-// the inactivity timeout, flushing at the end, ForEach) and batch-shaped branches (Broadcast, Fork, With).
+// Runtime semantics (reference §5) through the FlowSimulator: CollectBatch (per-partition batches,
+// maxRecords, the inactivity timeout, flushing at the end, ForEach) and batch-shaped branches (Broadcast,
+// Fork, With).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {

@@ -1,5 +1,5 @@
-// Runtime semantics (reference §4.5) through the FlowSimulator: record keys and PartitionPolicy, and the input
-// order kept in outputs across branches and partitions.
+// Runtime semantics (reference §4.5) through the FlowSimulator: record keys and PartitionPolicy, and the
+// input order kept in outputs across branches and partitions.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import {

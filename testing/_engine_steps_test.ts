@@ -1,5 +1,6 @@
 // Runtime semantics (reference §5) through the FlowSimulator: the step nodes (ExpandStep, BatchExpandStep,
-// BatchStep, RecordStep), the meta of their outputs, BUSINESS and TASK errors, output-type checks and async steps.
+// BatchStep, RecordStep) and the meta of their outputs, BUSINESS and TASK errors, output-type checks and
+// async steps.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";

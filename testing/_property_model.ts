@@ -97,7 +97,7 @@ function runTerminal(t: TerminalSpec | null, p: P, out: Fate[]): void {
   }
 }
 
-/** The fates of input `p` in the flow of `pipe`, (one per record written, error or discard; the test compares counts). */
+/** The fates of input `p` in the flow of `pipe`: one per record written, error or discard. */
 export function fatesOf(pipe: Pipe, p: P): Fate[] {
   const out: Fate[] = [];
   runRecs(pipe.nodes, 0, p, out, (q, o) => runTerminal(pipe.end, q, o));

@@ -1,9 +1,8 @@
 /**
  * Random cases of the property test (testing/_property_test.ts; not part of the public API): a seeded PRNG,
- * flow specs (steps, routers, expansions and batches, ending in a topic, the flow output, a drain, a broadcast
- * or a fork), the
- * generator of flow specs and of event scripts (sends, time advances, crashes, failing sinks), and the
- * feature count that checks the generator's coverage.
+ * flow specs (steps, routers, expansions and batches, ending in a topic, the flow output, a drain, a
+ * broadcast or a fork), the generator of flow specs and of event scripts (sends, time advances, crashes,
+ * failing sinks), and the feature count that checks the generator's coverage.
  *
  * @module
  */
@@ -33,7 +32,7 @@ type Rng = ReturnType<typeof prng>;
 // ---------------------------------------------------------------------------------------------------------------
 // flow specs
 
-/** The payload of the generated flows: input `id`, the value `v` the steps compute on, `sub` after an expansion. */
+/** The payload of the generated flows: the input's `id`, the value `v` steps compute on, `sub` if expanded. */
 export type P = { id: number; v: number; sub?: number };
 
 /** A record step: fails when `v % k === r` (BUSINESS or TASK), else maps `v` to `(v * a + b) % 100`. */
@@ -47,7 +46,7 @@ export interface StepSpec {
   a: number;
   b: number;
 }
-/** A Router on `v % m`: steps per key, an optional default, a selector that throws when `v % throwMod === 0`. */
+/** A Router on `v % m`: steps per key, an optional default; the selector throws when `v % throwMod === 0`. */
 export interface RouterSpec {
   kind: "router";
   m: number;

@@ -10,8 +10,9 @@
 //      are not all written yet (checked inside every commit);
 //  (d) determinism: replaying the same case gives byte-identical output topics and the same commit log.
 //
-// The cases come from testing/_property_spec.ts (checked for coverage by testing/_property_generator_test.ts),
-// the model from testing/_property_model.ts, the real flows from testing/_property_flow.ts.
+// The cases come from testing/_property_spec.ts (its coverage is checked by
+// testing/_property_generator_test.ts), the model from testing/_property_model.ts, the real flows from
+// testing/_property_flow.ts.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeOutputRecord } from "../streaming/engine.ts";
