@@ -51,7 +51,7 @@ import {
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { TracerProvider } from "@opentelemetry/api";
 import { decodeEnvelope, encodeEnvelope } from "../kafka/mod.ts";
-import { payloadCodec } from "../streaming/_wire.ts";
+import { payloadCodec } from "../streaming/_wire_codecs.ts";
 import { BenchOrder, runtimeName } from "./_common.ts";
 
 const N = Number(globalThis.process?.argv?.[2] ?? 1_000_000);

@@ -7,8 +7,9 @@
  * float64, strings in their smallest str header, timestamps as extension type -1.
  *
  * Only web-standard APIs are used. This module gathers the msgpack layer: errors (`_msgpack_errors.ts`), wire
- * types (`_msgpack_types.ts`), the writer (`_msgpack_writer.ts`), the reader (`_msgpack_reader.ts`), extension
- * values and timestamps (`_msgpack_ext.ts`) and schema-less values (`_msgpack_any.ts`).
+ * types (`_msgpack_types.ts`), the writer (`_msgpack_writer.ts`), the reader (`_msgpack_reader.ts`, over the
+ * cursor and scalar reads of `_msgpack_scalar_reader.ts`), extension values and timestamps (`_msgpack_ext.ts`)
+ * and schema-less values (`_msgpack_any.ts`).
  *
  * @module
  */
@@ -39,6 +40,7 @@ export {
 } from "./_msgpack_types.ts";
 export { MsgpackExt } from "./_msgpack_ext.ts";
 export { setOwn } from "./_msgpack_any.ts";
+export { ScalarReader } from "./_msgpack_scalar_reader.ts";
 export { Reader, Writer };
 
 /**

@@ -17,7 +17,7 @@ import type {
 } from "../streaming/_transport.ts";
 import { decodeEnvelope } from "../kafka/_envelope.ts";
 import type { MessageMeta } from "../streaming/_message.ts";
-import { payloadCodec } from "../streaming/_wire.ts";
+import { payloadCodec } from "../streaming/_wire_codecs.ts";
 import type { MessageType } from "../streaming/_type.ts";
 import { type Clock, systemClock } from "../streaming/_clock.ts";
 

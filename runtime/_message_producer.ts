@@ -7,7 +7,8 @@
 
 import type { ProducerClientPort, ProducerPort } from "../streaming/_transport.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
-import { encodeSourceValue, HEADERS } from "../streaming/_wire.ts";
+import { HEADERS } from "../streaming/_wire_headers.ts";
+import { encodeSourceValue } from "../streaming/_wire_records.ts";
 import type { MessageType } from "../streaming/_type.ts";
 import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/_clock.ts";
 

@@ -6,7 +6,7 @@
 import { writeFileSync } from "node:fs";
 import type { ConfigContext } from "../streaming/config/mod.ts";
 import { consumerFor, readKafkaSettings } from "../streaming/config/mod.ts";
-import { decodeOutputRecord } from "../streaming/_wire.ts";
+import { decodeOutputRecord } from "../streaming/_wire_records.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
 import { type FixtureMessageView, fixtureRecordFromSource, formatFixture } from "../testing/_fixture.ts";
 import { KafkaConsumerClient } from "./kafkajs/mod.ts";

@@ -28,7 +28,8 @@ import type {
   TopicPartitionOffset,
 } from "./_transport.ts";
 import { isRecordSpecificFailure } from "./_transport.ts";
-import { HEADERS, Wire } from "./_wire.ts";
+import { Wire } from "./_wire.ts";
+import { HEADERS } from "./_wire_headers.ts";
 import { isBufferedSinkWriter, TableDelivery } from "./_table_delivery.ts";
 import { coordinates, cutReason, deadLetterRecord, type Unwritable, UNWRITABLE_HINT } from "./_unwritable.ts";
 import type { ErrorKind } from "./_message.ts";

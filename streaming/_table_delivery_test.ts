@@ -11,7 +11,7 @@ import { ErrorRoute, FromTopic, IntoTable, IntoTopic, Process, StreamFlow } from
 import type { BufferedSinkWriter, RowFailure } from "./_table_delivery.ts";
 import type { OutgoingRecord, ProducerPort, RecordBatch } from "./_transport.ts";
 import { messageType } from "./_type.ts";
-import { encodeSourceValue } from "./_wire.ts";
+import { encodeSourceValue } from "./_wire_records.ts";
 import { kafkaConfig } from "./_test_support.ts";
 
 const Row = messageType("t.Row", v.object({ id: v.number() }));

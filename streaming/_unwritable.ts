@@ -7,7 +7,7 @@
  */
 import type { Origin } from "./_tracker.ts";
 import type { OutgoingRecord, SourceRecord, TopicPartitionOffset } from "./_transport.ts";
-import { HEADERS } from "./_wire.ts";
+import { HEADERS } from "./_wire_headers.ts";
 
 const utf8 = new TextEncoder();
 

@@ -42,17 +42,16 @@ export {
 } from "./_driver.ts";
 export { FlowLoop, type FlowLoopOptions, type LoopProducer, type LoopState } from "./_loop.ts";
 export { TransactionCycle, type TransactionCycleOptions } from "./_transactions.ts";
+export { type DecodeResult, Wire } from "./_wire.ts";
+export { payloadCodec } from "./_wire_codecs.ts";
+export { HEADERS } from "./_wire_headers.ts";
 export {
   decodeOutputRecord,
-  type DecodeResult,
   encodeSourceValue,
-  HEADERS,
   inspectOutputRecord,
   type OutputMessage,
-  payloadCodec,
   type SourceEnvelopeFields,
-  Wire,
-} from "./_wire.ts";
+} from "./_wire_records.ts";
 export {
   Counter,
   DURATION_BUCKETS,

@@ -16,7 +16,7 @@ import type { Logger } from "../streaming/_driver.ts";
 import { StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
-import type { OutputMessage } from "../streaming/_wire.ts";
+import type { OutputMessage } from "../streaming/_wire_records.ts";
 import { InMemoryBroker } from "./_broker.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
 import { FlowSimulator, type SendOptions } from "./_simulator.ts";

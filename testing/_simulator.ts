@@ -26,7 +26,8 @@ import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../s
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
 import type { MessageType } from "../streaming/_type.ts";
-import { encodeSourceValue, HEADERS, inspectOutputRecord, type OutputMessage } from "../streaming/_wire.ts";
+import { HEADERS } from "../streaming/_wire_headers.ts";
+import { encodeSourceValue, inspectOutputRecord, type OutputMessage } from "../streaming/_wire_records.ts";
 import { InMemoryBroker } from "./_broker.ts";
 import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";

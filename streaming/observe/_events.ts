@@ -10,7 +10,7 @@ import type { CompiledPlan } from "../_plan.ts";
 import type { RecordBatch } from "../_transport.ts";
 import type { Message } from "../_message.ts";
 import type { LoopState } from "../_loop.ts";
-import { HEADERS } from "../_wire.ts";
+import { HEADERS } from "../_wire_headers.ts";
 import { DURATION_BUCKETS, type MetricsRegistry } from "./_metrics.ts";
 import type { FlowObserver } from "./_observer.ts";
 import type { NodeTimer } from "./_node_timing.ts";
