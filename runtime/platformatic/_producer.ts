@@ -16,9 +16,14 @@ import { PlatformaticTransactions } from "./_transactions.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
-/** A Buffer over the same memory as `bytes` (no copy). */
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/**
+ * `bytes` as platformatic's Buffer-typed message fields take it, without a Buffer view per piece: its
+ * record encoder only reads `length` and hands the pieces to `Buffer.concat` (which takes any Uint8Array)
+ * before the CRC and the request are computed over the result; the produce round trips of
+ * tests/kafka_adapter_conformance_test.ts cover it. A Buffer view per value and header value (five per
+ * flow output) cost about 1.5 % of a flow's CPU on Deno.
+ */
+const asBuffer = (bytes: Uint8Array): Buffer => bytes as Buffer;
 
 /** Bytes a record adds to a record batch, roughly (payload plus ~20 bytes of varints and attributes). */
 const recordSize = (r: OutgoingRecord): number => {
