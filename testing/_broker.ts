@@ -35,6 +35,7 @@ import {
   type InMemoryBrokerOptions,
   SimulatedBrokerError,
   type SnapshotPartition,
+  type StagedWrite,
 } from "./_broker_types.ts";
 
 interface PartitionLog {
@@ -54,20 +55,6 @@ interface PreparedWrite {
   readonly records: readonly OutgoingRecord[];
   readonly targets: readonly number[];
   readonly headers: readonly Readonly<Record<string, Uint8Array>>[];
-}
-
-/**
- * A validated produce request held by an open transaction of {@link InMemoryBroker.transactionalProducer}.
- *
- * @example
- * ```ts
- * import type { StagedWrite } from "@loom/streaming/testing";
- * const pending: StagedWrite[] = [];
- * ```
- */
-export interface StagedWrite {
-  /** Topic of the request. */
-  readonly topic: string;
 }
 
 interface Fault {
