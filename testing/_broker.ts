@@ -6,23 +6,25 @@
  * Everything is synchronous and deterministic: no wall-clock time (timestamps come from the injected
  * {@link Clock}), no randomness (null-key records are spread round-robin from partition 0).
  *
- * This file stays above ~600 lines for one reason: it is one class, and each public method of the broker
- * (the in-memory Kafka API tests call) carries its own checked example. Its types and errors live in
- * `_broker_types.ts`.
+ * This file is the broker's public API: one class whose public methods (the in-memory Kafka API tests
+ * call) each carry a checked example, and delegate to the parts that hold the state: the topics and
+ * their partition logs (`_broker_log.ts`), consumer-group commits (`_broker_groups.ts`) and injected
+ * failures (`_broker_faults.ts`). Its types and errors live in `_broker_types.ts`.
  *
  * @module
  */
 
-import { type Clock, VirtualClock } from "../streaming/_clock.ts";
+import type { Clock } from "../streaming/_clock.ts";
 import type {
   OutgoingRecord,
   ProducerPort,
   SourceRecord,
   TopicPartitionOffset,
 } from "../streaming/_transport.ts";
-import { partitionForKey } from "../kafka/_murmur2.ts";
-import { bytesToBase64 } from "./_fixture.ts";
 import { MemoryTransactionalProducer } from "./_memory_transactions.ts";
+import { BrokerFaults } from "./_broker_faults.ts";
+import { BrokerGroups } from "./_broker_groups.ts";
+import { BrokerLog, type PreparedWrite, preparedWrite, stagedWrite } from "./_broker_log.ts";
 
 export * from "./_broker_types.ts";
 import {
@@ -33,77 +35,8 @@ import {
   type CreateTopicOptions,
   InMemoryBrokerError,
   type InMemoryBrokerOptions,
-  SimulatedBrokerError,
-  type SnapshotPartition,
+  type StagedWrite,
 } from "./_broker_types.ts";
-
-interface PartitionLog {
-  readonly records: SourceRecord[];
-  next: number;
-}
-
-interface TopicState {
-  readonly partitions: PartitionLog[];
-  roundRobin: number;
-  maxMessageBytes: number;
-}
-
-interface PreparedWrite {
-  readonly topic: string;
-  readonly state: TopicState;
-  readonly records: readonly OutgoingRecord[];
-  readonly targets: readonly number[];
-  readonly headers: readonly Readonly<Record<string, Uint8Array>>[];
-}
-
-/**
- * A validated produce request held by an open transaction of {@link InMemoryBroker.transactionalProducer}.
- *
- * @example
- * ```ts
- * import type { StagedWrite } from "@loom/streaming/testing";
- * const pending: StagedWrite[] = [];
- * ```
- */
-export interface StagedWrite {
-  /** Topic of the request. */
-  readonly topic: string;
-}
-
-interface Fault {
-  remaining: number;
-  readonly error: Error | undefined;
-}
-
-const PREPARED = Symbol("prepared");
-
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-const FAULT_METHOD: Readonly<Record<BrokerOperation, string>> = {
-  send: "failSends",
-  fetch: "failFetches",
-  commit: "failCommits",
-};
-
-function isNonNegativeInt(v: unknown): v is number {
-  return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
-}
-
-function copyHeaders(
-  headers: Readonly<Record<string, Uint8Array>> | undefined,
-  where: string,
-): Readonly<Record<string, Uint8Array>> {
-  const entries: [string, Uint8Array][] = [];
-  if (headers !== undefined && headers !== null) {
-    for (const name of Object.keys(headers)) {
-      const v = headers[name];
-      if (!(v instanceof Uint8Array)) {
-        throw new InMemoryBrokerError(`${where}: header ${JSON.stringify(name)} must be a Uint8Array`);
-      }
-      entries.push([name, v.slice()]);
-    }
-  }
-  return Object.freeze(Object.fromEntries(entries)) as Readonly<Record<string, Uint8Array>>;
-}
 
 /**
  * In-memory topics with real bytes, real partitions and consumer-group commits, for deterministic tests.
@@ -130,18 +63,9 @@ function copyHeaders(
  * ```
  */
 export class InMemoryBroker {
-  readonly #clock: Clock;
-  readonly #defaultPartitions: number;
-  readonly #autoCreate: boolean;
-  readonly #sends = new Map<string, number>();
-  readonly #topics = new Map<string, TopicState>();
-  readonly #commitLogs = new Map<string, CommitLogEntry[]>();
-  readonly #committed = new Map<string, Map<string, TopicPartitionOffset>>();
-  readonly #faults: Record<BrokerOperation, Map<string, Fault[]>> = {
-    send: new Map(),
-    fetch: new Map(),
-    commit: new Map(),
-  };
+  readonly #log: BrokerLog;
+  readonly #faults: BrokerFaults = new BrokerFaults();
+  readonly #groups: BrokerGroups;
 
   /**
    * Creates an empty broker.
@@ -149,20 +73,13 @@ export class InMemoryBroker {
    * @param options clock, default partition count and auto-creation
    */
   constructor(options: InMemoryBrokerOptions = {}) {
-    const partitions = options.defaultPartitions ?? 1;
-    if (!Number.isSafeInteger(partitions) || partitions < 1) {
-      throw new InMemoryBrokerError(
-        `InMemoryBroker: defaultPartitions must be a positive integer, got ${String(partitions)}`,
-      );
-    }
-    this.#clock = options.clock ?? new VirtualClock(0);
-    this.#defaultPartitions = partitions;
-    this.#autoCreate = options.autoCreateTopics ?? true;
+    this.#log = new BrokerLog(options);
+    this.#groups = new BrokerGroups(this.#log, this.#faults);
   }
 
   /** The clock used for record timestamps and commit times. */
   get clock(): Clock {
-    return this.#clock;
+    return this.#log.clock;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -184,34 +101,7 @@ export class InMemoryBroker {
    * ```
    */
   createTopic(name: string, options: CreateTopicOptions = {}): void {
-    const partitions = options.partitions ?? 1;
-    this.#checkTopicName(name, "createTopic");
-    if (!Number.isSafeInteger(partitions) || partitions < 1) {
-      throw new InMemoryBrokerError(
-        `createTopic(${JSON.stringify(name)}): partitions must be a positive integer, got ${
-          String(partitions)
-        }`,
-      );
-    }
-    const existing = this.#topics.get(name);
-    if (existing !== undefined) {
-      if (existing.partitions.length !== partitions) {
-        throw new InMemoryBrokerError(
-          `createTopic(${
-            JSON.stringify(name)
-          }): the topic already exists with ${existing.partitions.length} ` +
-            `partition(s), not ${partitions}; create it once, before producing to it`,
-        );
-      }
-      return;
-    }
-    const max = options.maxMessageBytes ?? Infinity;
-    if (!(max > 0)) {
-      throw new InMemoryBrokerError(
-        `createTopic(${JSON.stringify(name)}): maxMessageBytes must be a positive number, got ${String(max)}`,
-      );
-    }
-    this.#create(name, partitions).maxMessageBytes = max;
+    this.#log.createTopic(name, options);
   }
 
   /**
@@ -229,7 +119,7 @@ export class InMemoryBroker {
    * ```
    */
   topics(): string[] {
-    return [...this.#topics.keys()].sort();
+    return this.#log.topics();
   }
 
   /**
@@ -245,7 +135,7 @@ export class InMemoryBroker {
    * ```
    */
   hasTopic(name: string): boolean {
-    return this.#topics.has(name);
+    return this.#log.hasTopic(name);
   }
 
   /**
@@ -264,7 +154,7 @@ export class InMemoryBroker {
    * ```
    */
   partitions(topic: string): number {
-    return this.#topic(topic, "partitions").partitions.length;
+    return this.#log.partitions(topic);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -292,7 +182,7 @@ export class InMemoryBroker {
    * ```
    */
   produce(topic: string, records: readonly OutgoingRecord[]): SourceRecord[] {
-    return this.#write(this.#prepare(topic, records));
+    return this.#log.write(this.#prepare(topic, records));
   }
 
   /**
@@ -300,69 +190,8 @@ export class InMemoryBroker {
    * without writing it: a transaction's records wait until {@link InMemoryBroker.commitTransaction}.
    */
   #prepare(topic: string, records: readonly OutgoingRecord[]): PreparedWrite {
-    this.#injectFault("send", topic);
-    const state = this.#topicForWrite(topic, "produce");
-    const n = state.partitions.length;
-    // validate everything first so that a bad record leaves the topic untouched
-    const targets = new Array<number>(records.length);
-    const headers = new Array<Readonly<Record<string, Uint8Array>>>(records.length);
-    let rr = state.roundRobin;
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      const where = `produce(${JSON.stringify(topic)}) record #${i}`;
-      if (!(r.value instanceof Uint8Array)) {
-        throw new InMemoryBrokerError(`${where}: value must be a Uint8Array (the encoded message)`);
-      }
-      if (r.key !== null && !(r.key instanceof Uint8Array)) {
-        throw new InMemoryBrokerError(`${where}: key must be a Uint8Array or null`);
-      }
-      this.#checkTimestamp(r.timestampMs, where);
-      const size = r.value.length + (r.key?.length ?? 0);
-      if (size > state.maxMessageBytes) {
-        throw new SimulatedBrokerError(
-          "send",
-          topic,
-          `MESSAGE_TOO_LARGE: ${where} has ${size} bytes, over the topic's max.message.bytes (${state.maxMessageBytes})`,
-          true,
-        );
-      }
-      headers[i] = copyHeaders(r.headers, where);
-      if (r.partition !== undefined && r.partition !== null) {
-        this.#checkPartition(topic, state, r.partition, where);
-        targets[i] = r.partition;
-      } else if (r.key !== null) {
-        targets[i] = partitionForKey(r.key, n);
-      } else {
-        targets[i] = rr % n;
-        rr++;
-      }
-    }
-    state.roundRobin = rr;
-    return { topic, state, records, targets, headers };
-  }
-
-  #write(w: PreparedWrite): SourceRecord[] {
-    const { topic, state, records, targets, headers } = w;
-    const now = this.#clock.now();
-    this.#sends.set(topic, (this.#sends.get(topic) ?? 0) + 1);
-    const out = new Array<SourceRecord>(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const r = records[i];
-      const log = state.partitions[targets[i]];
-      const stored: SourceRecord = Object.freeze({
-        topic,
-        partition: targets[i],
-        offset: log.next,
-        key: r.key === null ? null : r.key.slice(),
-        value: r.value.slice(),
-        headers: headers[i],
-        timestampMs: r.timestampMs ?? now,
-      });
-      log.records.push(stored);
-      log.next++;
-      out[i] = stored;
-    }
-    return out;
+    this.#faults.inject("send", topic);
+    return this.#log.prepare(topic, records);
   }
 
   /**
@@ -385,57 +214,7 @@ export class InMemoryBroker {
    * ```
    */
   append(record: AppendRecord): SourceRecord {
-    const topic = record.topic;
-    const state = this.#topicForWrite(topic, "append");
-    const { key, value } = record;
-    const where = `append(${JSON.stringify(topic)})`;
-    if (key !== null && !(key instanceof Uint8Array)) {
-      throw new InMemoryBrokerError(`${where}: key must be a Uint8Array or null`);
-    }
-    if (value !== null && !(value instanceof Uint8Array)) {
-      throw new InMemoryBrokerError(`${where}: value must be a Uint8Array or null (tombstone)`);
-    }
-    this.#checkTimestamp(record.timestampMs, where);
-    let partition: number;
-    if (record.partition !== undefined && record.partition !== null) {
-      this.#checkPartition(topic, state, record.partition, where);
-      partition = record.partition;
-    } else if (key !== null) {
-      partition = partitionForKey(key, state.partitions.length);
-    } else {
-      partition = state.roundRobin % state.partitions.length;
-    }
-    const log = state.partitions[partition];
-    let offset = log.next;
-    if (record.offset !== undefined && record.offset !== null) {
-      if (!isNonNegativeInt(record.offset)) {
-        throw new InMemoryBrokerError(
-          `${where}: offset must be a non-negative integer or null, got ${String(record.offset)}`,
-        );
-      }
-      if (record.offset < log.next) {
-        throw new InMemoryBrokerError(
-          `${where}: offset ${record.offset} of ${topic}/${partition} is below the partition's next offset ` +
-            `${log.next}; offsets must increase within a partition (gaps are allowed) — sort the fixture by ` +
-            `offset or drop the explicit offsets`,
-        );
-      }
-      offset = record.offset;
-    }
-    const headers = copyHeaders(record.headers, where);
-    if ((record.partition === undefined || record.partition === null) && key === null) state.roundRobin++;
-    const stored: SourceRecord = Object.freeze({
-      topic,
-      partition,
-      offset,
-      key: key === null ? null : key.slice(),
-      value: value === null ? null : value.slice(),
-      headers,
-      timestampMs: record.timestampMs ?? this.#clock.now(),
-    });
-    log.records.push(stored);
-    log.next = offset + 1;
-    return stored;
+    return this.#log.append(record);
   }
 
   /**
@@ -455,7 +234,7 @@ export class InMemoryBroker {
    * ```
    */
   sends(topic: string): number {
-    return this.#sends.get(topic) ?? 0;
+    return this.#log.sends(topic);
   }
 
   /**
@@ -506,8 +285,7 @@ export class InMemoryBroker {
    * ```
    */
   stage(topic: string, records: readonly OutgoingRecord[]): StagedWrite {
-    const prepared = this.#prepare(topic, records);
-    return Object.freeze({ topic, [PREPARED]: prepared }) as StagedWrite;
+    return stagedWrite(this.#prepare(topic, records));
   }
 
   /**
@@ -536,11 +314,11 @@ export class InMemoryBroker {
   ): void {
     this.commit(group, offsets); // validates and injects faults before anything is written
     for (const w of writes) {
-      const prepared = (w as unknown as { [PREPARED]: PreparedWrite })[PREPARED];
+      const prepared = preparedWrite(w);
       if (prepared === undefined) {
         throw new InMemoryBrokerError("commitTransaction: a write was not staged by stage()");
       }
-      this.#write(prepared);
+      this.#log.write(prepared);
     }
   }
 
@@ -589,34 +367,8 @@ export class InMemoryBroker {
    * ```
    */
   fetch(topic: string, partition: number, fromOffset: number, maxRecords: number): SourceRecord[] {
-    this.#injectFault("fetch", topic);
-    const log = this.#partition(topic, partition, "fetch");
-    if (!isNonNegativeInt(fromOffset) || fromOffset > log.next) {
-      throw new InMemoryBrokerError(
-        `fetch(${JSON.stringify(topic)}, ${partition}): offset ${String(fromOffset)} is out of range ` +
-          `(valid: 0..${log.next}, the end offset)`,
-      );
-    }
-    if (!Number.isSafeInteger(maxRecords) || maxRecords < 1) {
-      throw new InMemoryBrokerError(
-        `fetch(${JSON.stringify(topic)}, ${partition}): maxRecords must be a positive integer, got ${
-          String(maxRecords)
-        }`,
-      );
-    }
-    const records = log.records;
-    // first index whose offset >= fromOffset (offsets are increasing, possibly with gaps)
-    let lo = 0, hi = records.length;
-    if (hi > 0 && records[hi - 1].offset - records[0].offset === hi - 1) {
-      lo = hi = Math.max(0, Math.min(hi, fromOffset - records[0].offset));
-    } else {
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (records[mid].offset < fromOffset) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    return records.slice(lo, lo + maxRecords);
+    this.#faults.inject("fetch", topic);
+    return this.#log.fetch(topic, partition, fromOffset, maxRecords);
   }
 
   /**
@@ -636,7 +388,7 @@ export class InMemoryBroker {
    * ```
    */
   endOffset(topic: string, partition: number): number {
-    return this.#partition(topic, partition, "endOffset").next;
+    return this.#log.partition(topic, partition, "endOffset").next;
   }
 
   /**
@@ -655,11 +407,7 @@ export class InMemoryBroker {
    * ```
    */
   records(topic: string): SourceRecord[] {
-    const out: SourceRecord[] = [];
-    for (const log of this.#topic(topic, "records").partitions) {
-      for (const r of log.records) out.push(r);
-    }
-    return out;
+    return this.#log.records(topic);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -685,37 +433,7 @@ export class InMemoryBroker {
    * ```
    */
   commit(group: string, offsets: readonly TopicPartitionOffset[]): void {
-    if (typeof group !== "string" || group.length === 0) {
-      throw new InMemoryBrokerError(`commit: group must be a non-empty string, got ${JSON.stringify(group)}`);
-    }
-    this.#injectFault("commit", group);
-    for (const o of offsets) {
-      const where = `commit(${JSON.stringify(group)})`;
-      this.#partition(o.topic, o.partition, where);
-      if (!isNonNegativeInt(o.offset)) {
-        throw new InMemoryBrokerError(
-          `${where}: offset for ${o.topic}/${o.partition} must be a non-negative integer, got ${
-            String(o.offset)
-          }`,
-        );
-      }
-    }
-    const atMs = this.#clock.now();
-    let log = this.#commitLogs.get(group);
-    let latest = this.#committed.get(group);
-    if (log === undefined || latest === undefined) {
-      log = [];
-      latest = new Map();
-      this.#commitLogs.set(group, log);
-      this.#committed.set(group, latest);
-    }
-    for (const o of offsets) {
-      log.push(Object.freeze({ topic: o.topic, partition: o.partition, offset: o.offset, atMs }));
-      latest.set(
-        `${o.partition}:${o.topic}`,
-        Object.freeze({ topic: o.topic, partition: o.partition, offset: o.offset }),
-      );
-    }
+    this.#groups.commit(group, offsets);
   }
 
   /**
@@ -733,7 +451,7 @@ export class InMemoryBroker {
    * ```
    */
   committed(group: string, topic: string, partition: number): number | null {
-    return this.#committed.get(group)?.get(`${partition}:${topic}`)?.offset ?? null;
+    return this.#groups.committed(group, topic, partition);
   }
 
   /**
@@ -749,7 +467,7 @@ export class InMemoryBroker {
    * ```
    */
   commitLog(group: string): CommitLogEntry[] {
-    return [...(this.#commitLogs.get(group) ?? [])];
+    return this.#groups.commitLog(group);
   }
 
   /**
@@ -764,7 +482,7 @@ export class InMemoryBroker {
    * ```
    */
   groups(): string[] {
-    return [...this.#committed.keys()].sort();
+    return this.#groups.groups();
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -787,7 +505,7 @@ export class InMemoryBroker {
    * ```
    */
   failSends(topic: string, times: number, error?: Error): void {
-    this.#addFault("send", topic, times, error);
+    this.#faults.add("send", topic, times, error);
   }
 
   /**
@@ -805,7 +523,7 @@ export class InMemoryBroker {
    * ```
    */
   failFetches(topic: string, times: number, error?: Error): void {
-    this.#addFault("fetch", topic, times, error);
+    this.#faults.add("fetch", topic, times, error);
   }
 
   /**
@@ -823,7 +541,7 @@ export class InMemoryBroker {
    * ```
    */
   failCommits(group: string, times: number, error?: Error): void {
-    this.#addFault("commit", group, times, error);
+    this.#faults.add("commit", group, times, error);
   }
 
   /**
@@ -840,9 +558,7 @@ export class InMemoryBroker {
    * ```
    */
   pendingFaults(operation: BrokerOperation, target: string): number {
-    let n = 0;
-    for (const f of this.#faults[operation].get(target) ?? []) n += f.remaining;
-    return n;
+    return this.#faults.pending(operation, target);
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -864,130 +580,6 @@ export class InMemoryBroker {
    * ```
    */
   snapshot(): BrokerSnapshot {
-    const topics: Record<string, SnapshotPartition[]> = {};
-    for (const name of this.topics()) {
-      topics[name] = this.#topics.get(name)!.partitions.map((log, partition) => ({
-        partition,
-        endOffset: log.next,
-        records: log.records.map((r) => ({
-          offset: r.offset,
-          timestampMs: r.timestampMs,
-          key: r.key === null ? null : bytesToBase64(r.key),
-          headers: Object.fromEntries(Object.keys(r.headers).map((h) => [h, bytesToBase64(r.headers[h])])),
-          value: r.value === null ? null : bytesToBase64(r.value),
-        })),
-      }));
-    }
-    const groups: Record<string, TopicPartitionOffset[]> = {};
-    for (const group of this.groups()) {
-      groups[group] = [...this.#committed.get(group)!.values()]
-        .sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition))
-        .map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset }));
-    }
-    return { topics, groups };
-  }
-
-  // -------------------------------------------------------------------------------------------------------
-  // internals
-
-  #create(name: string, partitions: number): TopicState {
-    const state: TopicState = {
-      partitions: Array.from({ length: partitions }, () => ({ records: [], next: 0 })),
-      roundRobin: 0,
-      maxMessageBytes: Infinity,
-    };
-    this.#topics.set(name, state);
-    return state;
-  }
-
-  #checkTopicName(name: string, where: string): void {
-    if (typeof name !== "string" || !TOPIC_NAME.test(name) || name === "." || name === "..") {
-      throw new InMemoryBrokerError(
-        `${where}: invalid topic name ${JSON.stringify(name)}; Kafka topic names are 1-249 characters of ` +
-          `a-z A-Z 0-9 . _ - (and not "." or "..")`,
-      );
-    }
-  }
-
-  #topic(name: string, where: string): TopicState {
-    const state = this.#topics.get(name);
-    if (state === undefined) {
-      const known = this.topics();
-      throw new InMemoryBrokerError(
-        `${where}: unknown topic ${JSON.stringify(name)} (known: ${
-          known.length === 0 ? "none" : known.map((t) => JSON.stringify(t)).join(", ")
-        }); create it with createTopic(name, { partitions }) or produce to it first`,
-      );
-    }
-    return state;
-  }
-
-  #topicForWrite(name: string, where: string): TopicState {
-    const state = this.#topics.get(name);
-    if (state !== undefined) return state;
-    if (!this.#autoCreate) return this.#topic(name, `${where} (autoCreateTopics is off)`);
-    this.#checkTopicName(name, where);
-    return this.#create(name, this.#defaultPartitions);
-  }
-
-  #checkPartition(topic: string, state: TopicState, partition: unknown, where: string): void {
-    if (!isNonNegativeInt(partition) || partition >= state.partitions.length) {
-      throw new InMemoryBrokerError(
-        `${where}: partition ${String(partition)} is out of range for topic ${JSON.stringify(topic)} with ` +
-          `${state.partitions.length} partition(s) (valid: 0..${state.partitions.length - 1}); create the ` +
-          `topic with more partitions via createTopic(name, { partitions }) before producing`,
-      );
-    }
-  }
-
-  #partition(topic: string, partition: number, where: string): PartitionLog {
-    const state = this.#topic(topic, where);
-    this.#checkPartition(topic, state, partition, where);
-    return state.partitions[partition];
-  }
-
-  #checkTimestamp(ts: number | null | undefined, where: string): void {
-    if (ts !== null && ts !== undefined && !isNonNegativeInt(ts)) {
-      throw new InMemoryBrokerError(
-        `${where}: timestampMs must be a non-negative integer (ms since the epoch) or null, got ${
-          String(ts)
-        }`,
-      );
-    }
-  }
-
-  #addFault(operation: BrokerOperation, target: string, times: number, error: Error | undefined): void {
-    if (!isNonNegativeInt(times)) {
-      throw new InMemoryBrokerError(
-        `${FAULT_METHOD[operation]}(${JSON.stringify(target)}): times must be a non-negative integer, got ${
-          String(times)
-        }`,
-      );
-    }
-    if (times === 0) return;
-    const map = this.#faults[operation];
-    let queue = map.get(target);
-    if (queue === undefined) map.set(target, queue = []);
-    queue.push({ remaining: times, error });
-  }
-
-  #injectFault(operation: BrokerOperation, target: string): void {
-    const queue = this.#faults[operation].get(target);
-    if (queue === undefined || queue.length === 0) return;
-    const fault = queue[0];
-    fault.remaining--;
-    if (fault.remaining === 0) queue.shift();
-    if (fault.error !== undefined) throw fault.error;
-    const left = this.pendingFaults(operation, target);
-    const what = operation === "commit"
-      ? `group ${JSON.stringify(target)}`
-      : `topic ${JSON.stringify(target)}`;
-    throw new SimulatedBrokerError(
-      operation,
-      target,
-      `simulated ${operation} failure on ${what} (injected by ${
-        FAULT_METHOD[operation]
-      }; ${left} more queued)`,
-    );
+    return { topics: this.#log.snapshot(), groups: this.#groups.snapshot() };
   }
 }

@@ -1,5 +1,6 @@
 /**
- * The in-memory broker's public types (options, records, snapshots, fault operations) and errors.
+ * The in-memory broker's public types (options, records, staged writes, snapshots, fault operations) and
+ * errors.
  *
  * @module
  */
@@ -69,6 +70,20 @@ export interface AppendRecord {
   readonly headers?: Readonly<Record<string, Uint8Array>>;
   /** Absent/`null`: the broker clock's `now()`. */
   readonly timestampMs?: number | null;
+}
+
+/**
+ * A validated produce request held by an open transaction of {@link InMemoryBroker.transactionalProducer}.
+ *
+ * @example
+ * ```ts
+ * import type { StagedWrite } from "@loom/streaming/testing";
+ * const pending: StagedWrite[] = [];
+ * ```
+ */
+export interface StagedWrite {
+  /** Topic of the request. */
+  readonly topic: string;
 }
 
 /**
