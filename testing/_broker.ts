@@ -21,7 +21,7 @@ import type {
   TopicPartitionOffset,
 } from "../streaming/_transport.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
-import { bytesToBase64 } from "./_fixture.ts";
+import { bytesToBase64 } from "./_base64.ts";
 import { MemoryTransactionalProducer } from "./_memory_transactions.ts";
 
 export * from "./_broker_types.ts";
