@@ -9,7 +9,7 @@
 import { type Clock, VirtualClock } from "../streaming/_clock.ts";
 import type { OutgoingRecord, SourceRecord } from "../streaming/_transport.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
-import { bytesToBase64 } from "./_fixture.ts";
+import { bytesToBase64 } from "./_base64.ts";
 import {
   type AppendRecord,
   type CreateTopicOptions,

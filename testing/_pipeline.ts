@@ -19,7 +19,8 @@ import type { SourceRecord } from "../streaming/_transport.ts";
 import type { OutputMessage } from "../streaming/_wire_records.ts";
 import { InMemoryBroker } from "./_broker.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
-import { FlowSimulator, type SendOptions } from "./_simulator.ts";
+import { FlowSimulator } from "./_simulator.ts";
+import type { SendOptions } from "./_simulator_input.ts";
 
 /**
  * One flow of a pipeline with its own settings.

@@ -4,15 +4,15 @@
  * consumer-group commits are visible, and faults (step failures, sink failures, crashes) can be injected.
  * It is a thin shell over the production run loop (`FlowLoop`) with the in-memory consumer.
  *
- * Slightly over ~600 lines: the one public class of the simulator, with a documented method per input,
- * run, fault and inspection verb.
+ * Its options and default configuration are in `_simulator_options.ts`, the encoding of its inputs in
+ * `_simulator_input.ts`.
  *
  * @module
  */
 import { VirtualClock } from "../streaming/_clock.ts";
 import { seededIds } from "../streaming/_clock.ts";
 import { compileFlow } from "../streaming/compiler/mod.ts";
-import { type DriverStats, emptyStats, FlowDriver, type Logger } from "../streaming/_driver.ts";
+import { type DriverStats, emptyStats, FlowDriver } from "../streaming/_driver.ts";
 import { FlowLoop } from "../streaming/_loop.ts";
 import type { UnroutedError } from "../streaming/engine/mod.ts";
 import {
@@ -22,173 +22,24 @@ import {
   errorMessageType,
   type MessageMeta,
 } from "../streaming/_message.ts";
-import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/dsl/mod.ts";
+import type { SinkWriter, StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord, TopicPartitionOffset } from "../streaming/_transport.ts";
-import type { MessageType } from "../streaming/_type.ts";
-import { HEADERS } from "../streaming/_wire_headers.ts";
-import { encodeSourceValue, inspectOutputRecord, type OutputMessage } from "../streaming/_wire_records.ts";
+import { inspectOutputRecord, type OutputMessage } from "../streaming/_wire_records.ts";
 import { InMemoryBroker } from "./_broker.ts";
 import { MemoryConsumer } from "./_memory_consumer.ts";
 import { type FixtureRecord, parseFixture } from "./_fixture.ts";
 import { MemoryTable } from "./_memory_table.ts";
 import { type BufferPolicy, bufferPolicyOf, DEFAULT_BUFFER_POLICY } from "../streaming/_table_buffer.ts";
 import { ConfigContext, readSinkSection } from "../streaming/config/mod.ts";
-
-// deno-lint-ignore no-explicit-any
-type Any = any;
-
-/**
- * Options of {@link FlowSimulator.create}.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
- * const Order = messageType("order.created", v.object({ order_id: v.string() }));
- * const flow = new StreamFlow({
- *   name: "orders",
- *   source: new FromTopic("orders.raw", Order),
- *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
- *   output: new IntoTopic("orders.out"),
- * });
- * import { FlowSimulator, type SimulatorOptions } from "@loom/streaming/testing";
- * const options: SimulatorOptions = { partitions: 3, seed: 42, fetchMaxRecords: 10 };
- * const sim = await FlowSimulator.create(flow, options);
- * ```
- */
-export interface SimulatorOptions {
-  /** Configuration (YAML context or plain object). Default: a minimal config derived from the flow. */
-  readonly config?: ConfigContext | Record<string, unknown>;
-  /** Partitions of the source topics (a number for all, or per topic). Default 1. */
-  readonly partitions?: number | Readonly<Record<string, number>>;
-  /** Virtual start time in ms. Default 1_700_000_000_000. */
-  readonly startTimeMs?: number;
-  /** Seed of the deterministic trace-id sequence. Default 1. */
-  readonly seed?: number;
-  /** Records per fetched batch. Default 500. */
-  readonly fetchMaxRecords?: number;
-  /** Overrides `streaming.runtime.unrouted_errors`. */
-  readonly unroutedErrors?: "fail" | "log";
-  /** Extra delivery attempts before DLQ/failure. Default 0 (faults surface at once). */
-  readonly deliveryRetries?: number;
-  /** Structured logger of the driver (default: silent). */
-  readonly logger?: Logger;
-  /**
-   * The broker to run on (default: a new one). Share one broker (and its clock) between simulators to
-   * run several flows against the same topics; {@link PipelineSimulator} does that for you.
-   */
-  readonly broker?: InMemoryBroker;
-  /** The virtual clock (default: a new one at `startTimeMs`; pass the broker's clock with `broker`). */
-  readonly clock?: VirtualClock;
-  /**
-   * Writers of storage sinks by sink name, instead of their in-memory twins ({@link MemoryTable}): e.g. the
-   * real backends of `openTableWriters` (`@loom/streaming/sinks`), to check a flow's tables, or a buffered
-   * writer over an in-memory backend. The simulator closes them when it stops (or crashes): give fresh
-   * ones to a new simulator.
-   */
-  readonly tables?: ReadonlyMap<string, SinkWriter>;
-}
-
-/**
- * Options of {@link FlowSimulator.send}.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
- * const Order = messageType("order.created", v.object({ order_id: v.string() }));
- * const flow = new StreamFlow({
- *   name: "orders",
- *   source: new FromTopic("orders.raw", Order),
- *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
- *   output: new IntoTopic("orders.out"),
- * });
- * import { FlowSimulator, type SendOptions } from "@loom/streaming/testing";
- * const sim = await FlowSimulator.create(flow);
- * const options: SendOptions = { key: "o-1", headers: { "x-risk": "high" }, partition: 0, traceId: "t-1" };
- * sim.send({ order_id: "o-1" }, options);
- * ```
- */
-export interface SendOptions {
-  /** Topic to append to (default: the first source topic). */
-  readonly topic?: string;
-  /** Kafka key (text is UTF-8 encoded). */
-  readonly key?: Uint8Array | string | null;
-  /** Kafka headers (text values are UTF-8 encoded). */
-  readonly headers?: Readonly<Record<string, Uint8Array | string>>;
-  /** Explicit partition (default: murmur2 of the key, round-robin without key). */
-  readonly partition?: number;
-  /** Record timestamp and envelope `produced_at_ms` (default: the virtual clock's time). */
-  readonly timestampMs?: number;
-  /** Envelope `message_type` (default: the payload type's name). */
-  readonly messageType?: string;
-  /** Envelope `message_version` (default: the payload type's version). */
-  readonly messageVersion?: number;
-  /** Envelope trace id. */
-  readonly traceId?: string | null;
-  /** Envelope parent trace id. */
-  readonly parentTraceId?: string | null;
-  /** Envelope correlation id. */
-  readonly correlationId?: string | null;
-  /** Envelope causation id. */
-  readonly causationId?: string | null;
-  /** Payload type used to encode (default: the source's type, or the one whose name is `messageType`). */
-  readonly type?: MessageType;
-}
-
-const utf8 = new TextEncoder();
-const toBytes = (v: Uint8Array | string): Uint8Array => typeof v === "string" ? utf8.encode(v) : v;
-
-function collectSinkNames(p: Process, out: Set<string>): void {
-  for (const n of p.nodes as readonly Any[]) {
-    if (isIntoSink(n)) out.add(n.name);
-    for (const k of ["process", "default"]) if (n?.[k]?.nodes) collectSinkNames(n[k], out);
-    for (const r of n?.routes ?? []) {
-      const proc = Array.isArray(r) ? r[r.length - 1] : r?.process;
-      if (proc?.nodes) collectSinkNames(proc, out);
-    }
-    for (const r of n?.predicateRoutes ?? []) if (r?.process?.nodes) collectSinkNames(r.process, out);
-  }
-}
-
-/**
- * A minimal configuration for simulating a flow without YAML.
- *
- * @example
- * ```ts
- * import * as v from "valibot";
- * import { FromTopic, IntoTopic, messageType, Process, RecordStep, StreamFlow } from "@loom/streaming";
- * const Order = messageType("order.created", v.object({ order_id: v.string() }));
- * const flow = new StreamFlow({
- *   name: "orders",
- *   source: new FromTopic("orders.raw", Order),
- *   process: new Process(RecordStep.of((m: { payload: { order_id: string } }) => m.payload)),
- *   output: new IntoTopic("orders.out"),
- * });
- * import { simulatorConfig } from "@loom/streaming/testing";
- * const config = simulatorConfig(flow); // consumer and producer on "simulator:9092", one table per storage sink
- * ```
- */
-// deno-lint-ignore no-explicit-any
-export function simulatorConfig(flow: StreamFlow<any>): Record<string, unknown> {
-  const sinks: Record<string, unknown> = {};
-  const names = new Set<string>();
-  collectSinkNames(flow.process, names);
-  for (const n of names) sinks[n] = { table: n };
-  return {
-    kafka: {
-      consumer: {
-        brokers: ["simulator:9092"],
-        group_id: flow.name,
-        topics: [flow.source.name],
-        enable_auto_commit: false,
-      },
-      producer: { brokers: ["simulator:9092"] },
-    },
-    streaming: { sinks },
-  };
-}
+import {
+  type InputTarget,
+  loadFixtureRecords,
+  type SendOptions,
+  sendPayload,
+  sendRawValue,
+} from "./_simulator_input.ts";
+import { simulatorConfig, type SimulatorOptions } from "./_simulator_options.ts";
 
 /**
  * A deterministic, broker-free runner for flows.
@@ -225,6 +76,7 @@ export class FlowSimulator {
   readonly #tables = new Map<string, MemoryTable>();
   readonly #stepFaults = new Map<string, { times: number; error: () => unknown }>();
   readonly #opts: SimulatorOptions;
+  readonly #input: InputTarget;
   #driver!: FlowDriver;
   #loop!: FlowLoop;
   #consumer!: MemoryConsumer;
@@ -239,6 +91,7 @@ export class FlowSimulator {
     this.clock = opts.clock ?? new VirtualClock(opts.startTimeMs ?? 1_700_000_000_000);
     this.broker = opts.broker ?? new InMemoryBroker({ clock: this.clock });
     this.group = plan.source.settings.groupId;
+    this.#input = { broker: this.broker, clock: this.clock, source: plan.source };
     for (const topic of plan.source.topics) {
       const p = typeof opts.partitions === "number" ? opts.partitions : opts.partitions?.[topic];
       // A topic another flow of a shared broker created already keeps its partitions unless given here.
@@ -362,25 +215,7 @@ export class FlowSimulator {
 
   /** Encodes `payload` as a real envelope and appends it to the source topic. Returns the stored record. */
   send(payload: unknown, options: SendOptions = {}): SourceRecord {
-    const topic = options.topic ?? this.plan.source.topics[0];
-    const type = options.type ?? this.#typeFor(options.messageType);
-    const value = encodeSourceValue(payload, type, {
-      messageType: options.messageType ?? type?.name,
-      messageVersion: options.messageVersion ?? type?.version,
-      traceId: options.traceId,
-      parentTraceId: options.parentTraceId,
-      correlationId: options.correlationId,
-      causationId: options.causationId,
-      producedAtMs: options.timestampMs ?? this.clock.now(),
-    });
-    // As the original's message producer does: the envelope's lineage also travels as x-* headers
-    // (written after the caller's headers, so they win), each only when set.
-    const headers: Record<string, Uint8Array | string> = { ...options.headers };
-    if (options.correlationId != null) headers[HEADERS.correlationId] = options.correlationId;
-    if (options.parentTraceId != null) headers[HEADERS.parentTraceId] = options.parentTraceId;
-    if (options.causationId != null) headers[HEADERS.causationId] = options.causationId;
-    if (options.traceId != null) headers[HEADERS.traceId] = options.traceId;
-    return this.sendRaw(value, { ...options, topic, headers });
+    return sendPayload(this.#input, payload, options);
   }
 
   /** Appends raw bytes (e.g. garbage, to test poison messages) to a topic. */
@@ -388,17 +223,7 @@ export class FlowSimulator {
     value: Uint8Array | string | null,
     options: Pick<SendOptions, "topic" | "key" | "headers" | "partition" | "timestampMs"> = {},
   ): SourceRecord {
-    const topic = options.topic ?? this.plan.source.topics[0];
-    const headers: Record<string, Uint8Array> = {};
-    for (const [k, v] of Object.entries(options.headers ?? {})) headers[k] = toBytes(v);
-    return this.broker.append({
-      topic,
-      partition: options.partition ?? null,
-      key: options.key === undefined || options.key === null ? null : toBytes(options.key),
-      value: value === null ? null : toBytes(value),
-      headers,
-      timestampMs: options.timestampMs ?? this.clock.now(),
-    });
+    return sendRawValue(this.#input, value, options);
   }
 
   /** Sends many payloads (each with the same options; `key` may be a function of the payload). */
@@ -417,48 +242,7 @@ export class FlowSimulator {
   /** Loads a JSON Lines fixture (text or parsed records) into the topics. JSON values are encoded for real. */
   loadFixture(fixture: string | readonly FixtureRecord[], source = "<fixture>"): SourceRecord[] {
     const records = typeof fixture === "string" ? parseFixture(fixture, source) : fixture;
-    return records.map((r) => {
-      let value: Uint8Array | null = null;
-      if (r.value && "raw" in r.value) value = r.value.raw;
-      else if (r.value && "json" in r.value) {
-        const type = this.#typeFor(r.messageType);
-        const fields = {
-          messageType: r.messageType ?? type?.name,
-          messageVersion: r.messageVersion ?? type?.version,
-          traceId: r.traceId,
-          parentTraceId: r.parentTraceId,
-          correlationId: r.correlationId,
-          causationId: r.causationId,
-          producedAtMs: r.timestampMs ?? this.clock.now(),
-        };
-        try {
-          value = encodeSourceValue(r.value.json, type, fields);
-        } catch {
-          // A payload that does not fit its schema (recorded poison traffic) is replayed as it was
-          // written, so the flow sees the same wire error as in production.
-          value = encodeSourceValue(r.value.json, null, fields);
-        }
-      }
-      if (!this.broker.hasTopic(r.topic)) {
-        this.broker.createTopic(r.topic, { partitions: (r.partition ?? 0) + 1 });
-      }
-      return this.broker.append({
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        key: r.key,
-        value,
-        headers: r.headers,
-        timestampMs: r.timestampMs,
-      });
-    });
-  }
-
-  #typeFor(name: string | undefined): MessageType | null {
-    const s = this.plan.source;
-    if (s.payloadType && (!name || name === s.payloadType.name)) return s.payloadType;
-    if (s.dispatch && name) return s.dispatch.plain.get(name) ?? null;
-    return s.payloadType ?? null;
+    return loadFixtureRecords(this.#input, records);
   }
 
   // -------------------------------------------------------------------------------------------------------------

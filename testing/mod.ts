@@ -11,7 +11,9 @@
  *
  * @module
  */
-export { FlowSimulator, type SendOptions, simulatorConfig, type SimulatorOptions } from "./_simulator.ts";
+export { FlowSimulator } from "./_simulator.ts";
+export type { SendOptions } from "./_simulator_input.ts";
+export { simulatorConfig, type SimulatorOptions } from "./_simulator_options.ts";
 export * from "./_fixture.ts";
 export { MemoryTable, type MemoryTableOptions, type RefusedRow } from "./_memory_table.ts";
 export { MemoryConsumer, type MemoryConsumerOptions } from "./_memory_consumer.ts";
