@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { FlowDriver, type Logger, silentLogger } from "../streaming/_driver.ts";
+import { FlowDriver } from "../streaming/_driver.ts";
+import { type Logger, silentLogger } from "../streaming/_logger.ts";
 import { type Clock, type IdSource, randomIds, systemClock } from "../streaming/_clock.ts";
 import { FlowLoop, type LoopState } from "../streaming/_loop.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";

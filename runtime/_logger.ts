@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 
 /**
  * Log level names in order.

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 import type { ConsumerSettings } from "../streaming/_settings.ts";
 import type { TopicPartition } from "../streaming/_transport.ts";
 import type { FlowMetrics } from "../streaming/observe/_flow_metrics.ts";

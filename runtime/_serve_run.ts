@@ -11,7 +11,7 @@
 import process from "node:process";
 import { compileFlow } from "../streaming/compiler/mod.ts";
 import type { ConfigContext } from "../streaming/config/mod.ts";
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 import {
   type AdminSettings,
   readAdminSettings,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SinkWriter } from "../streaming/dsl/mod.ts";
 

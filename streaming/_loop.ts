@@ -28,7 +28,8 @@
  * @module
  */
 import type { Clock } from "./_clock.ts";
-import { type FlowDriver, type Logger, silentLogger } from "./_driver.ts";
+import type { FlowDriver } from "./_driver.ts";
+import { type Logger, silentLogger } from "./_logger.ts";
 import type { CompiledPlan } from "./_plan.ts";
 import type { FlowObserver } from "./observe/_observer.ts";
 import type {

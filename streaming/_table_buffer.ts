@@ -18,7 +18,7 @@
  * @module
  */
 import type { BufferedSinkWriter, RowFailure, RowSource } from "./_table_delivery.ts";
-import { type Logger, silentLogger } from "./_driver.ts";
+import { type Logger, silentLogger } from "./_logger.ts";
 import { type Clock, systemClock } from "./_clock.ts";
 import { ConfigError } from "./config/mod.ts";
 import type { SinkSection } from "./_settings.ts";

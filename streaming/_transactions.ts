@@ -13,7 +13,8 @@
  *
  * @module
  */
-import type { FlowDriver, Logger } from "./_driver.ts";
+import type { FlowDriver } from "./_driver.ts";
+import type { Logger } from "./_logger.ts";
 import type { ConsumerPort, RecordBatch, TopicPartitionOffset, TransactionPort } from "./_transport.ts";
 
 /**

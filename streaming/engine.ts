@@ -31,15 +31,10 @@ export {
 } from "./engine/mod.ts";
 export * from "./_transport.ts";
 export { OffsetTracker, Origin, PartitionState } from "./_tracker.ts";
-export {
-  DeliveryFailure,
-  type DriverOptions,
-  type DriverStats,
-  emptyStats,
-  FlowDriver,
-  type Logger,
-  silentLogger,
-} from "./_driver.ts";
+export { type DriverOptions, FlowDriver } from "./_driver.ts";
+export { DeliveryFailure } from "./_delivery.ts";
+export { type DriverStats, emptyStats } from "./_stats.ts";
+export { type Logger, silentLogger } from "./_logger.ts";
 export { FlowLoop, type FlowLoopOptions, type LoopProducer, type LoopState } from "./_loop.ts";
 export { TransactionCycle, type TransactionCycleOptions } from "./_transactions.ts";
 export { type DecodeResult, Wire } from "./_wire.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 import { type Clock, systemClock } from "../streaming/_clock.ts";
-import { type Logger, silentLogger } from "../streaming/_driver.ts";
+import { type Logger, silentLogger } from "../streaming/_logger.ts";
 import type { BufferedSinkWriter, RowFailure, RowSource } from "../streaming/_table_delivery.ts";
 import { BufferedTableWriter, type BufferPolicy, DEFAULT_BUFFER_POLICY } from "../streaming/_table_buffer.ts";
 

@@ -12,7 +12,7 @@
  */
 import type { ConfigContext } from "../streaming/config/mod.ts";
 import { VirtualClock } from "../streaming/_clock.ts";
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 import { StreamFlow } from "../streaming/dsl/mod.ts";
 import type { CompiledPlan } from "../streaming/_plan.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";

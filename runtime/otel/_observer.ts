@@ -32,7 +32,7 @@ import {
   type Tracer,
   type TracerProvider,
 } from "@opentelemetry/api";
-import type { Logger } from "../../streaming/_driver.ts";
+import type { Logger } from "../../streaming/_logger.ts";
 import type { LifecycleEvent, LifecycleObserver } from "../../streaming/observe/_events.ts";
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Logger } from "../../streaming/_driver.ts";
+import type { Logger } from "../../streaming/_logger.ts";
 import type { CompiledPlan } from "../../streaming/_plan.ts";
 import { FlowMetrics, type PartitionStatus } from "../../streaming/observe/_flow_metrics.ts";
 import { type MetricFamily, MetricsRegistry } from "../../streaming/observe/_metrics.ts";

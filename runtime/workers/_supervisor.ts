@@ -14,8 +14,7 @@
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { ConfigContext } from "../../streaming/config/mod.ts";
-import type { Logger } from "../../streaming/_driver.ts";
-import { silentLogger } from "../../streaming/_driver.ts";
+import { type Logger, silentLogger } from "../../streaming/_logger.ts";
 import type { CompiledPlan } from "../../streaming/_plan.ts";
 import { readObservabilityConfig } from "../../streaming/observe/_config.ts";
 import { mergeMetrics, type MetricFamily, MetricsRegistry } from "../../streaming/observe/_metrics.ts";

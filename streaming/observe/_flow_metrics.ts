@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DriverStats } from "../_driver.ts";
+import type { DriverStats } from "../_stats.ts";
 import type { LoopState } from "../_loop.ts";
 import type { RecordBatch, TopicPartition, TopicPartitionOffset } from "../_transport.ts";
 import {

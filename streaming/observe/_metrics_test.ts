@@ -5,7 +5,7 @@ import { toPrometheusText } from "./_prometheus.ts";
 import { parsePrometheusText, sampleSum, sampleValue } from "./_test_support.ts";
 import { FlowMetrics } from "./_flow_metrics.ts";
 import { jsonLinesObserver, ObservabilityRuntime, prometheusObserver } from "./_events.ts";
-import { emptyStats } from "../_driver.ts";
+import { emptyStats } from "../_stats.ts";
 import { ConfigContext } from "../config/mod.ts";
 import { readAdminSettings, readObservabilityConfig } from "./_config.ts";
 
