@@ -14,7 +14,6 @@ import { seededIds } from "../streaming/_clock.ts";
 import { compileFlow } from "../streaming/compiler/mod.ts";
 import { FlowDriver } from "../streaming/_driver.ts";
 import { type DriverStats, emptyStats } from "../streaming/_stats.ts";
-import type { Logger } from "../streaming/_logger.ts";
 import { FlowLoop } from "../streaming/_loop.ts";
 import type { UnroutedError } from "../streaming/engine/mod.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { VirtualClock } from "../streaming/_clock.ts";
-import type { Logger } from "../streaming/_driver.ts";
+import type { Logger } from "../streaming/_logger.ts";
 import { isIntoSink, type Process, type SinkWriter, type StreamFlow } from "../streaming/dsl/mod.ts";
 import type { ConfigContext } from "../streaming/config/mod.ts";
 import type { InMemoryBroker } from "./_broker.ts";
