@@ -329,9 +329,8 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     // kafkajs silently skips a commit once its runner stopped; a successful commit always emits the event.
     if (this.#commitEvents === before) {
       throw new KafkaCommitError(
-        `offsets ${
-          offsetList(offsets)
-        } for group "${this.#groupId}" were not committed: the kafkajs consumer stopped`,
+        `offsets ${offsetList(offsets)} for group "${this.#groupId}" were not committed: ` +
+          "the kafkajs consumer stopped",
         this.#groupId,
         offsets,
       );
