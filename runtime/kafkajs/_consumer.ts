@@ -1,19 +1,16 @@
 /**
- * The kafkajs group consumer adapter: {@link KafkaConsumerClient}. Slightly over ~600 lines: one class,
- * whose revocation protocol (holding kafkajs's join until the revoke settled) is documented in place.
+ * The kafkajs group consumer adapter: {@link KafkaConsumerClient}, its life cycle (connect, subscribe,
+ * run, stop), commits, pause and resume, and its group membership. What it holds elsewhere: the delivery
+ * of kafkajs's `eachBatch` to `onBatch` (`_batch_delivery.ts`), the hook that holds kafkajs's joins until
+ * a revocation settled (`_join_hook.ts`), the assignment and revocation bookkeeping it shares with the
+ * @platformatic/kafka adapter (`../_group_membership.ts`), and the shared state checks and errors
+ * (`../_consumer_checks.ts`).
  *
  * @module
  */
-import {
-  type Consumer,
-  type EachBatchPayload,
-  Kafka,
-  type PartitionAssigner,
-  PartitionAssigners,
-} from "kafkajs";
+import { type Consumer, Kafka } from "kafkajs";
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
-  BatchControl,
   ConsumerHandler,
   ConsumerPort,
   ConsumerRunOptions,
@@ -22,14 +19,22 @@ import type {
   TopicPartitionOffset,
 } from "../../streaming/_transport.ts";
 import {
-  describeError,
-  isRebalancing,
-  KafkaCommitError,
-  KafkaConfigError,
-  KafkaConsumerError,
-} from "./_errors.ts";
+  batchError,
+  connectError,
+  type ConsumerState,
+  offsetList,
+  requireCommittable,
+  requireConnected,
+  requireRunning,
+  startError,
+  subscribeError,
+} from "../_consumer_checks.ts";
+import { GroupMembership, sortedAssignment } from "../_group_membership.ts";
+import { BatchDelivery } from "./_batch_delivery.ts";
+import { describeError, KafkaCommitError, KafkaConsumerError } from "./_errors.ts";
+import { roundRobinAfterRevoke } from "./_join_hook.ts";
 import { consoleKafkaLogger, type KafkaClientOptions, type KafkaLogger } from "./_logger.ts";
-import { groupByTopic, toRecordBatch } from "./_records.ts";
+import { groupByTopic } from "./_records.ts";
 import { settingsToKafkaJs } from "./_settings.ts";
 import { installWarningFilter } from "./_warnings.ts";
 
@@ -45,10 +50,6 @@ import { installWarningFilter } from "./_warnings.ts";
  * ```
  */
 export type KafkaConsumerPort = ConsumerPort;
-
-type ConsumerState = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
-
-const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
 
 /**
  * kafkajs implementation of {@link KafkaConsumerPort}: auto-commit is always OFF (the engine commits
@@ -102,22 +103,16 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
   readonly #consumer: Consumer;
   readonly #groupId: string;
   readonly #brokers: string;
-  readonly #heartbeatIntervalMs: number;
   readonly #log: KafkaLogger;
   #state: ConsumerState = "new";
-  #handler: ConsumerHandler | null = null;
-  #assigned: readonly TopicPartition[] = EMPTY_TPS;
+  /** The handler, the assignment and its generation, the revocation under way. */
+  readonly #membership: GroupMembership;
+  /** kafkajs's batches to the handler. */
+  readonly #batches: BatchDelivery;
   #joined = false;
   #startupError: KafkaConsumerError | null = null;
-  /** Bumped whenever a revocation starts: batches delivered before are stale. */
-  #generation = 0;
-  #rebalanceAnnounced = false;
-  #revoking: Promise<void> | null = null;
-  #inflight = 0;
-  #idleWaiters: (() => void)[] = [];
   #pausedTopics = new Set<string>();
   #commitEvents = 0;
-  #lastHeartbeat: (() => Promise<void>) | null = null;
   #stopPromise: Promise<void> | null = null;
   /** kafkajs `run()` until its first join completed (a kafkajs stop during the join is lost). */
   #starting: Promise<void> | null = null;
@@ -135,15 +130,36 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     const cfg = settingsToKafkaJs(settings, options);
     this.#groupId = settings.groupId;
     this.#brokers = settings.brokers.join(",");
-    this.#heartbeatIntervalMs = cfg.consumer.heartbeatInterval ?? 3000;
+    const heartbeatIntervalMs = cfg.consumer.heartbeatInterval ?? 3000;
     this.#log = options.logger ?? consoleKafkaLogger;
-    const hookedAssigner: PartitionAssigner = (config) => {
-      this.#holdJoinsUntilRevoked(config.cluster as unknown as { findGroupCoordinator: unknown });
-      return PartitionAssigners.roundRobin(config);
-    };
+    this.#membership = new GroupMembership({
+      groupId: this.#groupId,
+      log: this.#log,
+      namespace: "loom.KafkaConsumerClient",
+      heartbeatIntervalMs,
+      drain: () => this.#batches.idle(),
+      heartbeat: () => {
+        const heartbeat = this.#batches.lastHeartbeat;
+        return heartbeat === null ? null : () => {
+          heartbeat().catch(() => {/* REBALANCE_IN_PROGRESS is expected: the heartbeat still counts */});
+        };
+      },
+    });
+    this.#batches = new BatchDelivery({
+      groupId: this.#groupId,
+      heartbeatIntervalMs,
+      membership: this.#membership,
+      isRunning: () => this.#state === "running",
+      fail: (cause, batch) => this.#fail(cause, batch),
+    });
+    // kafkajs calls findGroupCoordinator at the start of every join: the revocation runs before it
+    const assigner = roundRobinAfterRevoke(() => {
+      const membership = this.#membership;
+      return membership.assigned.length > 0 ? membership.revoke() : membership.revoking;
+    });
     const consumer = new Kafka(cfg.client).consumer({
       ...cfg.consumer,
-      partitionAssigners: [hookedAssigner],
+      partitionAssigners: [assigner],
       retry: { ...cfg.client.retry, restartOnFailure: () => Promise.resolve(false) },
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.#onGroupJoin(e.payload.memberAssignment));
@@ -186,14 +202,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
       await this.#consumer.connect();
       this.#state = "connected";
     } catch (e) {
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not connect to ${this.#brokers}: ${
-          describeError(e)
-        }. ` +
-          `Check that the brokers are reachable.`,
-        this.#groupId,
-        e,
-      );
+      throw connectError(this.#groupId, this.#brokers, e, describeError(e), "");
     }
   }
 
@@ -212,26 +221,19 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * ```
    */
   async subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void> {
-    if (this.#state !== "connected") {
-      throw new KafkaConsumerError(
-        `subscribe() needs a connected consumer that is not running yet (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
+    requireConnected("subscribe", this.#state, this.#groupId);
     if (topics.length === 0) return;
     try {
       await this.#consumer.subscribe({ topics: [...topics], fromBeginning });
     } catch (e) {
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not subscribe to ${topics.join(", ")}: ${
-          describeError(e)
-        }${
-          (e as { type?: unknown })?.type === "UNKNOWN_TOPIC_OR_PARTITION"
-            ? " (the topic does not exist: create it, or enable auto.create.topics.enable on the broker)"
-            : ""
-        }`,
+      throw subscribeError(
         this.#groupId,
+        topics,
         e,
+        describeError(e),
+        (e as { type?: unknown })?.type === "UNKNOWN_TOPIC_OR_PARTITION"
+          ? " (the topic does not exist: create it, or enable auto.create.topics.enable on the broker)"
+          : "",
       );
     }
   }
@@ -256,29 +258,20 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * ```
    */
   async run(handler: ConsumerHandler, options: ConsumerRunOptions = {}): Promise<void> {
-    if (this.#state !== "connected") {
-      throw new KafkaConsumerError(
-        `run() needs a connected consumer that is not running yet (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
-    this.#handler = handler;
+    requireConnected("run", this.#state, this.#groupId);
+    this.#membership.handler = handler;
     this.#state = "running";
     this.#starting = this.#consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-      eachBatch: (payload) => this.#eachBatch(payload),
+      eachBatch: (payload) => this.#batches.eachBatch(payload),
     });
     try {
       await this.#starting;
     } catch (e) {
       this.#state = "failed";
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not start: ${describeError(e)}`,
-        this.#groupId,
-        e,
-      );
+      throw startError(this.#groupId, e, describeError(e));
     }
     if (this.#startupError !== null) throw this.#startupError;
   }
@@ -295,7 +288,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    * ```
    */
   assignment(): readonly TopicPartition[] {
-    return this.#assigned;
+    return this.#membership.assigned;
   }
 
   /**
@@ -314,24 +307,10 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    */
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    const what = () => offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`).join(", ");
-    if (this.#state !== "running" && this.#state !== "stopping") {
-      throw new KafkaCommitError(
-        `cannot commit ${what()} for group "${this.#groupId}": the consumer is ${this.#state}`,
-        this.#groupId,
-        offsets,
-      );
-    }
+    requireCommittable(offsets, this.#state, this.#groupId);
     const list = new Array<{ topic: string; partition: number; offset: string }>(offsets.length);
     for (let i = 0; i < offsets.length; i++) {
       const o = offsets[i];
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw new KafkaCommitError(
-          `cannot commit ${o.topic}[${o.partition}]: offset ${o.offset} is not a non-negative integer`,
-          this.#groupId,
-          offsets,
-        );
-      }
       list[i] = { topic: o.topic, partition: o.partition, offset: String(o.offset) };
     }
     const before = this.#commitEvents;
@@ -339,7 +318,9 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
       await this.#consumer.commitOffsets(list);
     } catch (e) {
       throw new KafkaCommitError(
-        `Kafka rejected the offset commit ${what()} for group "${this.#groupId}": ${describeError(e)}`,
+        `Kafka rejected the offset commit ${offsetList(offsets)} for group "${this.#groupId}": ${
+          describeError(e)
+        }`,
         this.#groupId,
         offsets,
         e,
@@ -348,7 +329,8 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     // kafkajs silently skips a commit once its runner stopped; a successful commit always emits the event.
     if (this.#commitEvents === before) {
       throw new KafkaCommitError(
-        `offsets ${what()} for group "${this.#groupId}" were not committed: the kafkajs consumer stopped`,
+        `offsets ${offsetList(offsets)} for group "${this.#groupId}" were not committed: ` +
+          "the kafkajs consumer stopped",
         this.#groupId,
         offsets,
       );
@@ -370,7 +352,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    */
   pause(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
-    this.#requireRunning("pause");
+    requireRunning("pause", this.#state, this.#groupId);
     const grouped = groupByTopic(tps);
     for (const g of grouped) this.#pausedTopics.add(g.topic);
     this.#consumer.pause(grouped);
@@ -390,7 +372,7 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
    */
   resume(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
-    this.#requireRunning("resume");
+    requireRunning("resume", this.#state, this.#groupId);
     this.#consumer.resume(groupByTopic(tps));
   }
 
@@ -429,15 +411,6 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
 
   // --- internals ---------------------------------------------------------------------------------------
 
-  #requireRunning(what: string): void {
-    if (this.#state !== "running" && this.#state !== "stopping") {
-      throw new KafkaConsumerError(
-        `${what}() needs a running consumer (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
-  }
-
   async #stop(revoke: boolean): Promise<void> {
     if (this.#state === "new" || this.#state === "connected" || this.#state === "stopped") {
       this.#state = "stopped";
@@ -449,15 +422,16 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     if (this.#starting !== null) await this.#starting.catch(() => {});
     if (revoke) {
       // Quiet the fetch loop while the handler drains and revokes.
-      const owned = this.#assigned;
+      const membership = this.#membership;
+      const owned = membership.assigned;
       if (owned.length > 0) {
         try {
           this.#consumer.pause(groupByTopic(owned));
         } catch { /* not running any more */ }
       }
-      await this.#waitIdle();
-      if (this.#revoking !== null) await this.#revoking;
-      if (this.#assigned.length > 0) await this.#revoke();
+      await this.#batches.idle();
+      if (membership.revoking !== null) await membership.revoking;
+      if (membership.assigned.length > 0) await membership.revoke();
     }
     try {
       await this.#consumer.stop();
@@ -466,86 +440,18 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
     }
   }
 
-  #holdJoinsUntilRevoked(cluster: { findGroupCoordinator: unknown }): void {
-    const original = cluster.findGroupCoordinator;
-    if (typeof original !== "function") {
-      throw new KafkaConfigError(
-        "kafkajs internals changed: cluster.findGroupCoordinator is missing; the revocation hook needs kafkajs 2.2.4",
-      );
-    }
-    cluster.findGroupCoordinator = (...args: unknown[]): Promise<unknown> => {
-      const pending = this.#assigned.length > 0 ? this.#revoke() : this.#revoking;
-      if (pending === null) return original.apply(cluster, args);
-      return pending.then(() => original.apply(cluster, args));
-    };
-  }
-
-  /** Revokes every owned partition: waits for in-flight batches, then runs `onRevoked` (once). */
-  #revoke(): Promise<void> {
-    if (this.#revoking !== null) return this.#revoking;
-    const tps = this.#assigned;
-    this.#assigned = EMPTY_TPS;
-    this.#generation++;
-    const run = async () => {
-      await this.#waitIdle();
-      const onRevoked = this.#handler?.onRevoked;
-      if (onRevoked === undefined || tps.length === 0) return;
-      const heartbeat = this.#lastHeartbeat;
-      const keepalive = heartbeat === null ? undefined : setInterval(() => {
-        heartbeat().catch(() => {/* REBALANCE_IN_PROGRESS is expected: the heartbeat still counts */});
-      }, this.#heartbeatIntervalMs);
-      try {
-        await onRevoked.call(this.#handler, tps);
-      } catch (e) {
-        this.#log({
-          level: "error",
-          namespace: "loom.KafkaConsumerClient",
-          message: `onRevoked failed for group "${this.#groupId}"; the rebalance goes on`,
-          fields: { error: e, partitions: tps.map((t) => `${t.topic}[${t.partition}]`).join(",") },
-        });
-      } finally {
-        if (keepalive !== undefined) clearInterval(keepalive);
-      }
-    };
-    const p = run().finally(() => {
-      this.#revoking = null;
-    });
-    this.#revoking = p;
-    return p;
-  }
-
-  #waitIdle(): Promise<void> {
-    if (this.#inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
-  }
-
   #onGroupJoin(memberAssignment: Readonly<Record<string, number[]>>): void {
     this.#joined = true;
     if (this.#state !== "running") return;
-    const tps: TopicPartition[] = [];
-    for (const topic of Object.keys(memberAssignment).sort()) {
-      for (const partition of [...memberAssignment[topic]].sort((a, b) => a - b)) {
-        tps.push({ topic, partition });
-      }
-    }
+    const tps = sortedAssignment(Object.entries(memberAssignment));
     if (this.#pausedTopics.size > 0) {
       try {
         this.#consumer.resume([...this.#pausedTopics].map((topic) => ({ topic })));
       } catch { /* consumer not initialised: nothing paused */ }
       this.#pausedTopics.clear();
     }
-    this.#assigned = Object.freeze(tps);
-    this.#rebalanceAnnounced = false;
-    try {
-      this.#handler?.onAssigned?.(this.#assigned);
-    } catch (e) {
-      this.#log({
-        level: "error",
-        namespace: "loom.KafkaConsumerClient",
-        message: `onAssigned failed for group "${this.#groupId}"`,
-        fields: { error: e },
-      });
-    }
+    this.#batches.joined();
+    this.#membership.assign(tps);
   }
 
   #onCrash(error: Error): void {
@@ -554,97 +460,24 @@ export class KafkaConsumerClient implements KafkaConsumerPort {
       this.#groupId,
       error,
     );
-    this.#assigned = EMPTY_TPS;
-    this.#generation++;
+    this.#membership.drop();
     const wasJoined = this.#joined;
     this.#state = "failed";
     if (!wasJoined) {
       this.#startupError = err;
       return;
     }
-    this.#report(err);
-  }
-
-  #report(err: KafkaConsumerError): void {
-    const onError = this.#handler?.onError;
-    if (onError !== undefined) {
-      try {
-        onError.call(this.#handler, err);
-        return;
-      } catch { /* fall through to the log */ }
-    }
-    this.#log({ level: "error", namespace: "loom.KafkaConsumerClient", message: err.message, fields: {} });
+    this.#membership.report(err);
   }
 
   /** A rejected onBatch: stop the consumer without revoking (the handler is broken), then report. */
   #fail(cause: unknown, batch: RecordBatch): void {
     if (this.#state === "failed" || this.#stopPromise !== null) return;
-    const err = new KafkaConsumerError(
-      `onBatch failed for ${batch.topic}[${batch.partition}] (group "${this.#groupId}"); the consumer stops: ` +
-        describeError(cause),
-      this.#groupId,
-      cause,
-    );
-    this.#assigned = EMPTY_TPS;
-    this.#generation++;
+    const err = batchError(this.#groupId, batch.topic, batch.partition, cause, describeError(cause));
+    this.#membership.drop();
     this.#stopPromise = this.#stop(false).catch(() => {}).then(() => {
       this.#state = "failed";
-      this.#report(err);
+      this.#membership.report(err);
     });
-  }
-
-  async #eachBatch(payload: EachBatchPayload): Promise<void> {
-    if (this.#state !== "running") return;
-    const kb = payload.batch;
-    const messages = kb.messages;
-    if (messages.length === 0) return;
-    const batch = toRecordBatch(kb.topic, kb.partition, messages, Number(kb.highWatermark));
-    this.#lastHeartbeat = payload.heartbeat;
-    this.#inflight++;
-    const generation = this.#generation;
-    const ctl: BatchControl = {
-      heartbeat: () => this.#heartbeat(payload),
-      isRunning: () => this.#state === "running" && payload.isRunning(),
-      isStale: () => this.#rebalanceAnnounced || generation !== this.#generation || payload.isStale(),
-    };
-    let failed = false;
-    // Heartbeats go on while the handler works (slow steps, slow sinks), so a batch that takes longer
-    // than session.timeout.ms does not get the member evicted from its group. kafkajs sends a heartbeat
-    // only when one is due, so ticking at the heartbeat interval is cheap.
-    const keepalive = setInterval(() => {
-      this.#heartbeat(payload).catch(() => {/* reported by the next fetch or commit */});
-    }, this.#heartbeatIntervalMs);
-    try {
-      await this.#handler!.onBatch(batch, ctl);
-    } catch (e) {
-      failed = true;
-      this.#fail(e, batch);
-    } finally {
-      clearInterval(keepalive);
-      if (--this.#inflight === 0 && this.#idleWaiters.length > 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const w of waiters) w();
-      }
-    }
-    if (!failed && this.#state === "running" && generation === this.#generation) {
-      payload.resolveOffset(messages[messages.length - 1].offset);
-    }
-  }
-
-  async #heartbeat(payload: EachBatchPayload): Promise<void> {
-    try {
-      await payload.heartbeat();
-    } catch (e) {
-      if (isRebalancing(e)) {
-        this.#rebalanceAnnounced = true;
-        return;
-      }
-      throw new KafkaConsumerError(
-        `heartbeat failed for group "${this.#groupId}": ${describeError(e)}`,
-        this.#groupId,
-        e,
-      );
-    }
   }
 }

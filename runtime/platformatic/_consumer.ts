@@ -1,15 +1,15 @@
 /**
- * The @platformatic/kafka group consumer behind the core's {@link ConsumerPort}.
- *
- * Over ~600 lines for now: one class whose revocation protocol (holding the join, resetting fetch
- * positions) is documented in place; sharing its grouping and revoke logic with the kafkajs adapter's
- * consumer is the next split.
+ * The @platformatic/kafka group consumer behind the core's {@link ConsumerPort}: its life cycle (connect,
+ * subscribe, run, stop), commits, pause and resume, and the group membership (revoking before every
+ * JoinGroup, documented on the class). What it holds elsewhere: the delivery from fetch responses to
+ * `onBatch` (`_delivery.ts`), the assignment and revocation bookkeeping it shares with the kafkajs adapter
+ * (`../_group_membership.ts`), and the shared state checks and errors (`../_consumer_checks.ts`).
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
-import { Consumer, type GroupAssignment, type MessagesStream } from "@platformatic/kafka";
+import { Consumer, type GroupAssignment } from "@platformatic/kafka";
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,
@@ -17,10 +17,22 @@ import type {
   ConsumerHandler,
   ConsumerPort,
   ConsumerRunOptions,
-  SourceRecord,
+  RecordBatch,
   TopicPartition,
   TopicPartitionOffset,
 } from "../../streaming/_transport.ts";
+import {
+  batchError,
+  connectError,
+  type ConsumerState,
+  offsetList,
+  requireCommittable,
+  requireConnected,
+  requireRunning,
+  startError,
+  subscribeError,
+} from "../_consumer_checks.ts";
+import { GroupMembership, sortedAssignment } from "../_group_membership.ts";
 import {
   consoleKafkaLogger,
   type KafkaClientOptions,
@@ -28,17 +40,12 @@ import {
   KafkaConsumerError,
   type KafkaLogger,
 } from "../kafkajs/mod.ts";
+import { type ConsumerStream, FetchDelivery } from "./_delivery.ts";
 import { describeError } from "./_errors.ts";
-import { type FetchedBatch, FetchTap } from "./_fetch_tap.ts";
 import { commitOffsets, heartbeatOnce } from "./_group_requests.ts";
-import { PartitionQueues } from "./_partition_queues.ts";
 import { requireStableOffsets } from "./_stable_offsets.ts";
 import { type PlatformaticConsumerOptions, settingsToPlatformatic } from "./_settings.ts";
 
-type State = "new" | "connected" | "running" | "stopping" | "stopped" | "failed";
-type Stream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
-
-const EMPTY_TPS: readonly TopicPartition[] = Object.freeze([]);
 const NO_USER_DATA = Buffer.alloc(0);
 
 /**
@@ -96,33 +103,16 @@ export class PlatformaticConsumerClient implements ConsumerPort {
   readonly #groupId: string;
   readonly #brokers: string;
   readonly #log: KafkaLogger;
-  #state: State = "new";
-  #handler: ConsumerHandler | null = null;
+  #state: ConsumerState = "new";
   #topics: string[] = [];
-  /** Topic name → topic id (fetch responses name topics by id), from the metadata loaded by `subscribe`. */
-  readonly #topicIds = new Map<string, string>();
-  /** Topic id → name. */
-  readonly #topicNames = new Map<string, string>();
   #fromBeginning = true;
-  #stream: Stream | null = null;
   #starting: Promise<unknown> | null = null;
   #stopPromise: Promise<void> | null = null;
   #startupError: KafkaConsumerError | null = null;
-
-  #assigned: readonly TopicPartition[] = EMPTY_TPS;
-  readonly #queues: PartitionQueues;
-  /** Bumped whenever a revocation starts: batches delivered before are stale. */
-  #generation = 0;
-  /** Records are taken only between the offset refresh that follows a join and the next revocation. */
-  #accepting = false;
-  /** platformatic's generation when records started to flow: fetches sent under another are dropped. */
-  #acceptGeneration = -1;
-  readonly #fetches: FetchTap;
-  #revoking: Promise<void> | null = null;
-  #streamPaused = false;
-  /** platformatic's assignment as written by its group code; the fetch loop reads a filtered view. */
-  #realAssignments: GroupAssignment[] | null = null;
-  #assignmentView: GroupAssignment[] | null = null;
+  /** The handler, the assignment and its generation, the revocation under way. */
+  readonly #membership: GroupMembership;
+  /** Fetch responses to batches, and the stream's flow. */
+  readonly #delivery: FetchDelivery;
 
   /**
    * Builds the consumer (no connection yet: call `connect()`).
@@ -138,13 +128,16 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     this.#groupId = settings.groupId;
     this.#brokers = settings.brokers.join(",");
     this.#log = options.logger ?? consoleKafkaLogger;
-    this.#queues = new PartitionQueues(
-      cfg.maxBytes,
-      cfg.maxBytesPerPartition,
-      () => this.#updateFlow(),
-      (tp, records) => this.#runBatch(tp, records),
-      () => this.#state === "running" && this.#accepting,
-    );
+    this.#membership = new GroupMembership({
+      groupId: this.#groupId,
+      log: this.#log,
+      namespace: "loom.PlatformaticConsumerClient",
+      heartbeatIntervalMs: cfg.heartbeatInterval,
+      onRevokeStart: () => this.#delivery.stopTaking(),
+      drain: () => this.#delivery.drain(),
+      // platformatic's heartbeat stops when it sees the rebalance: the adapter heartbeats itself meanwhile
+      heartbeat: () => () => void heartbeatOnce(this.#consumer),
+    });
     this.#consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...cfg.base,
       groupId: cfg.groupId,
@@ -162,14 +155,13 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       // Runs at the start of every JoinGroup attempt: the revocation happens here, before the join.
       protocolsMetadata: () => this.#beforeJoin(),
     });
-    this.#installAssignmentView();
+    this.#delivery = new FetchDelivery(this.#consumer, cfg, {
+      deliver: (batch) => this.#runBatch(batch),
+      isRunning: () => this.#state === "running",
+      isRevoking: () => this.#membership.revoking !== null,
+    });
     // KIP-447: a just-committed transaction's offsets are read once stable (see _stable_offsets.ts)
     if (cfg.isolationLevel === 1) requireStableOffsets(this.#consumer);
-    this.#fetches = new FetchTap(
-      this.#consumer as unknown as ConstructorParameters<typeof FetchTap>[0],
-      (topicId, partition, batch, generation, from) =>
-        this.#onFetched(topicId, partition, batch, generation, from),
-    );
     this.#consumer.on("consumer:group:join", (p) => this.#onGroupJoin(p.assignments ?? []));
     this.#consumer.on("error", (e: Error) => this.#onCrash(e, "the group membership failed"));
   }
@@ -202,13 +194,12 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       await this.#consumer.listApis();
       this.#state = "connected";
     } catch (e) {
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not connect to ${this.#brokers}: ${
-          describeError(e)
-        }. ` +
-          `Check that the brokers are reachable (scripts/kafka.sh ensure starts a local one).`,
+      throw connectError(
         this.#groupId,
+        this.#brokers,
         e,
+        describeError(e),
+        " (scripts/kafka.sh ensure starts a local one)",
       );
     }
   }
@@ -226,27 +217,19 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    * ```
    */
   async subscribe(topics: readonly string[], fromBeginning: boolean): Promise<void> {
-    if (this.#state !== "connected") {
-      throw new KafkaConsumerError(
-        `subscribe() needs a connected consumer that is not running yet (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
+    requireConnected("subscribe", this.#state, this.#groupId);
     if (topics.length === 0) return;
     try {
       const metadata = await this.#consumer.metadata({ topics: [...topics] });
-      for (const [name, t] of metadata.topics) {
-        this.#topicIds.set(name, t.id);
-        this.#topicNames.set(t.id, name);
-      }
+      for (const [name, t] of metadata.topics) this.#delivery.addTopic(name, t.id);
     } catch (e) {
       const missing = /unknown topic|UNKNOWN_TOPIC/i.test(describeError(e));
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not subscribe to ${topics.join(", ")}: ${
-          describeError(e)
-        }${missing ? " (the topic does not exist: create it, or enable allow.auto.create.topics)" : ""}`,
+      throw subscribeError(
         this.#groupId,
+        topics,
         e,
+        describeError(e),
+        missing ? " (the topic does not exist: create it, or enable allow.auto.create.topics)" : "",
       );
     }
     for (const t of topics) if (!this.#topics.includes(t)) this.#topics.push(t);
@@ -266,17 +249,12 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    * ```
    */
   async run(handler: ConsumerHandler, options: ConsumerRunOptions = {}): Promise<void> {
-    if (this.#state !== "connected") {
-      throw new KafkaConsumerError(
-        `run() needs a connected consumer that is not running yet (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
+    requireConnected("run", this.#state, this.#groupId);
     if (this.#topics.length === 0) {
       throw new KafkaConsumerError(`run() needs subscribed topics (group "${this.#groupId}")`, this.#groupId);
     }
-    this.#handler = handler;
-    this.#queues.concurrency = Math.max(1, options.partitionsConsumedConcurrently ?? 1);
+    this.#membership.handler = handler;
+    this.#delivery.setConcurrency(Math.max(1, options.partitionsConsumedConcurrently ?? 1));
     this.#state = "running";
     const cfg = this.#cfg;
     const starting = this.#consumer.consume({
@@ -291,26 +269,18 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       isolationLevel: cfg.isolationLevel,
     });
     this.#starting = starting;
-    let stream: Stream;
+    let stream: ConsumerStream;
     try {
       stream = await starting;
     } catch (e) {
       if (this.#stopPromise !== null) return;
       this.#state = "failed";
-      throw new KafkaConsumerError(
-        `Kafka consumer (group "${this.#groupId}") could not start: ${describeError(e)}`,
-        this.#groupId,
-        e,
-      );
+      throw startError(this.#groupId, e, describeError(e));
     }
-    this.#stream = stream;
-    // Records arrive through the fetch tap, so the stream pushes no message; a `data` listener keeps it
-    // in flowing mode, which its fetch loop requires.
-    stream.on("data", () => {});
-    stream.on("offsets", () => this.#onOffsets());
+    this.#delivery.attach(stream);
     stream.on("error", (e: Error) => this.#onCrash(e, "fetching failed"));
     if (this.#startupError !== null) throw this.#startupError;
-    this.#updateFlow();
+    this.#delivery.updateFlow();
   }
 
   /**
@@ -323,7 +293,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    * ```
    */
   assignment(): readonly TopicPartition[] {
-    return this.#assigned;
+    return this.#membership.assigned;
   }
 
   /**
@@ -360,30 +330,14 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   async commit(offsets: readonly TopicPartitionOffset[]): Promise<void> {
     if (offsets.length === 0) return;
-    const what = () => offsets.map((o) => `${o.topic}[${o.partition}]@${o.offset}`).join(", ");
-    if (this.#state !== "running" && this.#state !== "stopping") {
-      throw new KafkaCommitError(
-        `cannot commit ${what()} for group "${this.#groupId}": the consumer is ${this.#state}`,
-        this.#groupId,
-        offsets,
-      );
-    }
-    for (const o of offsets) {
-      if (!Number.isSafeInteger(o.offset) || o.offset < 0) {
-        throw new KafkaCommitError(
-          `cannot commit ${o.topic}[${o.partition}]: offset ${o.offset} is not a non-negative integer`,
-          this.#groupId,
-          offsets,
-        );
-      }
-    }
+    requireCommittable(offsets, this.#state, this.#groupId);
     try {
       await commitOffsets(this.#consumer, offsets, this.#cfg.base.retries, this.#cfg.base.retryDelay);
     } catch (e) {
       throw new KafkaCommitError(
-        `Kafka rejected the offset commit ${what()} for group "${this.#groupId}" on ${this.#brokers}: ${
-          describeError(e)
-        }`,
+        `Kafka rejected the offset commit ${
+          offsetList(offsets)
+        } for group "${this.#groupId}" on ${this.#brokers}: ${describeError(e)}`,
         this.#groupId,
         offsets,
         e,
@@ -404,9 +358,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   pause(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
-    this.#requireRunning("pause");
-    this.#queues.pause(tps);
-    this.#assignmentView = null;
+    requireRunning("pause", this.#state, this.#groupId);
+    this.#delivery.pause(tps);
   }
 
   /**
@@ -421,14 +374,8 @@ export class PlatformaticConsumerClient implements ConsumerPort {
    */
   resume(tps: readonly TopicPartition[]): void {
     if (tps.length === 0) return;
-    this.#requireRunning("resume");
-    if (!this.#queues.resume(tps)) return;
-    this.#assignmentView = null;
-    // The fetch loop ends when every partition it sees is paused: restart it.
-    if (!this.#streamPaused && this.#stream !== null) {
-      this.#stream.pause();
-      this.#stream.resume();
-    }
+    requireRunning("resume", this.#state, this.#groupId);
+    this.#delivery.resume(tps);
   }
 
   /**
@@ -462,42 +409,6 @@ export class PlatformaticConsumerClient implements ConsumerPort {
 
   // --- internals ---------------------------------------------------------------------------------------
 
-  #requireRunning(what: string): void {
-    if (this.#state !== "running" && this.#state !== "stopping") {
-      throw new KafkaConsumerError(
-        `${what}() needs a running consumer (state: ${this.#state})`,
-        this.#groupId,
-      );
-    }
-  }
-
-  /**
-   * The fetch loop reads `consumer.assignments` for every fetch: paused partitions are left out of what it
-   * sees (platformatic has no per-partition pause). Its group code writes the property as before.
-   */
-  #installAssignmentView(): void {
-    this.#realAssignments = this.#consumer.assignments;
-    Object.defineProperty(this.#consumer, "assignments", {
-      configurable: true,
-      enumerable: true,
-      get: (): GroupAssignment[] | null => {
-        const real = this.#realAssignments;
-        if (real === null || this.#queues.pausedCount === 0 || !this.#accepting) return real;
-        if (this.#assignmentView === null) {
-          this.#assignmentView = real.map((a) => ({
-            topic: a.topic,
-            partitions: a.partitions.filter((p) => !this.#queues.isPaused(a.topic, p)),
-          }));
-        }
-        return this.#assignmentView;
-      },
-      set: (v: GroupAssignment[] | null) => {
-        this.#realAssignments = v;
-        this.#assignmentView = null;
-      },
-    });
-  }
-
   /** LeaveGroup (closing the stream first if platformatic still sees one). */
   #leave(): Promise<void> {
     return this.#consumer.leaveGroup(true) as unknown as Promise<void>;
@@ -505,7 +416,7 @@ export class PlatformaticConsumerClient implements ConsumerPort {
 
   /** platformatic's `protocolsMetadata` hook: revoke (if anything is owned) before every JoinGroup. */
   async #beforeJoin(): Promise<Buffer> {
-    if (this.#assigned.length > 0 || this.#revoking !== null) await this.#revoke();
+    if (this.#membership.assigned.length > 0 || this.#membership.revoking !== null) await this.#revoke();
     if (this.#state !== "running") {
       // A JoinGroup now would create a member nobody leaves: fail the join instead (ignored while stopping).
       throw new Error(`the consumer is ${this.#state}; not rejoining group "${this.#groupId}"`);
@@ -515,136 +426,34 @@ export class PlatformaticConsumerClient implements ConsumerPort {
 
   /** Revokes every owned partition: drops queued records, waits for in-flight batches, runs `onRevoked`. */
   #revoke(): Promise<void> {
-    if (this.#revoking !== null) return this.#revoking;
-    const tps = this.#assigned;
-    this.#assigned = EMPTY_TPS;
-    this.#generation++;
-    this.#accepting = false;
-    this.#queues.clear();
-    this.#assignmentView = null;
-    const run = async () => {
-      await Promise.all([this.#queues.waitIdle(), this.#waitFetches()]);
-      // Queued and buffered records were dropped: after the join every partition must start again from
-      // its committed offset, or `auto_offset_reset` without one. platformatic keeps its own fetch position
-      // for a partition without commit (it only fills missing positions from the fallback), which would
-      // skip the dropped records.
-      this.#stream?.offsetsToFetch.clear();
-      const onRevoked = this.#handler?.onRevoked;
-      if (onRevoked === undefined || tps.length === 0) return;
-      const keepalive = setInterval(() => void heartbeatOnce(this.#consumer), this.#cfg.heartbeatInterval);
-      try {
-        await onRevoked.call(this.#handler, tps);
-      } catch (e) {
-        this.#log({
-          level: "error",
-          namespace: "loom.PlatformaticConsumerClient",
-          message: `onRevoked failed for group "${this.#groupId}"; the rebalance goes on`,
-          fields: { error: e, partitions: tps.map((t) => `${t.topic}[${t.partition}]`).join(",") },
-        });
-      } finally {
-        clearInterval(keepalive);
-      }
-    };
-    const p = run().finally(() => {
-      this.#revoking = null;
-    });
-    this.#revoking = p;
-    this.#updateFlow();
+    const membership = this.#membership;
+    if (membership.revoking !== null) return membership.revoking;
+    const p = membership.revoke();
+    this.#delivery.updateFlow();
     return p;
-  }
-
-  /** Resolves when no fetch of this consumer is in flight (bounded by the fetch wait plus the request timeout). */
-  #waitFetches(): Promise<void> {
-    return this.#fetches.idle(this.#cfg.maxWaitTime + (this.#cfg.base.timeout ?? 5000) + 100);
   }
 
   #onGroupJoin(assignments: readonly GroupAssignment[]): void {
     if (this.#state !== "running") return;
-    const tps: TopicPartition[] = [];
-    for (const a of [...assignments].sort((x, y) => (x.topic < y.topic ? -1 : x.topic > y.topic ? 1 : 0))) {
-      for (const partition of [...a.partitions].sort((x, y) => x - y)) {
-        tps.push({ topic: a.topic, partition });
-      }
-    }
-    this.#queues.assign(tps);
-    this.#assignmentView = null;
-    this.#accepting = false; // until platformatic has loaded the committed offsets ('offsets')
-    this.#assigned = Object.freeze(tps);
-    try {
-      this.#handler?.onAssigned?.(this.#assigned);
-    } catch (e) {
-      this.#log({
-        level: "error",
-        namespace: "loom.PlatformaticConsumerClient",
-        message: `onAssigned failed for group "${this.#groupId}"`,
-        fields: { error: e },
-      });
-    }
-  }
-
-  /** The stream loaded the start offsets of the assignment: records may flow. */
-  #onOffsets(): void {
-    if (this.#state !== "running" || this.#revoking !== null || this.#accepting) return;
-    const positions = this.#stream?.offsetsToFetch;
-    this.#queues.setPositions((tp) => positions?.get(`${tp.topic}:${tp.partition}`));
-    this.#accepting = true;
-    this.#acceptGeneration = this.#consumer.generationId;
-    this.#assignmentView = null;
-    this.#updateFlow();
-  }
-
-  #onFetched(
-    topicId: string,
-    partition: number,
-    batch: FetchedBatch,
-    generation: number,
-    from: number,
-  ): void {
-    // A fetch sent before the last join belongs to the old assignment.
-    if (!this.#accepting || generation !== this.#acceptGeneration) return;
-    const topic = this.#topicNames.get(topicId);
-    if (topic !== undefined) this.#queues.pushBatch(topic, partition, batch, from);
+    const tps = sortedAssignment(assignments.map((a) => [a.topic, a.partitions] as const));
+    this.#delivery.assign(tps);
+    this.#membership.assign(tps);
   }
 
   /** Hands one batch to `onBatch`; a rejection stops the consumer (never rejects itself). */
-  async #runBatch(tp: TopicPartition, records: SourceRecord[]): Promise<void> {
-    const generation = this.#generation;
+  async #runBatch(batch: RecordBatch): Promise<void> {
+    const membership = this.#membership;
+    const generation = membership.generation;
     const ctl: BatchControl = {
       // platformatic heartbeats on its own timer, whatever the handler does.
       heartbeat: () => Promise.resolve(),
       isRunning: () => this.#state === "running",
-      isStale: () => generation !== this.#generation,
+      isStale: () => generation !== membership.generation,
     };
-    const topicId = this.#topicIds.get(tp.topic);
-    const reported = topicId === undefined ? undefined : this.#fetches.highWatermark(topicId, tp.partition);
-    // a fetch reports the end offset when it was served; records appended since can only raise it
-    const highWatermark = reported === undefined
-      ? undefined
-      : Math.max(reported, records.length > 0 ? records[records.length - 1].offset + 1 : 0);
     try {
-      await this.#handler!.onBatch(
-        highWatermark === undefined
-          ? { topic: tp.topic, partition: tp.partition, records }
-          : { topic: tp.topic, partition: tp.partition, records, highWatermark },
-        ctl,
-      );
+      await membership.handler!.onBatch(batch, ctl);
     } catch (e) {
-      this.#fail(e, tp.topic, tp.partition);
-    }
-  }
-
-  /** Pauses the whole stream while revoking, stopping, before the offsets are loaded, or over the byte bound. */
-  #updateFlow(): void {
-    const stream = this.#stream;
-    if (stream === null) return;
-    const flow = this.#state === "running" && this.#accepting && this.#revoking === null &&
-      !this.#queues.overLimit;
-    if (!flow && !this.#streamPaused) {
-      this.#streamPaused = true;
-      stream.pause();
-    } else if (flow && this.#streamPaused) {
-      this.#streamPaused = false;
-      stream.resume();
+      this.#fail(e, batch.topic, batch.partition);
     }
   }
 
@@ -665,57 +474,33 @@ export class PlatformaticConsumerClient implements ConsumerPort {
       this.#groupId,
       error,
     );
-    const started = this.#stream !== null;
+    const started = this.#delivery.stream !== null;
     this.#halt();
     if (!started) {
       this.#startupError = err;
       return;
     }
-    this.#report(err);
+    this.#membership.report(err);
   }
 
   /** Gives the partitions up without revoking and stops fetching (crash or handler failure). */
   #halt(): void {
-    this.#assigned = EMPTY_TPS;
-    this.#generation++;
-    this.#accepting = false;
-    this.#queues.clear();
+    this.#membership.drop();
+    this.#delivery.stopTaking();
     this.#state = "failed";
-    this.#updateFlow();
+    this.#delivery.updateFlow();
     this.#stopPromise ??= (async () => {
-      await this.#stream?.close().catch(() => {});
+      await this.#delivery.stream?.close().catch(() => {});
       await this.#leave().catch(() => {});
     })();
-  }
-
-  #report(err: KafkaConsumerError): void {
-    const onError = this.#handler?.onError;
-    if (onError !== undefined) {
-      try {
-        onError.call(this.#handler, err);
-        return;
-      } catch { /* fall through to the log */ }
-    }
-    this.#log({
-      level: "error",
-      namespace: "loom.PlatformaticConsumerClient",
-      message: err.message,
-      fields: {},
-    });
   }
 
   /** A rejected onBatch: stop without revoking (the handler is broken), then report. */
   #fail(cause: unknown, topic: string, partition: number): void {
     if (this.#state !== "running") return;
-    const err = new KafkaConsumerError(
-      `onBatch failed for ${topic}[${partition}] (group "${this.#groupId}"); the consumer stops: ${
-        describeError(cause)
-      }`,
-      this.#groupId,
-      cause,
-    );
+    const err = batchError(this.#groupId, topic, partition, cause, describeError(cause));
     this.#halt();
-    this.#report(err);
+    this.#membership.report(err);
   }
 
   async #stop(revoke: boolean): Promise<void> {
@@ -725,16 +510,16 @@ export class PlatformaticConsumerClient implements ConsumerPort {
     }
     if (this.#state === "failed") return;
     this.#state = "stopping";
-    this.#updateFlow();
+    this.#delivery.updateFlow();
     if (this.#starting !== null) await this.#starting.catch(() => {});
-    this.#updateFlow();
+    this.#delivery.updateFlow();
     if (revoke) {
-      await this.#queues.waitIdle();
-      if (this.#revoking !== null) await this.#revoking;
-      if (this.#assigned.length > 0) await this.#revoke();
+      await this.#delivery.idle();
+      if (this.#membership.revoking !== null) await this.#membership.revoking;
+      if (this.#membership.assigned.length > 0) await this.#revoke();
     }
     try {
-      await this.#stream?.close();
+      await this.#delivery.stream?.close();
     } catch { /* closing anyway */ }
     try {
       await this.#leave();
