@@ -20,7 +20,7 @@ import { coordinates, cutReason, deadLetterRecord, type Unwritable, UNWRITABLE_H
 import type { ErrorKind } from "./_message.ts";
 import type { Logger } from "./_logger.ts";
 import type { DriverStats } from "./_stats.ts";
-import type { DriverOptions } from "./_driver.ts";
+import type { DriverOptions } from "./_driver_options.ts";
 
 /**
  * Delivery failed for good (after retries, with no dead-letter topic to fall back to).

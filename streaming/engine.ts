@@ -31,7 +31,8 @@ export {
 } from "./engine/mod.ts";
 export * from "./_transport.ts";
 export { OffsetTracker, Origin, PartitionState } from "./_tracker.ts";
-export { type DriverOptions, FlowDriver } from "./_driver.ts";
+export { FlowDriver } from "./_driver.ts";
+export type { DriverOptions } from "./_driver_options.ts";
 export { DeliveryFailure } from "./_delivery.ts";
 export { type DriverStats, emptyStats } from "./_stats.ts";
 export { type Logger, silentLogger } from "./_logger.ts";

@@ -151,7 +151,7 @@ export const uncommittedOutputs = async (
     const ids = inputs.ids.get(p) ?? [];
     for (let o = 0; o < upTo; o++) {
       if (ids[o] === undefined) return null;
-      accounted += fate(Number(ids[o].slice(2))) === "ok" ? 2 : 1;
+      accounted += outputsOf(Number(ids[o].slice(2)));
     }
   }
   let written = 0;
@@ -163,10 +163,13 @@ export const uncommittedOutputs = async (
 export const handled = (o: Outcome, id: string): boolean =>
   fate(Number(id.slice(2))) === "ok" ? o.a.has(id) && o.b.has(id) : o.errors.has(id);
 
+/** How many output records input `r-i` gives when handled once (both outputs, or one error record). */
+const outputsOf = (i: number): number => fate(i) === "ok" ? 2 : 1;
+
 /** How many output records the inputs `r-0 … r-(n-1)` give when each is handled once. */
 export const expectedOutputs = (n: number): number => {
   let total = 0;
-  for (let i = 0; i < n; i++) total += fate(i) === "ok" ? 2 : 1;
+  for (let i = 0; i < n; i++) total += outputsOf(i);
   return total;
 };
 
