@@ -12,7 +12,7 @@
 
 import type { Buffer } from "node:buffer";
 import { type Consumer, offsetFetchV8 } from "@platformatic/kafka";
-import { errorIds } from "./_errors.ts";
+import { errorIds, isCoordinatorMoved } from "./_errors.ts";
 import { coordinatorConnection } from "./_group_requests.ts";
 
 type AnyConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -21,9 +21,32 @@ type ListOptions = { topics: { topic: string; partitions: number[] }[] };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
+ * True when the stable-offset wait must ask again: the offsets are still unstable, or the answer was a
+ * transient failure (the coordinator moved or is loading, a timeout, a connection error without a Kafka
+ * error code). Giving up on a transient failure would let platformatic read the offsets without
+ * `require_stable`, which returns the offsets of BEFORE a transaction whose markers are still being
+ * written: its records would be processed a second time.
+ *
+ * @param e the OffsetFetch failure
+ * @returns whether to wait and ask again (until the deadline)
+ * @example
+ * ```ts ignore
+ * keepWaitingForStable(error); // true for UNSTABLE_OFFSET_COMMIT, NOT_COORDINATOR, a socket error
+ * ```
+ */
+export function keepWaitingForStable(e: unknown): boolean {
+  const ids = errorIds(e);
+  if (ids.length === 0) return true; // a connection or timeout error, not a refusal by Kafka
+  return ids.every((id) =>
+    id === "UNSTABLE_OFFSET_COMMIT" || id === "REQUEST_TIMED_OUT" || id === "NETWORK_EXCEPTION"
+  ) || isCoordinatorMoved(e);
+}
+
+/**
  * Resolves once the group has no pending transactional offset commit on these partitions (OffsetFetch
- * v8 with `require_stable`), or after `timeoutMs`, or at the first other answer (platformatic's own read
- * then reports real failures).
+ * v8 with `require_stable`), or after `timeoutMs` (an open transaction of a killed instance stays
+ * unstable until this worker's producer fences it; its offsets are then the right ones to read), or at
+ * the first refusal that is not transient (platformatic's own read then reports it).
  *
  * @param c the consumer (its group and coordinator)
  * @param options the partitions platformatic is about to read
@@ -34,22 +57,45 @@ export async function waitStableOffsets(
   options: ListOptions,
   timeoutMs = 15_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   const topics = options.topics.map((t) => ({ name: t.topic, partitionIndexes: t.partitions }));
-  for (;;) {
+  await askUntilStable(async () => {
+    const connection = await coordinatorConnection(c);
+    // memberId / memberEpoch are not sent in v8
+    await offsetFetchV8.api.async(connection, [{
+      groupId: c.groupId,
+      memberId: null,
+      memberEpoch: -1,
+      topics,
+    }], true);
+  }, timeoutMs);
+}
+
+/**
+ * Calls `ask` until it resolves, it fails with a refusal that is not transient
+ * ({@link keepWaitingForStable}), or `timeoutMs` passed; never rejects.
+ *
+ * @param ask one stable-offset request (rejects while the offsets are unstable)
+ * @param timeoutMs upper bound of the wait
+ * @param pauseMs pause between two requests
+ * @returns how many requests were made
+ * @example
+ * ```ts ignore
+ * await askUntilStable(() => fetchStable(), 15_000);
+ * ```
+ */
+export async function askUntilStable(
+  ask: () => Promise<unknown>,
+  timeoutMs: number,
+  pauseMs = 50,
+): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (let tries = 1;; tries++) {
     try {
-      const connection = await coordinatorConnection(c);
-      // memberId / memberEpoch are not sent in v8
-      await offsetFetchV8.api.async(connection, [{
-        groupId: c.groupId,
-        memberId: null,
-        memberEpoch: -1,
-        topics,
-      }], true);
-      return;
+      await ask();
+      return tries;
     } catch (e) {
-      if (!errorIds(e).includes("UNSTABLE_OFFSET_COMMIT") || Date.now() > deadline) return;
-      await sleep(50);
+      if (!keepWaitingForStable(e) || Date.now() > deadline) return tries;
+      await sleep(pauseMs);
     }
   }
 }
