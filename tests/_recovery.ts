@@ -178,6 +178,27 @@ export const duplicates = (o: Outcome): number =>
   [o.a, o.b, o.errors].reduce((sum, m) => sum + [...m.values()].reduce((s, c) => s + c - 1, 0), 0);
 
 /**
+ * Where the duplicated outputs sit, for a failure message: `topic:id=partition@offset|partition@offset`
+ * per duplicated output (the first `limit`), so the log segments can be dumped at those offsets.
+ */
+export const whereDuplicated = (t: Topics, records: readonly SourceRecord[], limit = 40): string => {
+  const at = new Map<string, string[]>();
+  for (const r of records) {
+    const m = decodeOutputRecord(r);
+    const id = r.topic === t.wire_errors
+      ? `wire:${(m.payload as DecodeError).offset}`
+      : r.topic === t.out_a || r.topic === t.out_b
+      ? (m.payload as { id: string }).id
+      : ((m.payload as ErrorEnvelope).originalMessage!.payload as { id: string }).id;
+    const key = `${r.topic}:${id}`;
+    at.set(key, [...(at.get(key) ?? []), `${r.partition}@${r.offset}`]);
+  }
+  const dup = [...at].filter(([, where]) => where.length > 1);
+  return `${dup.length} duplicated output(s): ` +
+    dup.slice(0, limit).map(([key, where]) => `${key}=${where.join("|")}`).join(" ");
+};
+
+/**
  * Reads the outputs as a `read_committed` consumer (the kafkajs adapter's default) sees them: records of
  * aborted transactions are skipped and commit markers take offsets, so the read ends once `expected`
  * records arrived and nothing more came for `idleMs` (a duplicate would have come before that).

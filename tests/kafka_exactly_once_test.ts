@@ -58,6 +58,7 @@ import {
   startFlow,
   text,
   uncommittedOutputs,
+  whereDuplicated,
 } from "./_recovery.ts";
 
 /** The pipeline's config on the platformatic client (3 s sessions: a killed member leaves the group quickly). */
@@ -131,6 +132,9 @@ describe("exactly-once on a real broker", () => {
     const cfg = join(tmp, `${guarantee}.yaml`);
     writeFileSync(cfg, JSON.stringify(eosConfig(t, group, guarantee))); // JSON is YAML
     const logs: string[] = [];
+    // exactly-once children log at info (joins, assignments, commits): a duplicate's log tells which
+    // instance wrote it twice and after which assignment
+    const env: Record<string, string> = guarantee === "exactly_once" ? { LOOM_LOG_LEVEL: "info" } : {};
     const N = 4000;
     // ~65 s of live input: each instance needs ~2–4 s to start, join, commit and be frozen, so all 10 kills
     // land mid-stream (with 45 s the last kill came at 3,976 of 4,000 records on a loaded machine)
@@ -143,7 +147,8 @@ describe("exactly-once on a real broker", () => {
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let k = 0; k < 10; k++) {
-      const child = startFlow(cfg, logs);
+      logs.push(`=== instance ${k} started at ${new Date().toISOString()}\n`);
+      const child = startFlow(cfg, logs, env);
       const from = sum(await committedOffsets(group, t.in));
       // wait until this instance committed, then kill it at a random point of its work
       const deadline = performance.now() + 30_000;
@@ -158,12 +163,14 @@ describe("exactly-once on a real broker", () => {
       }
       child.kill("SIGKILL");
       await exited(child);
+      logs.push(`=== instance ${k} killed at ${new Date().toISOString()}\n`);
       kills.push(sum(await committedOffsets(group, t.in)));
     }
     await producing;
     await follower?.stop();
     assert.ok(kills.at(-1)! < N, `the kills must happen mid-stream (committed ${kills.at(-1)} of ${N})`);
-    const last = startFlow(cfg, logs);
+    logs.push(`=== last instance started at ${new Date().toISOString()}\n`);
+    const last = startFlow(cfg, logs, env);
     const until = performance.now() + 60_000;
     while (!(await caughtUp(group, t.in, committedOffsets))) {
       assert.ok(performance.now() < until, `the last instance did not catch up:\n${logs.join("")}`);
@@ -186,6 +193,16 @@ describe("exactly-once on a real broker", () => {
         `${records.length} committed outputs (expected ${expected}), ${dups} duplicate(s), ${missing.length} missing` +
         (looks.length > 0 ? `; looks before each kill: ${looks.join(", ")}` : ""),
     );
+    if (guarantee === "exactly_once" && dups > 0) {
+      // keep the topics for kafka.tools.DumpLogSegments and the children's logs for the post-mortem
+      for (const topic of Object.values(t)) cleanup.splice(cleanup.indexOf(topic), 1);
+      const file = join(tmpdir(), `loom-eos-duplicates-${Date.now()}.log`);
+      writeFileSync(file, logs.join(""));
+      console.log(
+        `exactly_once duplicates: ${whereDuplicated(t, records)}; topics kept: ${JSON.stringify(t)}, ` +
+          `group ${group}; the instances' logs: ${file}`,
+      );
+    }
     assert.deepEqual(missing, [], "no input is missing from the committed outputs");
     return { dups, records: records.length, expected };
   };
