@@ -8,7 +8,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -138,6 +138,7 @@ describe("layering", () => {
       }
     }
     assert.ok(files.length > 30, `found only ${files.length} files`);
+    mkdirSync(join(root, ".cache"), { recursive: true }); // a fresh checkout has none before scripts/test.sh
     const dir = mkdtempSync(join(root, ".cache", "layering-"));
     try {
       const all = join(dir, "all.ts");
