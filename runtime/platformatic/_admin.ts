@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Admin } from "@platformatic/kafka";
+import { Admin } from "./_kafka.ts";
 import type { ProducerSettings } from "../../streaming/_settings.ts";
 import { KafkaConfigError } from "../kafkajs/mod.ts";
 import { describeError } from "./_errors.ts";

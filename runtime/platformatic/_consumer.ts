@@ -9,7 +9,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { Consumer, type GroupAssignment } from "@platformatic/kafka";
+import { Consumer, type GroupAssignment } from "./_kafka.ts";
 import type { ConsumerSettings } from "../../streaming/_settings.ts";
 import type {
   BatchControl,

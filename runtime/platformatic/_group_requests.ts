@@ -8,7 +8,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import { type Connection, type Consumer, heartbeatV4, offsetCommitV8 } from "@platformatic/kafka";
+import { type Connection, type Consumer, heartbeatV4, offsetCommitV8 } from "./_kafka.ts";
 import type { TopicPartitionOffset } from "../../streaming/_transport.ts";
 import { isCoordinatorMoved } from "./_errors.ts";
 

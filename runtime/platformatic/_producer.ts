@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { type MessageToProduce, Producer } from "@platformatic/kafka";
+import { type MessageToProduce, Producer } from "./_kafka.ts";
 import type { ProducerSettings } from "../../streaming/_settings.ts";
 import type { OutgoingRecord, ProducerClientPort, TransactionPort } from "../../streaming/_transport.ts";
 import { murmur2, toPositive } from "../../kafka/_murmur2.ts";

@@ -11,7 +11,7 @@
  */
 
 import type { Buffer } from "node:buffer";
-import { type Consumer, offsetFetchV8 } from "@platformatic/kafka";
+import { type Consumer, offsetFetchV8 } from "./_kafka.ts";
 import { errorIds, isCoordinatorMoved } from "./_errors.ts";
 import { coordinatorConnection } from "./_group_requests.ts";
 
