@@ -9,7 +9,18 @@
  */
 
 import { restoreValidatorCompilation } from "./_lazy_validators.ts";
-export { Admin, Consumer, heartbeatV4, offsetCommitV8, offsetFetchV8, Producer } from "@platformatic/kafka";
+export {
+  Admin,
+  Consumer,
+  heartbeatV4,
+  NetworkError,
+  offsetCommitV8,
+  offsetFetchV8,
+  Producer,
+  ProtocolError,
+  ResponseError,
+  TimeoutError,
+} from "@platformatic/kafka";
 export type { Connection, GroupAssignment, MessageToProduce } from "@platformatic/kafka";
 
 restoreValidatorCompilation();

@@ -4,7 +4,7 @@
 // Run: deno test -A runtime/platformatic/_stable_offsets_test.ts
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { NetworkError, ProtocolError, ResponseError, TimeoutError } from "@platformatic/kafka";
+import { NetworkError, ProtocolError, ResponseError, TimeoutError } from "./_kafka.ts";
 import { askUntilStable, keepWaitingForStable } from "./_stable_offsets.ts";
 
 // Kafka error codes: UNSTABLE_OFFSET_COMMIT 88, NOT_COORDINATOR 16, COORDINATOR_LOAD_IN_PROGRESS 14,
