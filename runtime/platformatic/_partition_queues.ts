@@ -9,6 +9,7 @@
 import type { Buffer } from "node:buffer";
 import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
 import type { FetchedBatch } from "./_fetch_tap.ts";
+import { HeaderNames } from "./_header_names.ts";
 
 /** One assigned partition: records fetched but not yet handed out, and its delivery state. */
 interface Part {
@@ -47,6 +48,7 @@ export class PartitionQueues {
   #active = 0;
   #idleWaiters: (() => void)[] = [];
   #scheduled = false;
+  readonly #headerNames = new HeaderNames();
   /** How many partitions' batches may be out at once. */
   concurrency = 1;
 
@@ -160,6 +162,7 @@ export class PartitionQueues {
     const logAppend = (batch.attributes & LOG_APPEND_TIME) !== 0;
     const firstTs = Number(logAppend ? batch.maxTimestamp : batch.firstTimestamp);
     const pending = part.pending;
+    const names = this.#headerNames;
     // offsets rise within a batch: one bound covers both the partition's position and the fetch's
     let next = Math.max(part.next, fromOffset);
     let bytes = 0;
@@ -174,7 +177,7 @@ export class PartitionQueues {
         const [k, v] = entries[h];
         if (v == null || k == null) continue;
         if (headers === undefined) headers = {};
-        headers[k.toString("utf8")] = asBytes(v);
+        headers[names.name(k, h)] = asBytes(v);
       }
       const ts = logAppend ? firstTs : firstTs + Number(r.timestampDelta);
       const key = r.key == null ? null : asBytes(r.key);
