@@ -70,16 +70,21 @@ export interface Outcome {
   readonly errors: Map<string, number>;
 }
 
+/** The input id an output record stands for (`wire:<offset>` for an undecodable input). */
+const outputId = (t: Topics, r: SourceRecord): string => {
+  const m = decodeOutputRecord(r);
+  if (r.topic === t.out_a || r.topic === t.out_b) return (m.payload as { id: string }).id;
+  if (r.topic === t.wire_errors) return `wire:${(m.payload as DecodeError).offset}`;
+  return ((m.payload as ErrorEnvelope).originalMessage!.payload as { id: string }).id;
+};
+
 /** Sorts output records into an {@link Outcome}. */
 export const outcomeOf = (t: Topics, records: readonly SourceRecord[]): Outcome => {
   const o: Outcome = { a: new Map(), b: new Map(), errors: new Map() };
-  const bump = (m: Map<string, number>, id: string) => m.set(id, (m.get(id) ?? 0) + 1);
   for (const r of records) {
-    const m = decodeOutputRecord(r);
-    if (r.topic === t.out_a) bump(o.a, (m.payload as { id: string }).id);
-    else if (r.topic === t.out_b) bump(o.b, (m.payload as { id: string }).id);
-    else if (r.topic === t.wire_errors) bump(o.errors, `wire:${(m.payload as DecodeError).offset}`);
-    else bump(o.errors, ((m.payload as ErrorEnvelope).originalMessage!.payload as { id: string }).id);
+    const m = r.topic === t.out_a ? o.a : r.topic === t.out_b ? o.b : o.errors;
+    const id = outputId(t, r);
+    m.set(id, (m.get(id) ?? 0) + 1);
   }
   return o;
 };
@@ -184,13 +189,7 @@ export const duplicates = (o: Outcome): number =>
 export const whereDuplicated = (t: Topics, records: readonly SourceRecord[], limit = 40): string => {
   const at = new Map<string, string[]>();
   for (const r of records) {
-    const m = decodeOutputRecord(r);
-    const id = r.topic === t.wire_errors
-      ? `wire:${(m.payload as DecodeError).offset}`
-      : r.topic === t.out_a || r.topic === t.out_b
-      ? (m.payload as { id: string }).id
-      : ((m.payload as ErrorEnvelope).originalMessage!.payload as { id: string }).id;
-    const key = `${r.topic}:${id}`;
+    const key = `${r.topic}:${outputId(t, r)}`;
     at.set(key, [...(at.get(key) ?? []), `${r.partition}@${r.offset}`]);
   }
   const dup = [...at].filter(([, where]) => where.length > 1);

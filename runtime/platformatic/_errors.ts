@@ -39,11 +39,16 @@ export const isRebalancing = (e: unknown): boolean =>
     id === "FENCED_INSTANCE_ID"
   );
 
+/** Error ids of a coordinator that moved or is loading. */
+export const COORDINATOR_MOVED: ReadonlySet<string> = new Set([
+  "NOT_COORDINATOR",
+  "COORDINATOR_NOT_AVAILABLE",
+  "COORDINATOR_LOAD_IN_PROGRESS",
+]);
+
 /** True when the coordinator moved or is loading: retry after looking it up again. */
 export const isCoordinatorMoved = (e: unknown): boolean =>
-  errorIds(e).some((id) =>
-    id === "NOT_COORDINATOR" || id === "COORDINATOR_NOT_AVAILABLE" || id === "COORDINATOR_LOAD_IN_PROGRESS"
-  );
+  errorIds(e).some((id) => COORDINATOR_MOVED.has(id));
 
 const rootCause = (e: unknown): unknown => {
   let cur = e;

@@ -1,7 +1,8 @@
 /**
  * Run by `_lazy_validators_test.ts` in a process of its own (a test runner loads many test files in one
  * process, and one that imports @platformatic/kafka first would load it with ajv's own compile): loads
- * `@loom/streaming/runtime` as an application does, then reads the state of two of the client's validators and prints it as one JSON line.
+ * `@loom/streaming/runtime` as an application does, then reads the state of two of the client's
+ * validators and prints it as one JSON line.
  *
  * @module
  */

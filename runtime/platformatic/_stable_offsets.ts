@@ -12,11 +12,19 @@
 
 import type { Buffer } from "node:buffer";
 import { type Consumer, offsetFetchV8 } from "./_kafka.ts";
-import { errorIds, isCoordinatorMoved } from "./_errors.ts";
+import { COORDINATOR_MOVED, errorIds } from "./_errors.ts";
 import { coordinatorConnection } from "./_group_requests.ts";
 
 type AnyConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
 type ListOptions = { topics: { topic: string; partitions: number[] }[] };
+
+/** OffsetFetch answers that asking again (after a coordinator lookup) can change. */
+const TRANSIENT: ReadonlySet<string> = new Set([
+  "UNSTABLE_OFFSET_COMMIT",
+  "REQUEST_TIMED_OUT",
+  "NETWORK_EXCEPTION",
+  ...COORDINATOR_MOVED,
+]);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -35,11 +43,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
  * ```
  */
 export function keepWaitingForStable(e: unknown): boolean {
-  const ids = errorIds(e);
-  if (ids.length === 0) return true; // a connection or timeout error, not a refusal by Kafka
-  return ids.every((id) =>
-    id === "UNSTABLE_OFFSET_COMMIT" || id === "REQUEST_TIMED_OUT" || id === "NETWORK_EXCEPTION"
-  ) || isCoordinatorMoved(e);
+  // no Kafka error id: a connection or timeout error, not a refusal by Kafka (every() of none is true)
+  return errorIds(e).every((id) => TRANSIENT.has(id));
 }
 
 /**
