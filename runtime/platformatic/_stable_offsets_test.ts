@@ -46,6 +46,7 @@ describe("keepWaitingForStable", () => {
     assert.equal(keepWaitingForStable(response(69)), false);
     // one partition unstable, another refused: the refusal wins (platformatic's own read reports it)
     assert.equal(keepWaitingForStable(response(88, 30)), false);
+    assert.equal(keepWaitingForStable(response(16, 30)), false); // a moved coordinator does not hide it
     assert.equal(keepWaitingForStable(new Error("x", { cause: new ProtocolError(30) })), false);
   });
 });
