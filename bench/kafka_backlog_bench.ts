@@ -16,7 +16,8 @@
  *     [--fetch-max-bytes=B] [--only=default|lean] [--trace]
  *   bun bench/kafka_backlog_bench.ts [same flags]
  *
- * `--trace` makes the draining process print its memory every second on stderr (RSS, V8 heap used/total, external).
+ * `--trace` makes the draining process print its memory every second on stderr (RSS, V8 heap used/total, external,
+ * the kernel's RSS high-water mark so far).
  *
  * @module
  */
@@ -178,7 +179,9 @@ async function drain(input: string, group: string): Promise<void> {
         console.error(
           `t=${ticks / 10}s rss=${Math.round(m.rss / 1e6)} heap=${Math.round(m.heapUsed / 1e6)}/${
             Math.round(m.heapTotal / 1e6)
-          } external=${Math.round(m.external / 1e6)} in_flight=${runner.driver.inFlight}`,
+          } external=${Math.round(m.external / 1e6)} in_flight=${runner.driver.inFlight} hwm=${
+            Math.round((highWaterMark() ?? 0) / 1e6)
+          }`,
         );
       }
     }, 100);
