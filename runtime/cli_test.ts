@@ -1,6 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import process from "node:process";
 import { loadConfigFile, loadFlowModule, main, parseArgs, runInMemory } from "./mod.ts";
 import { CompilationError } from "../mod.ts";
 import { localBrokerHint } from "./cli.ts";
@@ -9,6 +11,29 @@ const root = new URL("../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
 
 describe("cli", () => {
+  // The memory-bounded launch (deno.json task / package.json script `run:lean`): both runtimes refuse a GC
+  // flag they do not know (exit 1), so a misspelt or retired flag fails here, not in a user's deployment.
+  test("run:lean starts this runtime with its GC flags and replays the example fixture", () => {
+    const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
+    const args = [
+      "examples/orders/flow.ts",
+      "--config",
+      "examples/orders/orders.yaml",
+      "--fixture",
+      "examples/orders/orders.jsonl",
+      "--json",
+    ];
+    const r = spawnSync(process.execPath, [isBun ? "run" : "task", "run:lean", ...args], {
+      cwd: path(""),
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as { consumed: number; committed: Record<string, number> };
+    assert.equal(report.consumed, 5);
+    assert.deepEqual(report.committed, { "orders.raw[0]": 5 });
+  });
+
   test("parseArgs: positional, --flag value, --flag=value, boolean flags", () => {
     const a = parseArgs(["run", "flow.ts", "--config", "c.yaml", "--limit=5", "--json"]);
     assert.equal(a.command, "run");
