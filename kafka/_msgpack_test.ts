@@ -20,6 +20,7 @@ import {
   WireEncodeError,
   Writer,
 } from "./_msgpack.ts";
+import { JS_ASCII_MAX_LEN } from "./_msgpack_reader.ts";
 
 function hex(bytes: Uint8Array): string {
   let s = "";
@@ -223,6 +224,22 @@ describe("Writer/Reader: strings", () => {
     // A real U+FFFD survives the strict re-check.
     const fffd = "\ufffd".repeat(12);
     assert.equal(read(written((w) => w.str(fffd)), (r) => r.readStr()), fffd);
+  });
+
+  test("strings of every length up to 80 decode on both sides of the JS/TextDecoder cutoff", () => {
+    // JS_ASCII_MAX_LEN differs per runtime (16 on Bun, 48 elsewhere): each length is checked as pure
+    // ASCII, with a non-ASCII character last, and with a broken UTF-8 byte last.
+    for (let n = 0; n <= 80; n++) {
+      const ascii = "abcdefghij0123456789".repeat(4).slice(0, n);
+      assert.equal(read(written((w) => w.str(ascii)), (r) => r.readStr()), ascii, `ASCII of ${n}`);
+      if (n === 0) continue;
+      const accented = ascii.slice(0, n - 1) + "é";
+      assert.equal(read(written((w) => w.str(accented)), (r) => r.readStr()), accented, `é at ${n - 1}`);
+      const broken = written((w) => w.str(ascii));
+      broken[broken.length - 1] = 0xff;
+      assert.throws(() => read(broken, (r) => r.readStr()), /invalid UTF-8/, `0xff at byte ${n - 1}`);
+    }
+    assert.ok(JS_ASCII_MAX_LEN >= 8 && JS_ASCII_MAX_LEN < 80);
   });
 
   test("readStr refuses bin and ext with msgspec's words", () => {
