@@ -67,22 +67,49 @@ export const sendRecords = async (topic: string, records: readonly RawRecord[]):
   }
 };
 
-/** Creates topics (waiting for their leaders); `config` are topic-level configs such as max.message.bytes. */
+/**
+ * Creates topics and waits until every partition has a leader; `config` are topic-level configs such as
+ * max.message.bytes. Not kafkajs's `waitForLeaders`: it retries only LEADER_NOT_AVAILABLE, and a KRaft broker
+ * may answer the first metadata request after a creation with UNKNOWN_TOPIC_OR_PARTITION ("This server does
+ * not host this topic-partition"), which failed a conformance test once in a full run.
+ */
 export const createTopics = (
   topics: readonly string[],
   numPartitions = 3,
   config: Record<string, string> = {},
 ): Promise<boolean> =>
-  withAdmin((admin) =>
-    admin.createTopics({
+  withAdmin(async (admin) => {
+    const created = await admin.createTopics({
       topics: topics.map((topic) => ({
         topic,
         numPartitions,
         configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
       })),
-      waitForLeaders: true,
-    })
-  );
+    });
+    await waitForLeaders(admin, topics, 30_000);
+    return created;
+  });
+
+/** Polls the topics' metadata until every partition has a leader (errors retried until `timeoutMs`). */
+const waitForLeaders = async (admin: Admin, topics: readonly string[], timeoutMs: number): Promise<void> => {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown = null;
+  while (performance.now() < deadline) {
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const ready = topics.every((name) => {
+        const t = md.topics.find((x) => x.name === name);
+        return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
+      });
+      if (ready) return;
+      last = "a partition without a leader";
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`topics ${topics.join(", ")} got no leaders within ${timeoutMs} ms: ${String(last)}`);
+};
 
 /** Deletes topics, ignoring errors (cleanup). */
 export const deleteTopics = (topics: readonly string[]): Promise<void> =>
