@@ -45,10 +45,10 @@ import { createKafkaClients, KafkaAdmin, type KafkaClientKind, KafkaFlowRunner }
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 
-const flag = (name: string, fallback: number): number => {
+const flag = (name: string, fallback: number, min = 1): number => {
   const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
   const n = arg === undefined ? fallback : Number(arg.slice(name.length + 3));
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}`);
   return n;
 };
 
@@ -56,7 +56,7 @@ const N = flag("n", 200_000);
 const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
 const ROUNDS = flag("rounds", 3);
-const WARMUP = process.argv.includes("--warmup=0") ? 0 : flag("warmup", 1);
+const WARMUP = flag("warmup", 1, 0);
 const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
 type Mode = "raw" | "client" | "flow";

@@ -106,7 +106,7 @@ const waitForLeaders = async (admin: Admin, topics: readonly string[], timeoutMs
     } catch (e) {
       last = e;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`topics ${topics.join(", ")} got no leaders within ${timeoutMs} ms: ${String(last)}`);
 };
