@@ -31,6 +31,7 @@ import type {
 import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
 import type { TableWriterFactory } from "./_table_writers.ts";
 import { transactionalIdOf } from "./platformatic/_transactions.ts";
+import { acquireHeapLimit, defaultHeapLimitMb } from "./_heap_limit.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.
@@ -216,6 +217,12 @@ export class KafkaFlowRunner {
       throw e;
     }
     const rt = this.plan.runtime;
+    const heapLimitMb = rt.heapLimitMb ?? defaultHeapLimitMb();
+    if (heapLimitMb > 0) {
+      // left when the loop ends, however it ends (stop(), a failure)
+      const leave = acquireHeapLimit(heapLimitMb, this.#log);
+      this.loop.done.then(leave, leave);
+    }
     if ((rt.processId !== null && rt.processingGuarantee !== "exactly_once") || rt.addresses !== null) {
       this.#log.info("cluster_settings_ignored", {
         reason: "streaming.runtime.process_id/addresses configure a Bytewax cluster; here processes share " +

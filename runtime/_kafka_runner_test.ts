@@ -35,6 +35,7 @@ import type {
 } from "./kafkajs/mod.ts";
 import { InMemoryBroker, VirtualClock } from "../testing/mod.ts";
 import { KafkaFlowRunner } from "./_kafka_runner.ts";
+import { heapLimitStats } from "./_heap_limit.ts";
 
 const Item = messageType("it.item", v.object({ id: v.string() }));
 const flow = new StreamFlow<{ id: string }>({
@@ -195,6 +196,27 @@ describe("KafkaFlowRunner and streaming.runtime", () => {
     // workers_per_process is the number of Web Workers, not a per-consumer setting
     assert.equal(await concurrency({ workers_per_process: 4 }), 1);
     assert.equal(await concurrency({ workers_per_process: 2, partition_concurrency: 3 }), 3);
+  });
+
+  test("heap_limit_mb: a running runner holds this isolate's soft heap limit; stop() leaves it", async () => {
+    // (another runner of this process, e.g. from another test file, would only lower the limit)
+    const before = heapLimitStats()?.limitBytes ?? Infinity;
+    const runner = new KafkaFlowRunner(withRuntime({ heap_limit_mb: 90_000 }), {
+      consumer: new ScriptedConsumer(),
+      producer: producerOn(new InMemoryBroker()),
+    });
+    await runner.start();
+    assert.equal(heapLimitStats()?.limitBytes, Math.min(before, 90_000 * 1024 * 1024));
+    await runner.stop();
+    await runner.done;
+    assert.equal(heapLimitStats()?.limitBytes ?? Infinity, before);
+    const off = new KafkaFlowRunner(withRuntime({ heap_limit_mb: 0 }), {
+      consumer: new ScriptedConsumer(),
+      producer: producerOn(new InMemoryBroker()),
+    });
+    await off.start();
+    assert.equal(heapLimitStats()?.limitBytes ?? Infinity, before, "0: no limit");
+    await off.stop();
   });
 
   test("epoch_interval_ms: settled offsets are committed at most once per epoch", async () => {
