@@ -41,7 +41,13 @@ import {
 } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
-import { createKafkaClients, KafkaAdmin, KafkaFlowRunner } from "../runtime/mod.ts";
+import {
+  createKafkaClients,
+  defaultHeapLimitMb,
+  heapLimitStats,
+  KafkaAdmin,
+  KafkaFlowRunner,
+} from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
 
 const opt = (name: string): string | undefined =>
@@ -49,6 +55,8 @@ const opt = (name: string): string | undefined =>
 const N = Number(opt("n") ?? 1_000_000);
 const MAX_IN_FLIGHT = Number(opt("max-in-flight") ?? 10_000);
 const CLIENT = (opt("client") ?? "platformatic") as "platformatic" | "kafkajs";
+/** `streaming.runtime.heap_limit_mb` of the drain (default: absent, the runtime's default). */
+const HEAP_LIMIT_MB = opt("heap-limit-mb") === undefined ? undefined : Number(opt("heap-limit-mb"));
 const TRACE = process.argv.includes("--trace");
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
@@ -69,6 +77,10 @@ interface DrainResult {
   readonly peak_in_flight: number;
   readonly backpressure_pauses: number;
   readonly drain_seconds: number;
+  /** The soft heap limit of the drain (`heap_limit_mb`, 0: none) and the collections it forced. */
+  readonly heap_limit_mb: number;
+  readonly forced_collections: number;
+  readonly forced_collection_ms: number;
 }
 
 const PRODUCE_TOPIC = opt("produce-into");
@@ -147,9 +159,15 @@ async function drain(input: string, group: string): Promise<void> {
       producer: { brokers },
       producers: { out: { brokers, topic: `${input}.out` } },
     },
-    streaming: { runtime: { max_in_flight: MAX_IN_FLIGHT, kafka_client: CLIENT } },
+    streaming: {
+      runtime: {
+        max_in_flight: MAX_IN_FLIGHT,
+        kafka_client: CLIENT,
+        ...(HEAP_LIMIT_MB === undefined ? {} : { heap_limit_mb: HEAP_LIMIT_MB }),
+      },
+    },
   });
-  let peakRss = 0, peakInFlight = 0, pauses = 0, peakHeap = 0, ticks = 0;
+  let peakRss = 0, peakInFlight = 0, pauses = 0, peakHeap = 0, ticks = 0, forced = 0, forcedMs = 0;
   const committed = new Map<number, number>();
   const baseRss = process.memoryUsage().rss;
   const t0 = performance.now();
@@ -175,6 +193,8 @@ async function drain(input: string, group: string): Promise<void> {
       peakRss = Math.max(peakRss, m.rss);
       peakHeap = Math.max(peakHeap, m.heapUsed);
       peakInFlight = Math.max(peakInFlight, runner.driver.inFlight);
+      const gc = heapLimitStats();
+      if (gc !== null) (forced = gc.collections), (forcedMs = gc.collectMs);
       if (TRACE && ++ticks % 10 === 0) {
         console.error(
           `t=${ticks / 10}s rss=${Math.round(m.rss / 1e6)} heap=${Math.round(m.heapUsed / 1e6)}/${
@@ -196,6 +216,9 @@ async function drain(input: string, group: string): Promise<void> {
     peak_in_flight: peakInFlight,
     backpressure_pauses: pauses,
     drain_seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+    heap_limit_mb: plan.runtime.heapLimitMb ?? defaultHeapLimitMb(),
+    forced_collections: forced,
+    forced_collection_ms: Math.round(forcedMs),
   };
   console.log(JSON.stringify(result));
   process.exit(0);
@@ -265,12 +288,12 @@ async function orchestrate(): Promise<void> {
   await admin.deleteTopics([input, `${input}.out`]).catch(() => {});
   await admin.close();
   console.log(
-    "| backlog | runtime | launch | GC flags | max_in_flight | peak in flight | pauses | RSS at start | peak RSS | peak heap | drain msgs/s |",
+    "| backlog | runtime | launch | GC flags | heap_limit_mb (forced GCs, ms) | max_in_flight | peak in flight | pauses | RSS at start | peak RSS | peak heap | drain msgs/s |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const { mode, flags: f, r: d } of rows) {
     console.log(
-      `| ${N} | ${runtime} | ${mode} | \`${f}\` | ${MAX_IN_FLIGHT} | ${d.peak_in_flight} | ${d.backpressure_pauses} | ${d.base_rss_mb} MB | ${d.peak_rss_mb} MB (${d.rss_source}) | ${d.peak_heap_mb} MB | ${
+      `| ${N} | ${runtime} | ${mode} | \`${f}\` | ${d.heap_limit_mb} (${d.forced_collections}, ${d.forced_collection_ms}) | ${MAX_IN_FLIGHT} | ${d.peak_in_flight} | ${d.backpressure_pauses} | ${d.base_rss_mb} MB | ${d.peak_rss_mb} MB (${d.rss_source}) | ${d.peak_heap_mb} MB | ${
         Math.round(N / d.drain_seconds)
       } |`,
     );

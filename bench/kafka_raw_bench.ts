@@ -23,7 +23,7 @@
  *
  * Run (the broker is started with scripts/kafka.sh ensure unless LOOM_KAFKA_BOOTSTRAP is set):
  *   deno run -A bench/kafka_raw_bench.ts [--n=200000] [--batch=1000] [--concurrency=3] [--rounds=3]
- *     [--warmup=1]
+ *     [--warmup=1] [--heap-limit-mb=M]
  *   bun bench/kafka_raw_bench.ts [same flags]
  * Every pipe first runs `--warmup` times untimed (0 to skip), so that no pipe is measured before the JIT
  * compiled its code.
@@ -57,6 +57,10 @@ const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
 const ROUNDS = flag("rounds", 3);
 const WARMUP = flag("warmup", 1, 0);
+/** `--heap-limit-mb=M`: the flow's `streaming.runtime.heap_limit_mb` (absent: the runtime's default). */
+const HEAP_LIMIT_MB = process.argv.some((a) => a.startsWith("--heap-limit-mb="))
+  ? flag("heap-limit-mb", 0, 0)
+  : undefined;
 const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
 type Mode = "raw" | "client" | "flow";
@@ -306,7 +310,12 @@ const flowPipe = async (kind: KafkaClientKind, output: string, group: string): P
       producer: { brokers },
       producers: { out: { brokers, topic: output } },
     },
-    streaming: { runtime: { kafka_client: kind } },
+    streaming: {
+      runtime: {
+        kafka_client: kind,
+        ...(HEAP_LIMIT_MB === undefined ? {} : { heap_limit_mb: HEAP_LIMIT_MB }),
+      },
+    },
   });
   let firstBatchAt = 0;
   const committed = new Map<number, number>();
