@@ -5,7 +5,7 @@
  * (10,000 records in flight) peaked at 409 MB RSS on a 24 GB machine. Launch flags bound that
  * (`deno task run:lean`), but a library cannot set them for its users; this limit works with any launch.
  *
- * How: every {@link HEAP_CHECK_INTERVAL_MS} the heap in use is read (1 µs on V8, 10 µs on Bun); above the
+ * How: every {@link HEAP_CHECK_INTERVAL_MS} the heap in use is read (about 1 µs); above the
  * limit, a full collection runs, so garbage never piles up far beyond it. Two rules keep it from costing a
  * flow whose live set is larger than the limit:
  * - it collects only when the heap has grown by a quarter beyond what the last collection left live;
@@ -14,12 +14,15 @@
  * The runtime's own collector still runs as before; this one only adds collections.
  *
  * One limit per isolate: every runner that acquires it shares one timer, at the lowest limit asked for.
- * The default is runtime-specific ({@link defaultHeapLimitMb}): on Bun it lowers a backlog drain's peak by a
- * third at no measurable cost; on V8 a forced full collection blocks for 70–90 ms, too long to help.
+ * It trades throughput for memory, so it is off unless configured. Measured on a 2-core VM (README,
+ * Benchmarks): on Bun, 48 MB took a 1M-record backlog drain (async steps) from 367–370 MB to 218–241 MB peak
+ * RSS at 0–4 % of its rate, but cost a CPU-bound Kafka pipe about 7 % of its rate (median of 12 runs, 6–8
+ * forced collections per 200,000 records); on Deno a forced full collection blocks for 70–95 ms,
+ * so at 64 MB the drain peaked at 313–318 MB (from 404–496) at 12–15 % of its rate. The lean launch flags
+ * (`deno task run:lean`, `bun run run:lean`) bound memory better where they can be set.
  *
  * @module
  */
-import process from "node:process";
 import v8 from "node:v8";
 import vm from "node:vm";
 import type { Logger } from "../streaming/_logger.ts";
@@ -27,27 +30,10 @@ import type { Logger } from "../streaming/_logger.ts";
 /** How often the heap in use is read, in ms. */
 export const HEAP_CHECK_INTERVAL_MS = 25;
 /** The largest share of the time that forced collections may take. */
-export const MAX_GC_SHARE = 0.05;
+export const MAX_GC_SHARE = 0.1;
 /** Collect only once the heap is this many times what the last collection left live. */
 const REGROWTH = 1.25;
 const MB = 1024 * 1024;
-
-/**
- * The limit when `streaming.runtime.heap_limit_mb` is absent, in MiB (0: none): 64 on Bun, where it took a
- * 1M-record backlog drain from 367–370 MB to 249–263 MB peak RSS at 0–5 % of its rate; none on V8 (Deno,
- * Node), where a forced full collection blocked the same drain for 74–95 ms each, so the time share let
- * through too few of them to lower the peak (378–421 MB against 404–496 MB) while the rate fell 5–14 %.
- *
- * @returns the default limit in MiB
- * @example
- * ```ts
- * import { defaultHeapLimitMb } from "@loom/streaming/runtime";
- * defaultHeapLimitMb(); // 64 on Bun, 0 on Deno
- * ```
- */
-export function defaultHeapLimitMb(): number {
-  return "Bun" in globalThis ? 64 : 0;
-}
 
 /**
  * What the limit needs from the runtime: the heap in use, in bytes, and a full collection.
@@ -70,7 +56,7 @@ let cached: HeapCollector | null | undefined;
 
 /**
  * This runtime's {@link HeapCollector}, or null when it has no way to collect on demand.
- * - Bun: `Bun.gc(true)`; the heap in use from `process.memoryUsage()` (`v8.getHeapStatistics` costs 5 ms there).
+ * - Bun: `Bun.gc(true)`; the heap in use from `bun:jsc`'s `heapSize()` (`v8.getHeapStatistics` costs 5 ms there).
  * - V8 (Deno, Node): `gc` exists only under `--expose-gc`; the flag is turned on just long enough to create
  *   one new context holding `gc`, and off again, so that no later context gets a global `gc`.
  *
@@ -86,8 +72,12 @@ export function runtimeHeapCollector(): HeapCollector | null {
   if (cached !== undefined) return cached;
   const bun = (globalThis as { Bun?: { gc?: (force: boolean) => void } }).Bun;
   if (bun !== undefined) {
-    cached = typeof bun.gc === "function"
-      ? { used: () => process.memoryUsage().heapUsed, collect: () => bun.gc!(true) }
+    // bun:jsc's heapSize() is the heap in use now (1 µs); process.memoryUsage().heapUsed stopped following
+    // allocations in a `bun test` process that had run KafkaFlowRunner tests (runtime/_heap_limit_test.ts)
+    const require = (import.meta as unknown as { require?: (id: string) => unknown }).require;
+    const jsc = require?.("bun:jsc") as { heapSize?: () => number } | undefined;
+    cached = typeof bun.gc === "function" && typeof jsc?.heapSize === "function"
+      ? { used: jsc.heapSize, collect: () => bun.gc!(true) }
       : null;
     return cached;
   }
@@ -224,7 +214,7 @@ export function acquireHeapLimit(limitMb: number, log: Logger): () => void {
           live_mb: Math.round(limit.live / MB),
           heap_limit_mb: Math.round(limit.limit / MB),
           hint: "the live heap alone is above streaming.runtime.heap_limit_mb: raise it, or lower " +
-            "streaming.runtime.max_in_flight (collections are spaced so they take at most 5% of the time)",
+            "streaming.runtime.max_in_flight (collections are spaced so they take at most 10% of the time)",
         });
       }, HEAP_CHECK_INTERVAL_MS),
     };

@@ -31,7 +31,7 @@ import type {
 import { createKafkaClients, type KafkaClientKind, type KafkaClients } from "./_kafka_clients.ts";
 import type { TableWriterFactory } from "./_table_writers.ts";
 import { transactionalIdOf } from "./platformatic/_transactions.ts";
-import { acquireHeapLimit, defaultHeapLimitMb } from "./_heap_limit.ts";
+import { acquireHeapLimit } from "./_heap_limit.ts";
 
 /**
  * Options of {@link KafkaFlowRunner}.
@@ -217,10 +217,9 @@ export class KafkaFlowRunner {
       throw e;
     }
     const rt = this.plan.runtime;
-    const heapLimitMb = rt.heapLimitMb ?? defaultHeapLimitMb();
-    if (heapLimitMb > 0) {
+    if (rt.heapLimitMb > 0) {
       // left when the loop ends, however it ends (stop(), a failure)
-      const leave = acquireHeapLimit(heapLimitMb, this.#log);
+      const leave = acquireHeapLimit(rt.heapLimitMb, this.#log);
       this.loop.done.then(leave, leave);
     }
     if ((rt.processId !== null && rt.processingGuarantee !== "exactly_once") || rt.addresses !== null) {

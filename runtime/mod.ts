@@ -47,7 +47,6 @@ export {
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
 export {
   acquireHeapLimit,
-  defaultHeapLimitMb,
   HEAP_CHECK_INTERVAL_MS,
   type HeapCollector,
   heapLimitStats,

@@ -163,13 +163,12 @@ export interface RuntimeSettings {
   /** `kafka_client`: the Kafka client adapter of the runner (`platformatic`, the default: @platformatic/kafka, or `kafkajs`). */
   readonly kafkaClient: "platformatic" | "kafkajs";
   /**
-   * `heap_limit_mb`: soft limit on the JavaScript heap of each process or worker running a flow on Kafka;
-   * 0: none (the runtime's own sizing); null (absent): the runtime's default, 64 on Bun and none on Deno
-   * and Node, where a full collection blocks for 70–90 ms. Above it a full collection runs, at most 5 % of
-   * the time and only once the heap grew by a quarter beyond the last collection's live heap, so a larger
-   * live set is not an error (runtime/_heap_limit.ts). Not in the original.
+   * `heap_limit_mb`: soft limit on the JavaScript heap of each process or worker running a flow on Kafka
+   * (default 0: none, the runtime's own sizing). Above it a full collection runs, at most 10 % of the time
+   * and only once the heap grew by a quarter beyond the last collection's live heap, so a larger live set
+   * is not an error (runtime/_heap_limit.ts). It trades throughput for memory. Not in the original.
    */
-  readonly heapLimitMb: number | null;
+  readonly heapLimitMb: number;
   /**
    * What happens to a record whose fate cannot be written — the broker refused one of its outputs, its
    * dead-letter topic and (for error records) its reduced envelope: stop the flow naming the record (`fail`,

@@ -157,7 +157,7 @@ describe("full example (§3.7)", () => {
       deliveryRetries: 3,
       retryBackoffMs: 100,
       kafkaClient: "platformatic",
-      heapLimitMb: null,
+      heapLimitMb: 0,
     });
   });
 

@@ -32,7 +32,7 @@ export const DEFAULT_RUNTIME_SETTINGS: RuntimeSettings = Object.freeze({
   // @platformatic/kafka: maintained, 1.5–4.5× kafkajs's raw pipe here, KIP-447 transactions; kafkajs stays
   // selectable for users who pin it.
   kafkaClient: "platformatic",
-  heapLimitMb: null,
+  heapLimitMb: 0,
 });
 
 const runtimeSchema = v.strictObject({
@@ -50,7 +50,7 @@ const runtimeSchema = v.strictObject({
   on_unwritable: v.optional(v.picklist(["fail", "dead_letter", "log_and_skip"])),
   dead_letter_topic: v.optional(nonEmptyString("a topic name")),
   kafka_client: v.optional(v.picklist(["platformatic", "kafkajs"]), "platformatic"),
-  heap_limit_mb: v.nullish(intAtLeast(0)),
+  heap_limit_mb: v.optional(intAtLeast(0), 0),
   processing_guarantee: v.optional(v.picklist(["at_least_once", "exactly_once"])),
   transaction_batches: v.optional(intAtLeast(1)),
   transactional_id_prefix: v.optional(nonEmptyString("a transactional id prefix")),
@@ -91,7 +91,7 @@ export function readRuntimeSettings(ctx: ConfigContext): RuntimeSettings {
     // exactly_once runs on platformatic (the only client with KIP-447 transactions) unless kafka_client
     // names kafkajs explicitly, which guaranteeSettings rejects
     kafkaClient: raw.processing_guarantee === "exactly_once" ? "platformatic" : raw.kafka_client,
-    heapLimitMb: raw.heap_limit_mb ?? null,
+    heapLimitMb: raw.heap_limit_mb,
     ...unwritableSettings(ctx, path, raw.on_unwritable, raw.dead_letter_topic),
     ...guaranteeSettings(ctx, path, raw),
   };

@@ -33,7 +33,7 @@ describe("streaming.runtime", () => {
       deliveryRetries: 3,
       retryBackoffMs: 100,
       kafkaClient: "platformatic",
-      heapLimitMb: null,
+      heapLimitMb: 0,
     });
     assert.deepEqual(readRuntimeSettings(parseConfig("streaming:\n  runtime:\n")), DEFAULT_RUNTIME_SETTINGS);
   });
