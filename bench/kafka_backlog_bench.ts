@@ -41,13 +41,7 @@ import {
 } from "../mod.ts";
 import { encodeSourceValue } from "../streaming/engine.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
-import {
-  createKafkaClients,
-  defaultHeapLimitMb,
-  heapLimitStats,
-  KafkaAdmin,
-  KafkaFlowRunner,
-} from "../runtime/mod.ts";
+import { createKafkaClients, heapLimitStats, KafkaAdmin, KafkaFlowRunner } from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
 
 const opt = (name: string): string | undefined =>
@@ -55,7 +49,7 @@ const opt = (name: string): string | undefined =>
 const N = Number(opt("n") ?? 1_000_000);
 const MAX_IN_FLIGHT = Number(opt("max-in-flight") ?? 10_000);
 const CLIENT = (opt("client") ?? "platformatic") as "platformatic" | "kafkajs";
-/** `streaming.runtime.heap_limit_mb` of the drain (default: absent, the runtime's default). */
+/** `streaming.runtime.heap_limit_mb` of the drain (absent: the default, 0: none). */
 const HEAP_LIMIT_MB = opt("heap-limit-mb") === undefined ? undefined : Number(opt("heap-limit-mb"));
 const TRACE = process.argv.includes("--trace");
 const brokers = [kafkaBootstrap()];
@@ -216,7 +210,7 @@ async function drain(input: string, group: string): Promise<void> {
     peak_in_flight: peakInFlight,
     backpressure_pauses: pauses,
     drain_seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
-    heap_limit_mb: plan.runtime.heapLimitMb ?? defaultHeapLimitMb(),
+    heap_limit_mb: plan.runtime.heapLimitMb,
     forced_collections: forced,
     forced_collection_ms: Math.round(forcedMs),
   };

@@ -41,7 +41,13 @@ import type * as v from "valibot";
 import { BenchOrder, benchOrderEnvelope, kafkaBootstrap, runtimeName } from "./_common.ts";
 import { compileFlow, FromTopic, IntoTopic, type Message, Process, RecordStep, StreamFlow } from "../mod.ts";
 import { HEADERS } from "../streaming/engine.ts";
-import { createKafkaClients, KafkaAdmin, type KafkaClientKind, KafkaFlowRunner } from "../runtime/mod.ts";
+import {
+  createKafkaClients,
+  heapLimitStats,
+  KafkaAdmin,
+  type KafkaClientKind,
+  KafkaFlowRunner,
+} from "../runtime/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 
@@ -57,7 +63,7 @@ const BATCH = flag("batch", 1000);
 const CONCURRENCY = flag("concurrency", 3);
 const ROUNDS = flag("rounds", 3);
 const WARMUP = flag("warmup", 1, 0);
-/** `--heap-limit-mb=M`: the flow's `streaming.runtime.heap_limit_mb` (absent: the runtime's default). */
+/** `--heap-limit-mb=M`: the flow's `streaming.runtime.heap_limit_mb` (absent: the default, 0: none). */
 const HEAP_LIMIT_MB = process.argv.some((a) => a.startsWith("--heap-limit-mb="))
   ? flag("heap-limit-mb", 0, 0)
   : undefined;
@@ -291,6 +297,9 @@ const clientPipe = async (output: string, group: string): Promise<number> => {
   return seconds;
 };
 
+/** The soft heap limit's forced collections during the last flow run (runtime/_heap_limit.ts), for its round line. */
+let forcedGcs = "";
+
 const flowPipe = async (kind: KafkaClientKind, output: string, group: string): Promise<number> => {
   const enrich = RecordStep.of((m: Message<O>) => ({
     order_id: m.payload.order_id,
@@ -336,6 +345,8 @@ const flowPipe = async (kind: KafkaClientKind, output: string, group: string): P
   runner.start().catch(reject);
   await done;
   const seconds = (performance.now() - firstBatchAt) / 1000;
+  const gc = heapLimitStats();
+  forcedGcs = gc === null ? "" : `, ${gc.collections} forced GCs (${Math.round(gc.collectMs)} ms)`;
   await runner.stop();
   return seconds;
 };
@@ -388,7 +399,7 @@ for (let round = 0; round < ROUNDS; round++) {
     console.error(
       `round ${round + 1}/${ROUNDS} ${kind} ${mode}: ${Math.round(r.rate)} msgs/s, ${
         r.cpuUs.toFixed(1)
-      } µs CPU/record, peak RSS ${r.rssMb} MB`,
+      } µs CPU/record, peak RSS ${r.rssMb} MB${mode === "flow" ? forcedGcs : ""}`,
     );
   }
 }
