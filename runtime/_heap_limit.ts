@@ -57,8 +57,9 @@ let cached: HeapCollector | null | undefined;
 /**
  * This runtime's {@link HeapCollector}, or null when it has no way to collect on demand.
  * - Bun: `Bun.gc(true)`; the heap in use from `bun:jsc`'s `heapSize()` (`v8.getHeapStatistics` costs 5 ms there).
- * - V8 (Deno, Node): `gc` exists only under `--expose-gc`; the flag is turned on just long enough to create
- *   one new context holding `gc`, and off again, so that no later context gets a global `gc`.
+ * - V8 (Deno, Node): `gc` exists only under `--expose-gc` (a global `gc` from that launch flag is used as
+ *   is); otherwise the flag is turned on just long enough to create one new context holding `gc`, and off
+ *   again, so that no later context gets a global `gc`.
  *
  * @returns the collector, or null
  * @example
@@ -79,6 +80,12 @@ export function runtimeHeapCollector(): HeapCollector | null {
     cached = typeof bun.gc === "function" && typeof jsc?.heapSize === "function"
       ? { used: jsc.heapSize, collect: () => bun.gc!(true) }
       : null;
+    return cached;
+  }
+  // launched with --expose-gc: use it, and leave the flag as the user set it
+  const own = (globalThis as { gc?: unknown }).gc;
+  if (typeof own === "function") {
+    cached = { used: () => v8.getHeapStatistics().used_heap_size, collect: own as () => void };
     return cached;
   }
   let gc: unknown = null;
@@ -174,12 +181,14 @@ interface Shared {
 }
 
 let shared: Shared | null = null;
+let unavailableLogged = false;
 
 /**
  * Starts (or joins) this isolate's soft heap limit at `limitMb` (the lowest limit of all holders applies)
  * and returns the function that leaves it; the timer stops when the last holder left. Without a way to
  * collect on demand (see {@link runtimeHeapCollector}) it logs `heap_limit_unavailable` once and does nothing.
- * When even a forced collection leaves more than the limit live, it logs `heap_limit_below_live_set` once.
+ * When even a forced collection leaves more than the limit live, it logs `heap_limit_below_live_set` once
+ * (to the logger of the holder that started the limit).
  *
  * @param limitMb the limit in MiB (> 0)
  * @param log where the two notices go
@@ -195,6 +204,8 @@ let shared: Shared | null = null;
 export function acquireHeapLimit(limitMb: number, log: Logger): () => void {
   const collector = runtimeHeapCollector();
   if (collector === null) {
+    if (unavailableLogged) return () => {};
+    unavailableLogged = true;
     log.info("heap_limit_unavailable", {
       reason: "this runtime cannot collect garbage on demand; streaming.runtime.heap_limit_mb has no effect",
     });
@@ -214,7 +225,9 @@ export function acquireHeapLimit(limitMb: number, log: Logger): () => void {
           live_mb: Math.round(limit.live / MB),
           heap_limit_mb: Math.round(limit.limit / MB),
           hint: "the live heap alone is above streaming.runtime.heap_limit_mb: raise it, or lower " +
-            "streaming.runtime.max_in_flight (collections are spaced so they take at most 10% of the time)",
+            `streaming.runtime.max_in_flight (collections are spaced so they take at most ${
+              MAX_GC_SHARE * 100
+            } % of the time)`,
         });
       }, HEAP_CHECK_INTERVAL_MS),
     };
