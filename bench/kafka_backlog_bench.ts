@@ -178,6 +178,9 @@ async function drain(input: string, group: string): Promise<void> {
         for (const o of offsets) committed.set(o.partition, o.offset);
         if ([...ends].every(([p, e]) => (committed.get(p) ?? 0) >= e)) {
           clearInterval(sampler);
+          // (read before stop(): the last runner to stop clears the limit and its counts)
+          const gc = heapLimitStats();
+          if (gc !== null) (forced = gc.collections), (forcedMs = gc.collectMs);
           void runner.stop().then(resolve);
         }
       },
@@ -187,8 +190,6 @@ async function drain(input: string, group: string): Promise<void> {
       peakRss = Math.max(peakRss, m.rss);
       peakHeap = Math.max(peakHeap, m.heapUsed);
       peakInFlight = Math.max(peakInFlight, runner.driver.inFlight);
-      const gc = heapLimitStats();
-      if (gc !== null) (forced = gc.collections), (forcedMs = gc.collectMs);
       if (TRACE && ++ticks % 10 === 0) {
         console.error(
           `t=${ticks / 10}s rss=${Math.round(m.rss / 1e6)} heap=${Math.round(m.heapUsed / 1e6)}/${

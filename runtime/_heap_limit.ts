@@ -40,7 +40,7 @@ const MB = 1024 * 1024;
  *
  * @example
  * ```ts
- * import { type HeapCollector, runtimeHeapCollector } from "@loom/streaming/runtime";
+ * import { type HeapCollector, runtimeHeapCollector } from "./_heap_limit.ts";
  * const collector: HeapCollector | null = runtimeHeapCollector();
  * collector?.collect();
  * ```
@@ -64,7 +64,7 @@ let cached: HeapCollector | null | undefined;
  * @returns the collector, or null
  * @example
  * ```ts
- * import { runtimeHeapCollector } from "@loom/streaming/runtime";
+ * import { runtimeHeapCollector } from "./_heap_limit.ts";
  * const c = runtimeHeapCollector();
  * if (c !== null) console.log(Math.round(c.used() / 1e6), "MB in use");
  * ```
@@ -110,7 +110,7 @@ export function runtimeHeapCollector(): HeapCollector | null {
  *
  * @example
  * ```ts
- * import { SoftHeapLimit } from "@loom/streaming/runtime";
+ * import { SoftHeapLimit } from "./_heap_limit.ts";
  * let used = 200e6;
  * const limit = new SoftHeapLimit(64e6, { used: () => used, collect: () => void (used = 30e6) });
  * limit.check(0); // true: 200 MB in use, above the limit
@@ -195,7 +195,7 @@ let unavailableLogged = false;
  * @returns leaves the limit (idempotent)
  * @example
  * ```ts
- * import { acquireHeapLimit } from "@loom/streaming/runtime";
+ * import { acquireHeapLimit } from "./_heap_limit.ts";
  * const release = acquireHeapLimit(64, { info() {}, warn() {}, error() {} });
  * // ... run flows
  * release();

@@ -45,15 +45,7 @@ export {
   type KafkaProducerPort,
 } from "./kafkajs/mod.ts";
 export { KafkaFlowRunner, type KafkaRunnerOptions, type RunnerState } from "./_kafka_runner.ts";
-export {
-  acquireHeapLimit,
-  HEAP_CHECK_INTERVAL_MS,
-  type HeapCollector,
-  heapLimitStats,
-  MAX_GC_SHARE,
-  runtimeHeapCollector,
-  SoftHeapLimit,
-} from "./_heap_limit.ts";
+export { heapLimitStats } from "./_heap_limit.ts";
 export { FlowModuleError, loadConfigFile, loadFlowModule } from "./_load.ts";
 export { jsonLogger, type LogLevel } from "./_logger.ts";
 export {

@@ -63,6 +63,15 @@ describe("streaming.runtime", () => {
         .message,
       "c.yaml:3: streaming.runtime.max_in_flight: expected an integer >= 1, got 0",
     );
+    assert.equal(
+      configError(() =>
+        readRuntimeSettings(
+          parseConfig("streaming:\n  runtime:\n    heap_limit_mb: -1\n", { file: "c.yaml" }),
+        )
+      )
+        .message,
+      "c.yaml:3: streaming.runtime.heap_limit_mb: expected an integer >= 0, got -1",
+    );
     assert.match(
       configError(() =>
         readRuntimeSettings(parseConfig("streaming:\n  runtime:\n    unrouted_errors: drop\n"))
