@@ -27,6 +27,9 @@
  *   bun bench/kafka_raw_bench.ts [same flags]
  * Every pipe first runs `--warmup` times untimed (0 to skip), so that no pipe is measured before the JIT
  * compiled its code.
+ * `--produce-ab` also runs the platformatic adapter's raw and flow pipes on platformatic's own produce request
+ * encoder (`raw-theirs`, `flow-theirs`; the adapter's is runtime/platformatic/_produce_request.ts) and prints
+ * ours ÷ theirs.
  * `--only=platformatic` runs that client's pipes alone (raw, client, flow interleaved; the table shows — for
  * the other client); `--only=platformatic/client` (client/pipe) runs one pipe alone and prints only its
  * round lines, e.g. under `deno run --cpu-prof`.
@@ -49,6 +52,7 @@ import {
   KafkaFlowRunner,
 } from "../runtime/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
+import { ownProduceEncoder } from "../runtime/platformatic/_produce_request.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 
 const flag = (name: string, fallback: number, min = 1): number => {
@@ -69,11 +73,19 @@ const HEAP_LIMIT_MB = process.argv.some((a) => a.startsWith("--heap-limit-mb="))
   : undefined;
 const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
-type Mode = "raw" | "client" | "flow";
+type Mode = "raw" | "client" | "flow" | "raw-theirs" | "flow-theirs";
+/**
+ * `--produce-ab`: the platformatic adapter's raw and flow pipes also run with platformatic's own produce
+ * request encoder (`raw-theirs`, `flow-theirs`) instead of the adapter's (runtime/platformatic/_produce_request.ts),
+ * interleaved with the others, and the summary prints ours ÷ theirs.
+ */
+const PRODUCE_AB = process.argv.includes("--produce-ab");
 /** The pipes of each client: `client` (hand-written on the library) exists for @platformatic/kafka only. */
 const MODES: Readonly<Record<KafkaClientKind, readonly Mode[]>> = {
   kafkajs: ["raw", "flow"],
-  platformatic: ["raw", "client", "flow"],
+  platformatic: PRODUCE_AB
+    ? ["raw", "raw-theirs", "client", "flow", "flow-theirs"]
+    : ["raw", "client", "flow"],
 };
 
 const brokers = [kafkaBootstrap()];
@@ -356,10 +368,11 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
   await admin.createTopics([{ topic: output, partitions: PARTITIONS }]);
   peakRss = process.memoryUsage().rss;
   const group = `bench-raw-${tag}-${kind}-${mode}-${round}`;
+  ownProduceEncoder.enabled = !mode.endsWith("-theirs");
   const c0 = process.cpuUsage();
   const seconds = mode === "client"
     ? await clientPipe(output, group)
-    : await (mode === "raw" ? rawPipe : flowPipe)(kind, output, group);
+    : await (mode.startsWith("raw") ? rawPipe : flowPipe)(kind, output, group);
   const c = process.cpuUsage(c0);
   const rssMb = Math.round(peakRss / 1048576);
   const written = [...(await admin.endOffsets(output)).values()].reduce((s, n) => s + n, 0);
@@ -439,6 +452,14 @@ const flowVsRaw = {
   platformatic: roundRatio(["platformatic", "flow"], ["platformatic", "raw"]),
 };
 const flowVsClient = roundRatio(["platformatic", "flow"], ["platformatic", "client"]);
+/** `--produce-ab`: the adapter's produce encoder ÷ platformatic's, per pipe, and flow ÷ raw with theirs. */
+const produceAb = PRODUCE_AB
+  ? {
+    raw: roundRatio(["platformatic", "raw"], ["platformatic", "raw-theirs"]),
+    flow: roundRatio(["platformatic", "flow"], ["platformatic", "flow-theirs"]),
+    flowVsRawTheirs: roundRatio(["platformatic", "flow-theirs"], ["platformatic", "raw-theirs"]),
+  }
+  : null;
 const rawRatio = roundRatio(["platformatic", "raw"], ["kafkajs", "raw"]);
 const flowRatio = roundRatio(["platformatic", "flow"], ["kafkajs", "flow"]);
 
@@ -497,6 +518,20 @@ row([
   perMode("platformatic", rss).padStart(14),
   "".padStart(6),
 ]);
+if (produceAb !== null) {
+  row([
+    "produce encoder, ours ÷ platformatic's: raw / flow".padEnd(56),
+    "".padStart(11),
+    `${cell(produceAb.raw, 2)}/${cell(produceAb.flow, 2)}`.padStart(14),
+    "".padStart(6),
+  ]);
+  row([
+    "flow ÷ raw, both on platformatic's produce encoder".padEnd(56),
+    "".padStart(11),
+    cell(produceAb.flowVsRawTheirs, 2).padStart(14),
+    "".padStart(6),
+  ]);
+}
 console.log(
   JSON.stringify({
     bench: "kafka_raw",
@@ -517,6 +552,10 @@ console.log(
     flow_vs_raw_kafkajs: flowVsRaw.kafkajs,
     flow_vs_raw_platformatic: flowVsRaw.platformatic,
     flow_vs_client_platformatic: flowVsClient,
+    ...(produceAb !== null && {
+      produce_encoder_ours_vs_theirs: { raw: produceAb.raw, flow: produceAb.flow },
+      flow_vs_raw_platformatic_theirs: produceAb.flowVsRawTheirs,
+    }),
     cpu_us_per_record: Object.fromEntries(
       [...results.keys()].map((k) => [k, cpuUs(...k.split("/") as [KafkaClientKind, Mode])]),
     ),

@@ -20,13 +20,14 @@ import {
 } from "../runtime/platformatic/mod.ts";
 import { createKafkaClients, type KafkaClientKind } from "../runtime/_kafka_clients.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
-import type { SourceRecord } from "../streaming/_transport.ts";
+import type { OutgoingRecord, SourceRecord } from "../streaming/_transport.ts";
 import {
   bootstrap,
   consumerSettings,
   createTopics,
   deleteTopics,
   quiet,
+  readTopics,
   sleep,
   unique,
   waitFor,
@@ -329,6 +330,71 @@ describe("platformatic adapter against a real broker", () => {
     assert.deepEqual(seen, [-1, -1, 1]);
   });
 
+  test("the adapter's produce encoder: kafkajs reads back every key, value, header and timestamp", {
+    timeout: 60_000,
+  }, async () => {
+    const a = unique("plat-enc-a");
+    const b = unique("plat-enc-b");
+    await createTopics([a, b], 3);
+    const p = new PlatformaticProducerClient(
+      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      quiet,
+    );
+    const sent = (topic: string, n: number): OutgoingRecord[] =>
+      Array.from({ length: n }, (_, j): OutgoingRecord => ({
+        key: j % 7 === 0 ? null : enc.encode(`k-${j % 50}`),
+        value: j % 11 === 0 ? new Uint8Array(0) : enc.encode(`${topic}-${j}-${"v".repeat(j * 37 % 900)}`),
+        // (an empty value always has a header naming its record: every record sent is different)
+        headers: j % 5 === 0 && j % 11 !== 0
+          ? {}
+          : { "x-trace-id": enc.encode(`t${j}`), "x-é": new Uint8Array(0) } as Record<
+            string,
+            Uint8Array
+          >,
+        timestampMs: j % 3 === 0 ? null : 1_700_000_000_000 + ((j * 7919) % 100_000) - 50_000,
+      }));
+    const recordsA = sent(a, 400);
+    const recordsB = sent(b, 150);
+    const before = Date.now();
+    try {
+      await p.connect();
+      await p.sendMany(new Map([[a, recordsA], [b, recordsB]]));
+      await p.send(b, recordsB.slice(0, 1));
+      assert.deepEqual(p.produceRequests, { encoded: 2, fallback: 0 });
+      const read = await readTopics([a, b]);
+      for (const [topic, records] of [[a, recordsA], [b, [...recordsB, recordsB[0]]]] as const) {
+        const got = read.filter((r) => r.topic === topic);
+        assert.equal(got.length, records.length, topic);
+        // every record found by its content
+        const text = (
+          r: { key: Uint8Array | null; value: Uint8Array | null; headers: Record<string, Uint8Array> },
+        ) =>
+          JSON.stringify([
+            r.key === null ? null : dec.decode(r.key),
+            dec.decode(r.value!),
+            Object.entries(r.headers).map(([k, v]) => [k, dec.decode(v)]),
+          ]);
+        const byContent = new Map<string, SourceRecord[]>();
+        for (const r of got) byContent.set(text(r), [...(byContent.get(text(r)) ?? []), r]);
+        for (const r of records) {
+          const match = byContent.get(text(r))?.shift();
+          assert.ok(match, `${topic}: no record read back as ${text(r).slice(0, 60)}`);
+          if (r.key !== null) assert.equal(match.partition, partitionForKey(r.key, 3));
+          if (r.timestampMs !== null) assert.equal(match.timestampMs, r.timestampMs);
+          else assert.ok(match.timestampMs! >= before - 1000 && match.timestampMs! <= Date.now());
+        }
+        const perPartition = new Map<number, number[]>();
+        for (const r of got) {
+          perPartition.set(r.partition, [...(perPartition.get(r.partition) ?? []), r.offset]);
+        }
+        for (const offsets of perPartition.values()) assert.deepEqual(offsets, [...offsets.keys()]);
+      }
+    } finally {
+      await p.disconnect();
+      await deleteTopics([a, b]);
+    }
+  });
+
   test("gzip, snappy, lz4 and zstd batches round-trip (and kafkajs reads the gzip one)", {
     timeout: 90_000,
   }, async () => {
@@ -355,6 +421,8 @@ describe("platformatic adapter against a real broker", () => {
           });
         }
         await p.send(topics[i], recs);
+        // compressed batches are platformatic's to encode (the adapter's encoder writes uncompressed ones)
+        assert.deepEqual(p.produceRequests, { encoded: 0, fallback: 1 }, codecs[i]);
         await p.disconnect();
       }
       const records: SourceRecord[] = [];

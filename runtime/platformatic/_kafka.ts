@@ -12,7 +12,9 @@ import { restoreValidatorCompilation } from "./_lazy_validators.ts";
 export {
   Admin,
   Consumer,
+  crc32c,
   heartbeatV4,
+  kGetApi,
   NetworkError,
   offsetCommitV8,
   offsetFetchV8,
@@ -20,6 +22,7 @@ export {
   ProtocolError,
   ResponseError,
   TimeoutError,
+  Writer,
 } from "@platformatic/kafka";
 export type { Connection, GroupAssignment, MessageToProduce } from "@platformatic/kafka";
 

@@ -1,0 +1,429 @@
+/**
+ * Produce requests encoded in one buffer.
+ *
+ * platformatic builds every produce request from small pieces. Each record is a `Writer` of its own, with a
+ * Buffer per varint and per field. These pieces are appended to the batch and concatenated for the CRC,
+ * then concatenated again into the request. On the Kafka pipe benches that was a quarter of the raw pipe's
+ * CPU (`createRequest` of produce v11 under Bun's profiler), and a dozen short-lived objects per record.
+ *
+ * {@link ProduceTap} wraps one platformatic producer's `Produce` API (this instance only, like the
+ * consumer's fetch tap). Its requests are encoded by {@link encodeProduceRequest}: it sizes the request,
+ * writes it into one Buffer and computes the batch CRC with platformatic's own `crc32c`. Everything around
+ * the request stays platformatic's: metadata, leader routing, idempotent sequences, transactions, retries and
+ * the response parser. The request bytes are those platformatic writes (`_produce_request_test.ts` compares
+ * them for produce v3 to v11). Compressed batches, and any request it does not know, go to platformatic's
+ * own encoder.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { promisify } from "node:util";
+import { crc32c, kGetApi, Writer } from "./_kafka.ts";
+
+/** A message as platformatic hands it to its produce API (after partitioning). */
+export interface ProduceMessage {
+  readonly topic: string;
+  partition?: number | string;
+  readonly key?: Uint8Array | null;
+  readonly value?: Uint8Array | null;
+  readonly headers?: ReadonlyMap<Uint8Array, Uint8Array> | null;
+  /** ms since the epoch: a bigint as platformatic takes it, or a safe integer (this encoder only). */
+  timestamp?: bigint | number;
+}
+
+/** The produce options platformatic passes with a request. */
+export interface ProduceOptions {
+  readonly transactionalId?: string | null;
+  readonly producerId?: bigint;
+  readonly producerEpoch?: number;
+  readonly sequences?: { getWithDefault(key: string, fallback: number): number };
+  readonly compression?: string;
+  readonly partitionLeaderEpoch?: number;
+}
+
+/** The produce request versions this encoder writes: v3–v8 classic, v9–v11 flexible (compact) layout. */
+export const PRODUCE_VERSIONS: { readonly min: number; readonly max: number; readonly flexibleFrom: number } =
+  {
+    min: 3,
+    max: 11,
+    flexibleFrom: 9,
+  };
+
+/** Record batch v2 header: base offset … record count (Kafka's DefaultRecordBatch.RECORD_BATCH_OVERHEAD). */
+const BATCH_OVERHEAD = 61;
+/** Where the CRC'd part of a batch starts (attributes), from the batch start. */
+const CRC_FROM = 21;
+const MAGIC = 2;
+const IS_TRANSACTIONAL = 1 << 4;
+
+/** Bytes of `n` (≥ 0, < 2^53) as an unsigned varint. */
+function uvarintSize(n: number): number {
+  let size = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    size++;
+  }
+  return size;
+}
+
+/** Zigzag of a signed integer (|n| < 2^52) as a non-negative number. */
+const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
+
+function writeUvarint(buf: Uint8Array, pos: number, n: number): number {
+  while (n >= 128) {
+    buf[pos++] = (n % 128) | 128;
+    n = Math.floor(n / 128);
+  }
+  buf[pos++] = n;
+  return pos;
+}
+
+const lengthOf = (
+  b: Uint8Array | null | undefined,
+): number => (b === null || b === undefined ? -1 : b.length);
+
+/** A message's timestamp as a number (ms), with platformatic's normalisation (`now` when absent). */
+function timestampOf(m: ProduceMessage, now: bigint): number {
+  const t = m.timestamp;
+  if (typeof t === "number") return t;
+  if (t === undefined) m.timestamp = now;
+  return Number(m.timestamp);
+}
+
+/**
+ * Number timestamps as bigints, before a request goes to platformatic's encoder: it takes numbers only
+ * when the first message of a batch has a bigint (it subtracts that from each record's bigint).
+ */
+function bigintTimestamps(messages: ProduceMessage[]): void {
+  for (const m of messages) if (typeof m.timestamp === "number") m.timestamp = BigInt(m.timestamp);
+}
+
+/** Messages grouped the way platformatic's `groupByProperty` does (its key order is the request's order). */
+function groupBy(
+  messages: readonly ProduceMessage[],
+  property: "topic" | "partition",
+): [string, ProduceMessage[]][] {
+  const buckets: Record<string, ProduceMessage[]> = Object.create(null);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    (buckets[m[property] as string] ||= []).push(m);
+  }
+  return Object.entries(buckets);
+}
+
+/** Per-record sizes and timestamps of the batch being encoded (reused; grown as needed). */
+let bodySizes = new Int32Array(1024);
+let timestamps = new Float64Array(1024);
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Whether {@link encodeProduceRequest} can write these messages (else platformatic's encoder does): no
+ * compression, headers as a Map (platformatic also takes an object), timestamps within ±(2^53 − 1)
+ * (bigints, or numbers that are safe integers).
+ */
+function encodable(messages: readonly ProduceMessage[], options: ProduceOptions): boolean {
+  if ((options.compression ?? "none") !== "none") return false;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    const h = m.headers;
+    if (h !== undefined && h !== null && !(h instanceof Map)) return false;
+    const t = m.timestamp;
+    if (typeof t === "number") {
+      if (!Number.isSafeInteger(t)) return false;
+    } else if (t !== undefined && (typeof t !== "bigint" || t > SAFE || t < -SAFE)) return false;
+  }
+  return true;
+}
+
+/**
+ * Sizes one partition's record batch, filling {@link bodySizes} and {@link timestamps} from index `at`.
+ *
+ * @returns The batch's size in bytes.
+ */
+function sizeBatch(messages: readonly ProduceMessage[], now: bigint, at: number): number {
+  const n = messages.length;
+  let size = BATCH_OVERHEAD;
+  const first = timestampOf(messages[0], now);
+  for (let i = 0; i < n; i++) {
+    const m = messages[i];
+    const ts = timestampOf(m, now);
+    timestamps[at + i] = ts;
+    const k = lengthOf(m.key);
+    const v = lengthOf(m.value);
+    let body = 1 + uvarintSize(zigzag(ts - first)) + uvarintSize(i * 2) +
+      uvarintSize(zigzag(k)) + (k > 0 ? k : 0) + uvarintSize(zigzag(v)) + (v > 0 ? v : 0);
+    const h = m.headers;
+    if (h === undefined || h === null) body += 1;
+    else {
+      body += uvarintSize(h.size * 2);
+      for (const [name, value] of h) {
+        const hk = lengthOf(name);
+        const hv = lengthOf(value);
+        body += uvarintSize(zigzag(hk)) + (hk > 0 ? hk : 0) + uvarintSize(zigzag(hv)) + (hv > 0 ? hv : 0);
+      }
+    }
+    bodySizes[at + i] = body;
+    size += uvarintSize(body * 2) + body;
+  }
+  return size;
+}
+
+function writeBytes(buf: Buffer, pos: number, b: Uint8Array | null | undefined): number {
+  if (b === null || b === undefined) {
+    buf[pos] = 1; // zigzag(-1)
+    return pos + 1;
+  }
+  const n = b.length;
+  pos = writeUvarint(buf, pos, n * 2);
+  if (n > 32) buf.set(b, pos);
+  else for (let i = 0; i < n; i++) buf[pos + i] = b[i]; // a native call costs more than a short copy
+  return pos + n;
+}
+
+/** Writes the batch sized by {@link sizeBatch} (from index `at`) at `start`; returns its end. */
+function writeBatch(
+  buf: Buffer,
+  start: number,
+  size: number,
+  messages: readonly ProduceMessage[],
+  options: ProduceOptions,
+  at: number,
+): number {
+  const n = messages.length;
+  const first = timestamps[at];
+  let max = first;
+  for (let i = 1; i < n; i++) if (timestamps[at + i] > max) max = timestamps[at + i];
+  let sequence = 0;
+  if (options.sequences) {
+    sequence = options.sequences.getWithDefault(`${messages[0].topic}:${messages[0].partition}`, 0);
+  }
+  buf.writeBigInt64BE(0n, start); // base offset
+  buf.writeInt32BE(size - 12, start + 8); // batch length: what follows this field
+  buf.writeInt32BE(options.partitionLeaderEpoch ?? 0, start + 12);
+  buf[start + 16] = MAGIC;
+  // start + 17: the CRC, written last
+  buf.writeInt16BE(options.transactionalId ? IS_TRANSACTIONAL : 0, start + 21);
+  buf.writeInt32BE(n - 1, start + 23); // last offset delta
+  buf.writeBigInt64BE(BigInt(first), start + 27);
+  buf.writeBigInt64BE(BigInt(max), start + 35);
+  buf.writeBigInt64BE(options.producerId ?? -1n, start + 43);
+  buf.writeInt16BE(options.producerEpoch ?? 0, start + 51);
+  buf.writeInt32BE(sequence, start + 53);
+  buf.writeInt32BE(n, start + 57);
+  let pos = start + BATCH_OVERHEAD;
+  for (let i = 0; i < n; i++) {
+    const m = messages[i];
+    pos = writeUvarint(buf, pos, bodySizes[at + i] * 2);
+    buf[pos++] = 0; // attributes
+    pos = writeUvarint(buf, pos, zigzag(timestamps[at + i] - first));
+    pos = writeUvarint(buf, pos, i * 2);
+    pos = writeBytes(buf, pos, m.key);
+    pos = writeBytes(buf, pos, m.value);
+    const h = m.headers;
+    if (h === undefined || h === null) buf[pos++] = 0;
+    else {
+      pos = writeUvarint(buf, pos, h.size * 2);
+      for (const [name, value] of h) {
+        pos = writeBytes(buf, pos, name);
+        pos = writeBytes(buf, pos, value);
+      }
+    }
+  }
+  const end = start + size;
+  if (pos !== end) throw new Error(`produce request: record batch sized ${size} bytes, wrote ${pos - start}`);
+  // as a DynamicBuffer: given a Uint8Array, platformatic's native crc32c copies it first
+  const crcd = Writer.create().append(buf.subarray(start + CRC_FROM, end)).dynamicBuffer;
+  buf.writeUInt32BE(crc32c(crcd), start + 17);
+  return end;
+}
+
+/**
+ * Encodes a produce request body (what platformatic's `produceV<version>.createRequest` returns), with the
+ * same normalisation of the messages (a missing partition is 0, a missing timestamp is now).
+ *
+ * @param version The produce API version ({@link PRODUCE_VERSIONS}).
+ * @param acks The acks of the request.
+ * @param timeout The request's timeout (ms).
+ * @param messages The messages, partitioned.
+ * @param options The producer's produce options.
+ * @returns The request as a platformatic Writer, or null when this encoder does not write it (compression,
+ *   headers that are not a Map, an unknown version): the caller then uses platformatic's encoder.
+ * @example
+ * ```ts ignore
+ * const request = encodeProduceRequest(11, -1, 30000, [{ topic: "t", partition: 0, value: bytes }], {});
+ * ```
+ */
+export function encodeProduceRequest(
+  version: number,
+  acks: number,
+  timeout: number,
+  messages: ProduceMessage[],
+  options: ProduceOptions,
+): InstanceType<typeof Writer> | null {
+  if (version < PRODUCE_VERSIONS.min || version > PRODUCE_VERSIONS.max) return null;
+  if (!encodable(messages, options)) return null;
+  const flexible = version >= PRODUCE_VERSIONS.flexibleFrom;
+  const now = BigInt(Date.now());
+  for (const m of messages) if (m.partition === undefined) m.partition = 0;
+  const topics = groupBy(messages, "topic");
+  const txn = options.transactionalId ?? null;
+  const txnBytes = txn === null ? 0 : Buffer.byteLength(txn, "utf8");
+  // sizes: header, then per topic and partition (batches sized one at a time, so sized twice: first here)
+  let size = (flexible ? (txn === null ? 1 : uvarintSize(txnBytes + 1) + txnBytes) : 2 + txnBytes) + 2 + 4;
+  size += flexible ? uvarintSize(topics.length + 1) : 4;
+  if (bodySizes.length < messages.length) {
+    bodySizes = new Int32Array(messages.length * 2);
+    timestamps = new Float64Array(messages.length * 2);
+  }
+  const groups: [string, ProduceMessage[]][][] = [];
+  const batchSizes: number[] = [];
+  let at = 0;
+  for (const [topic, list] of topics) {
+    const name = Buffer.byteLength(topic, "utf8");
+    const partitions = groupBy(list, "partition");
+    groups.push(partitions);
+    size += (flexible ? uvarintSize(name + 1) + uvarintSize(partitions.length + 1) : 2 + 4) + name;
+    for (const [, records] of partitions) {
+      const batch = sizeBatch(records, now, at);
+      at += records.length;
+      batchSizes.push(batch);
+      size += 4 + (flexible ? uvarintSize(batch + 1) + 1 : 4) + batch;
+    }
+    if (flexible) size++; // the topic's tagged fields
+  }
+  if (flexible) size++; // the request's tagged fields
+  const buf = Buffer.allocUnsafe(size);
+  let pos = 0;
+  if (flexible) {
+    pos = writeUvarint(buf, pos, txn === null ? 0 : txnBytes + 1);
+  } else {
+    buf.writeInt16BE(txn === null ? -1 : txnBytes, pos);
+    pos += 2;
+  }
+  if (txn !== null) pos += buf.write(txn, pos, "utf8");
+  buf.writeInt16BE(acks, pos);
+  buf.writeInt32BE(timeout, pos + 2);
+  pos += 6;
+  if (flexible) pos = writeUvarint(buf, pos, topics.length + 1);
+  else pos = buf.writeInt32BE(topics.length, pos);
+  let b = 0;
+  at = 0;
+  for (let t = 0; t < topics.length; t++) {
+    const topic = topics[t][0];
+    const partitions = groups[t];
+    const name = Buffer.byteLength(topic, "utf8");
+    if (flexible) pos = writeUvarint(buf, pos, name + 1);
+    else pos = buf.writeInt16BE(name, pos);
+    pos += buf.write(topic, pos, "utf8");
+    if (flexible) pos = writeUvarint(buf, pos, partitions.length + 1);
+    else pos = buf.writeInt32BE(partitions.length, pos);
+    for (const [partition, records] of partitions) {
+      const batch = batchSizes[b++];
+      pos = buf.writeInt32BE(Number(partition), pos);
+      if (flexible) pos = writeUvarint(buf, pos, batch + 1);
+      else pos = buf.writeInt32BE(batch, pos);
+      pos = writeBatch(buf, pos, batch, records, options, at);
+      at += records.length;
+      if (flexible) buf[pos++] = 0;
+    }
+    if (flexible) buf[pos++] = 0;
+  }
+  if (flexible) buf[pos++] = 0;
+  if (pos !== size) throw new Error(`produce request: sized ${size} bytes, wrote ${pos}`);
+  const writer = Writer.create().append(buf);
+  if (acks === 0) writer.context.noResponse = true;
+  return writer;
+}
+
+/**
+ * Whether {@link ProduceTap}s encode requests themselves (true) or leave them all to platformatic, read at
+ * every request. Only for A/B measurements (`bench/kafka_raw_bench.ts --produce-ab`).
+ */
+export const ownProduceEncoder: { enabled: boolean } = { enabled: true };
+
+type Callback = (error: unknown, response?: unknown) => void;
+interface ConnectionLike {
+  send(
+    apiKey: number,
+    apiVersion: number,
+    createPayload: () => unknown,
+    parser: unknown,
+    requestTags: boolean,
+    responseTags: boolean,
+    callback: Callback,
+  ): void;
+}
+type ProduceApi =
+  & ((
+    connection: ConnectionLike,
+    acks: number,
+    timeout: number,
+    messages: ProduceMessage[],
+    options: ProduceOptions,
+    callback?: Callback,
+  ) => void)
+  & { key?: number; version?: number; async?: unknown };
+type GetApi = (name: string, callback: (error: unknown, api?: ProduceApi) => void) => void;
+
+/** Wraps one platformatic producer's `Produce` API so that {@link encodeProduceRequest} encodes its requests. */
+export class ProduceTap {
+  readonly #wrapped = new WeakMap<ProduceApi, ProduceApi>();
+  /** Requests encoded here, and by platformatic's encoder (compression, other versions). */
+  readonly counts: { encoded: number; fallback: number } = { encoded: 0, fallback: 0 };
+
+  /**
+   * Wraps `producer`'s API lookup (this instance only; its prototype is untouched).
+   *
+   * @param producer The platformatic producer.
+   */
+  constructor(producer: object) {
+    const target = producer as Record<symbol, GetApi>;
+    const original = target[kGetApi];
+    const getApi: GetApi = (name, callback) =>
+      original.call(producer, name, (error, api) => {
+        callback(error, error || api === undefined || name !== "Produce" ? api : this.#wrap(api));
+      });
+    Object.defineProperty(producer, kGetApi, { configurable: true, writable: true, value: getApi });
+  }
+
+  #wrap(api: ProduceApi): ProduceApi {
+    let wrapped = this.#wrapped.get(api);
+    if (wrapped !== undefined) return wrapped;
+    const version = api.version ?? -1;
+    wrapped = (connection, acks, timeout, messages, options, callback) => {
+      // platformatic's api only calls connection.send with its own payload creator: swap in ours, or
+      // leave its own when this encoder does not write the request
+      const shim: ConnectionLike = {
+        send: (key, apiVersion, create, parser, reqTags, resTags, cb) =>
+          connection.send(
+            key,
+            apiVersion,
+            () => {
+              const ours = ownProduceEncoder.enabled
+                ? encodeProduceRequest(version, acks, timeout, messages, options)
+                : null;
+              if (ours === null) {
+                this.counts.fallback++;
+                bigintTimestamps(messages);
+                return create();
+              }
+              this.counts.encoded++;
+              return ours;
+            },
+            parser,
+            reqTags,
+            resTags,
+            cb,
+          ),
+      };
+      api(shim, acks, timeout, messages, options, callback);
+    };
+    wrapped.key = api.key;
+    wrapped.version = api.version;
+    wrapped.async = promisify(wrapped);
+    this.#wrapped.set(api, wrapped);
+    return wrapped;
+  }
+}
