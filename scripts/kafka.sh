@@ -249,7 +249,10 @@ java_opts() {
 format_storage() {
   [ -f "$DATA/meta.properties" ] && return 0
   local id
-  id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+  # a leading "-" would be read as an option by the storage tool ("--cluster-id: expected one argument"):
+  # 1 id in 64, which once failed a test run
+  id=-
+  while [ "${id#-}" != "$id" ]; do id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); done
   say "formatting KRaft storage in $DATA (cluster id $id)"
   local -a opts
   mapfile -t opts < <(java_opts)
