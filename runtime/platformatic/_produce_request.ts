@@ -28,7 +28,7 @@ export interface ProduceMessage {
   readonly key?: Uint8Array | null;
   readonly value?: Uint8Array | null;
   readonly headers?: ReadonlyMap<Uint8Array, Uint8Array> | null;
-  /** ms since the epoch: a bigint as platformatic takes it, or a safe integer (this encoder only). */
+  /** ms since the epoch: a bigint as platformatic takes it, or an integer number (this encoder only). */
   timestamp?: bigint | number;
 }
 
@@ -67,7 +67,7 @@ function uvarintSize(n: number): number {
   return size;
 }
 
-/** Zigzag of a signed integer (|n| < 2^52) as a non-negative number. */
+/** Zigzag of a signed integer (|n| < 2^51) as a non-negative number. */
 const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
 
 function writeUvarint(buf: Uint8Array, pos: number, n: number): number {
@@ -116,12 +116,14 @@ function groupBy(
 let bodySizes = new Int32Array(1024);
 let timestamps = new Float64Array(1024);
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** Timestamps this encoder takes: |t| < 2^50 ms (year ±35,000), so deltas and their zigzags stay exact. */
+const MAX_TIMESTAMP = 2 ** 50;
+const MAX_TIMESTAMP_BIG = BigInt(MAX_TIMESTAMP);
 
 /**
  * Whether {@link encodeProduceRequest} can write these messages (else platformatic's encoder does): no
- * compression, headers as a Map (platformatic also takes an object), timestamps within ±(2^53 − 1)
- * (bigints, or numbers that are safe integers).
+ * compression, headers as a Map (platformatic also takes an object), timestamps within ±2^50 ms (bigints,
+ * or integer numbers).
  */
 function encodable(messages: readonly ProduceMessage[], options: ProduceOptions): boolean {
   if ((options.compression ?? "none") !== "none") return false;
@@ -131,8 +133,12 @@ function encodable(messages: readonly ProduceMessage[], options: ProduceOptions)
     if (h !== undefined && h !== null && !(h instanceof Map)) return false;
     const t = m.timestamp;
     if (typeof t === "number") {
-      if (!Number.isSafeInteger(t)) return false;
-    } else if (t !== undefined && (typeof t !== "bigint" || t > SAFE || t < -SAFE)) return false;
+      if (!Number.isInteger(t) || t >= MAX_TIMESTAMP || t <= -MAX_TIMESTAMP) return false;
+    } else if (
+      t !== undefined && (typeof t !== "bigint" || t >= MAX_TIMESTAMP_BIG || t <= -MAX_TIMESTAMP_BIG)
+    ) {
+      return false;
+    }
   }
   return true;
 }

@@ -94,7 +94,7 @@ test("produce requests: number timestamps (the adapter's) encode like bigints, a
   const expected = theirs(11)(-1, 30_000, copy(input), {});
   const numbers = input.map((m) => ({ ...m, timestamp: Number(m.timestamp) }));
   assert.deepEqual(encodeProduceRequest(11, -1, 30_000, copy(numbers), {})!.buffer, expected.buffer);
-  assert.equal(encodeProduceRequest(11, -1, 1, [{ ...numbers[0], timestamp: 2 ** 60 }], {}), null);
+  assert.equal(encodeProduceRequest(11, -1, 1, [{ ...numbers[0], timestamp: 2 ** 50 }], {}), null);
   assert.equal(encodeProduceRequest(11, -1, 1, [{ ...numbers[0], timestamp: 1.5 }], {}), null);
 });
 
@@ -123,13 +123,15 @@ test("produce requests: normalises like platformatic (partition 0, timestamp now
   }
 });
 
-test("produce requests: compression, object headers, unsafe timestamps and unknown versions go to platformatic", () => {
+test("produce requests: compression, object headers, timestamps beyond ±2^50 and unknown versions go to platformatic", () => {
   const m: ProduceMessage = { topic: "t", partition: 0, value: b("v"), timestamp: 1n };
   assert.equal(encodeProduceRequest(11, -1, 1, [m], { compression: "gzip" }), null);
   assert.equal(encodeProduceRequest(11, -1, 1, [m], { compression: "lz4" }), null);
   const objectHeaders = { ...m, headers: { a: b("1") } as unknown as Map<Uint8Array, Uint8Array> };
   assert.equal(encodeProduceRequest(11, -1, 1, [objectHeaders], {}), null);
-  assert.equal(encodeProduceRequest(11, -1, 1, [{ ...m, timestamp: 2n ** 60n }], {}), null);
+  assert.equal(encodeProduceRequest(11, -1, 1, [{ ...m, timestamp: 2n ** 50n }], {}), null);
+  assert.equal(encodeProduceRequest(11, -1, 1, [{ ...m, timestamp: -(2n ** 50n) }], {}), null);
+  assert.ok(encodeProduceRequest(11, -1, 1, [{ ...m, timestamp: 2n ** 50n - 1n }], {}) !== null);
   assert.equal(encodeProduceRequest(2, -1, 1, [m], {}), null);
   assert.equal(encodeProduceRequest(12, -1, 1, [m], {}), null);
   assert.ok(encodeProduceRequest(11, -1, 1, [m], {}) !== null);
