@@ -13,9 +13,11 @@
  *   read from that task (deno.json, `--v8-flags=…`) or script (package.json, `BUN_JSC_…=` variables).
  *
  *   deno run -A bench/kafka_backlog_bench.ts [--n=1000000] [--max-in-flight=10000] [--client=platformatic|kafkajs]
- *     [--fetch-max-bytes=B] [--only=default|lean] [--trace]
+ *     [--fetch-max-bytes=B] [--only=default|lean] [--trace] [--produce-encoder=platformatic]
  *   bun bench/kafka_backlog_bench.ts [same flags]
  *
+ * `--produce-encoder=platformatic` has the drain's produce requests encoded by @platformatic/kafka itself
+ * instead of the adapter (for A/B runs; the table's launch column says so).
  * `--trace` makes the draining process print its memory every second on stderr (RSS, V8 heap used/total, external,
  * the kernel's RSS high-water mark so far).
  *
@@ -43,6 +45,7 @@ import { encodeSourceValue } from "../streaming/engine.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 import { createKafkaClients, heapLimitStats, KafkaAdmin, KafkaFlowRunner } from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
+import { ownProduceEncoder } from "../runtime/platformatic/_produce_request.ts";
 
 const opt = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -52,6 +55,11 @@ const CLIENT = (opt("client") ?? "platformatic") as "platformatic" | "kafkajs";
 /** `streaming.runtime.heap_limit_mb` of the drain (absent: the default, 0: none). */
 const HEAP_LIMIT_MB = opt("heap-limit-mb") === undefined ? undefined : Number(opt("heap-limit-mb"));
 const TRACE = process.argv.includes("--trace");
+/**
+ * `--produce-encoder=platformatic`: the drain's produce requests are encoded by @platformatic/kafka itself
+ * instead of the adapter's encoder (runtime/platformatic/_produce_request.ts), for A/B runs.
+ */
+const THEIR_PRODUCE_ENCODER = opt("produce-encoder") === "platformatic";
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
 const isDeno = "Deno" in globalThis;
@@ -113,6 +121,7 @@ function highWaterMark(): number | undefined {
 
 /** Child role 2: drain the backlog with the flow and report this process's memory. */
 async function drain(input: string, group: string): Promise<void> {
+  if (THEIR_PRODUCE_ENCODER) ownProduceEncoder.enabled = false;
   const admin = new KafkaAdmin(producerSettings);
   const ends = await admin.endOffsets(input);
   await admin.close();
@@ -278,7 +287,8 @@ async function orchestrate(): Promise<void> {
       `--drain=${input}`,
       `--group=backlog-${tag}-${mode}`,
     ]);
-    rows.push({ mode, flags: flags.text, r: JSON.parse(line) as DrainResult });
+    const label = THEIR_PRODUCE_ENCODER ? `${mode} (platformatic's produce encoder)` : mode;
+    rows.push({ mode: label, flags: flags.text, r: JSON.parse(line) as DrainResult });
   }
   await admin.deleteTopics([input, `${input}.out`]).catch(() => {});
   await admin.close();

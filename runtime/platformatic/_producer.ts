@@ -18,11 +18,12 @@ import { ProduceTap } from "./_produce_request.ts";
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
 /**
- * `bytes` as platformatic's Buffer-typed message fields take it, without a Buffer view per piece: its
- * record encoder only reads `length` and hands the pieces to `Buffer.concat` (which takes any Uint8Array)
- * before the CRC and the request are computed over the result; the produce round trips of
- * tests/kafka_adapter_conformance_test.ts cover it. A Buffer view per value and header value (five per
- * flow output) cost about 1.5 % of a flow's CPU on Deno.
+ * `bytes` as platformatic's Buffer-typed message fields take it, without a Buffer view per piece: the
+ * adapter's produce encoder (`_produce_request.ts`) copies any Uint8Array into the request, and
+ * platformatic's own (compressed batches) only reads `length` and hands the pieces to `Buffer.concat`,
+ * which takes any Uint8Array; the produce round trips of tests/kafka_adapter_conformance_test.ts cover
+ * both. A Buffer view per value and header value (five per flow output) cost about 1.5 % of a flow's CPU
+ * on Deno.
  */
 const asBuffer = (bytes: Uint8Array): Buffer => bytes as Buffer;
 
