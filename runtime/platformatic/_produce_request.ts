@@ -276,7 +276,7 @@ export function encodeProduceRequest(
   const topics = groupBy(messages, "topic");
   const txn = options.transactionalId ?? null;
   const txnBytes = txn === null ? 0 : Buffer.byteLength(txn, "utf8");
-  // sizes: header, then per topic and partition (batches sized one at a time, so sized twice: first here)
+  // the request's size first (the per-record sizes go to bodySizes, from index `at` per batch), then its bytes
   let size = (flexible ? (txn === null ? 1 : uvarintSize(txnBytes + 1) + txnBytes) : 2 + txnBytes) + 2 + 4;
   size += flexible ? uvarintSize(topics.length + 1) : 4;
   if (bodySizes.length < messages.length) {
