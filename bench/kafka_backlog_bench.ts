@@ -14,10 +14,12 @@
  *
  *   deno run -A bench/kafka_backlog_bench.ts [--n=1000000] [--max-in-flight=10000] [--client=platformatic|kafkajs]
  *     [--fetch-max-bytes=B] [--only=default|lean] [--trace] [--produce-encoder=platformatic]
+ *     [--fetch-parser=platformatic]
  *   bun bench/kafka_backlog_bench.ts [same flags]
  *
  * `--produce-encoder=platformatic` has the drain's produce requests encoded by @platformatic/kafka itself
- * instead of the adapter (for A/B runs; the table's launch column says so).
+ * instead of the adapter, `--fetch-parser=platformatic` its fetch responses parsed by it (for A/B runs; the
+ * table's launch column says so).
  * `--trace` makes the draining process print its memory every second on stderr (RSS, V8 heap used/total, external,
  * the kernel's RSS high-water mark so far).
  *
@@ -46,6 +48,7 @@ import type { OutgoingRecord } from "../streaming/_transport.ts";
 import { createKafkaClients, heapLimitStats, KafkaAdmin, KafkaFlowRunner } from "../runtime/mod.ts";
 import { kafkaBootstrap, runtimeName } from "./_common.ts";
 import { ownProduceEncoder } from "../runtime/platformatic/_produce_request.ts";
+import { ownFetchParser } from "../runtime/platformatic/_fetch_records.ts";
 
 const opt = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -60,6 +63,8 @@ const TRACE = process.argv.includes("--trace");
  * instead of the adapter's encoder (runtime/platformatic/_produce_request.ts), for A/B runs.
  */
 const THEIR_PRODUCE_ENCODER = opt("produce-encoder") === "platformatic";
+/** `--fetch-parser=platformatic`: the drain's fetch responses are parsed by @platformatic/kafka itself. */
+const THEIR_FETCH_PARSER = opt("fetch-parser") === "platformatic";
 const brokers = [kafkaBootstrap()];
 const runtime = runtimeName();
 const isDeno = "Deno" in globalThis;
@@ -122,6 +127,7 @@ function highWaterMark(): number | undefined {
 /** Child role 2: drain the backlog with the flow and report this process's memory. */
 async function drain(input: string, group: string): Promise<void> {
   if (THEIR_PRODUCE_ENCODER) ownProduceEncoder.enabled = false;
+  if (THEIR_FETCH_PARSER) ownFetchParser.enabled = false;
   const admin = new KafkaAdmin(producerSettings);
   const ends = await admin.endOffsets(input);
   await admin.close();
@@ -287,7 +293,10 @@ async function orchestrate(): Promise<void> {
       `--drain=${input}`,
       `--group=backlog-${tag}-${mode}`,
     ]);
-    const label = THEIR_PRODUCE_ENCODER ? `${mode} (platformatic's produce encoder)` : mode;
+    const theirs = [THEIR_PRODUCE_ENCODER && "produce encoder", THEIR_FETCH_PARSER && "fetch parser"].filter(
+      Boolean,
+    );
+    const label = theirs.length ? `${mode} (platformatic's ${theirs.join(" and ")})` : mode;
     rows.push({ mode: label, flags: flags.text, r: JSON.parse(line) as DrainResult });
   }
   await admin.deleteTopics([input, `${input}.out`]).catch(() => {});

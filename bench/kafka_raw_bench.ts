@@ -27,9 +27,9 @@
  *   bun bench/kafka_raw_bench.ts [same flags]
  * Every pipe first runs `--warmup` times untimed (0 to skip), so that no pipe is measured before the JIT
  * compiled its code.
- * `--produce-ab` also runs the platformatic adapter's raw and flow pipes on platformatic's own produce request
- * encoder (`raw-theirs`, `flow-theirs`; the adapter's is runtime/platformatic/_produce_request.ts) and prints
- * ours ÷ theirs.
+ * `--client-ab=produce|fetch|both` also runs the platformatic adapter's raw and flow pipes (`raw-theirs`,
+ * `flow-theirs`) with platformatic's own produce request encoder, fetch response parser or both instead of
+ * the adapter's (runtime/platformatic/_produce_request.ts, _fetch_records.ts), and prints ours ÷ theirs.
  * `--only=platformatic` runs that client's pipes alone (raw, client, flow interleaved; the table shows — for
  * the other client); `--only=platformatic/client` (client/pipe) runs one pipe alone and prints only its
  * round lines, e.g. under `deno run --cpu-prof`.
@@ -53,6 +53,7 @@ import {
 } from "../runtime/mod.ts";
 import type { ConsumerSettings, ProducerSettings } from "../streaming/_settings.ts";
 import { ownProduceEncoder } from "../runtime/platformatic/_produce_request.ts";
+import { ownFetchParser } from "../runtime/platformatic/_fetch_records.ts";
 import type { OutgoingRecord } from "../streaming/_transport.ts";
 
 const flag = (name: string, fallback: number, min = 1): number => {
@@ -75,11 +76,15 @@ const PARTITIONS = 3;
 const CLIENTS: readonly KafkaClientKind[] = ["kafkajs", "platformatic"];
 type Mode = "raw" | "client" | "flow" | "raw-theirs" | "flow-theirs";
 /**
- * `--produce-ab`: the platformatic adapter's raw and flow pipes also run with platformatic's own produce
- * request encoder (`raw-theirs`, `flow-theirs`) instead of the adapter's (runtime/platformatic/_produce_request.ts),
- * interleaved with the others, and the summary prints ours ÷ theirs.
+ * `--client-ab=produce|fetch|both`: the platformatic adapter's raw and flow pipes also run (`raw-theirs`,
+ * `flow-theirs`, interleaved with the others) with platformatic's own produce request encoder, fetch
+ * response parser, or both, instead of the adapter's; the summary prints ours ÷ theirs.
  */
-const PRODUCE_AB = process.argv.includes("--produce-ab");
+const CLIENT_AB = process.argv.find((a) => a.startsWith("--client-ab="))?.slice(12);
+if (CLIENT_AB !== undefined && !["produce", "fetch", "both"].includes(CLIENT_AB)) {
+  throw new Error(`--client-ab=${CLIENT_AB}: expected produce, fetch or both`);
+}
+const PRODUCE_AB = CLIENT_AB !== undefined;
 /** The pipes of each client: `client` (hand-written on the library) exists for @platformatic/kafka only. */
 const MODES: Readonly<Record<KafkaClientKind, readonly Mode[]>> = {
   kafkajs: ["raw", "flow"],
@@ -368,7 +373,9 @@ const runOnce = async (kind: KafkaClientKind, mode: Mode, round: number): Promis
   await admin.createTopics([{ topic: output, partitions: PARTITIONS }]);
   peakRss = process.memoryUsage().rss;
   const group = `bench-raw-${tag}-${kind}-${mode}-${round}`;
-  ownProduceEncoder.enabled = !mode.endsWith("-theirs");
+  const theirs = mode.endsWith("-theirs");
+  ownProduceEncoder.enabled = !(theirs && (CLIENT_AB === "produce" || CLIENT_AB === "both"));
+  ownFetchParser.enabled = !(theirs && (CLIENT_AB === "fetch" || CLIENT_AB === "both"));
   const c0 = process.cpuUsage();
   const seconds = mode === "client"
     ? await clientPipe(output, group)
@@ -452,7 +459,7 @@ const flowVsRaw = {
   platformatic: roundRatio(["platformatic", "flow"], ["platformatic", "raw"]),
 };
 const flowVsClient = roundRatio(["platformatic", "flow"], ["platformatic", "client"]);
-/** `--produce-ab`: the adapter's produce encoder ÷ platformatic's, per pipe, and flow ÷ raw with theirs. */
+/** `--client-ab`: the adapter's code ÷ platformatic's, per pipe, and flow ÷ raw with theirs. */
 const produceAb = PRODUCE_AB
   ? {
     raw: roundRatio(["platformatic", "raw"], ["platformatic", "raw-theirs"]),
@@ -520,13 +527,13 @@ row([
 ]);
 if (produceAb !== null) {
   row([
-    "produce encoder, ours ÷ platformatic's: raw / flow".padEnd(56),
+    `${CLIENT_AB} path, ours ÷ platformatic's: raw / flow`.padEnd(56),
     "".padStart(11),
     `${cell(produceAb.raw, 2)}/${cell(produceAb.flow, 2)}`.padStart(14),
     "".padStart(6),
   ]);
   row([
-    "flow ÷ raw, both on platformatic's produce encoder".padEnd(56),
+    `flow ÷ raw, both on platformatic's ${CLIENT_AB} path`.padEnd(56),
     "".padStart(11),
     cell(produceAb.flowVsRawTheirs, 2).padStart(14),
     "".padStart(6),
@@ -553,7 +560,8 @@ console.log(
     flow_vs_raw_platformatic: flowVsRaw.platformatic,
     flow_vs_client_platformatic: flowVsClient,
     ...(produceAb !== null && {
-      produce_encoder_ours_vs_theirs: { raw: produceAb.raw, flow: produceAb.flow },
+      client_ab: CLIENT_AB,
+      client_path_ours_vs_theirs: { raw: produceAb.raw, flow: produceAb.flow },
       flow_vs_raw_platformatic_theirs: produceAb.flowVsRawTheirs,
     }),
     cpu_us_per_record: Object.fromEntries(

@@ -395,6 +395,78 @@ describe("platformatic adapter against a real broker", () => {
     }
   });
 
+  test("read_committed through the adapter's fetch parser: committed transactions only, markers skipped", {
+    timeout: 60_000,
+  }, async () => {
+    const topic = unique("plat-txn-read");
+    await createTopics([topic], 1);
+    const p = new PlatformaticProducerClient(
+      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      quiet,
+      unique("txn"),
+    );
+    const seen = { ours: 0, control: 0, controlKeyIsBuffer: true };
+    const look = (ctx: unknown) => {
+      type B = { attributes: number; records: { key?: unknown; timestampDelta: unknown }[] };
+      type R = { responses?: { partitions?: { records?: B[] | null }[] }[] };
+      for (const t of (ctx as { result?: R }).result?.responses ?? []) {
+        for (const part of t.partitions ?? []) {
+          for (const b of part.records ?? []) {
+            if (b.attributes & 0x20) {
+              seen.control++;
+              seen.controlKeyIsBuffer &&= Buffer.isBuffer(b.records[0]?.key);
+            } else if (b.records.length > 0 && typeof b.records[0].timestampDelta === "number") seen.ours++;
+          }
+        }
+      }
+    };
+    consumerFetchesChannel.asyncStart.subscribe(look);
+    const records: SourceRecord[] = [];
+    const c = new PlatformaticConsumerClient(consumerSettings(unique("g")), quiet);
+    try {
+      await p.connect();
+      const tx = p.transactions!;
+      for (const [label, commit] of [["a", true], ["b", false], ["c", true]] as const) {
+        await tx.begin();
+        await p.send(
+          topic,
+          Array.from({ length: 20 }, (_, j) => ({
+            key: enc.encode(`${label}${j}`),
+            value: enc.encode(`${label}-${j}`),
+            headers: { h: enc.encode(label) },
+            timestampMs: null,
+          })),
+        );
+        if (commit) await tx.commit([], { groupId: "unused", generationId: -1, memberId: "" });
+        else await tx.abort();
+      }
+      await c.connect();
+      await c.subscribe([topic], true);
+      await c.run({ onBatch: (b) => Promise.resolve(void records.push(...b.records)) });
+      await waitFor(() => records.length >= 40, 30_000, "40 committed records");
+      await sleep(1000); // nothing of the aborted transaction comes after them
+    } finally {
+      consumerFetchesChannel.asyncStart.unsubscribe(look);
+      await c.disconnect();
+      await p.disconnect();
+      await deleteTopics([topic]);
+    }
+    const expected = [...["a", "c"].flatMap((l) => Array.from({ length: 20 }, (_, j) => `${l}-${j}`))];
+    assert.deepEqual(records.map((r) => dec.decode(r.value!)), expected);
+    // a: 0–19, its commit marker 20, b: 21–40 (aborted), its marker 41, c: 42–61
+    assert.deepEqual(records.map((r) => r.offset), [
+      ...Array(20).keys(),
+      ...Array.from({ length: 20 }, (_, j) => 42 + j),
+    ]);
+    assert.equal(dec.decode(records[25].headers.h), "c");
+    assert.ok(seen.ours > 0, "the data batches were read by the adapter's parser");
+    assert.ok(seen.control > 0, "the fetches carried the transaction markers");
+    assert.ok(
+      seen.controlKeyIsBuffer,
+      "control batches keep platformatic's Buffer keys (its abort filter reads them)",
+    );
+  });
+
   test("gzip, snappy, lz4 and zstd batches round-trip (and kafkajs reads the gzip one)", {
     timeout: 90_000,
   }, async () => {

@@ -14,6 +14,7 @@ import type { Buffer } from "node:buffer";
 import type { Consumer, MessagesStream } from "@platformatic/kafka";
 import type { RecordBatch, SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
 import { type FetchedBatch, FetchTap } from "./_fetch_tap.ts";
+import { FetchParseTap } from "./_fetch_records.ts";
 import { PartitionQueues } from "./_partition_queues.ts";
 import { PausedAssignments } from "./_paused_assignments.ts";
 import type { PlatformaticConsumerOptions } from "./_settings.ts";
@@ -73,6 +74,7 @@ export class FetchDelivery {
       () => hooks.isRunning() && this.#accepting,
     );
     this.#paused = new PausedAssignments(consumer, this.#queues, () => this.#accepting);
+    new FetchParseTap(consumer); // its fetch responses are read by the adapter's record reader
     this.#fetches = new FetchTap(
       consumer as unknown as ConstructorParameters<typeof FetchTap>[0],
       (topicId, partition, batch, generation, from) =>

@@ -17,15 +17,16 @@
  * @module
  */
 
-import type { Buffer } from "node:buffer";
-
-/** One record as platformatic's fetch parser returns it. */
+/**
+ * One fetched record, as platformatic's fetch parser returns it (Buffers, a bigint delta) or the
+ * adapter's (`_fetch_records.ts`: plain Uint8Array views, a number delta).
+ */
 export interface FetchedRecord {
-  readonly timestampDelta: bigint;
+  readonly timestampDelta: bigint | number;
   readonly offsetDelta: number;
-  readonly key: Buffer | null | undefined;
-  readonly value: Buffer | null | undefined;
-  readonly headers: readonly (readonly [Buffer | null | undefined, Buffer | null | undefined])[];
+  readonly key: Uint8Array | null | undefined;
+  readonly value: Uint8Array | null | undefined;
+  readonly headers: readonly (readonly [Uint8Array | null | undefined, Uint8Array | null | undefined])[];
 }
 
 /** One record batch of a fetch response. */
@@ -154,14 +155,15 @@ export class FetchTap {
           marks.set(p.partitionIndex, Number(p.highWatermark));
         }
         const batches = p.records;
-        // A partition this fetch did not ask for lingers in an incremental fetch session: stale data.
         if (!batches || batches.length === 0) continue;
+        // A partition this fetch did not ask for lingers in an incremental fetch session: stale data.
         const from = requestedOffset(options, topicId, p.partitionIndex);
-        if (from === undefined) continue;
         for (const batch of batches) {
-          if ((batch.attributes & IS_CONTROL) === 0 && batch.records.length > 0) {
+          if (from !== undefined && (batch.attributes & IS_CONTROL) === 0 && batch.records.length > 0) {
             sink(topicId, p.partitionIndex, batch, generation, from);
           }
+          // emptied in every batch, stale ones too: the stream would make messages of them, and it cannot
+          // read the adapter's records (a number timestamp delta)
           batch.records = NO_RECORDS;
         }
       }

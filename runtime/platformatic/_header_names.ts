@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { Buffer } from "node:buffer";
+const utf8 = new TextDecoder();
 
 /** Header positions remembered per queue set (a record's later headers are decoded each time). */
 const POSITIONS = 16;
@@ -33,7 +33,7 @@ export class HeaderNames {
    * new HeaderNames().name(Buffer.from("x-trace-id"), 0); // "x-trace-id"
    * ```
    */
-  name(k: Buffer, at: number): string {
+  name(k: Uint8Array, at: number): string {
     const n = k.length;
     if (at < POSITIONS) {
       const known = this.#bytes[at];
@@ -43,7 +43,7 @@ export class HeaderNames {
         if (i === n) return this.#names[at];
       }
     }
-    const name = k.toString("utf8");
+    const name = utf8.decode(k); // (a Buffer's toString would do, but the adapter's parser makes plain views)
     if (at < POSITIONS && n <= MAX_NAME) {
       this.#bytes[at] = Uint8Array.prototype.slice.call(k);
       this.#names[at] = name;

@@ -6,7 +6,6 @@
  * @module
  */
 
-import type { Buffer } from "node:buffer";
 import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
 import type { FetchedBatch } from "./_fetch_tap.ts";
 import { HeaderNames } from "./_header_names.ts";
@@ -30,7 +29,9 @@ const LOG_APPEND_TIME = 1 << 3;
 const recordBytes = (r: SourceRecord): number =>
   64 + (r.value === null ? 0 : r.value.byteLength) + (r.key === null ? 0 : r.key.byteLength);
 
-const asBytes = (buf: Buffer): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+/** A plain Uint8Array view of fetched bytes (the adapter's fetch parser makes them already; platformatic's are Buffers). */
+const asBytes = (buf: Uint8Array): Uint8Array =>
+  buf.constructor === Uint8Array ? buf : new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 
 /** Queues of the current assignment. */
 export class PartitionQueues {
