@@ -19,8 +19,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { promisify } from "node:util";
-import { kGetApi, Reader, readKnownTaggedFields, readRecordsBatch, ResponseError } from "./_kafka.ts";
+import { Reader, readKnownTaggedFields, readRecordsBatch, ResponseError } from "./_kafka.ts";
+import { tapApi } from "./_api_tap.ts";
 import type { FetchedBatch, FetchedRecord } from "./_fetch_tap.ts";
 
 /** The fetch response versions read here: v13–v15 and v16–v17 (the node endpoints) share one layout. */
@@ -229,30 +229,9 @@ export function parseFetchResponse(apiKey: number, version: number, reader: AnyR
  */
 export const ownFetchParser: { enabled: boolean } = { enabled: true };
 
-type Callback = (error: unknown, response?: unknown) => void;
-type Parser = (correlationId: number, apiKey: number, apiVersion: number, reader: AnyReader) => unknown;
-interface ConnectionLike {
-  send(
-    apiKey: number,
-    apiVersion: number,
-    createPayload: () => unknown,
-    parser: Parser,
-    requestTags: boolean,
-    responseTags: boolean,
-    callback: Callback,
-  ): void;
-}
-type FetchApi = ((connection: ConnectionLike, ...args: unknown[]) => void) & {
-  key?: number;
-  version?: number;
-  async?: unknown;
-};
-type GetApi = (name: string, callback: (error: unknown, api?: FetchApi) => void) => void;
-
 /** Wraps one platformatic consumer's `Fetch` API so that {@link parseFetchResponse} reads its responses. */
 export class FetchParseTap {
-  readonly #wrapped = new WeakMap<FetchApi, FetchApi>();
-  /** Responses parsed here, and by platformatic (other versions). */
+  /** Responses parsed here, and by platformatic (A/B runs; other versions are not counted). */
   readonly counts: { parsed: number; fallback: number } = { parsed: 0, fallback: 0 };
 
   /**
@@ -261,46 +240,20 @@ export class FetchParseTap {
    * @param consumer The platformatic consumer.
    */
   constructor(consumer: object) {
-    const target = consumer as Record<symbol, GetApi>;
-    const original = target[kGetApi];
-    const getApi: GetApi = (name, callback) =>
-      original.call(consumer, name, (error, api) => {
-        callback(error, error || api === undefined || name !== "Fetch" ? api : this.#wrap(api));
-      });
-    Object.defineProperty(consumer, kGetApi, { configurable: true, writable: true, value: getApi });
-  }
-
-  #wrap(api: FetchApi): FetchApi {
-    let wrapped = this.#wrapped.get(api);
-    if (wrapped !== undefined) return wrapped;
-    const version = api.version ?? -1;
-    if (version < FETCH_VERSIONS.min || version > FETCH_VERSIONS.max) return api;
-    wrapped = (connection, ...args) => {
-      const shim: ConnectionLike = {
-        send: (key, apiVersion, create, parser, reqTags, resTags, cb) =>
-          connection.send(
-            key,
-            apiVersion,
-            create,
-            (correlationId, apiKey, v, reader) => {
-              if (!ownFetchParser.enabled) {
-                this.counts.fallback++;
-                return parser(correlationId, apiKey, v, reader);
-              }
-              this.counts.parsed++;
-              return parseFetchResponse(apiKey, v, reader);
-            },
-            reqTags,
-            resTags,
-            cb,
-          ),
-      };
-      api(shim, ...args);
-    };
-    wrapped.key = api.key;
-    wrapped.version = api.version;
-    wrapped.async = promisify(wrapped);
-    this.#wrapped.set(api, wrapped);
-    return wrapped;
+    tapApi(
+      consumer,
+      "Fetch",
+      (version) =>
+        version < FETCH_VERSIONS.min || version > FETCH_VERSIONS.max ? null : {
+          parse: (theirs) => (correlationId, apiKey, v, reader) => {
+            if (!ownFetchParser.enabled) {
+              this.counts.fallback++;
+              return theirs(correlationId, apiKey, v, reader);
+            }
+            this.counts.parsed++;
+            return parseFetchResponse(apiKey, v, reader);
+          },
+        },
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { FETCH_VERSIONS, parseFetchResponse } from "./_fetch_records.ts";
+import { FETCH_VERSIONS, FetchParseTap, parseFetchResponse } from "./_fetch_records.ts";
 import * as platformatic from "@platformatic/kafka";
 
 type Parse = (correlationId: number, apiKey: number, version: number, reader: unknown) => unknown;
@@ -132,4 +132,55 @@ test("fetch responses: a record batch that overruns its length is an error, not 
     .appendTaggedFields();
   w.appendTaggedFields().appendTaggedFields();
   assert.throws(() => parseFetchResponse(1, 17, platformatic.Reader.from(w.buffer)), /overran/);
+});
+
+test("FetchParseTap: this consumer's Fetch v13–v17 responses go to the adapter's parser, others to platformatic's", () => {
+  const parsers: unknown[] = [];
+  const connection = {
+    send(
+      _k: number,
+      _v: number,
+      _c: () => unknown,
+      parser: unknown,
+      _a: boolean,
+      _b: boolean,
+      cb: () => void,
+    ) {
+      parsers.push(parser);
+      cb();
+    },
+  };
+  const theirsParser = () => "platformatic's response";
+  const fetchApi = (version: number) =>
+    Object.assign((conn: typeof connection, ...args: unknown[]) => {
+      conn.send(1, version, () => "payload", theirsParser, true, true, args.pop() as () => void);
+    }, { key: 1, version });
+  let version = 17;
+  const consumer = {
+    [platformatic.kGetApi](name: string, cb: (e: unknown, api?: unknown) => void) {
+      cb(null, name === "Fetch" ? fetchApi(version) : "other");
+    },
+  };
+  const tap = new FetchParseTap(consumer);
+  const call = () => {
+    let api: (...a: unknown[]) => void = () => {};
+    consumer[platformatic.kGetApi]("Fetch", (_e, a) => (api = a as typeof api));
+    let done = 0;
+    api(connection, { topics: [] }, () => done++);
+    assert.equal(done, 1);
+    return parsers.at(-1) as (...a: unknown[]) => unknown;
+  };
+  const ours = call();
+  assert.notEqual(ours, theirsParser);
+  const body = response(17);
+  assert.deepEqual(
+    normalise(ours(1, 1, 17, platformatic.Reader.from(body))),
+    normalise(theirs(17)(1, 1, 17, platformatic.Reader.from(body))),
+  );
+  assert.deepEqual(tap.counts, { parsed: 1, fallback: 0 });
+  version = 12;
+  assert.equal(call(), theirsParser, "fetch v12 (topic names) keeps platformatic's parser");
+  let other: unknown;
+  consumer[platformatic.kGetApi]("Metadata", (_e, a) => (other = a));
+  assert.equal(other, "other");
 });

@@ -18,8 +18,8 @@
  */
 
 import { Buffer } from "node:buffer";
-import { promisify } from "node:util";
-import { crc32c, kGetApi, Writer } from "./_kafka.ts";
+import { crc32c, Writer } from "./_kafka.ts";
+import { tapApi } from "./_api_tap.ts";
 
 /** A message as platformatic hands it to its produce API (after partitioning). */
 export interface ProduceMessage {
@@ -349,33 +349,8 @@ export function encodeProduceRequest(
  */
 export const ownProduceEncoder: { enabled: boolean } = { enabled: true };
 
-type Callback = (error: unknown, response?: unknown) => void;
-interface ConnectionLike {
-  send(
-    apiKey: number,
-    apiVersion: number,
-    createPayload: () => unknown,
-    parser: unknown,
-    requestTags: boolean,
-    responseTags: boolean,
-    callback: Callback,
-  ): void;
-}
-type ProduceApi =
-  & ((
-    connection: ConnectionLike,
-    acks: number,
-    timeout: number,
-    messages: ProduceMessage[],
-    options: ProduceOptions,
-    callback?: Callback,
-  ) => void)
-  & { key?: number; version?: number; async?: unknown };
-type GetApi = (name: string, callback: (error: unknown, api?: ProduceApi) => void) => void;
-
 /** Wraps one platformatic producer's `Produce` API so that {@link encodeProduceRequest} encodes its requests. */
 export class ProduceTap {
-  readonly #wrapped = new WeakMap<ProduceApi, ProduceApi>();
   /** Requests encoded here, and by platformatic's encoder (compression, other versions). */
   readonly counts: { encoded: number; fallback: number } = { encoded: 0, fallback: 0 };
 
@@ -385,51 +360,20 @@ export class ProduceTap {
    * @param producer The platformatic producer.
    */
   constructor(producer: object) {
-    const target = producer as Record<symbol, GetApi>;
-    const original = target[kGetApi];
-    const getApi: GetApi = (name, callback) =>
-      original.call(producer, name, (error, api) => {
-        callback(error, error || api === undefined || name !== "Produce" ? api : this.#wrap(api));
-      });
-    Object.defineProperty(producer, kGetApi, { configurable: true, writable: true, value: getApi });
-  }
-
-  #wrap(api: ProduceApi): ProduceApi {
-    let wrapped = this.#wrapped.get(api);
-    if (wrapped !== undefined) return wrapped;
-    const version = api.version ?? -1;
-    wrapped = (connection, acks, timeout, messages, options, callback) => {
-      // platformatic's api only calls connection.send with its own payload creator: swap in ours, or
-      // leave its own when this encoder does not write the request
-      const shim: ConnectionLike = {
-        send: (key, apiVersion, create, parser, reqTags, resTags, cb) =>
-          connection.send(
-            key,
-            apiVersion,
-            () => {
-              const ours = ownProduceEncoder.enabled
-                ? encodeProduceRequest(version, acks, timeout, messages, options)
-                : null;
-              if (ours === null) {
-                this.counts.fallback++;
-                bigintTimestamps(messages);
-                return create();
-              }
-              this.counts.encoded++;
-              return ours;
-            },
-            parser,
-            reqTags,
-            resTags,
-            cb,
-          ),
-      };
-      api(shim, acks, timeout, messages, options, callback);
-    };
-    wrapped.key = api.key;
-    wrapped.version = api.version;
-    wrapped.async = promisify(wrapped);
-    this.#wrapped.set(api, wrapped);
-    return wrapped;
+    tapApi(producer, "Produce", (version, args) => ({
+      create: (theirs) => {
+        const [acks, timeout, messages, options] = args as [number, number, ProduceMessage[], ProduceOptions];
+        const ours = ownProduceEncoder.enabled
+          ? encodeProduceRequest(version, acks, timeout, messages, options)
+          : null;
+        if (ours !== null) {
+          this.counts.encoded++;
+          return ours;
+        }
+        this.counts.fallback++;
+        bigintTimestamps(messages);
+        return theirs();
+      },
+    }));
   }
 }
