@@ -13,6 +13,7 @@ export {
   Admin,
   Consumer,
   crc32c,
+  groupByProperty,
   heartbeatV4,
   kGetApi,
   NetworkError,

@@ -18,7 +18,7 @@
  */
 
 import { Buffer } from "node:buffer";
-import { crc32c, Writer } from "./_kafka.ts";
+import { crc32c, groupByProperty, Writer } from "./_kafka.ts";
 import { tapApi } from "./_api_tap.ts";
 
 /** A message as platformatic hands it to its produce API (after partitioning). */
@@ -97,19 +97,6 @@ function timestampOf(m: ProduceMessage, now: bigint): number {
  */
 function bigintTimestamps(messages: ProduceMessage[]): void {
   for (const m of messages) if (typeof m.timestamp === "number") m.timestamp = BigInt(m.timestamp);
-}
-
-/** Messages grouped the way platformatic's `groupByProperty` does (its key order is the request's order). */
-function groupBy(
-  messages: readonly ProduceMessage[],
-  property: "topic" | "partition",
-): [string, ProduceMessage[]][] {
-  const buckets: Record<string, ProduceMessage[]> = Object.create(null);
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    (buckets[m[property] as string] ||= []).push(m);
-  }
-  return Object.entries(buckets);
 }
 
 /** Per-record sizes and timestamps of the batch being encoded (reused; grown as needed). */
@@ -273,7 +260,8 @@ export function encodeProduceRequest(
   const flexible = version >= PRODUCE_VERSIONS.flexibleFrom;
   const now = BigInt(Date.now());
   for (const m of messages) if (m.partition === undefined) m.partition = 0;
-  const topics = groupBy(messages, "topic");
+  // grouped as platformatic groups them: its key order is the request's order
+  const topics = groupByProperty<string, ProduceMessage>(messages, "topic");
   const txn = options.transactionalId ?? null;
   const txnBytes = txn === null ? 0 : Buffer.byteLength(txn, "utf8");
   // the request's size first (the per-record sizes go to bodySizes, from index `at` per batch), then its bytes
@@ -288,7 +276,7 @@ export function encodeProduceRequest(
   let at = 0;
   for (const [topic, list] of topics) {
     const name = Buffer.byteLength(topic, "utf8");
-    const partitions = groupBy(list, "partition");
+    const partitions = groupByProperty<string, ProduceMessage>(list, "partition");
     groups.push(partitions);
     size += (flexible ? uvarintSize(name + 1) + uvarintSize(partitions.length + 1) : 2 + 4) + name;
     for (const [, records] of partitions) {
