@@ -27,7 +27,7 @@ import { encodeSourceValue } from "../streaming/engine.ts";
 import { KafkaFlowRunner } from "../runtime/mod.ts";
 import { KafkaConsumerClient } from "../runtime/kafkajs/mod.ts";
 import type { SourceRecord } from "../streaming/_transport.ts";
-import { quiet, sleep, unique, waitFor } from "./_support.ts";
+import { quiet, sleep, unique, waitFor, waitForLeaders } from "./_support.ts";
 import { readCommitted, text } from "./_recovery.ts";
 
 const SCRIPT = fileURLToPath(new URL("../scripts/kafka.sh", import.meta.url));
@@ -176,9 +176,14 @@ describe("broker outage", () => {
   before(async () => {
     broker("reset"); // a clean private broker
     bootstrap = broker("ensure");
-    await withAdmin((a) =>
-      a.createTopics({ topics: [{ topic: input, numPartitions: 3 }, { topic: out, numPartitions: 3 }] })
-    );
+    await withAdmin(async (a) => {
+      // kafkajs's own wait fails on UNKNOWN_TOPIC_OR_PARTITION (see createTopics in _support.ts)
+      await a.createTopics({
+        waitForLeaders: false,
+        topics: [{ topic: input, numPartitions: 3 }, { topic: out, numPartitions: 3 }],
+      });
+      await waitForLeaders(a, [input, out], 30_000);
+    });
   });
   after(() => {
     broker("stop");
