@@ -6,7 +6,7 @@
  * `api(connection, ...args, callback)`; the API only calls `connection.send(apiKey, apiVersion,
  * createPayload, parseResponse, …)`. {@link tapApi} replaces the lookup on one client instance (its
  * prototype is untouched) so that the named API gets a connection whose `send` passes on the hooks' payload
- * creator and parser instead of platformatic's. Metadata, routing, retries and callbacks stay platformatic's.
+ * creator and parser instead of platformatic's (and, when a hook says so, other arguments). Metadata, routing, retries and callbacks stay platformatic's.
  *
  * @module
  */
@@ -45,8 +45,13 @@ export type Api = ((connection: ConnectionLike, ...args: unknown[]) => void) & {
   async?: unknown;
 };
 
-/** What a tap changes in one call: the payload creator and/or the response parser (given platformatic's). */
+/**
+ * What a tap changes in one call: its arguments, the payload creator and/or the response parser (given
+ * platformatic's).
+ */
 export interface CallHooks {
+  /** The arguments the API is called with instead of the call's own (callback excluded). */
+  readonly args?: readonly unknown[];
   /** Creates the request payload; `theirs` is platformatic's creator. */
   readonly create?: (theirs: () => unknown) => unknown;
   /** The response parser to use; `theirs` is platformatic's. */
@@ -81,6 +86,7 @@ export function tapApi(
       const callback = typeof args[args.length - 1] === "function" ? args[args.length - 1] : undefined;
       const h = hooks(version, callback === undefined ? args : args.slice(0, -1));
       if (h === null) return api(connection, ...args);
+      if (h.args !== undefined) args = callback === undefined ? [...h.args] : [...h.args, callback];
       const shim: ConnectionLike = {
         send: (key, apiVersion, create, parser, requestTags, responseTags, cb) =>
           connection.send(

@@ -337,10 +337,42 @@ export function encodeProduceRequest(
  */
 export const ownProduceEncoder: { enabled: boolean } = { enabled: true };
 
-/** Wraps one platformatic producer's `Produce` API so that {@link encodeProduceRequest} encodes its requests. */
+/** `topic:partition` of a message (platformatic has set the partition by the time its API is called). */
+const partitionKey = (m: ProduceMessage): string => `${m.topic}:${m.partition ?? 0}`;
+
+/** A produce response as platformatic parses it (the parts read here). */
+interface ProduceResponse {
+  readonly responses: readonly {
+    readonly name: string;
+    readonly partitionResponses: readonly {
+      readonly index: number;
+      readonly errorCode: number;
+      readonly recordErrors?: readonly { readonly batchIndexErrorMessage?: string | null }[];
+    }[];
+  }[];
+}
+
+/**
+ * Wraps one platformatic producer's `Produce` API so that {@link encodeProduceRequest} encodes its requests,
+ * and so that a retried request carries only the partitions the broker has not acknowledged yet.
+ *
+ * platformatic retries a produce request as a whole when any partition in it failed (NOT_LEADER_OR_FOLLOWER
+ * while a new topic's leaders settle, a leader change, a timeout on one partition): the partitions the
+ * broker had already written were written again. A non-idempotent producer duplicated them (seen as
+ * duplicated outputs in the conformance and worker tests right after topic creation). Kafka's Java producer
+ * retries only the failed partitions' batches; so does this tap. platformatic calls the API again with the
+ * same messages array for each retry of one request (and for its stale-metadata repeat): the tap notes,
+ * per array, the partitions whose response had no error, and leaves their messages out of the next call.
+ */
 export class ProduceTap {
   /** Requests encoded here, and by platformatic's encoder (compression, other versions). */
-  readonly counts: { encoded: number; fallback: number } = { encoded: 0, fallback: 0 };
+  readonly counts: { encoded: number; fallback: number; retries: number } = {
+    encoded: 0,
+    fallback: 0,
+    retries: 0,
+  };
+  /** Per messages array (one request and its retries): the `topic:partition`s acknowledged so far. */
+  readonly #acked = new WeakMap<readonly ProduceMessage[], Set<string>>();
 
   /**
    * Wraps `producer`'s API lookup (this instance only; its prototype is untouched).
@@ -348,20 +380,53 @@ export class ProduceTap {
    * @param producer The platformatic producer.
    */
   constructor(producer: object) {
-    tapApi(producer, "Produce", (version, args) => ({
-      create: (theirs) => {
-        const [acks, timeout, messages, options] = args as [number, number, ProduceMessage[], ProduceOptions];
-        const ours = ownProduceEncoder.enabled
-          ? encodeProduceRequest(version, acks, timeout, messages, options)
-          : null;
-        if (ours !== null) {
-          this.counts.encoded++;
-          return ours;
-        }
-        this.counts.fallback++;
-        bigintTimestamps(messages);
-        return theirs();
-      },
-    }));
+    tapApi(producer, "Produce", (version, args) => {
+      const [acks, timeout, all, options] = args as [number, number, ProduceMessage[], ProduceOptions];
+      const acked = this.#acked.get(all);
+      let messages = all;
+      if (acked === undefined) this.#acked.set(all, new Set());
+      else {
+        this.counts.retries++;
+        if (acked.size > 0) messages = all.filter((m) => !acked.has(partitionKey(m)));
+      }
+      return {
+        args: messages === all ? undefined : [acks, timeout, messages, options],
+        create: (theirs) => {
+          const ours = ownProduceEncoder.enabled
+            ? encodeProduceRequest(version, acks, timeout, messages, options)
+            : null;
+          if (ours !== null) {
+            this.counts.encoded++;
+            return ours;
+          }
+          this.counts.fallback++;
+          bigintTimestamps(messages);
+          return theirs();
+        },
+        // acks=0 has no response; otherwise a failed response still says which partitions were written
+        parse: acks === 0 ? undefined : (theirs) => (correlationId, apiKey, apiVersion, reader) => {
+          try {
+            return theirs(correlationId, apiKey, apiVersion, reader);
+          } catch (e) {
+            this.#noteAcknowledged(all, e);
+            throw e;
+          }
+        },
+      };
+    });
+  }
+
+  /** Notes the partitions a failed response (platformatic's ResponseError) acknowledged, for `all`'s retry. */
+  #noteAcknowledged(all: readonly ProduceMessage[], error: unknown): void {
+    const response = (error as { response?: ProduceResponse } | null)?.response;
+    if (typeof response !== "object" || response === null) return;
+    const acked = this.#acked.get(all);
+    if (acked === undefined) return;
+    for (const topic of response.responses ?? []) {
+      for (const p of topic.partitionResponses ?? []) {
+        if (p.errorCode !== 0 || p.recordErrors?.some((r) => r.batchIndexErrorMessage)) continue;
+        acked.add(`${topic.name}:${p.index}`);
+      }
+    }
   }
 }

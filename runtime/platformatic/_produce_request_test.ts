@@ -156,7 +156,7 @@ test("ProduceTap: wraps this producer's Produce API only, swaps the payload, kee
   const produceV11 = Object.assign(
     (conn: typeof connection, ...args: unknown[]) => {
       const cb = args.pop() as () => void;
-      conn.send(0, 11, () => "platformatic's payload", "parser", true, true, cb);
+      conn.send(0, 11, () => "platformatic's payload", () => "parsed", true, true, cb);
     },
     { key: 0, version: 11 },
   );
@@ -192,9 +192,94 @@ test("ProduceTap: wraps this producer's Produce API only, swaps the payload, kee
     theirs(11)(-1, 1000, [m()], {}).buffer,
   );
   assert.equal(sent[1].payload, "platformatic's payload");
-  assert.equal(sent[0].parser, "parser");
-  assert.deepEqual(tap.counts, { encoded: 1, fallback: 1 });
+  assert.equal((sent[0].parser as () => unknown)(), "parsed", "platformatic's parser parses");
+  assert.deepEqual(tap.counts, { encoded: 1, fallback: 1, retries: 0 });
   let plain: unknown;
   untouched[platformatic.kGetApi]("Produce", (_e, api) => (plain = api));
   assert.equal(plain, produceV11, "another producer object is not wrapped");
+});
+
+test("ProduceTap: a retried request carries only the partitions the broker did not acknowledge", () => {
+  type Parser = (...a: unknown[]) => unknown;
+  const calls: { messages: ProduceMessage[]; payload: unknown; parser: Parser }[] = [];
+  const produceV11 = Object.assign(
+    (conn: { send: (...a: unknown[]) => void }, ...args: unknown[]) => {
+      const cb = args.pop() as (e: unknown, r?: unknown) => void;
+      const messages = args[2] as ProduceMessage[];
+      // platformatic's parser: here it throws what it is given (a failed response's ResponseError)
+      const parse = (e: unknown) => {
+        throw e;
+      };
+      conn.send(0, 11, () => "theirs", parse, true, true, (e: unknown, r?: unknown) => cb(e, r));
+      calls[calls.length - 1].messages = messages;
+    },
+    { key: 0, version: 11 },
+  );
+  const connection = {
+    send(
+      _k: number,
+      _v: number,
+      create: () => unknown,
+      parser: Parser,
+      _a: boolean,
+      _b: boolean,
+      cb: () => void,
+    ) {
+      calls.push({ messages: [], payload: create(), parser });
+      cb();
+    },
+  };
+  const producer = {
+    [platformatic.kGetApi](_name: string, cb: (e: unknown, api?: unknown) => void) {
+      cb(null, produceV11);
+    },
+  };
+  const tap = new ProduceTap(producer);
+  let produce: (...a: unknown[]) => void = () => {};
+  producer[platformatic.kGetApi]("Produce", (_e, api) => (produce = api as typeof produce));
+  const m = (topic: string, partition: number, v: string): ProduceMessage => ({
+    topic,
+    partition,
+    value: b(v),
+    timestamp: 5n,
+  });
+  // one request to one leader: a[0], a[1] and b[0]; the broker writes a[0] and b[0], a[1] is not led here
+  const all = [m("a", 0, "1"), m("a", 1, "2"), m("b", 0, "3"), m("a", 0, "4")];
+  const response = (parts: [string, number, number][]) => ({
+    responses: ["a", "b"].map((name) => ({
+      name,
+      partitionResponses: parts.filter(([t]) => t === name).map(([, index, errorCode]) => ({
+        index,
+        errorCode,
+        recordErrors: [],
+      })),
+    })),
+  });
+  const failed = Object.assign(new Error("Received response with error while executing API Produce(v11)"), {
+    response: response([["a", 0, 0], ["a", 1, 6], ["b", 0, 0]]),
+  });
+  produce(connection, -1, 1000, all, {}, () => {});
+  assert.throws(() => calls[0].parser(failed), /Received response with error/);
+  // platformatic's retry: the same array again; only a[1] goes out
+  produce(connection, -1, 1000, all, {}, () => {});
+  assert.deepEqual(
+    calls[1].messages.map((x) => `${x.topic}:${x.partition}:${new TextDecoder().decode(x.value!)}`),
+    [
+      "a:1:2",
+    ],
+  );
+  assert.deepEqual(
+    (calls[1].payload as { buffer: Buffer }).buffer,
+    theirs(11)(-1, 1000, [m("a", 1, "2")], {}).buffer,
+    "the retried request's bytes hold a[1] only",
+  );
+  // a retry that fails as a whole (no response) keeps what was acknowledged before
+  assert.throws(() => calls[1].parser(new Error("timeout")), /timeout/);
+  produce(connection, -1, 1000, all, {}, () => {});
+  assert.deepEqual(calls[2].messages.map((x) => `${x.topic}:${x.partition}`), ["a:1"]);
+  // another request (another array) is sent whole
+  const other = [m("a", 0, "5"), m("a", 1, "6")];
+  produce(connection, -1, 1000, other, {}, () => {});
+  assert.equal(calls[3].messages, other);
+  assert.deepEqual(tap.counts, { encoded: 4, fallback: 0, retries: 2 });
 });

@@ -126,10 +126,10 @@ export class PlatformaticProducerClient implements ProducerClientPort {
    * @returns The two counts since the producer was built.
    * @example
    * ```ts ignore
-   * producer.produceRequests; // { encoded: 12, fallback: 0 }
+   * producer.produceRequests; // { encoded: 12, fallback: 0, retries: 0 }
    * ```
    */
-  get produceRequests(): { readonly encoded: number; readonly fallback: number } {
+  get produceRequests(): { readonly encoded: number; readonly fallback: number; readonly retries: number } {
     return { ...this.#produceTap.counts };
   }
 
