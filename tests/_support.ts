@@ -93,7 +93,10 @@ export const createTopics = (
     return created;
   });
 
-/** Polls the topics' metadata until every partition has a leader (errors retried until `timeoutMs`). */
+/**
+ * Polls the topics' metadata until every partition has a leader that answers ListOffsets (errors retried
+ * until `timeoutMs`).
+ */
 export const waitForLeaders = async (
   admin: Admin,
   topics: readonly string[],
@@ -108,7 +111,12 @@ export const waitForLeaders = async (
         const t = md.topics.find((x) => x.name === name);
         return t !== undefined && t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0);
       });
-      if (ready) return;
+      // a leader in the metadata may not lead yet (a produce gets NOT_LEADER_OR_FOLLOWER): ListOffsets,
+      // answered by each partition's leader, fails until it does
+      if (ready) {
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return;
+      }
       last = "a partition without a leader";
     } catch (e) {
       last = e;
