@@ -97,7 +97,7 @@ export class KafkaAdmin {
   }
 
   /**
-   * Creates topics and waits until every partition has a leader.
+   * Creates topics and waits until every partition has a leader that answers for it (ListOffsets).
    *
    * @param topics Topics to create.
    * @param timeoutMs How long to wait for the leaders (default 30 s).
@@ -137,7 +137,12 @@ export class KafkaAdmin {
           return t !== undefined && t.partitions.length > 0 &&
             t.partitions.every((p) => p !== undefined && p.leader >= 0);
         });
-        if (ready) return;
+        // a leader named in the metadata may not lead yet (a produce would get NOT_LEADER_OR_FOLLOWER):
+        // ListOffsets, answered by each partition's leader, fails until it does
+        if (ready) {
+          for (const n of names) await this.endOffsets(n);
+          return;
+        }
       } catch (e) {
         if (performance.now() > deadline) {
           throw new KafkaAdminError(`topics ${names.join(", ")} got no leaders: ${describeError(e)}`, e);
