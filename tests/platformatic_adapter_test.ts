@@ -36,6 +36,23 @@ import {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+/** Records "r0" … "r29", record i to partition i % 3. */
+const thirtyToThree = (): OutgoingRecord[] =>
+  Array.from({ length: 30 }, (_, i) => ({
+    key: null,
+    value: enc.encode(`r${i}`),
+    headers: {},
+    timestampMs: null,
+    partition: i % 3,
+  }));
+/** Producer (and admin) settings for the local broker, with nothing else set. */
+const local = (): ProducerSettings => ({
+  brokers: [bootstrap()],
+  clientId: null,
+  topic: null,
+  security: null,
+  extra: {},
+});
 
 const consumer: ConsumerSettings = {
   brokers: ["127.0.0.1:1"],
@@ -308,7 +325,7 @@ describe("platformatic adapter against a real broker", () => {
     const listen = (ctx: unknown) => void seen.push((ctx as { options?: { acks?: unknown } }).options?.acks);
     producerSendsChannel.start.subscribe(listen);
     const all = new PlatformaticProducerClient(
-      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      local(),
       quiet,
     );
     const one = new PlatformaticProducerClient(
@@ -338,7 +355,7 @@ describe("platformatic adapter against a real broker", () => {
     const b = unique("plat-enc-b");
     await createTopics([a, b], 3);
     const p = new PlatformaticProducerClient(
-      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      local(),
       quiet,
     );
     const sent = (topic: string, n: number): OutgoingRecord[] =>
@@ -411,19 +428,10 @@ describe("platformatic adapter against a real broker", () => {
       await withAdmin((admin) =>
         admin.createTopics({ waitForLeaders: false, topics: [{ topic, numPartitions: 3 }] })
       );
-      const p = new PlatformaticProducerClient(
-        { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
-        quiet,
-      );
+      const p = new PlatformaticProducerClient(local(), quiet);
       try {
         await p.connect();
-        const records = Array.from({ length: 30 }, (_, i): OutgoingRecord => ({
-          key: null,
-          value: enc.encode(`r${i}`),
-          headers: {},
-          timestampMs: null,
-          partition: i % 3,
-        }));
+        const records = thirtyToThree();
         await p.send(topic, records);
         retried += p.produceRequests.retries > 0 ? 1 : 0;
         const read = await readTopics([topic]);
@@ -443,7 +451,7 @@ describe("platformatic adapter against a real broker", () => {
     const topic = unique("plat-txn-read");
     await createTopics([topic], 1);
     const p = new PlatformaticProducerClient(
-      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      local(),
       quiet,
       unique("txn"),
     );
@@ -581,7 +589,7 @@ describe("platformatic consumer memory bound", () => {
     const topic = unique("plat-bound");
     await createTopics([topic], 1);
     const p = new PlatformaticProducerClient(
-      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      local(),
       quiet,
     );
     await p.connect();
@@ -634,7 +642,7 @@ describe("platformatic consumer pause", () => {
     const topic = unique("plat-pausefetch");
     await createTopics([topic]);
     const p = new PlatformaticProducerClient(
-      { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+      local(),
       quiet,
     );
     await p.connect();
@@ -707,13 +715,7 @@ describe("KafkaAdmin and createKafkaClients", () => {
     "creates and deletes topics, reads end offsets, committed offsets and lag",
     { timeout: 60_000 },
     async () => {
-      const admin = new KafkaAdmin({
-        brokers: [bootstrap()],
-        clientId: null,
-        topic: null,
-        security: null,
-        extra: {},
-      });
+      const admin = new KafkaAdmin(local());
       const topic = unique("plat-admin");
       const groupId = unique("g");
       try {
@@ -724,7 +726,7 @@ describe("KafkaAdmin and createKafkaClients", () => {
         );
         assert.deepEqual([...await admin.endOffsets(topic)], [[0, 0], [1, 0], [2, 0]]);
         const p = new PlatformaticProducerClient(
-          { brokers: [bootstrap()], clientId: null, topic: null, security: null, extra: {} },
+          local(),
           quiet,
         );
         await p.connect();
@@ -774,20 +776,8 @@ describe("KafkaAdmin and createKafkaClients", () => {
       // Waiting only for leaders in the metadata, a kafkajs produce straight after the creation was refused
       // for a partition whose leader did not lead yet and retried as a whole, duplicating the other
       // partitions: 4 of 20 rounds. KafkaAdmin now also waits for each leader to answer ListOffsets: 0 of 20.
-      const admin = new KafkaAdmin({
-        brokers: [bootstrap()],
-        clientId: null,
-        topic: null,
-        security: null,
-        extra: {},
-      });
-      const p = new KafkaProducerClient({
-        brokers: [bootstrap()],
-        clientId: null,
-        topic: null,
-        security: null,
-        extra: {},
-      }, quiet);
+      const admin = new KafkaAdmin(local());
+      const p = new KafkaProducerClient(local(), quiet);
       const topics: string[] = [];
       try {
         await p.connect();
@@ -795,13 +785,7 @@ describe("KafkaAdmin and createKafkaClients", () => {
           const topic = unique("plat-admin-ready");
           topics.push(topic);
           await admin.createTopics([{ topic, partitions: 3 }]);
-          const records = Array.from({ length: 30 }, (_, i): OutgoingRecord => ({
-            key: null,
-            value: enc.encode(`r${i}`),
-            headers: {},
-            timestampMs: null,
-            partition: i % 3,
-          }));
+          const records = thirtyToThree();
           await p.send(topic, records);
           assert.deepEqual([...await admin.endOffsets(topic)], [[0, 10], [1, 10], [2, 10]], `round ${round}`);
         }
