@@ -6,7 +6,8 @@
  * `api(connection, ...args, callback)`; the API only calls `connection.send(apiKey, apiVersion,
  * createPayload, parseResponse, …)`. {@link tapApi} replaces the lookup on one client instance (its
  * prototype is untouched) so that the named API gets a connection whose `send` passes on the hooks' payload
- * creator and parser instead of platformatic's (and, when a hook says so, other arguments). Metadata, routing, retries and callbacks stay platformatic's.
+ * creator and parser instead of platformatic's (and, when a hook says so, other arguments). Metadata,
+ * routing, retries and callbacks stay platformatic's.
  *
  * @module
  */
