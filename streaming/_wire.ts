@@ -43,7 +43,8 @@ import {
 import type { ErrorSource } from "./engine/_emission.ts";
 import { isMessageType, type MessageType } from "./_type.ts";
 import { errorCodec, errorWireForm, isErrorEnvelopeShape, payloadCodec } from "./_wire_codecs.ts";
-import { HEADERS, keyToBytes, setView, str, TRACE_SPANS, traceHeaders, utf8e } from "./_wire_headers.ts";
+import { EncodedRecord } from "./_encoded_record.ts";
+import { HEADERS, keyToBytes, str, TRACE_SPANS, traceHeaders, utf8e } from "./_wire_headers.ts";
 import { metaOf } from "./_wire_meta.ts";
 
 /**
@@ -221,19 +222,8 @@ export class Wire {
     };
     const spans = TRACE_SPANS;
     const value = encodeEnvelope(header, m.payload, codec, spans);
-    const headers: Record<string, Uint8Array> = { ...meta.headers };
-    // the trace headers are views of the envelope's own trace fields (no copy, no backing store); a
-    // forwarded header that already holds the value is kept
-    setView(headers, HEADERS.correlationId, header.correlationId, value, spans, 4);
-    setView(headers, HEADERS.parentTraceId, header.parentTraceId, value, spans, 2);
-    setView(headers, HEADERS.causationId, header.causationId, value, spans, 6);
-    setView(headers, HEADERS.traceId, header.traceId, value, spans, 0);
-    return {
-      key: keyToBytes(this.#resolveKey(m, sink)),
-      value,
-      headers,
-      timestampMs: producedAtMs,
-    };
+    // the trace headers become views of the envelope's own trace fields when a transport reads them
+    return new EncodedRecord(keyToBytes(this.#resolveKey(m, sink)), value, meta.headers, spans, producedAtMs);
   }
 
   #resolveKey(m: Message, sink: CompiledTopicSink): Uint8Array | string | null {

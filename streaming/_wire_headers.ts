@@ -84,22 +84,6 @@ export function traceHeaders(
 /** Where `encodeEnvelope` wrote the trace fields of the last envelope (reused: read right after each call). */
 export const TRACE_SPANS: Int32Array = new Int32Array(8);
 
-/** Sets a trace header to the bytes of the envelope field at `spans[i]` unless the same value is present. */
-export function setView(
-  headers: Record<string, Uint8Array>,
-  name: string,
-  text: string | null,
-  envelope: Uint8Array,
-  spans: Int32Array,
-  i: number,
-): void {
-  if (text === null) return;
-  const start = spans[i];
-  if (start < 0 || sameText(headers[name], text)) return;
-  // the (buffer, offset, length) constructor: `subarray` looks up the species constructor, slow on JSC
-  headers[name] = new Uint8Array(envelope.buffer, envelope.byteOffset + start, spans[i + 1] - start);
-}
-
 /** Sets a header to the UTF-8 bytes of `value` (non-null) unless the same value is present. */
 function set(headers: Record<string, Uint8Array>, name: string, value: string | null): void {
   if (value === null) return;

@@ -1,0 +1,174 @@
+/**
+ * {@link EncodedRecord}: the outgoing record of an encoded message, whose trace headers are views of the
+ * envelope's own trace fields, made when a transport first reads `headers` and not before.
+ *
+ * Why lazy: on JSC a typed-array view costs about as much as encoding a short string, and an output carries
+ * four of them (`x-correlation-id`, `x-parent-trace-id`, `x-causation-id`, `x-trace-id`). Building them in the
+ * engine took about a tenth of its time in memory (bench/engine_bench.ts) whether or not anything read them; a
+ * transport that writes the bytes itself reads the spans instead ({@link EncodedRecord.traceSpan}) and makes
+ * none.
+ *
+ * @module
+ */
+import type { OutgoingRecord } from "./_transport.ts";
+import { HEADERS } from "./_wire_headers.ts";
+
+/** Trace header names in the order they are set, each with the index of its span in `encodeEnvelope`'s spans. */
+const TRACE_ORDER: readonly (readonly [string, number])[] = [
+  [HEADERS.correlationId, 4],
+  [HEADERS.parentTraceId, 2],
+  [HEADERS.causationId, 6],
+  [HEADERS.traceId, 0],
+];
+
+/** True when `a` holds the bytes `b[start, end)`. */
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array, start: number, end: number): boolean {
+  if (a === undefined || a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[start + i]) return false;
+  return true;
+}
+
+/**
+ * An {@link OutgoingRecord} whose headers are the forwarded ones plus the trace fields of its own envelope
+ * (`value`), built on the first read of `headers` (then kept): a forwarded header holding the same bytes is
+ * kept, a nil field sets none. Like any record it is immutable; spread it only with `headers` given
+ * explicitly (`{ ...r, headers: { ...r.headers } }`): `headers` is a getter, not an own property.
+ *
+ * @example
+ * ```ts
+ * import { EncodedRecord } from "./_encoded_record.ts";
+ * const value = new TextEncoder().encode("..trace-1..");
+ * const spans = new Int32Array([2, 9, -1, -1, -1, -1, -1, -1]); // trace_id at [2, 9)
+ * const r = new EncodedRecord(null, value, {}, spans, 1000);
+ * new TextDecoder().decode(r.headers["x-trace-id"]); // "trace-1"
+ * ```
+ */
+export class EncodedRecord implements OutgoingRecord {
+  /** Kafka key, or null. */
+  readonly key: Uint8Array | null;
+  /** The encoded envelope. */
+  readonly value: Uint8Array;
+  /** Record timestamp in ms. */
+  readonly timestampMs: number | null;
+  /** The headers carried over from the input message (not copied: records and their headers are immutable). */
+  readonly forwarded: Readonly<Record<string, Uint8Array>>;
+  // [start, end) of trace_id, parent_trace_id, correlation_id, causation_id in `value` (-1: nil). TypeScript
+  // `private`, not `#`: JSC's private fields made the engine about 5 % slower (bench/engine_bench.ts on Bun)
+  private readonly s0: number;
+  private readonly s1: number;
+  private readonly s2: number;
+  private readonly s3: number;
+  private readonly s4: number;
+  private readonly s5: number;
+  private readonly s6: number;
+  private readonly s7: number;
+  private cache: Record<string, Uint8Array> | null = null;
+
+  /**
+   * Creates an {@link EncodedRecord}.
+   *
+   * @param key Kafka key, or null
+   * @param value the envelope
+   * @param forwarded the input message's headers
+   * @param spans where `encodeEnvelope` wrote the four trace fields in `value` (8 slots; copied)
+   * @param timestampMs record timestamp in ms
+   */
+  constructor(
+    key: Uint8Array | null,
+    value: Uint8Array,
+    forwarded: Readonly<Record<string, Uint8Array>>,
+    spans: Int32Array,
+    timestampMs: number | null,
+  ) {
+    this.key = key;
+    this.value = value;
+    this.timestampMs = timestampMs;
+    this.forwarded = forwarded;
+    this.s0 = spans[0];
+    this.s1 = spans[1];
+    this.s2 = spans[2];
+    this.s3 = spans[3];
+    this.s4 = spans[4];
+    this.s5 = spans[5];
+    this.s6 = spans[6];
+    this.s7 = spans[7];
+  }
+
+  /**
+   * Start (`end` false) or end of the bytes in `value` of span `i` (0 trace_id, 2 parent_trace_id, 4
+   * correlation_id, 6 causation_id); -1 for a nil field.
+   */
+  traceSpan(i: number, end: boolean): number {
+    switch (i) {
+      case 0:
+        return end ? this.s1 : this.s0;
+      case 2:
+        return end ? this.s3 : this.s2;
+      case 4:
+        return end ? this.s5 : this.s4;
+      case 6:
+        return end ? this.s7 : this.s6;
+      default:
+        throw new RangeError(`trace span index must be 0, 2, 4 or 6, not ${i}`);
+    }
+  }
+
+  /**
+   * Calls `f` for each header of this record, in the order of `headers`, without building the trace
+   * headers' views: a trace header comes as `(name, value, start, end)` (its bytes are `value[start, end)`),
+   * any other as `(name, bytes, 0, bytes.length)`.
+   */
+  eachHeader(f: (name: string, bytes: Uint8Array, start: number, end: number) => void): void {
+    const fwd = this.forwarded;
+    const value = this.value;
+    let replaced = 0; // bit k: TRACE_ORDER[k] replaces a forwarded header
+    for (let k = 0; k < TRACE_ORDER.length; k++) {
+      const [name, i] = TRACE_ORDER[k];
+      const s = this.traceSpan(i, false);
+      if (s >= 0 && name in fwd && !sameBytes(fwd[name], value, s, this.traceSpan(i, true))) {
+        replaced |= 1 << k;
+      }
+    }
+    // forwarded headers first, in their order (a replaced one keeps its place with the new bytes)
+    for (const name in fwd) {
+      const k = traceIndex(name);
+      if (k >= 0 && (replaced & (1 << k)) !== 0) {
+        const i = TRACE_ORDER[k][1];
+        f(name, value, this.traceSpan(i, false), this.traceSpan(i, true));
+      } else {
+        const b = fwd[name];
+        f(name, b, 0, b.length);
+      }
+    }
+    for (let k = 0; k < TRACE_ORDER.length; k++) {
+      const [name, i] = TRACE_ORDER[k];
+      const s = this.traceSpan(i, false);
+      if (s >= 0 && !(name in fwd)) f(name, value, s, this.traceSpan(i, true));
+    }
+  }
+
+  /** The record's headers: the forwarded ones with the trace headers set (built once, on first read). */
+  get headers(): Readonly<Record<string, Uint8Array>> {
+    let h = this.cache;
+    if (h !== null) return h;
+    h = { ...this.forwarded };
+    const value = this.value;
+    for (let k = 0; k < TRACE_ORDER.length; k++) {
+      const [name, i] = TRACE_ORDER[k];
+      const s = this.traceSpan(i, false);
+      if (s < 0) continue;
+      const e = this.traceSpan(i, true);
+      if (sameBytes(h[name], value, s, e)) continue;
+      // the (buffer, offset, length) constructor: `subarray` looks up the species constructor, slow on JSC
+      h[name] = new Uint8Array(value.buffer, value.byteOffset + s, e - s);
+    }
+    this.cache = h;
+    return h;
+  }
+}
+
+/** Index in TRACE_ORDER of a trace header name, or -1. */
+function traceIndex(name: string): number {
+  for (let k = 0; k < TRACE_ORDER.length; k++) if (TRACE_ORDER[k][0] === name) return k;
+  return -1;
+}
