@@ -20,13 +20,18 @@
 import { Buffer } from "node:buffer";
 import { crc32c, groupByProperty, Writer } from "./_kafka.ts";
 import { tapApi } from "./_api_tap.ts";
+import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 /** A message as platformatic hands it to its produce API (after partitioning). */
 export interface ProduceMessage {
   readonly topic: string;
   partition?: number | string;
   readonly key?: Uint8Array | null;
-  readonly value?: Uint8Array | null;
+  /**
+   * The value; or an engine output (`EncodedRecord`, from the adapter's producer), whose value and headers
+   * this encoder writes straight from the envelope (then `headers` is absent).
+   */
+  readonly value?: Uint8Array | EncodedRecord | null;
   readonly headers?: ReadonlyMap<Uint8Array, Uint8Array> | null;
   /** ms since the epoch: a bigint as platformatic takes it, or an integer number (this encoder only). */
   timestamp?: bigint | number;
@@ -99,9 +104,64 @@ function bigintTimestamps(messages: ProduceMessage[]): void {
   for (const m of messages) if (typeof m.timestamp === "number") m.timestamp = BigInt(m.timestamp);
 }
 
-/** Per-record sizes and timestamps of the batch being encoded (reused; grown as needed). */
+/**
+ * Engine outputs as platformatic's encoder takes messages, before a request goes to it: the envelope as the
+ * value, the headers as a Map (the trace headers as views of the envelope).
+ */
+function plainValues(messages: ProduceMessage[]): void {
+  for (const m of messages) {
+    const r = m.value;
+    if (!(r instanceof EncodedRecord)) continue;
+    const headers = new Map<Uint8Array, Uint8Array>();
+    const all = r.headers;
+    for (const name in all) headers.set(headerName(name), all[name]);
+    const mutable = m as {
+      value?: Uint8Array | EncodedRecord | null;
+      headers?: ReadonlyMap<Uint8Array, Uint8Array>;
+    };
+    mutable.value = r.value;
+    mutable.headers = headers;
+  }
+}
+
+/** UTF-8 bytes of header names (cached: a flow writes the same few names on every record). */
+const headerNames = new Map<string, Buffer>();
+function headerName(name: string): Buffer {
+  let b = headerNames.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, "utf8");
+    if (headerNames.size < 4096) headerNames.set(name, b);
+  }
+  return b;
+}
+
+/** Per-record sizes, timestamps and header counts of the batch being encoded (reused; grown as needed). */
 let bodySizes = new Int32Array(1024);
 let timestamps = new Float64Array(1024);
+let headerCounts = new Int32Array(1024);
+
+// An EncodedRecord's headers are visited with `eachHeader`; these module-level callbacks and their state
+// size and write them without a closure per record.
+let hCount = 0;
+let hSize = 0;
+function sizeHeader(name: string, _bytes: Uint8Array, start: number, end: number): void {
+  const k = headerName(name).length;
+  const n = end - start;
+  hCount++;
+  hSize += uvarintSize(k * 2) + k + uvarintSize(n * 2) + n;
+}
+const EMPTY: Buffer = Buffer.alloc(0);
+let wBuf: Buffer = EMPTY;
+let wPos = 0;
+function writeHeader(name: string, bytes: Uint8Array, start: number, end: number): void {
+  const buf = wBuf;
+  let pos = writeBytes(buf, wPos, headerName(name));
+  const n = end - start;
+  pos = writeUvarint(buf, pos, n * 2);
+  if (n > 32) buf.set(bytes.subarray(start, end), pos);
+  else for (let i = 0; i < n; i++) buf[pos + i] = bytes[start + i];
+  wPos = pos + n;
+}
 
 /** Timestamps this encoder takes: |t| < 2^50 ms (year ±35,000), so deltas and their zigzags stay exact. */
 const MAX_TIMESTAMP = 2 ** 50;
@@ -144,11 +204,19 @@ function sizeBatch(messages: readonly ProduceMessage[], now: bigint, at: number)
     const ts = timestampOf(m, now);
     timestamps[at + i] = ts;
     const k = lengthOf(m.key);
-    const v = lengthOf(m.value);
+    const value = m.value;
+    const record = value instanceof EncodedRecord ? value : null;
+    const v = lengthOf(record === null ? value as Uint8Array | null | undefined : record.value);
     let body = 1 + uvarintSize(zigzag(ts - first)) + uvarintSize(i * 2) +
       uvarintSize(zigzag(k)) + (k > 0 ? k : 0) + uvarintSize(zigzag(v)) + (v > 0 ? v : 0);
     const h = m.headers;
-    if (h === undefined || h === null) body += 1;
+    if (record !== null) {
+      hCount = 0;
+      hSize = 0;
+      record.eachHeader(sizeHeader);
+      headerCounts[at + i] = hCount;
+      body += uvarintSize(hCount * 2) + hSize;
+    } else if (h === undefined || h === null) body += 1;
     else {
       body += uvarintSize(h.size * 2);
       for (const [name, value] of h) {
@@ -213,14 +281,25 @@ function writeBatch(
     pos = writeUvarint(buf, pos, zigzag(timestamps[at + i] - first));
     pos = writeUvarint(buf, pos, i * 2);
     pos = writeBytes(buf, pos, m.key);
-    pos = writeBytes(buf, pos, m.value);
+    const value = m.value;
     const h = m.headers;
-    if (h === undefined || h === null) buf[pos++] = 0;
-    else {
-      pos = writeUvarint(buf, pos, h.size * 2);
-      for (const [name, value] of h) {
-        pos = writeBytes(buf, pos, name);
-        pos = writeBytes(buf, pos, value);
+    if (value instanceof EncodedRecord) {
+      pos = writeBytes(buf, pos, value.value);
+      pos = writeUvarint(buf, pos, headerCounts[at + i] * 2);
+      wBuf = buf;
+      wPos = pos;
+      value.eachHeader(writeHeader);
+      pos = wPos;
+      wBuf = EMPTY;
+    } else {
+      pos = writeBytes(buf, pos, value);
+      if (h === undefined || h === null) buf[pos++] = 0;
+      else {
+        pos = writeUvarint(buf, pos, h.size * 2);
+        for (const [name, bytes] of h) {
+          pos = writeBytes(buf, pos, name);
+          pos = writeBytes(buf, pos, bytes);
+        }
       }
     }
   }
@@ -270,6 +349,7 @@ export function encodeProduceRequest(
   if (bodySizes.length < messages.length) {
     bodySizes = new Int32Array(messages.length * 2);
     timestamps = new Float64Array(messages.length * 2);
+    headerCounts = new Int32Array(messages.length * 2);
   }
   const groups: [string, ProduceMessage[]][][] = [];
   const batchSizes: number[] = [];
@@ -401,6 +481,7 @@ export class ProduceTap {
           }
           this.counts.fallback++;
           bigintTimestamps(messages);
+          plainValues(messages);
           return theirs();
         },
         // acks=0 has no response; otherwise a failed response still says which partitions were written

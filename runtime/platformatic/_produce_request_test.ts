@@ -9,6 +9,10 @@ import {
   ProduceTap,
 } from "./_produce_request.ts";
 import * as platformatic from "@platformatic/kafka";
+import * as v from "valibot";
+import { encodeEnvelope } from "../../kafka/mod.ts";
+import { compileSchema } from "../../kafka/_schema_codec.ts";
+import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 type CreateRequest = (
   acks: number,
@@ -263,7 +267,9 @@ test("ProduceTap: a retried request carries only the partitions the broker did n
   // platformatic's retry: the same array again; only a[1] goes out
   produce(connection, -1, 1000, all, {}, () => {});
   assert.deepEqual(
-    calls[1].messages.map((x) => `${x.topic}:${x.partition}:${new TextDecoder().decode(x.value!)}`),
+    calls[1].messages.map((x) =>
+      `${x.topic}:${x.partition}:${new TextDecoder().decode(x.value as Uint8Array)}`
+    ),
     [
       "a:1:2",
     ],
@@ -282,4 +288,107 @@ test("ProduceTap: a retried request carries only the partitions the broker did n
   produce(connection, -1, 1000, other, {}, () => {});
   assert.equal(calls[3].messages, other);
   assert.deepEqual(tap.counts, { encoded: 4, fallback: 0, retries: 2 });
+});
+
+/** Engine outputs: envelopes with trace fields, some with forwarded headers (kept, replaced, others). */
+function engineOutputs(n: number): EncodedRecord[] {
+  const codec = compileSchema(v.object({ n: v.number(), s: v.string() }));
+  const out: EncodedRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    const spans = new Int32Array(8);
+    const value = encodeEnvelope(
+      {
+        messageType: "t",
+        messageVersion: 1,
+        traceId: `trace-${i}`,
+        parentTraceId: i % 3 === 0 ? null : `parent-${i}`,
+        correlationId: i % 4 === 0 ? null : `corr-é-${i % 5}`,
+        causationId: `m-${i}`,
+        producedAtMs: 1_700_000_000_000 + i,
+      },
+      { n: i, s: "x".repeat(i % 50) },
+      codec,
+      spans,
+    ).slice();
+    const forwarded: Record<string, Uint8Array> = i % 2 === 0 ? {} : {
+      "x-app": b(`app-${i}`),
+      "x-trace-id": b("trace-old"),
+      "x-correlation-id": b(`corr-é-${i % 5}`),
+    };
+    out.push(
+      new EncodedRecord(i % 3 === 0 ? null : b(`k-${i}`), value, forwarded, spans, 1_700_000_000_000 + i),
+    );
+  }
+  return out;
+}
+
+/** The messages the adapter's producer hands platformatic for these outputs: the record as the value. */
+const fast = (rs: readonly EncodedRecord[]): ProduceMessage[] =>
+  rs.map((r, i) => ({ topic: "t", partition: i % 3, key: r.key, value: r, timestamp: r.timestampMs! }));
+/** The same records as plain messages: the envelope as the value, `headers` as a Map of Buffers. */
+const plain = (rs: readonly EncodedRecord[]): ProduceMessage[] =>
+  rs.map((r, i) => ({
+    topic: "t",
+    partition: i % 3,
+    key: r.key,
+    value: r.value,
+    headers: new Map(Object.entries(r.headers).map(([k, h]) => [b(k), h])),
+    timestamp: BigInt(r.timestampMs!),
+  }));
+
+test("produce requests: engine outputs are written straight from their envelopes, the same bytes as with their headers", () => {
+  const rs = engineOutputs(60);
+  for (const version of [3, 8, 9, 11]) {
+    const expected = theirs(version)(-1, 30_000, plain(rs), OPTIONS[1][1]);
+    const ours = encodeProduceRequest(version, -1, 30_000, fast(rs), OPTIONS[1][1]);
+    assert.ok(ours !== null);
+    assert.deepEqual(ours.buffer, expected.buffer, `v${version}`);
+  }
+});
+
+test("ProduceTap: engine outputs become plain messages before a request goes to platformatic's encoder", () => {
+  const rs = engineOutputs(7);
+  const messages = fast(rs);
+  let payload: unknown;
+  const produceV11 = Object.assign(
+    (conn: { send: (...a: unknown[]) => void }, ...args: unknown[]) => {
+      const cb = args.pop() as () => void;
+      conn.send(0, 11, () => "platformatic's payload", () => "parsed", true, true, cb);
+    },
+    { key: 0, version: 11 },
+  );
+  const producer = {
+    [platformatic.kGetApi](_name: string, cb: (e: unknown, api?: unknown) => void) {
+      cb(null, produceV11);
+    },
+  };
+  const tap = new ProduceTap(producer);
+  let produce: (...a: unknown[]) => void = () => {};
+  producer[platformatic.kGetApi]("Produce", (_e, api) => (produce = api as typeof produce));
+  const connection = {
+    send: (
+      _k: number,
+      _v: number,
+      create: () => unknown,
+      _p: unknown,
+      _a: boolean,
+      _b: boolean,
+      cb: () => void,
+    ) => {
+      payload = create();
+      cb();
+    },
+  };
+  produce(connection, -1, 1000, messages, { compression: "gzip" }, () => {});
+  assert.equal(payload, "platformatic's payload");
+  assert.deepEqual(tap.counts, { encoded: 0, fallback: 1, retries: 0 });
+  const expected = plain(rs);
+  for (let i = 0; i < rs.length; i++) {
+    assert.equal(messages[i].value, rs[i].value);
+    assert.deepEqual(
+      [...messages[i].headers!].map(([k, h]) => [Buffer.from(k).toString(), Buffer.from(h).toString()]),
+      [...expected[i].headers!].map(([k, h]) => [k.toString(), Buffer.from(h).toString()]),
+    );
+    assert.equal(messages[i].timestamp, expected[i].timestamp);
+  }
 });

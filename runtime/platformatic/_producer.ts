@@ -14,6 +14,7 @@ import { deliveryError, describeError } from "./_errors.ts";
 import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
 import { PlatformaticTransactions } from "./_transactions.ts";
 import { ProduceTap } from "./_produce_request.ts";
+import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
@@ -30,6 +31,16 @@ const asBuffer = (bytes: Uint8Array): Buffer => bytes as Buffer;
 /** Bytes a record adds to a record batch, roughly (payload plus ~20 bytes of varints and attributes). */
 const recordSize = (r: OutgoingRecord): number => {
   let size = 21 + r.value.byteLength + (r.key === null ? 0 : r.key.byteLength);
+  if (r instanceof EncodedRecord) {
+    // without building its headers: the forwarded ones and the trace fields (names ≤ 17 ASCII characters)
+    const fwd = r.forwarded;
+    for (const name in fwd) size += 2 + name.length * 3 + fwd[name].byteLength;
+    for (let i = 0; i < 8; i += 2) {
+      const s = r.traceSpan(i, false);
+      if (s >= 0) size += 19 + r.traceSpan(i, true) - s;
+    }
+    return size;
+  }
   for (const name in r.headers) size += 2 + name.length * 3 + r.headers[name].byteLength;
   return size;
 };
@@ -243,6 +254,15 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   }
 
   #toMessage(topic: string, r: OutgoingRecord): Message {
+    if (r instanceof EncodedRecord && this.#cfg.compression === "none") {
+      // An engine output goes to the produce tap's encoder as it is: it writes the value and the headers
+      // straight from the envelope (no header Map or views here, none from platformatic's serializers);
+      // a request that goes to platformatic's encoder gets them converted first (_produce_request.ts).
+      const m: Message = { topic, value: r as unknown as Buffer };
+      if (r.key !== null) m.key = asBuffer(r.key);
+      if (r.timestampMs !== null) m.timestamp = r.timestampMs as unknown as bigint;
+      return m;
+    }
     let headers: Map<Buffer, Buffer> | undefined;
     for (const name in r.headers) {
       if (headers === undefined) headers = new Map();
