@@ -29,6 +29,10 @@ function encoded(
   return { value: value.slice(), spans };
 }
 
+/** An envelope with only a trace id ("t"). */
+const traceOnly = (): { value: Uint8Array; spans: Int32Array } =>
+  encoded({ traceId: "t", parentTraceId: null, correlationId: null, causationId: null });
+
 /** Every header of `r` as text, in the order of `headers`. */
 const texts = (h: Readonly<Record<string, Uint8Array>>): [string, string][] =>
   Object.entries(h).map(([k, b]) => [k, td.decode(b)]);
@@ -92,24 +96,14 @@ describe("EncodedRecord", () => {
   });
 
   test("a nil envelope field keeps the forwarded header", () => {
-    const { value, spans } = encoded({
-      traceId: "t",
-      parentTraceId: null,
-      correlationId: null,
-      causationId: null,
-    });
+    const { value, spans } = traceOnly();
     const r = new EncodedRecord(null, value, { [HEADERS.correlationId]: te.encode("c-in") }, spans, 5);
     assert.deepEqual(texts(r.headers), [[HEADERS.correlationId, "c-in"], [HEADERS.traceId, "t"]]);
     assert.deepEqual(each(r), texts(r.headers));
   });
 
   test("spreads need headers given explicitly (a getter, not an own property)", () => {
-    const { value, spans } = encoded({
-      traceId: "t",
-      parentTraceId: null,
-      correlationId: null,
-      causationId: null,
-    });
+    const { value, spans } = traceOnly();
     const r = new EncodedRecord(null, value, {}, spans, 5);
     assert.equal("headers" in { ...r }, false);
     const copy = { ...r, headers: { ...r.headers, "x-dlq-error": te.encode("why") } };
@@ -119,12 +113,7 @@ describe("EncodedRecord", () => {
   });
 
   test("traceSpan rejects an index that is not a field's", () => {
-    const { value, spans } = encoded({
-      traceId: "t",
-      parentTraceId: null,
-      correlationId: null,
-      causationId: null,
-    });
+    const { value, spans } = traceOnly();
     const r = new EncodedRecord(null, value, {}, spans, 5);
     assert.equal(td.decode(value.subarray(r.traceSpan(0, false), r.traceSpan(0, true))), "t");
     assert.equal(r.traceSpan(2, false), -1);

@@ -62,6 +62,19 @@ const sequences = (): ProduceOptions["sequences"] => {
   return { getWithDefault: (k, d) => m.get(k) ?? d };
 };
 
+/** A ProduceTap on a stub producer whose every API is `api`, and the wrapped Produce API. */
+function tapped(api: unknown): { tap: ProduceTap; produce: (...a: unknown[]) => void } {
+  const producer = {
+    [platformatic.kGetApi](_name: string, cb: (e: unknown, api?: unknown) => void) {
+      cb(null, api);
+    },
+  };
+  const tap = new ProduceTap(producer);
+  let produce: (...a: unknown[]) => void = () => {};
+  producer[platformatic.kGetApi]("Produce", (_e, a) => (produce = a as typeof produce));
+  return { tap, produce };
+}
+
 const OPTIONS: readonly [string, ProduceOptions][] = [
   ["plain", {}],
   ["idempotent", { producerId: 4242n, producerEpoch: 3, sequences: sequences() }],
@@ -233,14 +246,7 @@ test("ProduceTap: a retried request carries only the partitions the broker did n
       cb();
     },
   };
-  const producer = {
-    [platformatic.kGetApi](_name: string, cb: (e: unknown, api?: unknown) => void) {
-      cb(null, produceV11);
-    },
-  };
-  const tap = new ProduceTap(producer);
-  let produce: (...a: unknown[]) => void = () => {};
-  producer[platformatic.kGetApi]("Produce", (_e, api) => (produce = api as typeof produce));
+  const { tap, produce } = tapped(produceV11);
   const m = (topic: string, partition: number, v: string): ProduceMessage => ({
     topic,
     partition,
@@ -357,14 +363,7 @@ test("ProduceTap: engine outputs become plain messages before a request goes to 
     },
     { key: 0, version: 11 },
   );
-  const producer = {
-    [platformatic.kGetApi](_name: string, cb: (e: unknown, api?: unknown) => void) {
-      cb(null, produceV11);
-    },
-  };
-  const tap = new ProduceTap(producer);
-  let produce: (...a: unknown[]) => void = () => {};
-  producer[platformatic.kGetApi]("Produce", (_e, api) => (produce = api as typeof produce));
+  const { tap, produce } = tapped(produceV11);
   const connection = {
     send: (
       _k: number,
