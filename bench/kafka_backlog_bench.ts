@@ -7,10 +7,12 @@
  * samples), peak heap and peak in-flight count.
  *
  * The drain runs twice on the same backlog (two consumer groups), one after the other:
- * - `default`: the runtime started the way `deno task run` / `bun run run` start a flow (no GC flags: the
- *   runtime sizes its heap from the machine's RAM and lets it grow to several times the live set);
+ * - `default`: the runtime started the way `deno task run` / `bun run run` start a flow (Deno without GC flags:
+ *   V8 sizes its heap from the machine's RAM and lets it grow to several times the live set; Bun with the
+ *   heap size `scripts/bun-cli.sh` sets, `BUN_JSC_forceRAMSize`, at most 4 GiB);
  * - `lean`: started the way `deno task run:lean` / `bun run run:lean` start it, with the GC sizing flags
- *   read from that task (deno.json, `--v8-flags=…`) or script (package.json, `BUN_JSC_…=` variables).
+ *   read from that task (deno.json, `--v8-flags=…`) or script (package.json, `BUN_JSC_…=` variables and
+ *   those `scripts/bun-cli.sh` sets).
  *
  *   deno run -A bench/kafka_backlog_bench.ts [--n=1000000] [--max-in-flight=10000] [--client=platformatic|kafkajs]
  *     [--fetch-max-bytes=B] [--only=default|lean] [--trace] [--produce-encoder=platformatic]
@@ -247,6 +249,14 @@ function launchFlags(name: string): { args: string[]; env: Record<string, string
   const script = String(JSON.parse(readFileSync(`${root}package.json`, "utf8")).scripts?.[name] ?? "");
   const env: Record<string, string> = {};
   for (const m of script.matchAll(/\b(BUN_JSC_\w+)=(\S+)/g)) env[m[1]] = m[2];
+  if (script.includes("scripts/bun-cli.sh")) {
+    // the heap size that launcher sets (BUN_JSC_forceRAMSize, unless set already)
+    const r = spawnSync("bash", [`${root}scripts/bun-cli.sh`], {
+      env: { ...process.env, LOOM_PRINT_BUN_ENV: "1" },
+      encoding: "utf8",
+    });
+    for (const m of String(r.stdout).matchAll(/\b(BUN_JSC_\w+)=(\S+)/g)) env[m[1]] ??= m[2];
+  }
   return { args: [], env, text: Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ") || "(none)" };
 }
 

@@ -18,5 +18,5 @@ done
 if [ ${#args[@]} -eq 0 ]; then
   args=(examples/orders/flow.ts --config examples/orders/orders.yaml --fixture examples/orders/orders.jsonl)
 fi
-if [ "$rt" = bun ]; then exec bun cli.ts run "${args[@]}"; fi
+if [ "$rt" = bun ]; then exec bash scripts/bun-cli.sh run "${args[@]}"; fi
 exec deno run -A cli.ts run "${args[@]}"
