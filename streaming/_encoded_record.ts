@@ -13,13 +13,14 @@
 import type { OutgoingRecord } from "./_transport.ts";
 import { HEADERS } from "./_wire_headers.ts";
 
-/** Trace header names in the order they are set, each with the index of its span in `encodeEnvelope`'s spans. */
-const TRACE_ORDER: readonly (readonly [string, number])[] = [
-  [HEADERS.correlationId, 4],
-  [HEADERS.parentTraceId, 2],
-  [HEADERS.causationId, 6],
-  [HEADERS.traceId, 0],
+/** Trace header names in the order they are added, and the index of each one's span in `encodeEnvelope`'s spans. */
+const TRACE_NAMES: readonly string[] = [
+  HEADERS.correlationId,
+  HEADERS.parentTraceId,
+  HEADERS.causationId,
+  HEADERS.traceId,
 ];
+const TRACE_SLOTS: readonly number[] = [4, 2, 6, 0];
 
 /** True when `a` holds the bytes `b[start, end)`. */
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array, start: number, end: number): boolean {
@@ -116,59 +117,55 @@ export class EncodedRecord implements OutgoingRecord {
   /**
    * Calls `f` for each header of this record, in the order of `headers`, without building the trace
    * headers' views: a trace header comes as `(name, value, start, end)` (its bytes are `value[start, end)`),
-   * any other as `(name, bytes, 0, bytes.length)`.
+   * any other as `(name, bytes, 0, bytes.length)`. The forwarded headers come first, in their order: a
+   * forwarded trace header keeps its place, with the envelope's bytes when they differ and the field is not
+   * nil; then the trace headers that were not forwarded.
    */
   eachHeader(f: (name: string, bytes: Uint8Array, start: number, end: number) => void): void {
     const fwd = this.forwarded;
     const value = this.value;
-    let replaced = 0; // bit k: TRACE_ORDER[k] replaces a forwarded header
-    for (let k = 0; k < TRACE_ORDER.length; k++) {
-      const [name, i] = TRACE_ORDER[k];
-      const s = this.traceSpan(i, false);
-      if (s >= 0 && name in fwd && !sameBytes(fwd[name], value, s, this.traceSpan(i, true))) {
-        replaced |= 1 << k;
-      }
-    }
-    // forwarded headers first, in their order (a replaced one keeps its place with the new bytes)
     for (const name in fwd) {
-      const k = traceIndex(name);
-      if (k >= 0 && (replaced & (1 << k)) !== 0) {
-        const i = TRACE_ORDER[k][1];
-        f(name, value, this.traceSpan(i, false), this.traceSpan(i, true));
-      } else {
-        const b = fwd[name];
-        f(name, b, 0, b.length);
+      const bytes = fwd[name];
+      const k = TRACE_NAMES.indexOf(name);
+      if (k >= 0) {
+        const s = this.traceSpan(TRACE_SLOTS[k], false);
+        const e = this.traceSpan(TRACE_SLOTS[k], true);
+        if (s >= 0 && !sameBytes(bytes, value, s, e)) {
+          f(name, value, s, e);
+          continue;
+        }
       }
+      f(name, bytes, 0, bytes.length);
     }
-    for (let k = 0; k < TRACE_ORDER.length; k++) {
-      const [name, i] = TRACE_ORDER[k];
-      const s = this.traceSpan(i, false);
-      if (s >= 0 && !(name in fwd)) f(name, value, s, this.traceSpan(i, true));
+    for (let k = 0; k < TRACE_NAMES.length; k++) {
+      const name = TRACE_NAMES[k];
+      const s = this.traceSpan(TRACE_SLOTS[k], false);
+      if (s >= 0 && !(name in fwd)) f(name, value, s, this.traceSpan(TRACE_SLOTS[k], true));
     }
   }
 
   /** The record's headers: the forwarded ones with the trace headers set (built once, on first read). */
   get headers(): Readonly<Record<string, Uint8Array>> {
-    let h = this.cache;
-    if (h !== null) return h;
-    h = { ...this.forwarded };
-    const value = this.value;
-    for (let k = 0; k < TRACE_ORDER.length; k++) {
-      const [name, i] = TRACE_ORDER[k];
-      const s = this.traceSpan(i, false);
-      if (s < 0) continue;
-      const e = this.traceSpan(i, true);
-      if (sameBytes(h[name], value, s, e)) continue;
-      // the (buffer, offset, length) constructor: `subarray` looks up the species constructor, slow on JSC
-      h[name] = new Uint8Array(value.buffer, value.byteOffset + s, e - s);
+    if (this.cache === null) {
+      collecting = {};
+      collectingFrom = this.value;
+      this.eachHeader(collect);
+      this.cache = collecting;
+      collecting = {};
+      collectingFrom = EMPTY;
     }
-    this.cache = h;
-    return h;
+    return this.cache;
   }
 }
 
-/** Index in TRACE_ORDER of a trace header name, or -1. */
-function traceIndex(name: string): number {
-  for (let k = 0; k < TRACE_ORDER.length; k++) if (TRACE_ORDER[k][0] === name) return k;
-  return -1;
+// `headers` is built by `eachHeader` into these (module-level: no closure per record).
+const EMPTY = new Uint8Array(0);
+let collecting: Record<string, Uint8Array> = {};
+let collectingFrom: Uint8Array = EMPTY;
+function collect(name: string, bytes: Uint8Array, start: number, end: number): void {
+  // a trace field: a view of the envelope (the (buffer, offset, length) constructor: `subarray` looks up the
+  // species constructor, slow on JSC); a forwarded header: its own bytes
+  collecting[name] = bytes === collectingFrom
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)
+    : bytes;
 }

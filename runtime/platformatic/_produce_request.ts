@@ -132,7 +132,8 @@ function plainValues(messages: ProduceMessage[]): void {
 const recentNames: string[] = [];
 const recentBytes: Buffer[] = [];
 const headerNames = new Map<string, Buffer>();
-function headerName(name: string): Buffer {
+/** The UTF-8 bytes of a header name, from the cache above (shared with the adapter's producer). */
+export function headerName(name: string): Buffer {
   for (let i = 0; i < recentNames.length; i++) if (recentNames[i] === name) return recentBytes[i];
   let b = headerNames.get(name);
   if (b === undefined) {

@@ -13,7 +13,7 @@ import { type KafkaClientOptions, KafkaConfigError } from "../kafkajs/mod.ts";
 import { deliveryError, describeError } from "./_errors.ts";
 import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
 import { PlatformaticTransactions } from "./_transactions.ts";
-import { ProduceTap } from "./_produce_request.ts";
+import { headerName, ProduceTap } from "./_produce_request.ts";
 import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
@@ -86,8 +86,6 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   readonly #produceTap: ProduceTap;
   readonly #cfg: PlatformaticProducerOptions;
   readonly #brokers: string;
-  /** Encoded header names (a flow uses a handful): no encoding per record. */
-  readonly #headerNames = new Map<string, Buffer>();
   #connected = false;
   /** Set when built with a transactional id (exactly-once processing). */
   readonly transactions?: TransactionPort;
@@ -244,15 +242,6 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     await this.#producer.close();
   }
 
-  #headerName(name: string): Buffer {
-    let b = this.#headerNames.get(name);
-    if (b === undefined) {
-      b = Buffer.from(name, "utf8");
-      if (this.#headerNames.size < 4096) this.#headerNames.set(name, b);
-    }
-    return b;
-  }
-
   #toMessage(topic: string, r: OutgoingRecord): Message {
     if (r instanceof EncodedRecord && this.#cfg.compression === "none") {
       // An engine output goes to the produce tap's encoder as it is: it writes the value and the headers
@@ -266,7 +255,7 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     let headers: Map<Buffer, Buffer> | undefined;
     for (const name in r.headers) {
       if (headers === undefined) headers = new Map();
-      headers.set(this.#headerName(name), asBuffer(r.headers[name]));
+      headers.set(headerName(name), asBuffer(r.headers[name]));
     }
     const m: Message = { topic, value: asBuffer(r.value) };
     if (r.key !== null) m.key = asBuffer(r.key);
