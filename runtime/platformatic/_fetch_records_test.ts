@@ -2,6 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { FETCH_VERSIONS, FetchParseTap, parseFetchResponse } from "./_fetch_records.ts";
+import { PartitionQueues } from "./_partition_queues.ts";
+import type { FetchedBatch } from "./_fetch_tap.ts";
+import type { SourceRecord } from "../../streaming/_transport.ts";
 import * as platformatic from "@platformatic/kafka";
 
 type Parse = (correlationId: number, apiKey: number, version: number, reader: unknown) => unknown;
@@ -84,19 +87,66 @@ const normalise = (x: any): unknown =>
     (k, v) => (k === "timestampDelta" ? Number(String(v).replace(/n$/, "")) : v),
   );
 
-test("fetch responses v13–v17: the same structure, batches and records as platformatic's parser", () => {
+/** What partition queues hold after each data batch of a response was pushed to fresh ones (in order). */
+async function queued(response: unknown): Promise<SourceRecord[]> {
+  const out: SourceRecord[] = [];
+  // deno-lint-ignore no-explicit-any
+  const topics = (response as any).responses as { topicId: string; partitions: any[] }[];
+  for (const t of topics) {
+    for (const p of t.partitions) {
+      for (const b of (p.records ?? []) as FetchedBatch[]) {
+        if ((b.attributes & (1 << 5)) !== 0) continue;
+        // fresh queues per batch: the test batches all start at offset 0 (a producer's batches do)
+        const queues = new PartitionQueues(1e12, 1e12, () => {}, (_tp, records) => {
+          out.push(...records);
+          return Promise.resolve();
+        }, () => true);
+        queues.assign([{ topic: t.topicId, partition: p.partitionIndex }]);
+        queues.pushBatch(t.topicId, p.partitionIndex, b);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+    }
+  }
+  return out;
+}
+
+/** The response without its records (the structure around them). */
+// deno-lint-ignore no-explicit-any
+const structure = (x: any): unknown =>
+  normalise({
+    ...x,
+    // deno-lint-ignore no-explicit-any
+    responses: x.responses.map((t: any) => ({
+      ...t,
+      // deno-lint-ignore no-explicit-any
+      partitions: t.partitions.map((p: any) => ({
+        ...p,
+        // deno-lint-ignore no-explicit-any
+        records: p.records?.map((b: any) => ({ ...b, records: undefined, ready: undefined })) ?? p.records,
+      })),
+    })),
+  });
+
+test("fetch responses v13–v17: the same structure as platformatic's parser, the same records queued", async () => {
   for (let version = FETCH_VERSIONS.min; version <= FETCH_VERSIONS.max; version++) {
     const body = response(version);
     const expected = theirs(version)(1, 1, version, platformatic.Reader.from(body));
     const ours = parseFetchResponse(1, version, platformatic.Reader.from(body));
-    assert.deepEqual(normalise(ours), normalise(expected), `v${version}`);
+    assert.deepEqual(structure(ours), structure(expected), `v${version}`);
+    const mine = await queued(ours);
+    assert.equal(mine.length, 40 + 25 + 30 + 200);
+    assert.deepEqual(normalise(mine), normalise(await queued(expected)), `v${version}: queued records`);
     // deno-lint-ignore no-explicit-any
     const p0 = (ours as any).responses[0].partitions[0];
     assert.equal(p0.records.length, 3);
-    assert.equal(p0.records[0].records.length, 40);
+    assert.equal(p0.records[0].ready.length, 40);
+    assert.equal(p0.records[0].records.length, 0, "ready for the queues: no intermediate records");
     assert.equal(p0.records[2].records.length, 30, "the gzip batch, read by platformatic");
-    assert.equal(p0.records[0].records[1].key.constructor, Uint8Array, "plain views");
-    assert.equal(typeof p0.records[0].records[1].timestampDelta, "number");
+    assert.equal(p0.records[0].ready[1].key.constructor, Uint8Array, "plain views");
+    assert.equal(mine[1].headers["x-trace-id"].constructor, Uint8Array);
+    assert.deepEqual(Object.keys(mine[1].headers), ["x-trace-id", "x-é"]);
+    assert.deepEqual(Object.keys(mine[0].headers), []);
+    assert.equal(mine[294].topic, "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a");
   }
 });
 
@@ -134,7 +184,7 @@ test("fetch responses: a record batch that overruns its length is an error, not 
   assert.throws(() => parseFetchResponse(1, 17, platformatic.Reader.from(w.buffer)), /overran/);
 });
 
-test("FetchParseTap: this consumer's Fetch v13–v17 responses go to the adapter's parser, others to platformatic's", () => {
+test("FetchParseTap: this consumer's Fetch v13–v17 responses go to the adapter's parser, others to platformatic's", async () => {
   const parsers: unknown[] = [];
   const connection = {
     send(
@@ -173,10 +223,10 @@ test("FetchParseTap: this consumer's Fetch v13–v17 responses go to the adapter
   const ours = call();
   assert.notEqual(ours, theirsParser);
   const body = response(17);
-  assert.deepEqual(
-    normalise(ours(1, 1, 17, platformatic.Reader.from(body))),
-    normalise(theirs(17)(1, 1, 17, platformatic.Reader.from(body))),
-  );
+  const mine = ours(1, 1, 17, platformatic.Reader.from(body));
+  const expected = theirs(17)(1, 1, 17, platformatic.Reader.from(body));
+  assert.deepEqual(structure(mine), structure(expected));
+  assert.deepEqual(normalise(await queued(mine)), normalise(await queued(expected)));
   assert.deepEqual(tap.counts, { parsed: 1, fallback: 0 });
   version = 12;
   assert.equal(call(), theirsParser, "fetch v12 (topic names) keeps platformatic's parser");

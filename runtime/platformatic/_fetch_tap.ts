@@ -29,13 +29,30 @@ export interface FetchedRecord {
   readonly headers: readonly (readonly [Uint8Array | null | undefined, Uint8Array | null | undefined])[];
 }
 
+/**
+ * A record the adapter's fetch parser made ready for the partition queues: a `SourceRecord` but for
+ * its topic, which the queues set (a fetch response names topics by id).
+ */
+export interface QueuedRecord {
+  topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly key: Uint8Array | null;
+  readonly value: Uint8Array | null;
+  readonly headers: Readonly<Record<string, Uint8Array>>;
+  readonly timestampMs: number | null;
+}
+
 /** One record batch of a fetch response. */
 export interface FetchedBatch {
   readonly firstOffset: bigint;
   readonly firstTimestamp: bigint;
   readonly maxTimestamp: bigint;
   readonly attributes: number;
+  /** The records as platformatic's parser reads them (empty when {@link FetchedBatch.ready} holds them). */
   records: readonly FetchedRecord[];
+  /** The records as the adapter's parser reads them: ready for the queues (`_fetch_records.ts`). */
+  ready?: QueuedRecord[];
 }
 
 interface FetchedPartition {
@@ -159,7 +176,8 @@ export class FetchTap {
         // A partition this fetch did not ask for lingers in an incremental fetch session: stale data.
         const from = requestedOffset(options, topicId, p.partitionIndex);
         for (const batch of batches) {
-          if (from !== undefined && (batch.attributes & IS_CONTROL) === 0 && batch.records.length > 0) {
+          const n = batch.ready === undefined ? batch.records.length : batch.ready.length;
+          if (from !== undefined && (batch.attributes & IS_CONTROL) === 0 && n > 0) {
             sink(topicId, p.partitionIndex, batch, generation, from);
           }
           // emptied in every batch, stale ones too: the stream would make messages of them, and it cannot

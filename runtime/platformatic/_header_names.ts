@@ -34,15 +34,33 @@ export class HeaderNames {
    * ```
    */
   name(k: Uint8Array, at: number): string {
-    const n = k.length;
+    return this.nameAt(k, 0, k.length, at);
+  }
+
+  /**
+   * The name in `b[start, start + n)` at header position `at` of a record, read without a view of it
+   * while it matches the remembered name (the adapter's fetch parser reads names this way).
+   *
+   * @param b the bytes holding the name
+   * @param start where the name starts in `b`
+   * @param n the name's length in bytes
+   * @param at the header's position in its record
+   * @returns the decoded name
+   * @example
+   * ```ts ignore
+   * new HeaderNames().nameAt(Buffer.from("..x-trace-id"), 2, 10, 0); // "x-trace-id"
+   * ```
+   */
+  nameAt(b: Uint8Array, start: number, n: number, at: number): string {
     if (at < POSITIONS) {
       const known = this.#bytes[at];
       if (known !== undefined && known.length === n) {
         let i = 0;
-        while (i < n && known[i] === k[i]) i++;
+        while (i < n && known[i] === b[start + i]) i++;
         if (i === n) return this.#names[at];
       }
     }
+    const k = b.subarray(start, start + n);
     const name = utf8.decode(k); // (a Buffer's toString would do, but the adapter's parser makes plain views)
     if (at < POSITIONS && n <= MAX_NAME) {
       this.#bytes[at] = Uint8Array.prototype.slice.call(k);
@@ -51,3 +69,6 @@ export class HeaderNames {
     return name;
   }
 }
+
+/** The headers of a record that has none (shared, frozen). */
+export const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});

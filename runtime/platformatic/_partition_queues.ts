@@ -7,8 +7,8 @@
  */
 
 import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
-import type { FetchedBatch } from "./_fetch_tap.ts";
-import { HeaderNames } from "./_header_names.ts";
+import type { FetchedBatch, QueuedRecord } from "./_fetch_tap.ts";
+import { EMPTY_HEADERS, HeaderNames } from "./_header_names.ts";
 
 /** One assigned partition: records fetched but not yet handed out, and its delivery state. */
 interface Part {
@@ -21,7 +21,6 @@ interface Part {
   paused: boolean;
 }
 
-const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
 /** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
 const LOG_APPEND_TIME = 1 << 3;
 
@@ -158,6 +157,7 @@ export class PartitionQueues {
   pushBatch(topic: string, partition: number, batch: FetchedBatch, fromOffset = 0): void {
     const part = this.#parts.get(topic)?.get(partition);
     if (part === undefined) return;
+    if (batch.ready !== undefined) return this.#pushReady(part, topic, batch.ready, fromOffset);
     const records = batch.records;
     const base = Number(batch.firstOffset);
     const logAppend = (batch.attributes & LOG_APPEND_TIME) !== 0;
@@ -194,6 +194,26 @@ export class PartitionQueues {
       });
       bytes += 64 + (value === null ? 0 : value.byteLength) + (key === null ? 0 : key.byteLength);
     }
+    this.#queued(part, next, bytes);
+  }
+
+  /** Queues records the adapter's fetch parser made (`_fetch_records.ts`), with the same rules. */
+  #pushReady(part: Part, topic: string, records: QueuedRecord[], fromOffset: number): void {
+    const pending = part.pending;
+    let next = Math.max(part.next, fromOffset);
+    let bytes = 0;
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i];
+      if (r.offset < next) continue;
+      next = r.offset + 1;
+      r.topic = topic;
+      pending.push(r);
+      bytes += recordBytes(r);
+    }
+    this.#queued(part, next, bytes);
+  }
+
+  #queued(part: Part, next: number, bytes: number): void {
     if (bytes === 0) return;
     part.next = next;
     part.pendingBytes += bytes;

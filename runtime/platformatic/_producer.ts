@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { type MessageToProduce, Producer } from "./_kafka.ts";
 import type { ProducerSettings } from "../../streaming/_settings.ts";
 import type { OutgoingRecord, ProducerClientPort, TransactionPort } from "../../streaming/_transport.ts";
