@@ -181,8 +181,10 @@ export class FetchTap {
             sink(topicId, p.partitionIndex, batch, generation, from);
           }
           // emptied in every batch, stale ones too: the stream would make messages of them, and it cannot
-          // read the adapter's records (a number timestamp delta)
+          // read the adapter's records (a number timestamp delta); and the response may outlive the
+          // records queued from it (platformatic's stream still holds it), which must not keep them alive
           batch.records = NO_RECORDS;
+          batch.ready = undefined;
         }
       }
     }
