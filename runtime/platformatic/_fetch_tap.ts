@@ -17,6 +17,8 @@
  * @module
  */
 
+import type { SourceRecord } from "../../streaming/_transport.ts";
+
 /**
  * One fetched record, as platformatic's fetch parser returns it (Buffers, a bigint delta) or the
  * adapter's (`_fetch_records.ts`: plain Uint8Array views, a number delta).
@@ -30,18 +32,10 @@ export interface FetchedRecord {
 }
 
 /**
- * A record the adapter's fetch parser made ready for the partition queues: a `SourceRecord` but for
+ * A record the adapter's fetch parser made ready for the partition queues: a {@link SourceRecord} but for
  * its topic, which the queues set (a fetch response names topics by id).
  */
-export interface QueuedRecord {
-  topic: string;
-  readonly partition: number;
-  readonly offset: number;
-  readonly key: Uint8Array | null;
-  readonly value: Uint8Array | null;
-  readonly headers: Readonly<Record<string, Uint8Array>>;
-  readonly timestampMs: number | null;
-}
+export type QueuedRecord = Omit<SourceRecord, "topic"> & { topic: string };
 
 /** One record batch of a fetch response. */
 export interface FetchedBatch {
