@@ -151,7 +151,7 @@ export class EncodedRecord implements OutgoingRecord {
       collectingFrom = this.value;
       this.eachHeader(collect);
       this.cache = collecting;
-      collecting = {};
+      collecting = DONE;
       collectingFrom = EMPTY;
     }
     return this.cache;
@@ -160,7 +160,9 @@ export class EncodedRecord implements OutgoingRecord {
 
 // `headers` is built by `eachHeader` into these (module-level: no closure per record).
 const EMPTY = new Uint8Array(0);
-let collecting: Record<string, Uint8Array> = {};
+/** What `collecting` holds between builds (frozen: nothing writes to it). */
+const DONE: Record<string, Uint8Array> = Object.freeze({}) as Record<string, Uint8Array>;
+let collecting: Record<string, Uint8Array> = DONE;
 let collectingFrom: Uint8Array = EMPTY;
 function collect(name: string, bytes: Uint8Array, start: number, end: number): void {
   // a trace field: a view of the envelope (the (buffer, offset, length) constructor: `subarray` looks up the

@@ -24,7 +24,7 @@
 import { Buffer } from "node:buffer";
 import { Reader, readKnownTaggedFields, readRecordsBatch, ResponseError } from "./_kafka.ts";
 import { tapApi } from "./_api_tap.ts";
-import type { FetchedBatch, FetchedRecord, QueuedRecord } from "./_fetch_tap.ts";
+import { type FetchedBatch, type FetchedRecord, LOG_APPEND_TIME, type QueuedRecord } from "./_fetch_tap.ts";
 import { EMPTY_HEADERS, HeaderNames } from "./_header_names.ts";
 
 /** The fetch response versions read here: v13–v15 and v16–v17 (the node endpoints) share one layout. */
@@ -34,18 +34,11 @@ const BATCH_HEAD = 12; // base offset (8) + batch length (4)
 const IS_COMPRESSED = 0b111;
 const IS_CONTROL = 1 << 5;
 
-/** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
-const LOG_APPEND_TIME = 1 << 3;
-
 /**
  * The batches of one partition's records (`bytes`: the COMPACT_RECORDS payload, contiguous). Uncompressed
  * data batches come with their records {@link FetchedBatch.ready} (topic left empty) and no `records`.
  */
-export function readBatches(
-  bytes: Uint8Array,
-  partition = -1,
-  names: HeaderNames = new HeaderNames(),
-): FetchedBatch[] {
+export function readBatches(bytes: Uint8Array, partition: number, names: HeaderNames): FetchedBatch[] {
   const batches: FetchedBatch[] = [];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const end = bytes.byteLength;

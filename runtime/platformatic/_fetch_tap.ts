@@ -88,6 +88,8 @@ export type FetchedBatchSink = (
 ) => void;
 
 const IS_CONTROL = 1 << 5;
+/** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
+export const LOG_APPEND_TIME = 1 << 3;
 const NO_RECORDS: readonly FetchedRecord[] = Object.freeze([]);
 
 /** The fetch wrapper of one platformatic consumer: records out, fetches counted, end offsets kept. */

@@ -7,7 +7,7 @@
  */
 
 import type { SourceRecord, TopicPartition } from "../../streaming/_transport.ts";
-import type { FetchedBatch, QueuedRecord } from "./_fetch_tap.ts";
+import { type FetchedBatch, LOG_APPEND_TIME, type QueuedRecord } from "./_fetch_tap.ts";
 import { EMPTY_HEADERS, HeaderNames } from "./_header_names.ts";
 
 /** One assigned partition: records fetched but not yet handed out, and its delivery state. */
@@ -20,9 +20,6 @@ interface Part {
   busy: boolean;
   paused: boolean;
 }
-
-/** Record batch attribute: every record's timestamp is the batch's max timestamp (broker LogAppendTime). */
-const LOG_APPEND_TIME = 1 << 3;
 
 /** What a queued record counts for against the byte bounds. */
 const recordBytes = (r: SourceRecord): number =>
