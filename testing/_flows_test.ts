@@ -324,6 +324,43 @@ describe("flow examples (§7.1)", () => {
     assert.equal(sim.committed(0), 1);
   });
 
+  test("WithAsync without a timeout: sync and async steps, sync throws and rejections, input order", async () => {
+    // the steps run in the worker itself (no async frame per message): a sync result is not awaited,
+    // a sync throw and a rejection both become TASK errors of that message only
+    const tag = RecordStep.of((m: Message<Order>) => {
+      if (m.payload.amount === 13) throw new Error("sync boom");
+      return { ...m.payload, order_id: `${m.payload.order_id}:t` };
+    }, { name: "Tag" });
+    const score = RecordStep.of(async (m: Message<Order>) => {
+      await new Promise((r) => setTimeout(r, m.payload.amount % 3));
+      if (m.payload.amount === 7) throw new Error("async boom");
+      return { order_id: m.payload.order_id, risk: m.payload.amount >= 100 ? "high" : "low" };
+    }, { name: "ScoreRiskAsync" });
+    const flow = new StreamFlow({
+      name: "f",
+      source: src(),
+      process: new Process(
+        new WithAsync({
+          maxConcurrency: 3,
+          process: new Process(tag, score, new IntoTopic("orders.scored")),
+        }),
+      ),
+      errors: { task: new IntoTopic("orders.a") },
+    });
+    const sim = await FlowSimulator.create(flow, { config: kafkaConfig() });
+    sim.sendAll([150, 13, 20, 7, 101, 2].map((a, i) => ({ order_id: `o-${i}`, amount: a })));
+    await sim.run();
+    assert.deepEqual(sim.payloads<{ order_id: string; risk: string }>("orders.scored"), [
+      { order_id: "o-0:t", risk: "high" },
+      { order_id: "o-2:t", risk: "low" },
+      { order_id: "o-4:t", risk: "high" },
+      { order_id: "o-5:t", risk: "low" },
+    ]);
+    const errs = sim.errors("task") as { reason: string }[];
+    assert.deepEqual(errs.map((e) => e.reason), ["sync boom", "async boom"]);
+    assert.equal(sim.committed(0), 6);
+  });
+
   test("WithAsync task timeout → TASK envelope, no output", async () => {
     const slow = RecordStep.of((m: Message<Order>) => new Promise<Order>(() => void m), { name: "Sleepy" });
     const flow = new StreamFlow({
