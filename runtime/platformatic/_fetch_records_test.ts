@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { FETCH_VERSIONS, FetchParseTap, parseFetchResponse } from "./_fetch_records.ts";
+import { FETCH_VERSIONS, FetchParseTap, parseFetchResponse, readBatches } from "./_fetch_records.ts";
+import { HeaderNames } from "./_header_names.ts";
 import { PartitionQueues } from "./_partition_queues.ts";
 import type { FetchedBatch } from "./_fetch_tap.ts";
 import type { SourceRecord } from "../../streaming/_transport.ts";
@@ -182,6 +183,27 @@ test("fetch responses: a record batch that overruns its length is an error, not 
     .appendTaggedFields();
   w.appendTaggedFields().appendTaggedFields();
   assert.throws(() => parseFetchResponse(1, 17, platformatic.Reader.from(w.buffer)), /overran/);
+});
+
+test("fetch responses: a header name or a value cut short by the batch's own length is an error", () => {
+  // the batch's length field is made to end inside a record field, as a corrupt response would: the
+  // parser must throw, not read past the batch into whatever follows
+  const whole = batch(1, 1); // record 1 carries the header x-trace-id
+  for (
+    const [field, at] of [["header name", whole.indexOf("x-trace-id") + 3], [
+      "value",
+      whole.indexOf("v1-") + 2,
+    ]]
+  ) {
+    const cut = Buffer.from(whole.subarray(0, at as number));
+    cut.writeInt32BE(cut.length - 12, 8);
+    assert.throws(
+      () => readBatches(cut, 0, new HeaderNames()),
+      /a record field runs past the response/,
+      `${field} cut short`,
+    );
+  }
+  assert.equal(readBatches(whole, 0, new HeaderNames())[0].ready?.length, 1); // the whole batch reads
 });
 
 test("FetchParseTap: this consumer's Fetch v13–v17 responses go to the adapter's parser, others to platformatic's", async () => {
