@@ -11,6 +11,10 @@ import { Buffer } from "node:buffer";
 import { consumerFetchesChannel, defaultPartitioner, producerSendsChannel } from "@platformatic/kafka";
 import { KafkaConfigError, KafkaConsumerClient, KafkaProducerClient } from "../runtime/kafkajs/mod.ts";
 import { partitionForKey } from "../kafka/_murmur2.ts";
+import { encodeEnvelope } from "../kafka/mod.ts";
+import { compileSchema } from "../kafka/_schema_codec.ts";
+import { EncodedRecord } from "../streaming/_encoded_record.ts";
+import * as v from "valibot";
 import { settingsToPlatformatic } from "../runtime/platformatic/_settings.ts";
 import {
   KafkaAdmin,
@@ -415,6 +419,99 @@ describe("platformatic adapter against a real broker", () => {
       await deleteTopics([a, b]);
     }
   });
+
+  test(
+    "engine outputs go to platformatic as one run per partition: Java placement, order, headers, split requests",
+    {
+      timeout: 60_000,
+    },
+    async () => {
+      const a = unique("plat-runs-a");
+      const b = unique("plat-runs-b");
+      await createTopics([a, b], 3);
+      const codec = compileSchema(v.object({ n: v.number(), s: v.string() }));
+      const outputs = (topic: string, n: number): EncodedRecord[] =>
+        Array.from({ length: n }, (_, i) => {
+          const spans = new Int32Array(8);
+          const value = encodeEnvelope(
+            {
+              messageType: "t",
+              messageVersion: 1,
+              traceId: `trace-${topic}-${i}`,
+              parentTraceId: i % 3 === 0 ? null : `parent-${i}`,
+              correlationId: `corr-${i % 5}`,
+              causationId: null,
+              producedAtMs: 1_700_000_000_000 + i,
+            },
+            { n: i, s: "x".repeat(i % 200) },
+            codec,
+            spans,
+          ).slice();
+          const forwarded: Record<string, Uint8Array> = i % 2 === 0
+            ? {}
+            : { "x-app": enc.encode(`app-${i}`) };
+          const key = i % 4 === 0 ? null : enc.encode(`k-${i % 37}`);
+          return new EncodedRecord(key, value, forwarded, spans, i % 6 === 0 ? null : 1_700_000_000_000 + i);
+        });
+      // a small max.request.size: the 600 records go in several requests
+      const p = new PlatformaticProducerClient({ ...local(), extra: { "max.request.size": 20_000 } }, quiet);
+      const first = outputs(`first-${a}`, 5);
+      const firstB = outputs(`warm-${b}`, 3);
+      const againA = outputs(`warm-${a}`, 1);
+      const recordsA = outputs(a, 400);
+      const recordsB = outputs(b, 200);
+      try {
+        await p.connect();
+        // record by record: platformatic has no metadata of a topic before its first send
+        await p.send(a, first);
+        await p.sendMany(new Map([[a, againA], [b, firstB]]));
+        assert.equal(p.produceRequests.runSends, 0);
+        await p.sendMany(new Map([[a, recordsA], [b, recordsB]]));
+        const { runSends, encoded, fallback } = p.produceRequests;
+        assert.equal(runSends, 1);
+        assert.equal(fallback, 0);
+        assert.ok(encoded >= 6, `${encoded} requests: the send was split at max.request.size`);
+        const read = await readTopics([a, b]);
+        for (
+          const [topic, sent] of [[a, [...first, recordsA[0], ...recordsA]], [b, [
+            ...firstB,
+            ...recordsB,
+          ]]] as const
+        ) {
+          const got = read.filter((r) => r.topic === topic);
+          assert.equal(got.length, sent.length, topic);
+          const byValue = new Map(got.map((r) => [Buffer.from(r.value!).toString("base64"), r]));
+          const order = new Map<number, number[]>();
+          let unkeyed = new Set<number>();
+          for (let i = 0; i < sent.length; i++) {
+            const r = sent[i];
+            const match = byValue.get(Buffer.from(r.value).toString("base64"));
+            assert.ok(match, `${topic}: record ${i} not read back`);
+            if (r.key !== null) {
+              assert.deepEqual(match.key, r.key);
+              assert.equal(match.partition, partitionForKey(r.key, 3), `${topic}: record ${i}'s partition`);
+            } else {
+              assert.equal(match.key, null);
+              unkeyed = unkeyed.add(match.partition);
+            }
+            if (r.timestampMs !== null) assert.equal(match.timestampMs, r.timestampMs);
+            assert.deepEqual(
+              Object.entries(match.headers).map(([k, h]) => [k, dec.decode(h)]).sort(),
+              Object.entries(r.headers).map(([k, h]) => [k, dec.decode(h)]).sort(),
+              `${topic}: record ${i}'s headers`,
+            );
+            order.set(match.partition, [...(order.get(match.partition) ?? []), match.offset]);
+          }
+          // each partition holds its records in the order they were sent
+          for (const offsets of order.values()) assert.deepEqual(offsets, [...offsets].sort((x, y) => x - y));
+          assert.equal(unkeyed.size, 3, `${topic}: unkeyed records go round-robin over the 3 partitions`);
+        }
+      } finally {
+        await p.disconnect();
+        await deleteTopics([a, b]);
+      }
+    },
+  );
 
   test("a partial produce failure is retried for the failed partitions only: no record is written twice", {
     timeout: 90_000,

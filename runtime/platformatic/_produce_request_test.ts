@@ -7,6 +7,7 @@ import {
   type ProduceMessage,
   type ProduceOptions,
   ProduceTap,
+  RecordRun,
 } from "./_produce_request.ts";
 import * as platformatic from "@platformatic/kafka";
 import * as v from "valibot";
@@ -349,6 +350,67 @@ test("produce requests: engine outputs are written straight from their envelopes
     const ours = encodeProduceRequest(version, -1, 30_000, fast(rs), OPTIONS[1][1]);
     assert.ok(ours !== null);
     assert.deepEqual(ours.buffer, expected.buffer, `v${version}`);
+  }
+});
+
+/** The same outputs as the adapter's producer hands them over in runs: one message per partition. */
+const runs = (rs: readonly EncodedRecord[]): ProduceMessage[] =>
+  [0, 1, 2].map((p) => ({
+    topic: "t",
+    partition: p,
+    value: new RecordRun(rs.filter((_, i) => i % 3 === p)),
+  }));
+
+test("produce requests: runs of engine outputs, one message per partition, write the same bytes", () => {
+  const rs = engineOutputs(60);
+  for (const version of [3, 8, 9, 11]) {
+    const expected = theirs(version)(-1, 30_000, plain(rs), OPTIONS[1][1]);
+    const ours = encodeProduceRequest(version, -1, 30_000, runs(rs), OPTIONS[1][1]);
+    assert.ok(ours !== null);
+    assert.deepEqual(ours.buffer, expected.buffer, `v${version}`);
+  }
+});
+
+test("ProduceTap: runs become one plain message per record before a request goes to platformatic's encoder", () => {
+  const rs = engineOutputs(7);
+  const messages = runs(rs);
+  const produceV11 = Object.assign(
+    (conn: { send: (...a: unknown[]) => void }, ...args: unknown[]) => {
+      const cb = args.pop() as () => void;
+      conn.send(0, 11, () => "platformatic's payload", () => "parsed", true, true, cb);
+    },
+    { key: 0, version: 11 },
+  );
+  const { tap, produce } = tapped(produceV11);
+  const connection = {
+    send: (
+      _k: number,
+      _v: number,
+      create: () => unknown,
+      _p: unknown,
+      _a: boolean,
+      _b: boolean,
+      cb: () => void,
+    ) => {
+      create();
+      cb();
+    },
+  };
+  produce(connection, -1, 1000, messages, { compression: "gzip" }, () => {});
+  assert.deepEqual(tap.counts, { encoded: 0, fallback: 1, retries: 0 });
+  // the same array, now record by record in partition order (0, 3, 6 | 1, 4 | 2, 5)
+  const order = [0, 3, 6, 1, 4, 2, 5];
+  assert.equal(messages.length, 7);
+  for (let j = 0; j < order.length; j++) {
+    const r = rs[order[j]];
+    assert.equal(messages[j].partition, order[j] % 3);
+    assert.equal(messages[j].value, r.value);
+    assert.equal(messages[j].key, r.key ?? undefined);
+    assert.equal(messages[j].timestamp, BigInt(r.timestampMs!));
+    assert.deepEqual(
+      [...messages[j].headers!].map(([k, h]) => [Buffer.from(k).toString(), Buffer.from(h).toString()]),
+      Object.entries(r.headers).map(([k, h]) => [k, Buffer.from(h).toString()]),
+    );
   }
 });
 

@@ -13,7 +13,7 @@ import { type KafkaClientOptions, KafkaConfigError } from "../kafkajs/mod.ts";
 import { deliveryError, describeError } from "./_errors.ts";
 import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
 import { PlatformaticTransactions } from "./_transactions.ts";
-import { headerName, ProduceTap } from "./_produce_request.ts";
+import { headerName, ownProduceEncoder, ProduceTap, RecordRun } from "./_produce_request.ts";
 import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
@@ -51,14 +51,48 @@ const recordSize = (r: OutgoingRecord): number => {
  * uses `murmur2(key) >>> 0`, which puts about half of the keys on another partition than Java and
  * Python producers do.
  */
-const javaPartitioner = (): (message: Message, key: Buffer | undefined) => number => {
-  let next = 0;
+/** One run message per partition that has records, appended to `messages`. */
+function runMessages(
+  topic: string,
+  byPartition: readonly (EncodedRecord[] | undefined)[],
+  messages: Message[],
+): void {
+  for (let p = 0; p < byPartition.length; p++) {
+    const records = byPartition[p];
+    if (records !== undefined) {
+      messages.push({ topic, partition: p, value: new RecordRun(records) as unknown as Buffer });
+    }
+  }
+}
+
+/** The records in run messages. */
+function countRecords(messages: readonly Message[]): number {
+  let n = 0;
+  for (const m of messages) n += (m.value as unknown as RecordRun).records.length;
+  return n;
+}
+
+/** Where unkeyed records go next: one round-robin per producer, shared by its two placement paths. */
+interface RoundRobin {
+  next: number;
+}
+
+/** The partitioner given to platformatic (it takes the result modulo the partition count). */
+const javaPartitioner = (rr: RoundRobin): (message: Message, key: Buffer | undefined) => number => {
   return (_message, key) => {
     if (key !== undefined && key !== null) return toPositive(murmur2(key));
-    next = (next + 1) & 0x7fffffff;
-    return next;
+    rr.next = (rr.next + 1) & 0x7fffffff;
+    return rr.next;
   };
 };
+
+/** The partition of `r` among `count`, exactly as platformatic places the message {@link javaPartitioner} gets. */
+function placeRecord(r: OutgoingRecord, count: number, rr: RoundRobin): number {
+  if (r.partition !== undefined) return r.partition % count;
+  if (r.key !== null) return toPositive(murmur2(r.key)) % count;
+  rr.next = (rr.next + 1) & 0x7fffffff;
+  return rr.next % count;
+}
 
 /**
  * The @platformatic/kafka implementation of {@link ProducerClientPort}: acks = -1 unless `acks` says otherwise
@@ -86,6 +120,10 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   readonly #produceTap: ProduceTap;
   readonly #cfg: PlatformaticProducerOptions;
   readonly #brokers: string;
+  readonly #roundRobin: RoundRobin = { next: 0 };
+  /** Whether engine outputs may go to platformatic as one {@link RecordRun} per partition (see sendMany). */
+  readonly #runs: boolean;
+  #runSends = 0;
   #connected = false;
   /** Set when built with a transactional id (exactly-once processing). */
   readonly transactions?: TransactionPort;
@@ -115,12 +153,15 @@ export class PlatformaticProducerClient implements ProducerClientPort {
       acks: this.#cfg.acks,
       compression: this.#cfg.compression,
       idempotent: this.#cfg.idempotent || transactionalId !== undefined,
-      partitioner: javaPartitioner(),
+      partitioner: javaPartitioner(this.#roundRobin),
       // InitProducerId must say "no producer id yet" (-1/-1): platformatic sends 0/0 by default, which
       // the coordinator answers with PRODUCER_FENCED once the transactional id has a producer (a restart)
       ...(transactionalId !== undefined && { transactionalId, producerId: -1n, producerEpoch: -1 }),
     });
     this.#produceTap = new ProduceTap(this.#producer);
+    // runs need this encoder (no compression) and a producer whose sequences platformatic does not count
+    // per message (no idempotence, no transactions)
+    this.#runs = !this.#cfg.idempotent && transactionalId === undefined && this.#cfg.compression === "none";
     if (transactionalId !== undefined) {
       this.transactions = this.#transactions = new PlatformaticTransactions(this.#producer, transactionalId);
     }
@@ -129,17 +170,23 @@ export class PlatformaticProducerClient implements ProducerClientPort {
   }
 
   /**
-   * How many produce requests the adapter's own encoder wrote (`_produce_request.ts`), and how many it left
-   * to platformatic's (compressed batches, produce versions it does not know).
+   * How many produce requests the adapter's own encoder wrote (`_produce_request.ts`), how many it left
+   * to platformatic's (compressed batches, produce versions it does not know), and how many sends went to
+   * platformatic as runs (one message per partition, see `sendMany`).
    *
-   * @returns The two counts since the producer was built.
+   * @returns The counts since the producer was built.
    * @example
    * ```ts ignore
-   * producer.produceRequests; // { encoded: 12, fallback: 0, retries: 0 }
+   * producer.produceRequests; // { encoded: 12, fallback: 0, retries: 0, runSends: 11 }
    * ```
    */
-  get produceRequests(): { readonly encoded: number; readonly fallback: number; readonly retries: number } {
-    return { ...this.#produceTap.counts };
+  get produceRequests(): {
+    readonly encoded: number;
+    readonly fallback: number;
+    readonly retries: number;
+    readonly runSends: number;
+  } {
+    return { ...this.#produceTap.counts, runSends: this.#runSends };
   }
 
   /**
@@ -205,6 +252,8 @@ export class PlatformaticProducerClient implements ProducerClientPort {
       total += records.length;
     }
     if (total === 0) return;
+    const counts = this.#runCounts(batches, topics);
+    if (counts !== null) return this.#sendRuns(batches, topics, counts, total);
     const limit = this.#cfg.maxRequestBytes;
     let messages: Message[] = [];
     let bytes = 0;
@@ -223,6 +272,76 @@ export class PlatformaticProducerClient implements ProducerClientPort {
         messages.push(this.#toMessage(topic, r));
         bytes += size;
       }
+    }
+    await this.#send(messages, topics, total, acknowledged);
+  }
+
+  /**
+   * The partition counts of `topics` when this send may go as runs: the producer allows them, the adapter's
+   * encoder is on, every record is an engine output and platformatic already has every topic's metadata
+   * (the first send to a topic goes record by record, and fetches it). Else null.
+   */
+  #runCounts(
+    batches: ReadonlyMap<string, readonly OutgoingRecord[]>,
+    topics: readonly string[],
+  ): number[] | null {
+    if (!this.#runs || !ownProduceEncoder.enabled) return null;
+    const metadata = this.#producer.currentMetadata as
+      | { topics: ReadonlyMap<string, { partitionsCount: number } | undefined> }
+      | undefined;
+    if (metadata === undefined) return null;
+    const counts: number[] = [];
+    for (const topic of topics) {
+      const count = metadata.topics.get(topic)?.partitionsCount;
+      if (count === undefined || count <= 0) return null;
+      const records = batches.get(topic)!;
+      for (let i = 0; i < records.length; i++) if (!(records[i] instanceof EncodedRecord)) return null;
+      counts.push(count);
+    }
+    return counts;
+  }
+
+  /**
+   * {@link sendMany} with the records placed here (as platformatic would place them) and handed over as one
+   * {@link RecordRun} per partition and request: platformatic's per-message work (two Maps, a message
+   * object and a `topic:partition` string each) is then per partition. Requests split at
+   * `max.request.size` as in the record-by-record path. If a topic gained partitions since platformatic's
+   * metadata was read, its records may land as the old count placed them (Java's producer has the same
+   * window); a run stays on one partition.
+   */
+  async #sendRuns(
+    batches: ReadonlyMap<string, readonly OutgoingRecord[]>,
+    topics: readonly string[],
+    counts: readonly number[],
+    total: number,
+  ): Promise<void> {
+    this.#runSends++;
+    const limit = this.#cfg.maxRequestBytes;
+    let messages: Message[] = [];
+    let bytes = 0;
+    let acknowledged = 0;
+    for (let t = 0; t < topics.length; t++) {
+      const topic = topics[t];
+      const count = counts[t];
+      const records = batches.get(topic)! as readonly EncodedRecord[];
+      let byPartition: (EncodedRecord[] | undefined)[] = new Array(count);
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
+        const size = recordSize(r);
+        if (bytes + size > limit && bytes > 0) {
+          runMessages(topic, byPartition, messages);
+          const n = countRecords(messages);
+          await this.#send(messages, topics, total, acknowledged);
+          acknowledged += n;
+          messages = [];
+          byPartition = new Array(count);
+          bytes = 0;
+        }
+        const p = placeRecord(r, count, this.#roundRobin);
+        (byPartition[p] ??= []).push(r);
+        bytes += size;
+      }
+      runMessages(topic, byPartition, messages);
     }
     await this.#send(messages, topics, total, acknowledged);
   }
