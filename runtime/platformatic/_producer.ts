@@ -45,12 +45,33 @@ const recordSize = (r: OutgoingRecord): number => {
   return size;
 };
 
+/** Where unkeyed records go next: one round-robin per producer, shared by its two placement paths. */
+interface RoundRobin {
+  next: number;
+}
+
 /**
  * Java's default partitioner for keyed records (`toPositive(murmur2(key)) % partitions`; platformatic
  * takes the result modulo the partition count), round-robin for unkeyed ones. platformatic's own default
  * uses `murmur2(key) >>> 0`, which puts about half of the keys on another partition than Java and
  * Python producers do.
  */
+const javaPartitioner = (rr: RoundRobin): (message: Message, key: Buffer | undefined) => number => {
+  return (_message, key) => {
+    if (key !== undefined && key !== null) return toPositive(murmur2(key));
+    rr.next = (rr.next + 1) & 0x7fffffff;
+    return rr.next;
+  };
+};
+
+/** The partition of `r` among `count`, exactly as platformatic places the message {@link javaPartitioner} gets. */
+function placeRecord(r: OutgoingRecord, count: number, rr: RoundRobin): number {
+  if (r.partition !== undefined) return r.partition % count;
+  if (r.key !== null) return toPositive(murmur2(r.key)) % count;
+  rr.next = (rr.next + 1) & 0x7fffffff;
+  return rr.next % count;
+}
+
 /** One run message per partition that has records, appended to `messages`. */
 function runMessages(
   topic: string,
@@ -70,28 +91,6 @@ function countRecords(messages: readonly Message[]): number {
   let n = 0;
   for (const m of messages) n += (m.value as unknown as RecordRun).records.length;
   return n;
-}
-
-/** Where unkeyed records go next: one round-robin per producer, shared by its two placement paths. */
-interface RoundRobin {
-  next: number;
-}
-
-/** The partitioner given to platformatic (it takes the result modulo the partition count). */
-const javaPartitioner = (rr: RoundRobin): (message: Message, key: Buffer | undefined) => number => {
-  return (_message, key) => {
-    if (key !== undefined && key !== null) return toPositive(murmur2(key));
-    rr.next = (rr.next + 1) & 0x7fffffff;
-    return rr.next;
-  };
-};
-
-/** The partition of `r` among `count`, exactly as platformatic places the message {@link javaPartitioner} gets. */
-function placeRecord(r: OutgoingRecord, count: number, rr: RoundRobin): number {
-  if (r.partition !== undefined) return r.partition % count;
-  if (r.key !== null) return toPositive(murmur2(r.key)) % count;
-  rr.next = (rr.next + 1) & 0x7fffffff;
-  return rr.next % count;
 }
 
 /**
