@@ -353,70 +353,11 @@ test("produce requests: engine outputs are written straight from their envelopes
   }
 });
 
-/** The same outputs as the adapter's producer hands them over in runs: one message per partition. */
-const runs = (rs: readonly EncodedRecord[]): ProduceMessage[] =>
-  [0, 1, 2].map((p) => ({
-    topic: "t",
-    partition: p,
-    value: new RecordRun(rs.filter((_, i) => i % 3 === p)),
-  }));
-
-test("produce requests: runs of engine outputs, one message per partition, write the same bytes", () => {
-  const rs = engineOutputs(60);
-  for (const version of [3, 8, 9, 11]) {
-    const expected = theirs(version)(-1, 30_000, plain(rs), OPTIONS[1][1]);
-    const ours = encodeProduceRequest(version, -1, 30_000, runs(rs), OPTIONS[1][1]);
-    assert.ok(ours !== null);
-    assert.deepEqual(ours.buffer, expected.buffer, `v${version}`);
-  }
-});
-
-test("ProduceTap: runs become one plain message per record before a request goes to platformatic's encoder", () => {
-  const rs = engineOutputs(7);
-  const messages = runs(rs);
-  const produceV11 = Object.assign(
-    (conn: { send: (...a: unknown[]) => void }, ...args: unknown[]) => {
-      const cb = args.pop() as () => void;
-      conn.send(0, 11, () => "platformatic's payload", () => "parsed", true, true, cb);
-    },
-    { key: 0, version: 11 },
-  );
-  const { tap, produce } = tapped(produceV11);
-  const connection = {
-    send: (
-      _k: number,
-      _v: number,
-      create: () => unknown,
-      _p: unknown,
-      _a: boolean,
-      _b: boolean,
-      cb: () => void,
-    ) => {
-      create();
-      cb();
-    },
-  };
-  produce(connection, -1, 1000, messages, { compression: "gzip" }, () => {});
-  assert.deepEqual(tap.counts, { encoded: 0, fallback: 1, retries: 0 });
-  // the same array, now record by record in partition order (0, 3, 6 | 1, 4 | 2, 5)
-  const order = [0, 3, 6, 1, 4, 2, 5];
-  assert.equal(messages.length, 7);
-  for (let j = 0; j < order.length; j++) {
-    const r = rs[order[j]];
-    assert.equal(messages[j].partition, order[j] % 3);
-    assert.equal(messages[j].value, r.value);
-    assert.equal(messages[j].key, r.key ?? undefined);
-    assert.equal(messages[j].timestamp, BigInt(r.timestampMs!));
-    assert.deepEqual(
-      [...messages[j].headers!].map(([k, h]) => [Buffer.from(k).toString(), Buffer.from(h).toString()]),
-      Object.entries(r.headers).map(([k, h]) => [k, Buffer.from(h).toString()]),
-    );
-  }
-});
-
-test("ProduceTap: engine outputs become plain messages before a request goes to platformatic's encoder", () => {
-  const rs = engineOutputs(7);
-  const messages = fast(rs);
+/**
+ * Sends `messages` through a tapped produce v11 API with gzip (which the adapter's encoder leaves to
+ * platformatic's): checks that platformatic's encoder built the request, and returns that request.
+ */
+function viaTheirEncoder(messages: ProduceMessage[]): unknown {
   let payload: unknown;
   const produceV11 = Object.assign(
     (conn: { send: (...a: unknown[]) => void }, ...args: unknown[]) => {
@@ -441,8 +382,52 @@ test("ProduceTap: engine outputs become plain messages before a request goes to 
     },
   };
   produce(connection, -1, 1000, messages, { compression: "gzip" }, () => {});
-  assert.equal(payload, "platformatic's payload");
   assert.deepEqual(tap.counts, { encoded: 0, fallback: 1, retries: 0 });
+  return payload;
+}
+
+/** The same outputs as the adapter's producer hands them over in runs: one message per partition. */
+const runs = (rs: readonly EncodedRecord[]): ProduceMessage[] =>
+  [0, 1, 2].map((p) => ({
+    topic: "t",
+    partition: p,
+    value: new RecordRun(rs.filter((_, i) => i % 3 === p)),
+  }));
+
+test("produce requests: runs of engine outputs, one message per partition, write the same bytes", () => {
+  const rs = engineOutputs(60);
+  for (const version of [3, 8, 9, 11]) {
+    const expected = theirs(version)(-1, 30_000, plain(rs), OPTIONS[1][1]);
+    const ours = encodeProduceRequest(version, -1, 30_000, runs(rs), OPTIONS[1][1]);
+    assert.ok(ours !== null);
+    assert.deepEqual(ours.buffer, expected.buffer, `v${version}`);
+  }
+});
+
+test("ProduceTap: runs become one plain message per record before a request goes to platformatic's encoder", () => {
+  const rs = engineOutputs(7);
+  const messages = runs(rs);
+  assert.equal(viaTheirEncoder(messages), "platformatic's payload");
+  // the same array, now record by record in partition order (0, 3, 6 | 1, 4 | 2, 5)
+  const order = [0, 3, 6, 1, 4, 2, 5];
+  assert.equal(messages.length, 7);
+  for (let j = 0; j < order.length; j++) {
+    const r = rs[order[j]];
+    assert.equal(messages[j].partition, order[j] % 3);
+    assert.equal(messages[j].value, r.value);
+    assert.equal(messages[j].key, r.key ?? undefined);
+    assert.equal(messages[j].timestamp, BigInt(r.timestampMs!));
+    assert.deepEqual(
+      [...messages[j].headers!].map(([k, h]) => [Buffer.from(k).toString(), Buffer.from(h).toString()]),
+      Object.entries(r.headers).map(([k, h]) => [k, Buffer.from(h).toString()]),
+    );
+  }
+});
+
+test("ProduceTap: engine outputs become plain messages before a request goes to platformatic's encoder", () => {
+  const rs = engineOutputs(7);
+  const messages = fast(rs);
+  assert.equal(viaTheirEncoder(messages), "platformatic's payload");
   const expected = plain(rs);
   for (let i = 0; i < rs.length; i++) {
     assert.equal(messages[i].value, rs[i].value);
