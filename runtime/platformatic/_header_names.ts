@@ -6,9 +6,12 @@
  * 1.38 µs on Bun with this (one interleaved micro-run each, 2026-12-03).
  * The name at each header position is remembered (as a copy: the fetched bytes are a view into the fetch
  * response, which a remembered view would keep alive) and reused while the bytes match.
+ * The other way, {@link headerName} gives the UTF-8 bytes of the names the adapter writes.
  *
  * @module
  */
+
+import { Buffer } from "node:buffer";
 
 const utf8 = new TextDecoder();
 
@@ -72,3 +75,34 @@ export class HeaderNames {
 
 /** The headers of a record that has none (shared, frozen). */
 export const EMPTY_HEADERS: Readonly<Record<string, Uint8Array>> = Object.freeze({});
+
+/**
+ * UTF-8 bytes of header names, cached: a flow writes the same few names on every record. The first 16 names
+ * are looked up in an array (the same string objects come back, so `===` is a pointer compare); a Map lookup
+ * hashed the name each time and took 4 % of a Kafka flow's CPU on Bun.
+ */
+const recentNames: string[] = [];
+const recentBytes: Buffer[] = [];
+const headerNames = new Map<string, Buffer>();
+/**
+ * The UTF-8 bytes of a header name, from the cache above (the produce encoder's and the producer's).
+ *
+ * @param name the header name
+ * @returns its bytes (shared: not to be written to)
+ * @example
+ * ```ts ignore
+ * headerName("x-trace-id").length; // 10
+ * ```
+ */
+export function headerName(name: string): Buffer {
+  for (let i = 0; i < recentNames.length; i++) if (recentNames[i] === name) return recentBytes[i];
+  let b = headerNames.get(name);
+  if (b === undefined) {
+    b = Buffer.from(name, "utf8");
+    if (recentNames.length < 16) {
+      recentNames.push(name);
+      recentBytes.push(b);
+    } else if (headerNames.size < 4096) headerNames.set(name, b);
+  }
+  return b;
+}

@@ -21,6 +21,8 @@ import { Buffer } from "node:buffer";
 import { crc32c, groupByProperty, Writer } from "./_kafka.ts";
 import { tapApi } from "./_api_tap.ts";
 import { EncodedRecord } from "../../streaming/_encoded_record.ts";
+import { headerName } from "./_header_names.ts";
+import { RecordRun } from "./_record_run.ts";
 
 /** A message as platformatic hands it to its produce API (after partitioning). */
 export interface ProduceMessage {
@@ -35,34 +37,6 @@ export interface ProduceMessage {
   readonly headers?: ReadonlyMap<Uint8Array, Uint8Array> | null;
   /** ms since the epoch: a bigint as platformatic takes it, or an integer number (this encoder only). */
   timestamp?: bigint | number;
-}
-
-/**
- * Engine outputs of one topic partition, in order, that the adapter's producer hands to platformatic as ONE
- * message (its value): platformatic's `send` builds two Maps, a message object and a `topic:partition`
- * string for every message it is given, about 550 of the 3,600 bytes allocated per record of a Kafka flow
- * on Deno. {@link encodeProduceRequest} writes every record of a run into the partition's batch; a request
- * that goes to platformatic's encoder has its runs expanded into one message per record first.
- *
- * Only for producers without idempotence: platformatic counts an idempotent producer's sequence numbers per
- * message, so a run would advance them by one instead of by its records.
- *
- * @example
- * ```ts ignore
- * const message = { topic: "out", partition: 2, value: new RecordRun([encodedA, encodedB]) };
- * ```
- */
-export class RecordRun {
-  /** The records, in the order they are written. */
-  readonly records: readonly EncodedRecord[];
-  /**
-   * Creates a {@link RecordRun}.
-   *
-   * @param records The records (engine outputs of one partition, in order).
-   */
-  constructor(records: readonly EncodedRecord[]) {
-    this.records = records;
-  }
 }
 
 /** The produce options platformatic passes with a request. */
@@ -176,28 +150,6 @@ function plainValues(messages: ProduceMessage[]): void {
   }
 }
 
-/**
- * UTF-8 bytes of header names, cached: a flow writes the same few names on every record. The first 16 names
- * are looked up in an array (the same string objects come back, so `===` is a pointer compare); a Map lookup
- * hashed the name each time and took 4 % of a Kafka flow's CPU on Bun.
- */
-const recentNames: string[] = [];
-const recentBytes: Buffer[] = [];
-const headerNames = new Map<string, Buffer>();
-/** The UTF-8 bytes of a header name, from the cache above (shared with the adapter's producer). */
-export function headerName(name: string): Buffer {
-  for (let i = 0; i < recentNames.length; i++) if (recentNames[i] === name) return recentBytes[i];
-  let b = headerNames.get(name);
-  if (b === undefined) {
-    b = Buffer.from(name, "utf8");
-    if (recentNames.length < 16) {
-      recentNames.push(name);
-      recentBytes.push(b);
-    } else if (headerNames.size < 4096) headerNames.set(name, b);
-  }
-  return b;
-}
-
 /** Per-record sizes, timestamps and header counts of the batch being encoded (reused; grown as needed). */
 let bodySizes = new Int32Array(1024);
 let timestamps = new Float64Array(1024);
@@ -229,6 +181,8 @@ function writeHeader(name: string, bytes: Uint8Array, start: number, end: number
 /** Timestamps this encoder takes: |t| < 2^50 ms (year ±35,000), so deltas and their zigzags stay exact. */
 const MAX_TIMESTAMP = 2 ** 50;
 const MAX_TIMESTAMP_BIG = BigInt(MAX_TIMESTAMP);
+/** Whether a number timestamp is one this encoder takes: an integer within ±2^50 ms. */
+const encodableMs = (t: number): boolean => Number.isInteger(t) && t < MAX_TIMESTAMP && t > -MAX_TIMESTAMP;
 
 /**
  * Whether {@link encodeProduceRequest} can write these messages (else platformatic's encoder does): no
@@ -241,17 +195,14 @@ function encodable(messages: readonly ProduceMessage[], options: ProduceOptions)
     const m = messages[i];
     const run = m.value;
     if (run instanceof RecordRun) {
-      for (const r of run.records) {
-        const t = r.timestampMs;
-        if (t !== null && (!Number.isInteger(t) || t >= MAX_TIMESTAMP || t <= -MAX_TIMESTAMP)) return false;
-      }
+      for (const r of run.records) if (r.timestampMs !== null && !encodableMs(r.timestampMs)) return false;
       continue;
     }
     const h = m.headers;
     if (h !== undefined && h !== null && !(h instanceof Map)) return false;
     const t = m.timestamp;
     if (typeof t === "number") {
-      if (!Number.isInteger(t) || t >= MAX_TIMESTAMP || t <= -MAX_TIMESTAMP) return false;
+      if (!encodableMs(t)) return false;
     } else if (
       t !== undefined && (typeof t !== "bigint" || t >= MAX_TIMESTAMP_BIG || t <= -MAX_TIMESTAMP_BIG)
     ) {

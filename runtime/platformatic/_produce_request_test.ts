@@ -7,8 +7,8 @@ import {
   type ProduceMessage,
   type ProduceOptions,
   ProduceTap,
-  RecordRun,
 } from "./_produce_request.ts";
+import { RecordRun } from "./_record_run.ts";
 import * as platformatic from "@platformatic/kafka";
 import * as v from "valibot";
 import { encodeEnvelope } from "../../kafka/mod.ts";

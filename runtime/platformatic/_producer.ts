@@ -13,7 +13,9 @@ import { type KafkaClientOptions, KafkaConfigError } from "../kafkajs/mod.ts";
 import { deliveryError, describeError } from "./_errors.ts";
 import { type PlatformaticProducerOptions, settingsToPlatformatic } from "./_settings.ts";
 import { PlatformaticTransactions } from "./_transactions.ts";
-import { headerName, ownProduceEncoder, ProduceTap, RecordRun } from "./_produce_request.ts";
+import { ownProduceEncoder, ProduceTap } from "./_produce_request.ts";
+import { headerName } from "./_header_names.ts";
+import { RecordRun } from "./_record_run.ts";
 import { EncodedRecord } from "../../streaming/_encoded_record.ts";
 
 type Message = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
@@ -57,20 +59,19 @@ interface RoundRobin {
  * Python producers do.
  */
 const javaPartitioner = (rr: RoundRobin): (message: Message, key: Buffer | undefined) => number => {
-  return (_message, key) => {
-    if (key !== undefined && key !== null) return toPositive(murmur2(key));
-    rr.next = (rr.next + 1) & 0x7fffffff;
-    return rr.next;
-  };
+  return (_message, key) => javaPlacement(key, rr);
 };
 
-/** The partition of `r` among `count`, exactly as platformatic places the message {@link javaPartitioner} gets. */
-function placeRecord(r: OutgoingRecord, count: number, rr: RoundRobin): number {
-  if (r.partition !== undefined) return r.partition % count;
-  if (r.key !== null) return toPositive(murmur2(r.key)) % count;
+/** The Java placement of a key before the modulo (the next round-robin slot without one). */
+function javaPlacement(key: Uint8Array | null | undefined, rr: RoundRobin): number {
+  if (key !== undefined && key !== null) return toPositive(murmur2(key));
   rr.next = (rr.next + 1) & 0x7fffffff;
-  return rr.next % count;
+  return rr.next;
 }
+
+/** The partition of `r` among `count`, exactly as platformatic places the message {@link javaPartitioner} gets. */
+const placeRecord = (r: OutgoingRecord, count: number, rr: RoundRobin): number =>
+  (r.partition ?? javaPlacement(r.key, rr)) % count;
 
 /** One run message per partition that has records, appended to `messages`. */
 function runMessages(
@@ -84,13 +85,6 @@ function runMessages(
       messages.push({ topic, partition: p, value: new RecordRun(records) as unknown as Buffer });
     }
   }
-}
-
-/** The records in run messages. */
-function countRecords(messages: readonly Message[]): number {
-  let n = 0;
-  for (const m of messages) n += (m.value as unknown as RecordRun).records.length;
-  return n;
 }
 
 /**
@@ -319,6 +313,7 @@ export class PlatformaticProducerClient implements ProducerClientPort {
     let messages: Message[] = [];
     let bytes = 0;
     let acknowledged = 0;
+    let pending = 0; // records in this request's runs
     for (let t = 0; t < topics.length; t++) {
       const topic = topics[t];
       const count = counts[t];
@@ -329,16 +324,17 @@ export class PlatformaticProducerClient implements ProducerClientPort {
         const size = recordSize(r);
         if (bytes + size > limit && bytes > 0) {
           runMessages(topic, byPartition, messages);
-          const n = countRecords(messages);
           await this.#send(messages, topics, total, acknowledged);
-          acknowledged += n;
+          acknowledged += pending;
           messages = [];
           byPartition = new Array(count);
           bytes = 0;
+          pending = 0;
         }
         const p = placeRecord(r, count, this.#roundRobin);
         (byPartition[p] ??= []).push(r);
         bytes += size;
+        pending++;
       }
       runMessages(topic, byPartition, messages);
     }
